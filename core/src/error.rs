@@ -1,0 +1,75 @@
+//! The core's one error type.
+//!
+//! Messages name the field and the rule that was broken, never the value: a signal's text is
+//! evidence, not a log line, so nothing a field worker typed ever ends up in an error.
+
+/// Everything that can go wrong in the core. Each public function returns `Result<T, Error>`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The caller handed in a value that breaks a rule (range, length, unknown code, ...).
+    #[error("invalid {field}: {rule}")]
+    Invalid { field: &'static str, rule: String },
+
+    /// No row with that id (or it was deleted).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+
+    /// The walk is in a state that does not allow this action (e.g. adding fixes to an ended walk).
+    #[error("walk is {status}: cannot {action}")]
+    WalkState {
+        status: &'static str,
+        action: &'static str,
+    },
+
+    /// A record that was reviewed by a lead can no longer be edited or deleted on the phone.
+    #[error("record was reviewed and is no longer editable")]
+    Reviewed,
+
+    /// Only a record's author may change it.
+    #[error("only the author may change this record")]
+    NotAuthor,
+
+    /// The store has no member identity yet (the phone is not enrolled).
+    #[error("no member identity on this device")]
+    NoIdentity,
+
+    /// The key does not open this store, or the file is not a Wijkverkenner store at all.
+    /// Nothing was written.
+    #[error("the key does not open this store")]
+    WrongKey,
+
+    /// The store was written by a newer app version; it is left untouched.
+    #[error("store schema version {found} is newer than this app supports ({supported})")]
+    SchemaTooNew { found: i64, supported: i64 },
+
+    /// Neighbourhood boundaries could not be loaded.
+    #[error("neighbourhood boundaries: {0}")]
+    Boundaries(String),
+
+    /// A taxonomy document is not usable.
+    #[error("taxonomy: {0}")]
+    Taxonomy(String),
+
+    /// SQLite reported an error. SQLite's messages name tables and constraints, not values.
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+
+    /// A stored JSON column could not be read back (a corrupt or foreign row).
+    #[error("stored data could not be decoded: {0}")]
+    Decode(#[from] serde_json::Error),
+
+    /// The file system refused something.
+    #[error("file system: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    pub(crate) fn invalid(field: &'static str, rule: impl Into<String>) -> Self {
+        Error::Invalid {
+            field,
+            rule: rule.into(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

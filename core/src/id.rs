@@ -1,0 +1,77 @@
+//! Ids made on the device: UUIDv7, so they sort by creation time and never need the server.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::Error;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A new, time-ordered id (UUIDv7).
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+
+            pub fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.hyphenated().fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self, Error> {
+                Uuid::parse_str(s)
+                    .map(Self)
+                    .map_err(|_| Error::invalid($what, "not a UUID"))
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(u: Uuid) -> Self {
+                Self(u)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A team member (a person with an account on the team server).
+    MemberId,
+    "member id"
+);
+id_type!(
+    /// One phone of a member.
+    DeviceId,
+    "device id"
+);
+id_type!(
+    /// A walk (*wijkverkenning*).
+    WalkId,
+    "walk id"
+);
+id_type!(
+    /// An observation, conversation or signal.
+    RecordId,
+    "record id"
+);

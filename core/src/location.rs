@@ -1,0 +1,136 @@
+//! Where a record was made: a WGS84 point with its accuracy, fix time and source.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::time::validate_instant_ms;
+
+/// Worst accuracy the core accepts at all (a fix 100 km wide says nothing about a street).
+pub const MAX_ACCURACY_M: f64 = 100_000.0;
+
+/// How the position was obtained.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocationSource {
+    Gps,
+    Network,
+    /// The walker put a pin on the map by hand.
+    ManualPin,
+}
+
+impl LocationSource {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            LocationSource::Gps => "gps",
+            LocationSource::Network => "network",
+            LocationSource::ManualPin => "manual_pin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "gps" => Some(Self::Gps),
+            "network" => Some(Self::Network),
+            "manual_pin" => Some(Self::ManualPin),
+            _ => None,
+        }
+    }
+}
+
+/// A position fix as the phone delivered it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    pub lat: f64,
+    pub lon: f64,
+    /// Radius of the 68% confidence circle, in metres.
+    pub accuracy_m: f64,
+    /// When the fix was taken (ms since epoch, UTC).
+    pub fix_ms: i64,
+    pub source: LocationSource,
+}
+
+impl Location {
+    pub fn validate(&self) -> Result<()> {
+        validate_point(self.lat, self.lon)?;
+        if !self.accuracy_m.is_finite() || self.accuracy_m < 0.0 {
+            return Err(Error::invalid(
+                "accuracy",
+                "must be a finite number of metres ≥ 0",
+            ));
+        }
+        if self.accuracy_m > MAX_ACCURACY_M {
+            return Err(Error::invalid("accuracy", "worse than 100 km"));
+        }
+        validate_instant_ms(self.fix_ms, "fix time")
+    }
+}
+
+/// A record's location: where it came from matters as much as the point itself.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RecordLocation {
+    /// A fix taken for this record.
+    Fix(Location),
+    /// No fix was available (indoors, basement): the walk's last good fix, marked as such.
+    Inherited(Location),
+    /// No fix and the walk had none either.
+    None,
+}
+
+impl RecordLocation {
+    pub fn point(&self) -> Option<&Location> {
+        match self {
+            RecordLocation::Fix(l) | RecordLocation::Inherited(l) => Some(l),
+            RecordLocation::None => None,
+        }
+    }
+}
+
+pub(crate) fn validate_point(lat: f64, lon: f64) -> Result<()> {
+    if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
+        return Err(Error::invalid("latitude", "must lie within -90..90"));
+    }
+    if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
+        return Err(Error::invalid("longitude", "must lie within -180..180"));
+    }
+    Ok(())
+}
+
+const EARTH_RADIUS_M: f64 = 6_371_008.8;
+
+/// Great-circle distance in metres.
+pub fn haversine_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_M * a.sqrt().min(1.0).asin()
+}
+
+/// Metres per degree of latitude and of longitude around `lat` (equirectangular; exact enough
+/// for the few kilometres a walk spans).
+pub(crate) fn metres_per_degree(lat: f64) -> (f64, f64) {
+    let m = EARTH_RADIUS_M * std::f64::consts::PI / 180.0;
+    (m, m * lat.to_radians().cos())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn haversine_matches_a_known_distance() {
+        // Utrecht Dom tower to Utrecht Centraal, about 840 m.
+        let d = haversine_m(52.0907, 5.1214, 52.0894, 5.1100);
+        assert!((d - 790.0).abs() < 60.0, "{d}");
+    }
+
+    #[test]
+    fn rejects_impossible_points() {
+        assert!(validate_point(f64::NAN, 5.0).is_err());
+        assert!(validate_point(52.0, f64::INFINITY).is_err());
+        assert!(validate_point(90.1, 5.0).is_err());
+        assert!(validate_point(52.0, -180.5).is_err());
+        assert!(validate_point(-90.0, 180.0).is_ok());
+    }
+}

@@ -1,0 +1,239 @@
+//! What is noted on a walk: observations, conversations and signals.
+//!
+//! No field holds a resident's name, by design: a conversation is with a *role*, a signal
+//! describes a situation. Free text can still contain personal data; that is for the
+//! privacy checks, not for the schema.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::hlc::Hlc;
+use crate::id::{MemberId, RecordId, WalkId};
+use crate::location::{Location, RecordLocation};
+use crate::taxonomy::{CategoryKind, Taxonomy};
+use crate::text;
+use crate::time::Moment;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    Observation,
+    Conversation,
+    Signal,
+}
+
+impl RecordKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RecordKind::Observation => "observation",
+            RecordKind::Conversation => "conversation",
+            RecordKind::Signal => "signal",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Result<Self> {
+        match s {
+            "observation" => Ok(Self::Observation),
+            "conversation" => Ok(Self::Conversation),
+            "signal" => Ok(Self::Signal),
+            _ => Err(Error::invalid("record kind", "unknown value in store")),
+        }
+    }
+}
+
+/// How what was seen feels: a pleasant square is worth noting too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tone {
+    Positive,
+    Neutral,
+    Concern,
+}
+
+/// What the walker sees (*waarneming*).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Observation {
+    /// Observation theme codes, at least one.
+    pub themes: Vec<String>,
+    pub tone: Tone,
+    pub note: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mood {
+    Hostile,
+    Tense,
+    Neutral,
+    Open,
+    Warm,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trust {
+    Low,
+    Medium,
+    High,
+}
+
+/// A talk with people in the street (*gesprek*): with whom by role, never by name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Conversation {
+    /// Counterpart role codes, at least one.
+    pub roles: Vec<String>,
+    /// How many people took part besides the walkers.
+    pub people: u8,
+    pub duration_min: u16,
+    pub gist: String,
+    pub mood: Mood,
+    pub trust: Trust,
+    /// What was agreed: a follow-up, a promise, a referral.
+    pub agreements: String,
+    /// Practical help was given on the spot (street tactic: mean something immediately).
+    pub immediate_help: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    /// Someone is in danger now: act before the walk ends.
+    Acute,
+}
+
+/// A signal (*signaal*) of organised crime or of a victim.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signal {
+    /// Signal category code.
+    pub category: String,
+    pub severity: Severity,
+    pub description: String,
+    /// Seen at a known place where victims are found (*vindplaats*).
+    pub at_known_place: bool,
+    /// The walker's proposed next step.
+    pub follow_up: String,
+    /// Referral target code the walker suggests, if any; the lead decides.
+    pub suggested_referral: Option<String>,
+}
+
+/// The kind-specific content of a record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RecordBody {
+    Observation(Observation),
+    Conversation(Conversation),
+    Signal(Signal),
+}
+
+const MAX_PEOPLE: u8 = 100;
+const MAX_DURATION_MIN: u16 = 24 * 60;
+
+fn check_codes(
+    taxonomy: &Taxonomy,
+    kind: CategoryKind,
+    codes: &[String],
+    field: &'static str,
+) -> Result<()> {
+    if codes.is_empty() {
+        return Err(Error::invalid(field, "choose at least one"));
+    }
+    if codes.len() > text::MAX_CODES {
+        return Err(Error::invalid(
+            field,
+            format!("more than {}", text::MAX_CODES),
+        ));
+    }
+    for (i, c) in codes.iter().enumerate() {
+        taxonomy.check(kind, c, field)?;
+        if codes[..i].contains(c) {
+            return Err(Error::invalid(field, "a code appears twice"));
+        }
+    }
+    Ok(())
+}
+
+impl RecordBody {
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            RecordBody::Observation(_) => RecordKind::Observation,
+            RecordBody::Conversation(_) => RecordKind::Conversation,
+            RecordBody::Signal(_) => RecordKind::Signal,
+        }
+    }
+
+    /// Checks every field against the rules and the team's taxonomy.
+    pub fn validate(&self, taxonomy: &Taxonomy) -> Result<()> {
+        match self {
+            RecordBody::Observation(o) => {
+                check_codes(
+                    taxonomy,
+                    CategoryKind::ObservationTheme,
+                    &o.themes,
+                    "themes",
+                )?;
+                text::check("note", &o.note, text::LONG)
+            }
+            RecordBody::Conversation(c) => {
+                check_codes(taxonomy, CategoryKind::CounterpartRole, &c.roles, "roles")?;
+                if c.people == 0 || c.people > MAX_PEOPLE {
+                    return Err(Error::invalid("people", format!("must be 1..{MAX_PEOPLE}")));
+                }
+                if c.duration_min > MAX_DURATION_MIN {
+                    return Err(Error::invalid("duration", "longer than a day"));
+                }
+                text::check("gist", &c.gist, text::LONG)?;
+                text::check("agreements", &c.agreements, text::LONG)
+            }
+            RecordBody::Signal(s) => {
+                taxonomy.check(CategoryKind::SignalCategory, &s.category, "category")?;
+                text::check("description", &s.description, text::LONG)?;
+                text::check("follow-up", &s.follow_up, text::LONG)?;
+                if let Some(r) = &s.suggested_referral {
+                    taxonomy.check(CategoryKind::ReferralTarget, r, "suggested referral")?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether this record is shared on a need-to-know basis only (sensitive signal category).
+    pub fn is_sensitive(&self, taxonomy: &Taxonomy) -> bool {
+        match self {
+            RecordBody::Signal(s) => taxonomy.get(&s.category).is_none_or(|c| c.sensitive),
+            _ => false,
+        }
+    }
+}
+
+/// A new record as the shell hands it in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewRecord {
+    pub walk_id: WalkId,
+    pub body: RecordBody,
+    pub created: Moment,
+    /// The fix for this record; `None` indoors, when the walk's last good fix is used.
+    pub location: Option<Location>,
+}
+
+/// A record as stored on the phone.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub id: RecordId,
+    pub walk_id: WalkId,
+    pub author_id: MemberId,
+    pub body: RecordBody,
+    pub created: Moment,
+    pub location: RecordLocation,
+    /// CBS code of the buurt the location lies in, if any.
+    pub buurt: Option<String>,
+    pub wijk: Option<String>,
+    pub hlc: Hlc,
+    pub reviewed_ms: Option<i64>,
+    pub pending_sync: bool,
+}

@@ -1,0 +1,402 @@
+//! The local store: one encrypted SQLite file per member and phone.
+//!
+//! One opener sets the pragmas and upgrades the schema. One writer connection behind a mutex
+//! takes every user action as one immediate transaction; readers come from a small pool so
+//! the walk screen can query while the GPS batch is written. Sync metadata (`hlc`,
+//! `field_clocks`, `pending`, tombstones) is written by the same code that changes a row.
+
+mod queries;
+mod records;
+pub(crate) mod schema;
+mod walks;
+
+pub use records::MAX_RECORD_BATCH;
+pub use walks::{FixReport, MAX_FIX_BATCH};
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use rusqlite::{
+    Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::hlc::Hlc;
+use crate::member::Identity;
+use crate::neighbourhood::Neighbourhoods;
+use crate::taxonomy::Taxonomy;
+use crate::track::{OfficeHours, TrackSettings};
+
+pub use queries::{Page, PageRequest, MAX_PAGE};
+pub use schema::SCHEMA_VERSION;
+
+/// The 32-byte key that opens a store. The shell keeps it in the Android Keystore or the iOS
+/// Keychain; the core never writes it anywhere. Zeroed when dropped.
+#[derive(Clone)]
+pub struct StoreKey([u8; 32]);
+
+impl StoreKey {
+    pub fn new(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    pub fn from_slice(bytes: &[u8]) -> Result<Self> {
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| Error::invalid("store key", "must be exactly 32 bytes"))?;
+        Ok(Self(arr))
+    }
+
+    fn pragma(&self) -> String {
+        let hex: String = self.0.iter().map(|b| format!("{b:02x}")).collect();
+        format!("PRAGMA key = \"x'{hex}'\";")
+    }
+}
+
+impl std::fmt::Debug for StoreKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreKey(..)")
+    }
+}
+
+impl Drop for StoreKey {
+    fn drop(&mut self) {
+        for b in self.0.iter_mut() {
+            // Volatile so the compiler cannot elide the wipe of a value about to be freed.
+            unsafe { std::ptr::write_volatile(b, 0) };
+        }
+    }
+}
+
+/// How the store file is protected.
+#[derive(Clone, Debug)]
+pub enum Encryption {
+    /// SQLCipher with a raw 32-byte key: the only mode for real data.
+    Key(StoreKey),
+    /// No encryption. For tests and tools only; never a default and never on a phone.
+    PlaintextForTestsOnly,
+}
+
+/// Settings a team can tune; stored in the store so every screen uses the same.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    pub track: TrackSettings,
+    pub office_hours: OfficeHours,
+}
+
+impl Settings {
+    pub fn validate(&self) -> Result<()> {
+        self.track.validate()?;
+        self.office_hours.validate()
+    }
+}
+
+enum Places {
+    NotLoaded,
+    Absent,
+    Loaded(Arc<Neighbourhoods>),
+}
+
+struct State {
+    identity: Option<Identity>,
+    taxonomy: Arc<Taxonomy>,
+    settings: Settings,
+    places: Places,
+}
+
+struct Writer {
+    conn: Connection,
+    /// Last clock value handed out; persisted in `meta` with every change.
+    hlc: Hlc,
+}
+
+/// What a write transaction can stamp changes with.
+pub(crate) struct Change<'a> {
+    pub tx: Transaction<'a>,
+    last: Hlc,
+    node: u64,
+    ticked: bool,
+}
+
+impl Change<'_> {
+    /// The next clock value for a change in this transaction.
+    pub fn tick(&mut self) -> Hlc {
+        let now = chrono::Utc::now().timestamp_millis().max(0) as u64;
+        self.last = self.last.tick(now, self.node);
+        self.ticked = true;
+        self.last
+    }
+}
+
+/// An open store. `Send + Sync`: share it behind an `Arc`.
+pub struct Store {
+    path: PathBuf,
+    encryption: Encryption,
+    writer: Mutex<Writer>,
+    readers: Mutex<Vec<Connection>>,
+    state: RwLock<State>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+const READER_POOL: usize = 4;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Opens one connection with the key and the pragmas; `WrongKey` if the key does not fit.
+fn connect(path: &Path, encryption: &Encryption, reader: bool) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    if let Encryption::Key(key) = encryption {
+        conn.execute_batch(&key.pragma())?;
+    }
+    // The first read decrypts page 1: a wrong key (or a plaintext/encrypted mix-up) fails here,
+    // before anything is written.
+    match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        Ok(_) => {}
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::NotADatabase => {
+            return Err(Error::WrongKey)
+        }
+        Err(e) => return Err(e.into()),
+    }
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA synchronous = FULL;",
+    )?;
+    if reader {
+        conn.execute_batch("PRAGMA query_only = ON;")?;
+    } else {
+        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        conn.execute_batch("PRAGMA journal_size_limit = 8388608;")?;
+    }
+    Ok(conn)
+}
+
+fn read_meta<T: serde::de::DeserializeOwned>(conn: &Connection, key: &str) -> Result<Option<T>> {
+    let v: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()?;
+    Ok(match v {
+        Some(s) => Some(serde_json::from_str(&s)?),
+        None => None,
+    })
+}
+
+fn write_meta<T: Serialize>(tx: &Transaction, key: &str, value: &T) -> Result<()> {
+    tx.prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")?
+        .execute((key, serde_json::to_string(value)?))?;
+    Ok(())
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path`. A wrong key returns [`Error::WrongKey`] and
+    /// leaves the file as it was; a store from a newer app returns [`Error::SchemaTooNew`].
+    pub fn open(path: impl AsRef<Path>, encryption: Encryption) -> Result<Store> {
+        let path = path.as_ref().to_path_buf();
+        let mut conn = connect(&path, &encryption, false)?;
+        schema::migrate(&mut conn)?;
+        let hlc: Hlc = read_meta(&conn, "hlc")?.unwrap_or(Hlc::ZERO);
+        let identity = read_meta(&conn, "identity")?;
+        let taxonomy = match read_meta::<String>(&conn, "taxonomy")? {
+            Some(json) => Taxonomy::from_json(&json)?,
+            None => Taxonomy::default_taxonomy(),
+        };
+        let settings = read_meta(&conn, "settings")?.unwrap_or_default();
+        Ok(Store {
+            path,
+            encryption,
+            writer: Mutex::new(Writer { conn, hlc }),
+            readers: Mutex::new(Vec::new()),
+            state: RwLock::new(State {
+                identity,
+                taxonomy: Arc::new(taxonomy),
+                settings,
+                places: Places::NotLoaded,
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs one user action as one immediate transaction.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Change) -> Result<T>) -> Result<T> {
+        let mut guard = lock(&self.writer);
+        let node = self
+            .identity()
+            .map(|i| Hlc::node_of(&i.device))
+            .unwrap_or(0);
+        let Writer { conn, hlc } = &mut *guard;
+        let last = *hlc;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut change = Change {
+            tx,
+            last,
+            node,
+            ticked: false,
+        };
+        let out = f(&mut change)?;
+        if change.ticked {
+            write_meta(&change.tx, "hlc", &change.last)?;
+        }
+        let next = change.last;
+        change.tx.commit()?;
+        *hlc = next;
+        Ok(out)
+    }
+
+    /// Runs a query on a reader connection from the pool.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = match lock(&self.readers).pop() {
+            Some(c) => c,
+            None => connect(&self.path, &self.encryption, true)?,
+        };
+        let out = f(&conn);
+        let mut pool = lock(&self.readers);
+        if pool.len() < READER_POOL {
+            pool.push(conn);
+        }
+        out
+    }
+
+    /// The enrolled member on this device, if any.
+    pub fn identity(&self) -> Option<Identity> {
+        self.state
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .identity
+            .clone()
+    }
+
+    /// Records who uses this store (enrolment does this).
+    pub fn set_identity(&self, identity: &Identity) -> Result<()> {
+        identity.member.validate()?;
+        self.write(|c| write_meta(&c.tx, "identity", identity))?;
+        self.state
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .identity = Some(identity.clone());
+        Ok(())
+    }
+
+    pub(crate) fn require_identity(&self) -> Result<Identity> {
+        self.identity().ok_or(Error::NoIdentity)
+    }
+
+    pub fn taxonomy(&self) -> Arc<Taxonomy> {
+        self.state
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .taxonomy
+            .clone()
+    }
+
+    /// Replaces the team's taxonomy. Every code of the current one must remain (retired if
+    /// need be), because stored records refer to it.
+    pub fn set_taxonomy(&self, next: Taxonomy) -> Result<()> {
+        self.taxonomy().check_replacement(&next)?;
+        self.write(|c| write_meta(&c.tx, "taxonomy", &next.to_json()))?;
+        self.state
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .taxonomy = Arc::new(next);
+        Ok(())
+    }
+
+    pub fn settings(&self) -> Settings {
+        self.state
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .settings
+            .clone()
+    }
+
+    pub fn set_settings(&self, settings: &Settings) -> Result<()> {
+        settings.validate()?;
+        self.write(|c| write_meta(&c.tx, "settings", settings))?;
+        self.state
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .settings = settings.clone();
+        Ok(())
+    }
+
+    /// Loads a municipality's boundaries (GeoJSON) into the store; new records and walks are
+    /// tagged with them from now on. Returns the number of buurten.
+    pub fn load_neighbourhoods(&self, buurten: &str, wijken: Option<&str>) -> Result<usize> {
+        let parsed = Neighbourhoods::from_geojson(buurten, wijken)?;
+        self.write(|c| {
+            c.tx.execute("DELETE FROM boundaries", [])?;
+            c.tx.execute(
+                "INSERT INTO boundaries (kind, geojson) VALUES ('buurt', ?1)",
+                [buurten],
+            )?;
+            if let Some(w) = wijken {
+                c.tx.execute(
+                    "INSERT INTO boundaries (kind, geojson) VALUES ('wijk', ?1)",
+                    [w],
+                )?;
+            }
+            Ok(())
+        })?;
+        let n = parsed.len();
+        self.state.write().unwrap_or_else(|p| p.into_inner()).places =
+            Places::Loaded(Arc::new(parsed));
+        Ok(n)
+    }
+
+    /// The loaded boundaries, parsed on first use (opening the store stays fast).
+    pub fn neighbourhoods(&self) -> Result<Option<Arc<Neighbourhoods>>> {
+        match &self.state.read().unwrap_or_else(|p| p.into_inner()).places {
+            Places::Loaded(n) => return Ok(Some(n.clone())),
+            Places::Absent => return Ok(None),
+            Places::NotLoaded => {}
+        }
+        let docs: Vec<(String, String)> = self.read(|c| {
+            let mut st = c.prepare("SELECT kind, geojson FROM boundaries")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })?;
+        let buurt = docs
+            .iter()
+            .find(|(k, _)| k == "buurt")
+            .map(|(_, d)| d.as_str());
+        let wijk = docs
+            .iter()
+            .find(|(k, _)| k == "wijk")
+            .map(|(_, d)| d.as_str());
+        let places = match buurt {
+            Some(b) => Places::Loaded(Arc::new(Neighbourhoods::from_geojson(b, wijk)?)),
+            None => Places::Absent,
+        };
+        let out = match &places {
+            Places::Loaded(n) => Some(n.clone()),
+            _ => None,
+        };
+        self.state.write().unwrap_or_else(|p| p.into_inner()).places = places;
+        Ok(out)
+    }
+
+    /// SQLite's own consistency check; "ok" when the file is intact.
+    pub fn integrity_check(&self) -> Result<String> {
+        let w = lock(&self.writer);
+        Ok(w.conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+}

@@ -1,0 +1,254 @@
+//! The paged queries the shells need: recent walks, a walk's timeline, latest records,
+//! records near a point within a time window, records by buurt.
+//!
+//! Paging is by keyset (time, id), not by offset: a page stays correct while new records
+//! arrive, and page 100 costs what page 1 costs.
+
+use rusqlite::{types::Value, Connection};
+
+use super::records::{record_from_row, RECORD_COLUMNS};
+use super::walks::{walk_from_row, WALK_COLUMNS};
+use super::Store;
+use crate::error::{Error, Result};
+use crate::id::WalkId;
+use crate::location::{metres_per_degree, validate_point};
+use crate::record::Record;
+use crate::walk::Walk;
+
+/// Largest page a query returns.
+pub const MAX_PAGE: u32 = 500;
+
+/// Which page: at most `limit` items after the `cursor` of the previous page.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    pub limit: u32,
+    /// `Page::next` of the previous page; `None` for the first.
+    pub cursor: Option<String>,
+}
+
+impl PageRequest {
+    pub fn first(limit: u32) -> Self {
+        Self {
+            limit,
+            cursor: None,
+        }
+    }
+}
+
+/// One page of results and the cursor of the next, if there is one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+struct Cursor {
+    ms: i64,
+    id: String,
+}
+
+fn parse_cursor(page: &PageRequest) -> Result<Option<Cursor>> {
+    if page.limit == 0 || page.limit > MAX_PAGE {
+        return Err(Error::invalid(
+            "page size",
+            format!("must be 1..{MAX_PAGE}"),
+        ));
+    }
+    let Some(c) = &page.cursor else {
+        return Ok(None);
+    };
+    let bad = || Error::invalid("cursor", "not a cursor from a previous page");
+    let (ms, id) = c.split_once('/').ok_or_else(bad)?;
+    let ms = ms.parse().map_err(|_| bad())?;
+    uuid::Uuid::parse_str(id).map_err(|_| bad())?;
+    Ok(Some(Cursor {
+        ms,
+        id: id.to_string(),
+    }))
+}
+
+/// Descending or ascending order in time.
+#[derive(Clone, Copy)]
+enum Order {
+    Newest,
+    Oldest,
+}
+
+/// Runs `SELECT cols FROM table WHERE filter [AND keyset] ORDER BY time, id LIMIT n+1`.
+fn page_query<T>(
+    conn: &Connection,
+    cols: &str,
+    table: &str,
+    time_col: &str,
+    filter: &str,
+    mut args: Vec<Value>,
+    order: Order,
+    page: &PageRequest,
+    map: impl Fn(&rusqlite::Row) -> Result<T>,
+    key: impl Fn(&T) -> (i64, String),
+) -> Result<Page<T>> {
+    let cursor = parse_cursor(page)?;
+    let (cmp, dir) = match order {
+        Order::Newest => ("<", "DESC"),
+        Order::Oldest => (">", "ASC"),
+    };
+    let mut sql = format!("SELECT {cols} FROM {table} WHERE {filter}");
+    if let Some(c) = cursor {
+        sql.push_str(&format!(
+            " AND ({time_col}, id) {cmp} (?{}, ?{})",
+            args.len() + 1,
+            args.len() + 2
+        ));
+        args.push(Value::Integer(c.ms));
+        args.push(Value::Text(c.id));
+    }
+    sql.push_str(&format!(
+        " ORDER BY {time_col} {dir}, id {dir} LIMIT {}",
+        page.limit + 1
+    ));
+    let mut st = conn.prepare_cached(&sql)?;
+    let mut rows = st.query(rusqlite::params_from_iter(args))?;
+    let mut items = Vec::new();
+    while let Some(r) = rows.next()? {
+        items.push(map(r)?);
+    }
+    let next = if items.len() > page.limit as usize {
+        items.truncate(page.limit as usize);
+        items.last().map(|last| {
+            let (ms, id) = key(last);
+            format!("{ms}/{id}")
+        })
+    } else {
+        None
+    };
+    Ok(Page { items, next })
+}
+
+fn record_key(r: &Record) -> (i64, String) {
+    (r.created.utc_ms, r.id.to_string())
+}
+
+impl Store {
+    /// Walks on this phone, newest first.
+    pub fn recent_walks(&self, page: &PageRequest) -> Result<Page<Walk>> {
+        self.read(|c| {
+            page_query(
+                c,
+                WALK_COLUMNS,
+                "walks",
+                "started_ms",
+                "1",
+                vec![],
+                Order::Newest,
+                page,
+                walk_from_row,
+                |w| (w.started.utc_ms, w.id.to_string()),
+            )
+        })
+    }
+
+    /// A walk's records in the order they were made.
+    pub fn walk_timeline(&self, walk: &WalkId, page: &PageRequest) -> Result<Page<Record>> {
+        self.read(|c| {
+            page_query(
+                c,
+                RECORD_COLUMNS,
+                "records",
+                "created_ms",
+                "walk_id = ?1 AND deleted = 0",
+                vec![Value::Text(walk.to_string())],
+                Order::Oldest,
+                page,
+                record_from_row,
+                record_key,
+            )
+        })
+    }
+
+    /// The latest records of every walk on this phone, newest first.
+    pub fn latest_records(&self, page: &PageRequest) -> Result<Page<Record>> {
+        self.read(|c| {
+            page_query(
+                c,
+                RECORD_COLUMNS,
+                "records",
+                "created_ms",
+                "deleted = 0",
+                vec![],
+                Order::Newest,
+                page,
+                record_from_row,
+                record_key,
+            )
+        })
+    }
+
+    /// Records in a buurt (by CBS code), newest first.
+    pub fn records_in_buurt(&self, buurt_code: &str, page: &PageRequest) -> Result<Page<Record>> {
+        crate::text::check("buurt code", buurt_code, 64)?;
+        self.read(|c| {
+            page_query(
+                c,
+                RECORD_COLUMNS,
+                "records",
+                "created_ms",
+                "buurt = ?1 AND deleted = 0",
+                vec![Value::Text(buurt_code.to_string())],
+                Order::Newest,
+                page,
+                record_from_row,
+                record_key,
+            )
+        })
+    }
+
+    /// "What did my team note here before?": records within `radius_m` of a point, made in
+    /// `[from_ms, to_ms]`, newest first.
+    pub fn records_near(
+        &self,
+        lat: f64,
+        lon: f64,
+        radius_m: f64,
+        from_ms: i64,
+        to_ms: i64,
+        page: &PageRequest,
+    ) -> Result<Page<Record>> {
+        validate_point(lat, lon)?;
+        if !radius_m.is_finite() || !(0.0..=50_000.0).contains(&radius_m) {
+            return Err(Error::invalid("radius", "must be 0..50000 metres"));
+        }
+        if from_ms > to_ms {
+            return Err(Error::invalid("time window", "starts after it ends"));
+        }
+        let (my, mx) = metres_per_degree(lat);
+        let dlat = radius_m / my;
+        // Equirectangular distance, exact enough within 50 km; the latitude band uses the index.
+        let filter = "lat BETWEEN ?1 AND ?2 AND deleted = 0 AND created_ms BETWEEN ?3 AND ?4
+             AND ((lat - ?5) * ?6) * ((lat - ?5) * ?6) + ((lon - ?7) * ?8) * ((lon - ?7) * ?8) <= ?9";
+        let args = vec![
+            Value::Real(lat - dlat),
+            Value::Real(lat + dlat),
+            Value::Integer(from_ms),
+            Value::Integer(to_ms),
+            Value::Real(lat),
+            Value::Real(my),
+            Value::Real(lon),
+            Value::Real(mx),
+            Value::Real(radius_m * radius_m),
+        ];
+        self.read(|c| {
+            page_query(
+                c,
+                RECORD_COLUMNS,
+                "records",
+                "created_ms",
+                filter,
+                args,
+                Order::Newest,
+                page,
+                record_from_row,
+                record_key,
+            )
+        })
+    }
+}

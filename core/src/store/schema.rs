@@ -1,0 +1,39 @@
+//! Schema creation and upgrades.
+//!
+//! Migrations are numbered SQL files in `core/sql/`, applied in one immediate transaction that
+//! writes `user_version` last. Each released version is frozen as a fixture with data in
+//! `core/sql/tests/vN.sql`; a test upgrades every fixture and compares with a fresh store.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::{Error, Result};
+
+/// Migration `i` brings a store from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[include_str!("../../sql/v1.sql")];
+
+/// The schema version this code writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Creates or upgrades the schema. Refuses a store from a newer app and never deletes data.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(Error::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Read again inside the lock: another process may have upgraded meanwhile.
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+        tx.execute_batch(sql)?;
+        tracing::info!(to = i + 1, "store schema upgraded");
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
+}

@@ -1,0 +1,230 @@
+//! The walk (*wijkverkenning*, *ronde*): who walked, why, when, and what it covered.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::hlc::Hlc;
+use crate::id::{MemberId, WalkId};
+use crate::taxonomy::{CategoryKind, Taxonomy};
+use crate::text;
+use crate::time::Moment;
+
+/// At most this many people on one walk.
+pub const MAX_PARTICIPANTS: usize = 20;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WalkStatus {
+    /// Under way (possibly paused).
+    Active,
+    /// Finished on the phone; its summary is computed.
+    Ended,
+    /// Handed in by the walker for review.
+    Submitted,
+}
+
+impl WalkStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            WalkStatus::Active => "active",
+            WalkStatus::Ended => "ended",
+            WalkStatus::Submitted => "submitted",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Result<Self> {
+        match s {
+            "active" => Ok(Self::Active),
+            "ended" => Ok(Self::Ended),
+            "submitted" => Ok(Self::Submitted),
+            _ => Err(Error::invalid("walk status", "unknown value in store")),
+        }
+    }
+}
+
+/// Someone on the walk: a team member, or a guest known only by role (e.g. a *wijkagent*).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Participant {
+    Member {
+        member_id: MemberId,
+        display_name: String,
+        organisation: String,
+    },
+    Guest {
+        role: String,
+    },
+}
+
+/// What the walker says when starting a walk.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewWalk {
+    /// Others on the walk; the author is always a participant and need not be listed.
+    pub participants: Vec<Participant>,
+    pub purpose: String,
+    /// Observation themes the walk pays attention to.
+    pub focus: Vec<String>,
+    pub started: Moment,
+}
+
+/// The editable details of a walk (sync merges them field by field).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalkDetails {
+    pub participants: Vec<Participant>,
+    pub purpose: String,
+    pub focus: Vec<String>,
+}
+
+impl WalkDetails {
+    pub fn validate(&self, taxonomy: &Taxonomy) -> Result<()> {
+        if self.participants.len() > MAX_PARTICIPANTS {
+            return Err(Error::invalid(
+                "participants",
+                format!("more than {MAX_PARTICIPANTS}"),
+            ));
+        }
+        for p in &self.participants {
+            match p {
+                Participant::Member {
+                    display_name,
+                    organisation,
+                    ..
+                } => {
+                    text::check_required("participant name", display_name, text::SHORT)?;
+                    text::check("participant organisation", organisation, text::SHORT)?;
+                }
+                Participant::Guest { role } => {
+                    text::check_required("guest role", role, text::SHORT)?
+                }
+            }
+        }
+        text::check("purpose", &self.purpose, text::LONG)?;
+        if self.focus.len() > text::MAX_CODES {
+            return Err(Error::invalid(
+                "focus",
+                format!("more than {} themes", text::MAX_CODES),
+            ));
+        }
+        for code in &self.focus {
+            taxonomy.check(CategoryKind::ObservationTheme, code, "focus")?;
+        }
+        Ok(())
+    }
+}
+
+/// A pause in a walk (coffee, a long talk indoors). Open while `until` is `None`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pause {
+    pub from: Moment,
+    pub until: Option<Moment>,
+}
+
+/// What a walk report shows about the walk as a whole, computed when it ends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WalkSummary {
+    /// Along good fixes, pauses left out.
+    pub distance_m: f64,
+    /// From start to end, pauses left out.
+    pub walking_ms: i64,
+    /// Walking time outside the team's office hours (street tactic: go out outside office hours).
+    pub outside_office_hours_ms: i64,
+    /// `outside_office_hours_ms / walking_ms`, 0 for a walk of no length.
+    pub outside_office_hours_share: f64,
+    pub fixes: u32,
+    pub flagged_fixes: u32,
+    /// Points kept in the simplified track.
+    pub track_points: u32,
+    pub records: u32,
+}
+
+/// A walk as stored on the phone.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Walk {
+    pub id: WalkId,
+    pub author_id: MemberId,
+    pub details: WalkDetails,
+    pub started: Moment,
+    pub pauses: Vec<Pause>,
+    pub ended: Option<Moment>,
+    pub status: WalkStatus,
+    /// CBS codes of the buurten the walk passed through or noted something in, sorted.
+    pub buurten: Vec<String>,
+    pub summary: Option<WalkSummary>,
+    pub hlc: Hlc,
+    pub reviewed_ms: Option<i64>,
+    /// Changed on the phone since the team last acknowledged it.
+    pub pending_sync: bool,
+}
+
+impl Walk {
+    pub fn is_paused(&self) -> bool {
+        self.pauses.last().is_some_and(|p| p.until.is_none())
+    }
+
+    /// The stretches of walking time: start to end (or `now_ms`) minus the pauses.
+    pub fn active_intervals(&self, now_ms: i64) -> Vec<(i64, i64)> {
+        let end = self.ended.map(|m| m.utc_ms).unwrap_or(now_ms);
+        let mut out = Vec::new();
+        let mut from = self.started.utc_ms;
+        for p in &self.pauses {
+            out.push((from, p.from.utc_ms.min(end)));
+            from = p.until.map(|u| u.utc_ms).unwrap_or(end);
+        }
+        out.push((from, end));
+        out.retain(|(a, b)| b > a);
+        out
+    }
+
+    /// Whether `at_ms` falls in a pause.
+    pub fn paused_at(&self, at_ms: i64) -> bool {
+        self.pauses
+            .iter()
+            .any(|p| at_ms >= p.from.utc_ms && p.until.is_none_or(|u| at_ms < u.utc_ms))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn active_intervals_leave_out_pauses() {
+        let m = |ms| Moment {
+            utc_ms: ms,
+            offset_s: 0,
+        };
+        let w = Walk {
+            id: WalkId::new(),
+            author_id: MemberId::new(),
+            details: WalkDetails {
+                participants: vec![],
+                purpose: String::new(),
+                focus: vec![],
+            },
+            started: m(1_000),
+            pauses: vec![
+                Pause {
+                    from: m(2_000),
+                    until: Some(m(3_000)),
+                },
+                Pause {
+                    from: m(4_000),
+                    until: None,
+                },
+            ],
+            ended: None,
+            status: WalkStatus::Active,
+            buurten: vec![],
+            summary: None,
+            hlc: Hlc::ZERO,
+            reviewed_ms: None,
+            pending_sync: true,
+        };
+        assert_eq!(
+            w.active_intervals(5_000),
+            vec![(1_000, 2_000), (3_000, 4_000)]
+        );
+        assert!(w.is_paused());
+        assert!(w.paused_at(2_500) && w.paused_at(4_500) && !w.paused_at(3_500));
+    }
+}
