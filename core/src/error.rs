@@ -16,10 +16,7 @@ pub enum Error {
 
     /// The walk is in a state that does not allow this action (e.g. adding fixes to an ended walk).
     #[error("walk is {status}: cannot {action}")]
-    WalkState {
-        status: &'static str,
-        action: &'static str,
-    },
+    WalkState { status: &'static str, action: &'static str },
 
     /// A record that was reviewed by a lead can no longer be edited or deleted on the phone.
     #[error("record was reviewed and is no longer editable")]
@@ -65,10 +62,7 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn invalid(field: &'static str, rule: impl Into<String>) -> Self {
-        Error::Invalid {
-            field,
-            rule: rule.into(),
-        }
+        Error::Invalid { field, rule: rule.into() }
     }
 }
 

@@ -23,43 +23,24 @@ pub struct Hlc {
 }
 
 impl Hlc {
-    pub const ZERO: Hlc = Hlc {
-        wall_ms: 0,
-        counter: 0,
-        node: 0,
-    };
+    pub const ZERO: Hlc = Hlc { wall_ms: 0, counter: 0, node: 0 };
 
     /// The next value after `self` on device `node`, given the device's wall clock.
     pub fn tick(&self, now_ms: u64, node: u64) -> Hlc {
         if now_ms > self.wall_ms {
-            Hlc {
-                wall_ms: now_ms,
-                counter: 0,
-                node,
-            }
+            Hlc { wall_ms: now_ms, counter: 0, node }
         } else if self.counter == u16::MAX {
             // Counter exhausted within one millisecond: borrow the next millisecond.
-            Hlc {
-                wall_ms: self.wall_ms + 1,
-                counter: 0,
-                node,
-            }
+            Hlc { wall_ms: self.wall_ms + 1, counter: 0, node }
         } else {
-            Hlc {
-                wall_ms: self.wall_ms,
-                counter: self.counter + 1,
-                node,
-            }
+            Hlc { wall_ms: self.wall_ms, counter: self.counter + 1, node }
         }
     }
 
     /// Merge a clock value seen from elsewhere (sync), so later local ticks order after it.
     pub fn observe(&self, seen: &Hlc) -> Hlc {
         if seen > self {
-            Hlc {
-                node: self.node,
-                ..*seen
-            }
+            Hlc { node: self.node, ..*seen }
         } else {
             *self
         }
@@ -72,11 +53,7 @@ impl Hlc {
 
 impl fmt::Display for Hlc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:012x}.{:04x}.{:016x}",
-            self.wall_ms, self.counter, self.node
-        )
+        write!(f, "{:012x}.{:04x}.{:016x}", self.wall_ms, self.counter, self.node)
     }
 }
 
@@ -85,11 +62,7 @@ impl FromStr for Hlc {
     fn from_str(s: &str) -> Result<Self, Error> {
         let bad = || Error::invalid("clock", "not a hybrid logical clock value");
         let mut parts = s.split('.');
-        let (w, c, n) = (
-            parts.next().ok_or_else(bad)?,
-            parts.next().ok_or_else(bad)?,
-            parts.next().ok_or_else(bad)?,
-        );
+        let (w, c, n) = (parts.next().ok_or_else(bad)?, parts.next().ok_or_else(bad)?, parts.next().ok_or_else(bad)?);
         if parts.next().is_some() || w.len() != 12 || c.len() != 4 || n.len() != 16 {
             return Err(bad());
         }

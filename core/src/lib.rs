@@ -28,8 +28,7 @@ pub use location::{Location, LocationSource, RecordLocation};
 pub use member::{Identity, Member, MemberRole};
 pub use neighbourhood::{Neighbourhoods, Place};
 pub use record::{
-    Conversation, Mood, NewRecord, Observation, Record, RecordBody, RecordKind, Severity, Signal,
-    Tone, Trust,
+    Conversation, Mood, NewRecord, Observation, Record, RecordBody, RecordKind, Severity, Signal, Tone, Trust,
 };
 pub use store::{Encryption, Page, PageRequest, Settings, Store, StoreKey};
 pub use taxonomy::{Category, CategoryKind, Taxonomy};

@@ -53,10 +53,7 @@ impl Location {
     pub fn validate(&self) -> Result<()> {
         validate_point(self.lat, self.lon)?;
         if !self.accuracy_m.is_finite() || self.accuracy_m < 0.0 {
-            return Err(Error::invalid(
-                "accuracy",
-                "must be a finite number of metres ≥ 0",
-            ));
+            return Err(Error::invalid("accuracy", "must be a finite number of metres ≥ 0"));
         }
         if self.accuracy_m > MAX_ACCURACY_M {
             return Err(Error::invalid("accuracy", "worse than 100 km"));

@@ -49,9 +49,7 @@ pub struct Neighbourhoods {
 
 impl std::fmt::Debug for Neighbourhoods {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Neighbourhoods")
-            .field("buurten", &self.areas.len())
-            .finish()
+        f.debug_struct("Neighbourhoods").field("buurten", &self.areas.len()).finish()
     }
 }
 
@@ -62,10 +60,7 @@ impl Neighbourhoods {
             Some(doc) => parse_features(doc, "wijk")?
                 .into_iter()
                 .map(|f| {
-                    Ok((
-                        required(&f, WIJK_CODE_KEYS, "code")?,
-                        optional(&f.props, WIJK_NAME_KEYS).unwrap_or_default(),
-                    ))
+                    Ok((required(&f, WIJK_CODE_KEYS, "code")?, optional(&f.props, WIJK_NAME_KEYS).unwrap_or_default()))
                 })
                 .collect::<Result<_>>()?,
             None => Vec::new(),
@@ -75,28 +70,18 @@ impl Neighbourhoods {
         for f in parse_features(buurten, "buurt")? {
             let code = required(&f, BUURT_CODE_KEYS, "code")?;
             if !codes.insert(code.clone()) {
-                return Err(Error::Boundaries(format!(
-                    "buurt feature {}: code {code} appears twice",
-                    f.index
-                )));
+                return Err(Error::Boundaries(format!("buurt feature {}: code {code} appears twice", f.index)));
             }
             let wijk_code = optional(&f.props, BUURT_WIJK_KEYS);
-            let wijk_name = wijk_code.as_ref().and_then(|w| {
-                wijk_names
-                    .iter()
-                    .find(|(c, _)| c == w)
-                    .map(|(_, n)| n.clone())
-            });
+            let wijk_name =
+                wijk_code.as_ref().and_then(|w| wijk_names.iter().find(|(c, _)| c == w).map(|(_, n)| n.clone()));
             let place = Place {
                 buurt_name: optional(&f.props, BUURT_NAME_KEYS).unwrap_or_default(),
                 buurt_code: code,
                 wijk_code,
                 wijk_name,
             };
-            areas.push(Area {
-                place,
-                shape: f.shape,
-            });
+            areas.push(Area { place, shape: f.shape });
         }
         // Lowest code first: on a shared border the lower code wins, deterministically.
         areas.sort_by(|a, b| a.place.buurt_code.cmp(&b.place.buurt_code));
@@ -105,16 +90,10 @@ impl Neighbourhoods {
             .enumerate()
             .filter_map(|(i, a)| {
                 let r = a.shape.bounding_rect()?;
-                Some(GeomWithData::new(
-                    Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
-                    i,
-                ))
+                Some(GeomWithData::new(Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]), i))
             })
             .collect();
-        Ok(Neighbourhoods {
-            areas,
-            tree: RTree::bulk_load(boxes),
-        })
+        Ok(Neighbourhoods { areas, tree: RTree::bulk_load(boxes) })
     }
 
     /// The buurt (and wijk) a WGS84 point lies in; `None` outside every buurt or for a point
@@ -148,10 +127,7 @@ impl Neighbourhoods {
     /// Brute force: test every polygon, no index. The baseline the benchmark compares with.
     pub fn locate_without_index(&self, lat: f64, lon: f64) -> Option<&Place> {
         let p = Point::new(lon, lat);
-        self.areas
-            .iter()
-            .find(|a| a.shape.intersects(&p))
-            .map(|a| &a.place)
+        self.areas.iter().find(|a| a.shape.intersects(&p)).map(|a| &a.place)
     }
 
     /// The bounding box of all buurten as (min lat, min lon, max lat, max lon).
@@ -168,24 +144,16 @@ struct Feature {
 }
 
 fn parse_features(doc: &str, what: &str) -> Result<Vec<Feature>> {
-    let gj: GeoJson = doc
-        .parse()
-        .map_err(|e| Error::Boundaries(format!("{what} file is not GeoJSON: {e}")))?;
+    let gj: GeoJson = doc.parse().map_err(|e| Error::Boundaries(format!("{what} file is not GeoJSON: {e}")))?;
     let fc = match gj {
         GeoJson::FeatureCollection(fc) => fc,
-        _ => {
-            return Err(Error::Boundaries(format!(
-                "{what} file must be a FeatureCollection"
-            )))
-        }
+        _ => return Err(Error::Boundaries(format!("{what} file must be a FeatureCollection"))),
     };
     if fc.features.is_empty() {
         return Err(Error::Boundaries(format!("{what} file has no features")));
     }
     if fc.features.len() > MAX_FEATURES {
-        return Err(Error::Boundaries(format!(
-            "{what} file has more than {MAX_FEATURES} features"
-        )));
+        return Err(Error::Boundaries(format!("{what} file has more than {MAX_FEATURES} features")));
     }
     let mut vertices = 0usize;
     let mut out = Vec::with_capacity(fc.features.len());
@@ -209,9 +177,7 @@ fn parse_features(doc: &str, what: &str) -> Result<Vec<Feature>> {
                 }
                 vertices += ring.len();
                 if vertices > MAX_VERTICES {
-                    return Err(Error::Boundaries(format!(
-                        "{what} file has more than {MAX_VERTICES} vertices"
-                    )));
+                    return Err(Error::Boundaries(format!("{what} file has more than {MAX_VERTICES} vertices")));
                 }
                 let mut coords = Vec::with_capacity(ring.len());
                 for pos in ring {
@@ -219,11 +185,8 @@ fn parse_features(doc: &str, what: &str) -> Result<Vec<Feature>> {
                         [lon, lat, ..] => (*lon, *lat),
                         _ => return Err(bad("a position needs longitude and latitude")),
                     };
-                    if !lon.is_finite() || !lat.is_finite() || lon.abs() > 180.0 || lat.abs() > 90.0
-                    {
-                        return Err(bad(
-                            "coordinates must be WGS84 degrees (is the file in RD New?)",
-                        ));
+                    if !lon.is_finite() || !lat.is_finite() || lon.abs() > 180.0 || lat.abs() > 90.0 {
+                        return Err(bad("coordinates must be WGS84 degrees (is the file in RD New?)"));
                     }
                     coords.push(geo::Coord { x: lon, y: lat });
                 }
@@ -232,11 +195,7 @@ fn parse_features(doc: &str, what: &str) -> Result<Vec<Feature>> {
             let exterior = geo_rings.remove(0);
             shape.push(Polygon::new(exterior, geo_rings));
         }
-        out.push(Feature {
-            index,
-            props: f.properties.unwrap_or_default(),
-            shape: MultiPolygon::new(shape),
-        });
+        out.push(Feature { index, props: f.properties.unwrap_or_default(), shape: MultiPolygon::new(shape) });
     }
     Ok(out)
 }
@@ -251,17 +210,10 @@ fn optional(props: &serde_json::Map<String, serde_json::Value>, keys: &[&str]) -
 
 fn required(f: &Feature, keys: &[&str], what: &str) -> Result<String> {
     let v = optional(&f.props, keys).ok_or_else(|| {
-        Error::Boundaries(format!(
-            "feature {}: no {what} property (tried {})",
-            f.index,
-            keys.join(", ")
-        ))
+        Error::Boundaries(format!("feature {}: no {what} property (tried {})", f.index, keys.join(", ")))
     })?;
     if v.chars().count() > 64 {
-        return Err(Error::Boundaries(format!(
-            "feature {}: {what} longer than 64 characters",
-            f.index
-        )));
+        return Err(Error::Boundaries(format!("feature {}: {what} longer than 64 characters", f.index)));
     }
     Ok(v)
 }

@@ -134,20 +134,12 @@ pub enum RecordBody {
 const MAX_PEOPLE: u8 = 100;
 const MAX_DURATION_MIN: u16 = 24 * 60;
 
-fn check_codes(
-    taxonomy: &Taxonomy,
-    kind: CategoryKind,
-    codes: &[String],
-    field: &'static str,
-) -> Result<()> {
+fn check_codes(taxonomy: &Taxonomy, kind: CategoryKind, codes: &[String], field: &'static str) -> Result<()> {
     if codes.is_empty() {
         return Err(Error::invalid(field, "choose at least one"));
     }
     if codes.len() > text::MAX_CODES {
-        return Err(Error::invalid(
-            field,
-            format!("more than {}", text::MAX_CODES),
-        ));
+        return Err(Error::invalid(field, format!("more than {}", text::MAX_CODES)));
     }
     for (i, c) in codes.iter().enumerate() {
         taxonomy.check(kind, c, field)?;
@@ -171,12 +163,7 @@ impl RecordBody {
     pub fn validate(&self, taxonomy: &Taxonomy) -> Result<()> {
         match self {
             RecordBody::Observation(o) => {
-                check_codes(
-                    taxonomy,
-                    CategoryKind::ObservationTheme,
-                    &o.themes,
-                    "themes",
-                )?;
+                check_codes(taxonomy, CategoryKind::ObservationTheme, &o.themes, "themes")?;
                 text::check("note", &o.note, text::LONG)
             }
             RecordBody::Conversation(c) => {

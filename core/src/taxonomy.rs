@@ -70,15 +70,10 @@ impl Taxonomy {
 
     /// Parses and validates a taxonomy document.
     pub fn from_json(json: &str) -> Result<Taxonomy> {
-        let mut t: Taxonomy = serde_json::from_str(json)
-            .map_err(|e| Error::Taxonomy(format!("not a taxonomy document: {e}")))?;
+        let mut t: Taxonomy =
+            serde_json::from_str(json).map_err(|e| Error::Taxonomy(format!("not a taxonomy document: {e}")))?;
         t.validate()?;
-        t.index = t
-            .categories
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.code.clone(), i))
-            .collect();
+        t.index = t.categories.iter().enumerate().map(|(i, c)| (c.code.clone(), i)).collect();
         Ok(t)
     }
 
@@ -91,46 +86,28 @@ impl Taxonomy {
             return Err(Error::Taxonomy("version must be 1..100 characters".into()));
         }
         if self.categories.len() > MAX_CATEGORIES {
-            return Err(Error::Taxonomy(format!(
-                "more than {MAX_CATEGORIES} categories"
-            )));
+            return Err(Error::Taxonomy(format!("more than {MAX_CATEGORIES} categories")));
         }
         let mut seen = HashSet::new();
         for (i, c) in self.categories.iter().enumerate() {
             let code_ok = !c.code.is_empty()
                 && c.code.len() <= 64
-                && c.code
-                    .chars()
-                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch));
+                && c.code.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch));
             if !code_ok {
-                return Err(Error::Taxonomy(format!(
-                    "category {i}: code must be 1..64 of a-z 0-9 . _ -"
-                )));
+                return Err(Error::Taxonomy(format!("category {i}: code must be 1..64 of a-z 0-9 . _ -")));
             }
             if !seen.insert(c.code.as_str()) {
-                return Err(Error::Taxonomy(format!(
-                    "category {i}: code {} appears twice",
-                    c.code
-                )));
+                return Err(Error::Taxonomy(format!("category {i}: code {} appears twice", c.code)));
             }
             for label in [&c.nl, &c.en] {
                 if label.trim().is_empty() || label.chars().count() > 200 {
-                    return Err(Error::Taxonomy(format!(
-                        "category {}: labels must be 1..200 characters",
-                        c.code
-                    )));
+                    return Err(Error::Taxonomy(format!("category {}: labels must be 1..200 characters", c.code)));
                 }
             }
         }
-        for kind in [
-            CategoryKind::ObservationTheme,
-            CategoryKind::CounterpartRole,
-            CategoryKind::SignalCategory,
-        ] {
+        for kind in [CategoryKind::ObservationTheme, CategoryKind::CounterpartRole, CategoryKind::SignalCategory] {
             if !self.categories.iter().any(|c| c.kind == kind && !c.retired) {
-                return Err(Error::Taxonomy(format!(
-                    "no active category of kind {kind:?}"
-                )));
+                return Err(Error::Taxonomy(format!("no active category of kind {kind:?}")));
             }
         }
         Ok(())
@@ -143,9 +120,7 @@ impl Taxonomy {
 
     /// The categories a new record may use, of one kind.
     pub fn active(&self, kind: CategoryKind) -> impl Iterator<Item = &Category> {
-        self.categories
-            .iter()
-            .filter(move |c| c.kind == kind && !c.retired)
+        self.categories.iter().filter(move |c| c.kind == kind && !c.retired)
     }
 
     /// Checks that `code` is an active category of `kind`, for a new or edited record.
@@ -162,15 +137,8 @@ impl Taxonomy {
         for c in &self.categories {
             match next.get(&c.code) {
                 Some(n) if n.kind == c.kind => {}
-                Some(_) => {
-                    return Err(Error::Taxonomy(format!("code {} changed its kind", c.code)))
-                }
-                None => {
-                    return Err(Error::Taxonomy(format!(
-                        "code {} is missing; keep it with retired: true",
-                        c.code
-                    )))
-                }
+                Some(_) => return Err(Error::Taxonomy(format!("code {} changed its kind", c.code))),
+                None => return Err(Error::Taxonomy(format!("code {} is missing; keep it with retired: true", c.code))),
             }
         }
         Ok(())
@@ -195,15 +163,10 @@ mod tests {
     fn replacement_must_keep_old_codes() {
         let t = Taxonomy::default_taxonomy();
         let mut doc: serde_json::Value = serde_json::from_str(&t.to_json()).unwrap();
-        doc["categories"]
-            .as_array_mut()
-            .unwrap()
-            .retain(|c| c["code"] != "obs.litter");
+        doc["categories"].as_array_mut().unwrap().retain(|c| c["code"] != "obs.litter");
         let next = Taxonomy::from_json(&doc.to_string()).unwrap();
         assert!(t.check_replacement(&next).is_err());
-        assert!(t
-            .check(CategoryKind::ObservationTheme, "sig.weapons", "theme")
-            .is_err());
+        assert!(t.check(CategoryKind::ObservationTheme, "sig.weapons", "theme").is_err());
         assert!(Taxonomy::from_json("{\"version\":\"x\",\"categories\":[]}").is_err());
         assert!(Taxonomy::from_json("not json").is_err());
     }

@@ -12,15 +12,9 @@ pub const MAX_CODES: usize = 20;
 /// Checks length (in characters) and refuses control characters other than newline and tab.
 pub(crate) fn check(field: &'static str, text: &str, max_chars: usize) -> Result<()> {
     if text.len() > max_chars * 4 || text.chars().count() > max_chars {
-        return Err(Error::invalid(
-            field,
-            format!("longer than {max_chars} characters"),
-        ));
+        return Err(Error::invalid(field, format!("longer than {max_chars} characters")));
     }
-    if text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
-    {
+    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
         return Err(Error::invalid(field, "contains control characters"));
     }
     Ok(())

@@ -28,10 +28,7 @@ impl Moment {
     /// Now, with the device's current local offset.
     pub fn now() -> Self {
         let local = Local::now();
-        Self {
-            utc_ms: local.timestamp_millis(),
-            offset_s: local.offset().fix().local_minus_utc(),
-        }
+        Self { utc_ms: local.timestamp_millis(), offset_s: local.offset().fix().local_minus_utc() }
     }
 
     /// A moment from its parts, validated: not before 2000, not more than a day in the future,
@@ -44,10 +41,7 @@ impl Moment {
 
     /// The same instant at UTC offset zero; for tests and tools.
     pub fn utc(at: DateTime<Utc>) -> Self {
-        Self {
-            utc_ms: at.timestamp_millis(),
-            offset_s: 0,
-        }
+        Self { utc_ms: at.timestamp_millis(), offset_s: 0 }
     }
 
     pub fn at(&self) -> DateTime<Utc> {
@@ -61,10 +55,7 @@ impl Moment {
     }
 
     pub fn plus_ms(&self, ms: i64) -> Self {
-        Self {
-            utc_ms: self.utc_ms.saturating_add(ms),
-            offset_s: self.offset_s,
-        }
+        Self { utc_ms: self.utc_ms.saturating_add(ms), offset_s: self.offset_s }
     }
 
     pub(crate) fn validate(&self, field: &'static str) -> Result<()> {

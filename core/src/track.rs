@@ -11,9 +11,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::location::{
-    haversine_m, metres_per_degree, validate_point, LocationSource, MAX_ACCURACY_M,
-};
+use crate::location::{haversine_m, metres_per_degree, validate_point, LocationSource, MAX_ACCURACY_M};
 use crate::time::validate_instant_ms;
 
 /// One GPS fix as the shell delivers it.
@@ -31,10 +29,7 @@ impl Fix {
         validate_instant_ms(self.at_ms, "fix time")?;
         validate_point(self.lat, self.lon)?;
         if !self.accuracy_m.is_finite() || !(0.0..=MAX_ACCURACY_M).contains(&self.accuracy_m) {
-            return Err(Error::invalid(
-                "accuracy",
-                "must be a finite number of metres within 0..100000",
-            ));
+            return Err(Error::invalid("accuracy", "must be a finite number of metres within 0..100000"));
         }
         Ok(())
     }
@@ -66,11 +61,7 @@ pub struct TrackSettings {
 
 impl Default for TrackSettings {
     fn default() -> Self {
-        Self {
-            max_accuracy_m: 50.0,
-            max_speed_mps: 7.0,
-            simplify_tolerance_m: 10.0,
-        }
+        Self { max_accuracy_m: 50.0, max_speed_mps: 7.0, simplify_tolerance_m: 10.0 }
     }
 }
 
@@ -81,22 +72,14 @@ impl TrackSettings {
             || !ok(self.max_speed_mps, 0.5, 100.0)
             || !ok(self.simplify_tolerance_m, 0.5, 1_000.0)
         {
-            return Err(Error::invalid(
-                "track settings",
-                "outside the sensible range",
-            ));
+            return Err(Error::invalid("track settings", "outside the sensible range"));
         }
         Ok(())
     }
 }
 
 /// Judges one fix against the last good fix and the last fix seen at all.
-pub fn assess(
-    fix: &Fix,
-    last_good: Option<&Fix>,
-    last_at_ms: Option<i64>,
-    settings: &TrackSettings,
-) -> u8 {
+pub fn assess(fix: &Fix, last_good: Option<&Fix>, last_at_ms: Option<i64>, settings: &TrackSettings) -> u8 {
     let mut f = 0;
     if fix.accuracy_m > settings.max_accuracy_m {
         f |= flags::INACCURATE;
@@ -126,10 +109,7 @@ pub struct TrackPoint {
 
 /// Length in metres of a sequence of points.
 pub fn length_m(points: &[TrackPoint]) -> f64 {
-    points
-        .windows(2)
-        .map(|w| haversine_m(w[0].lat, w[0].lon, w[1].lat, w[1].lon))
-        .sum()
+    points.windows(2).map(|w| haversine_m(w[0].lat, w[0].lon, w[1].lat, w[1].lon)).sum()
 }
 
 /// Time-aware simplification (top-down time ratio): keeps the fewest points such that, at the
@@ -152,11 +132,7 @@ pub fn simplify(points: &[TrackPoint], tolerance_m: f64) -> Vec<TrackPoint> {
         let span = (b.at_ms - a.at_ms) as f64;
         let mut worst = (0.0f64, 0usize);
         for (i, p) in points.iter().enumerate().take(e).skip(s + 1) {
-            let r = if span > 0.0 {
-                (p.at_ms - a.at_ms) as f64 / span
-            } else {
-                0.0
-            };
+            let r = if span > 0.0 { (p.at_ms - a.at_ms) as f64 / span } else { 0.0 };
             let ilat = a.lat + (b.lat - a.lat) * r;
             let ilon = a.lon + (b.lon - a.lon) * r;
             let d2 = ((p.lat - ilat) * my).powi(2) + ((p.lon - ilon) * mx).powi(2);
@@ -170,12 +146,7 @@ pub fn simplify(points: &[TrackPoint], tolerance_m: f64) -> Vec<TrackPoint> {
             stack.push((worst.1, e));
         }
     }
-    points
-        .iter()
-        .zip(keep)
-        .filter(|(_, k)| *k)
-        .map(|(p, _)| *p)
-        .collect()
+    points.iter().zip(keep).filter(|(_, k)| *k).map(|(p, _)| *p).collect()
 }
 
 /// Where the walker was at `at_ms`, interpolated on a time-ordered track; `None` outside it.
@@ -192,11 +163,7 @@ pub fn position_at(points: &[TrackPoint], at_ms: i64) -> Option<(f64, f64)> {
     }
     let (a, b) = (&points[i - 1], &points[i]);
     let span = (b.at_ms - a.at_ms) as f64;
-    let r = if span > 0.0 {
-        (at_ms - a.at_ms) as f64 / span
-    } else {
-        0.0
-    };
+    let r = if span > 0.0 { (at_ms - a.at_ms) as f64 / span } else { 0.0 };
     Some((a.lat + (b.lat - a.lat) * r, a.lon + (b.lon - a.lon) * r))
 }
 
@@ -233,34 +200,22 @@ struct ParsedOfficeHours {
 
 impl OfficeHours {
     fn parse(&self) -> Result<ParsedOfficeHours> {
-        let tz: Tz = self
-            .time_zone
-            .parse()
-            .map_err(|_| Error::invalid("office hours", "unknown time zone"))?;
+        let tz: Tz = self.time_zone.parse().map_err(|_| Error::invalid("office hours", "unknown time zone"))?;
         let mut days = [false; 7];
         for d in &self.days {
             if !(1..=7).contains(d) {
-                return Err(Error::invalid(
-                    "office hours",
-                    "days are numbered 1 (Monday) to 7",
-                ));
+                return Err(Error::invalid("office hours", "days are numbered 1 (Monday) to 7"));
             }
             days[(*d - 1) as usize] = true;
         }
         let t = |s: &str| {
-            NaiveTime::parse_from_str(s, "%H:%M")
-                .map_err(|_| Error::invalid("office hours", "times are HH:MM"))
+            NaiveTime::parse_from_str(s, "%H:%M").map_err(|_| Error::invalid("office hours", "times are HH:MM"))
         };
         let (start, end) = (t(&self.start)?, t(&self.end)?);
         if start >= end {
             return Err(Error::invalid("office hours", "start must be before end"));
         }
-        Ok(ParsedOfficeHours {
-            tz,
-            days,
-            start,
-            end,
-        })
+        Ok(ParsedOfficeHours { tz, days, start, end })
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -276,11 +231,7 @@ impl OfficeHours {
         let from = DateTime::<Utc>::from_timestamp_millis(from_ms).unwrap_or_default();
         let to = DateTime::<Utc>::from_timestamp_millis(to_ms).unwrap_or_default();
         let mut inside = 0i64;
-        let mut day = from
-            .with_timezone(&p.tz)
-            .date_naive()
-            .pred_opt()
-            .unwrap_or_default();
+        let mut day = from.with_timezone(&p.tz).date_naive().pred_opt().unwrap_or_default();
         let last = to.with_timezone(&p.tz).date_naive();
         while day <= last {
             if p.days[day.weekday().num_days_from_monday() as usize] {
@@ -306,70 +257,35 @@ mod tests {
     use chrono::TimeZone;
 
     fn ams(y: i32, m: u32, d: u32, h: u32, min: u32) -> i64 {
-        chrono_tz::Europe::Amsterdam
-            .with_ymd_and_hms(y, m, d, h, min, 0)
-            .unwrap()
-            .timestamp_millis()
+        chrono_tz::Europe::Amsterdam.with_ymd_and_hms(y, m, d, h, min, 0).unwrap().timestamp_millis()
     }
 
     #[test]
     fn office_hours_split_a_walk_across_the_evening() {
         let oh = OfficeHours::default();
         // Tuesday 16:00–19:00 Amsterdam time: 1 h inside, 2 h outside.
-        let out = oh
-            .outside_ms(ams(2026, 11, 24, 16, 0), ams(2026, 11, 24, 19, 0))
-            .unwrap();
+        let out = oh.outside_ms(ams(2026, 11, 24, 16, 0), ams(2026, 11, 24, 19, 0)).unwrap();
         assert_eq!(out, 2 * 3600 * 1000);
         // Saturday: all outside.
-        let out = oh
-            .outside_ms(ams(2026, 11, 28, 10, 0), ams(2026, 11, 28, 12, 0))
-            .unwrap();
+        let out = oh.outside_ms(ams(2026, 11, 28, 10, 0), ams(2026, 11, 28, 12, 0)).unwrap();
         assert_eq!(out, 2 * 3600 * 1000);
         // Summer time (CEST) is local time too: Wednesday 8:00–9:00 in July, 30 min outside.
-        let out = oh
-            .outside_ms(ams(2026, 7, 1, 8, 0), ams(2026, 7, 1, 9, 0))
-            .unwrap();
+        let out = oh.outside_ms(ams(2026, 7, 1, 8, 0), ams(2026, 7, 1, 9, 0)).unwrap();
         assert_eq!(out, 30 * 60 * 1000);
     }
 
     #[test]
     fn implausible_fixes_are_flagged() {
         let s = TrackSettings::default();
-        let a = Fix {
-            at_ms: 1_700_000_000_000,
-            lat: 52.09,
-            lon: 5.12,
-            accuracy_m: 5.0,
-            source: LocationSource::Gps,
-        };
-        let jump = Fix {
-            at_ms: a.at_ms + 10_000,
-            lat: 52.10,
-            ..a
-        }; // 1.1 km in 10 s
+        let a = Fix { at_ms: 1_700_000_000_000, lat: 52.09, lon: 5.12, accuracy_m: 5.0, source: LocationSource::Gps };
+        let jump = Fix { at_ms: a.at_ms + 10_000, lat: 52.10, ..a }; // 1.1 km in 10 s
         assert_eq!(assess(&jump, Some(&a), Some(a.at_ms), &s), flags::TOO_FAST);
-        let walk = Fix {
-            at_ms: a.at_ms + 10_000,
-            lat: 52.0901,
-            ..a
-        }; // 11 m in 10 s
+        let walk = Fix { at_ms: a.at_ms + 10_000, lat: 52.0901, ..a }; // 11 m in 10 s
         assert_eq!(assess(&walk, Some(&a), Some(a.at_ms), &s), 0);
-        let vague = Fix {
-            accuracy_m: 400.0,
-            ..walk
-        };
-        assert_eq!(
-            assess(&vague, Some(&a), Some(a.at_ms), &s) & flags::INACCURATE,
-            flags::INACCURATE
-        );
-        let old = Fix {
-            at_ms: a.at_ms - 1,
-            ..a
-        };
-        assert_eq!(
-            assess(&old, Some(&a), Some(a.at_ms), &s) & flags::OUT_OF_ORDER,
-            flags::OUT_OF_ORDER
-        );
+        let vague = Fix { accuracy_m: 400.0, ..walk };
+        assert_eq!(assess(&vague, Some(&a), Some(a.at_ms), &s) & flags::INACCURATE, flags::INACCURATE);
+        let old = Fix { at_ms: a.at_ms - 1, ..a };
+        assert_eq!(assess(&old, Some(&a), Some(a.at_ms), &s) & flags::OUT_OF_ORDER, flags::OUT_OF_ORDER);
     }
 
     #[test]
@@ -382,23 +298,12 @@ mod tests {
                 (52.09 + 1200.0 * 1e-5, 5.12)
             } else {
                 let j = if i < 1200 { i } else { i - 600 };
-                (
-                    52.09 + j as f64 * 1e-5,
-                    5.12 + ((j / 60) % 2) as f64 * (j % 60) as f64 * 1e-5,
-                )
+                (52.09 + j as f64 * 1e-5, 5.12 + ((j / 60) % 2) as f64 * (j % 60) as f64 * 1e-5)
             };
-            pts.push(TrackPoint {
-                at_ms: t0 + i * 1000,
-                lat,
-                lon,
-            });
+            pts.push(TrackPoint { at_ms: t0 + i * 1000, lat, lon });
         }
         let simple = simplify(&pts, 10.0);
-        assert!(
-            simple.len() < pts.len() / 10,
-            "{} points kept",
-            simple.len()
-        );
+        assert!(simple.len() < pts.len() / 10, "{} points kept", simple.len());
         for p in &pts {
             let (lat, lon) = position_at(&simple, p.at_ms).unwrap();
             assert!(haversine_m(lat, lon, p.lat, p.lon) <= 10.5);

@@ -46,14 +46,8 @@ impl WalkStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Participant {
-    Member {
-        member_id: MemberId,
-        display_name: String,
-        organisation: String,
-    },
-    Guest {
-        role: String,
-    },
+    Member { member_id: MemberId, display_name: String, organisation: String },
+    Guest { role: String },
 }
 
 /// What the walker says when starting a walk.
@@ -78,32 +72,20 @@ pub struct WalkDetails {
 impl WalkDetails {
     pub fn validate(&self, taxonomy: &Taxonomy) -> Result<()> {
         if self.participants.len() > MAX_PARTICIPANTS {
-            return Err(Error::invalid(
-                "participants",
-                format!("more than {MAX_PARTICIPANTS}"),
-            ));
+            return Err(Error::invalid("participants", format!("more than {MAX_PARTICIPANTS}")));
         }
         for p in &self.participants {
             match p {
-                Participant::Member {
-                    display_name,
-                    organisation,
-                    ..
-                } => {
+                Participant::Member { display_name, organisation, .. } => {
                     text::check_required("participant name", display_name, text::SHORT)?;
                     text::check("participant organisation", organisation, text::SHORT)?;
                 }
-                Participant::Guest { role } => {
-                    text::check_required("guest role", role, text::SHORT)?
-                }
+                Participant::Guest { role } => text::check_required("guest role", role, text::SHORT)?,
             }
         }
         text::check("purpose", &self.purpose, text::LONG)?;
         if self.focus.len() > text::MAX_CODES {
-            return Err(Error::invalid(
-                "focus",
-                format!("more than {} themes", text::MAX_CODES),
-            ));
+            return Err(Error::invalid("focus", format!("more than {} themes", text::MAX_CODES)));
         }
         for code in &self.focus {
             taxonomy.check(CategoryKind::ObservationTheme, code, "focus")?;
@@ -177,9 +159,7 @@ impl Walk {
 
     /// Whether `at_ms` falls in a pause.
     pub fn paused_at(&self, at_ms: i64) -> bool {
-        self.pauses
-            .iter()
-            .any(|p| at_ms >= p.from.utc_ms && p.until.is_none_or(|u| at_ms < u.utc_ms))
+        self.pauses.iter().any(|p| at_ms >= p.from.utc_ms && p.until.is_none_or(|u| at_ms < u.utc_ms))
     }
 }
 
@@ -189,29 +169,13 @@ mod tests {
 
     #[test]
     fn active_intervals_leave_out_pauses() {
-        let m = |ms| Moment {
-            utc_ms: ms,
-            offset_s: 0,
-        };
+        let m = |ms| Moment { utc_ms: ms, offset_s: 0 };
         let w = Walk {
             id: WalkId::new(),
             author_id: MemberId::new(),
-            details: WalkDetails {
-                participants: vec![],
-                purpose: String::new(),
-                focus: vec![],
-            },
+            details: WalkDetails { participants: vec![], purpose: String::new(), focus: vec![] },
             started: m(1_000),
-            pauses: vec![
-                Pause {
-                    from: m(2_000),
-                    until: Some(m(3_000)),
-                },
-                Pause {
-                    from: m(4_000),
-                    until: None,
-                },
-            ],
+            pauses: vec![Pause { from: m(2_000), until: Some(m(3_000)) }, Pause { from: m(4_000), until: None }],
             ended: None,
             status: WalkStatus::Active,
             buurten: vec![],
@@ -220,10 +184,7 @@ mod tests {
             reviewed_ms: None,
             pending_sync: true,
         };
-        assert_eq!(
-            w.active_intervals(5_000),
-            vec![(1_000, 2_000), (3_000, 4_000)]
-        );
+        assert_eq!(w.active_intervals(5_000), vec![(1_000, 2_000), (3_000, 4_000)]);
         assert!(w.is_paused());
         assert!(w.paused_at(2_500) && w.paused_at(4_500) && !w.paused_at(3_500));
     }

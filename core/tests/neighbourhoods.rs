@@ -137,7 +137,10 @@ fn the_index_agrees_with_brute_force_on_a_grid() {
 #[test]
 fn other_property_spellings_load_too() {
     // The CBS wijk- en buurtkaart spells the properties differently.
-    let cbs = buurt_geojson().replace("\"KODE\"", "\"buurtcode\"").replace("\"NAAM\"", "\"buurtnaam\"").replace("\"WIJKKODE\"", "\"wijkcode\"");
+    let cbs = buurt_geojson()
+        .replace("\"KODE\"", "\"buurtcode\"")
+        .replace("\"NAAM\"", "\"buurtnaam\"")
+        .replace("\"WIJKKODE\"", "\"wijkcode\"");
     let n = Neighbourhoods::from_geojson(&cbs, None).unwrap();
     assert_eq!(n.len(), 111);
     assert!(n.places().all(|p| p.wijk_code.is_some() && p.wijk_name.is_none()));
@@ -150,7 +153,10 @@ fn malformed_files_give_clear_errors() {
         ("{", "not GeoJSON"),
         (r#"{"type":"Point","coordinates":[5,52]}"#, "FeatureCollection"),
         (r#"{"type":"FeatureCollection","features":[]}"#, "no features"),
-        (r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"KODE":"1"},"geometry":null}]}"#, "no geometry"),
+        (
+            r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"KODE":"1"},"geometry":null}]}"#,
+            "no geometry",
+        ),
         (
             r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"KODE":"1"},"geometry":{"type":"Point","coordinates":[5,52]}}]}"#,
             "Polygon or MultiPolygon",
@@ -184,11 +190,21 @@ fn records_and_walks_are_tagged_in_the_store() {
     let store = store_in(dir.path());
     let walk = store.start_walk(new_walk(0)).unwrap();
     let amsterdam = store
-        .add_record(NewRecord { walk_id: walk.id, body: observation(""), created: at(1), location: Some(location(1, 52.3676, 4.9041)) })
+        .add_record(NewRecord {
+            walk_id: walk.id,
+            body: observation(""),
+            created: at(1),
+            location: Some(location(1, 52.3676, 4.9041)),
+        })
         .unwrap();
     assert_eq!(amsterdam.buurt, None, "outside the city: untagged, stored all the same");
     let centre = store
-        .add_record(NewRecord { walk_id: walk.id, body: observation(""), created: at(2), location: Some(location(2, CENTRE.0, CENTRE.1)) })
+        .add_record(NewRecord {
+            walk_id: walk.id,
+            body: observation(""),
+            created: at(2),
+            location: Some(location(2, CENTRE.0, CENTRE.1)),
+        })
         .unwrap();
     let expected = utrecht().locate(CENTRE.0, CENTRE.1).unwrap().clone();
     assert_eq!(centre.buurt.as_deref(), Some(expected.buurt_code.as_str()));

@@ -13,29 +13,17 @@ fn a_walk_from_start_to_submit() {
     assert_eq!(walk.status, WalkStatus::Active);
     assert_eq!(store.active_walk().unwrap().unwrap().id, walk.id);
     // Only one walk at a time.
-    assert!(matches!(
-        store.start_walk(new_walk(1)),
-        Err(Error::WalkState { .. })
-    ));
+    assert!(matches!(store.start_walk(new_walk(1)), Err(Error::WalkState { .. })));
 
     // Walk north along a street, one fix per 10 s, 1.2 m/s, for 30 minutes.
     let (lat0, lon0) = CENTRE;
-    let fixes: Vec<Fix> = (0..180)
-        .map(|i| {
-            fix(
-                i as f64 / 6.0,
-                lat0 + i as f64 * 1.2 * 10.0 / 111_195.0,
-                lon0,
-            )
-        })
-        .collect();
+    let fixes: Vec<Fix> =
+        (0..180).map(|i| fix(i as f64 / 6.0, lat0 + i as f64 * 1.2 * 10.0 / 111_195.0, lon0)).collect();
     for batch in fixes.chunks(6) {
         store.add_fixes(&walk.id, batch).unwrap();
     }
     // A GPS jump of 2 km is kept but flagged.
-    let report = store
-        .add_fixes(&walk.id, &[fix(30.5, lat0 - 0.02, lon0)])
-        .unwrap();
+    let report = store.add_fixes(&walk.id, &[fix(30.5, lat0 - 0.02, lon0)]).unwrap();
     assert_eq!((report.stored, report.flagged), (1, 1));
 
     let obs = store
@@ -65,10 +53,7 @@ fn a_walk_from_start_to_submit() {
 
     // Pause for coffee, resume, note a signal, end.
     store.pause_walk(&walk.id, at(32)).unwrap();
-    assert!(matches!(
-        store.pause_walk(&walk.id, at(33)),
-        Err(Error::WalkState { .. })
-    ));
+    assert!(matches!(store.pause_walk(&walk.id, at(33)), Err(Error::WalkState { .. })));
     store.resume_walk(&walk.id, at(42)).unwrap();
     let sig = store
         .add_record(NewRecord {
@@ -80,29 +65,13 @@ fn a_walk_from_start_to_submit() {
         .unwrap();
 
     // Edit: only the changed field advances; the clock moves forward.
-    let edited = store
-        .edit_record(
-            &obs.id,
-            observation("Belwinkel, rolluik altijd half open, geen klanten"),
-            None,
-        )
-        .unwrap();
+    let edited =
+        store.edit_record(&obs.id, observation("Belwinkel, rolluik altijd half open, geen klanten"), None).unwrap();
     assert!(edited.hlc > obs.hlc);
-    let again = store
-        .edit_record(
-            &obs.id,
-            observation("Belwinkel, rolluik altijd half open, geen klanten"),
-            None,
-        )
-        .unwrap();
-    assert_eq!(
-        again.hlc, edited.hlc,
-        "an edit that changes nothing changes nothing"
-    );
-    assert!(matches!(
-        store.edit_record(&obs.id, signal("x"), None),
-        Err(Error::Invalid { .. })
-    ));
+    let again =
+        store.edit_record(&obs.id, observation("Belwinkel, rolluik altijd half open, geen klanten"), None).unwrap();
+    assert_eq!(again.hlc, edited.hlc, "an edit that changes nothing changes nothing");
+    assert!(matches!(store.edit_record(&obs.id, signal("x"), None), Err(Error::Invalid { .. })));
 
     store.delete_record(&sig.id).unwrap();
     assert!(matches!(store.record(&sig.id), Err(Error::NotFound(_))));
@@ -111,24 +80,10 @@ fn a_walk_from_start_to_submit() {
     let ended = store.end_walk(&walk.id, at(60)).unwrap();
     let summary = ended.summary.clone().unwrap();
     assert_eq!(ended.status, WalkStatus::Ended);
-    assert_eq!(
-        summary.walking_ms,
-        50 * 60_000,
-        "60 minutes less a 10-minute pause"
-    );
-    assert!(
-        (summary.distance_m - 179.0 * 12.0).abs() < 30.0,
-        "{}",
-        summary.distance_m
-    );
-    assert_eq!(
-        summary.outside_office_hours_share, 1.0,
-        "a Tuesday evening walk"
-    );
-    assert_eq!(
-        (summary.fixes, summary.flagged_fixes, summary.records),
-        (181, 1, 2)
-    );
+    assert_eq!(summary.walking_ms, 50 * 60_000, "60 minutes less a 10-minute pause");
+    assert!((summary.distance_m - 179.0 * 12.0).abs() < 30.0, "{}", summary.distance_m);
+    assert_eq!(summary.outside_office_hours_share, 1.0, "a Tuesday evening walk");
+    assert_eq!((summary.fixes, summary.flagged_fixes, summary.records), (181, 1, 2));
     assert!(
         summary.track_points >= 2 && summary.track_points < 20,
         "a straight street simplifies: {}",
@@ -136,46 +91,21 @@ fn a_walk_from_start_to_submit() {
     );
     assert!(!ended.buurten.is_empty());
     // Where was the walker 15 minutes in? Halfway up the street.
-    let (lat, _) = store
-        .walk_position_at(&walk.id, at(15).utc_ms)
-        .unwrap()
-        .unwrap();
+    let (lat, _) = store.walk_position_at(&walk.id, at(15).utc_ms).unwrap().unwrap();
     assert!((lat - (lat0 + 90.0 * 12.0 / 111_195.0)).abs() * 111_195.0 < 10.0);
 
     // An ended walk takes no more fixes or records.
+    assert!(matches!(store.add_fixes(&walk.id, &[fix(61.0, lat0, lon0)]), Err(Error::WalkState { .. })));
     assert!(matches!(
-        store.add_fixes(&walk.id, &[fix(61.0, lat0, lon0)]),
-        Err(Error::WalkState { .. })
-    ));
-    assert!(matches!(
-        store.add_record(NewRecord {
-            walk_id: walk.id,
-            body: observation("laat"),
-            created: at(61),
-            location: None
-        }),
+        store.add_record(NewRecord { walk_id: walk.id, body: observation("laat"), created: at(61), location: None }),
         Err(Error::WalkState { .. })
     ));
     // Records stay editable until reviewed.
-    store
-        .edit_record(
-            &talk.id,
-            conversation("Ondernemer maakt zich zorgen over de buren"),
-            None,
-        )
-        .unwrap();
+    store.edit_record(&talk.id, conversation("Ondernemer maakt zich zorgen over de buren"), None).unwrap();
     store.submit_walk(&walk.id).unwrap();
-    store
-        .apply_walk_review(&walk.id, at(24 * 60).utc_ms)
-        .unwrap();
-    assert!(matches!(
-        store.edit_record(&talk.id, conversation("te laat"), None),
-        Err(Error::Reviewed)
-    ));
-    assert!(matches!(
-        store.delete_record(&talk.id),
-        Err(Error::Reviewed)
-    ));
+    store.apply_walk_review(&walk.id, at(24 * 60).utc_ms).unwrap();
+    assert!(matches!(store.edit_record(&talk.id, conversation("te laat"), None), Err(Error::Reviewed)));
+    assert!(matches!(store.delete_record(&talk.id), Err(Error::Reviewed)));
 }
 
 #[test]
@@ -215,9 +145,7 @@ fn paged_queries_walk_every_record_once() {
     let mut near = Vec::new();
     let mut page = PageRequest::first(4);
     loop {
-        let p = store
-            .records_near(lat0, lon0, 105.0, at(0).utc_ms, at(60).utc_ms, &page)
-            .unwrap();
+        let p = store.records_near(lat0, lon0, 105.0, at(0).utc_ms, at(60).utc_ms, &page).unwrap();
         near.extend(p.items.iter().map(|r| r.id));
         match p.next {
             Some(c) => page.cursor = Some(c),
@@ -227,39 +155,19 @@ fn paged_queries_walk_every_record_once() {
     near.sort();
     assert_eq!(near, ids[..=10].to_vec());
     // The time window applies too.
-    let early = store
-        .records_near(
-            lat0,
-            lon0,
-            100.0,
-            at(0).utc_ms,
-            at(0).utc_ms,
-            &PageRequest::first(100),
-        )
-        .unwrap();
+    let early = store.records_near(lat0, lon0, 100.0, at(0).utc_ms, at(0).utc_ms, &PageRequest::first(100)).unwrap();
     assert_eq!(early.items.len(), 10);
 
     let buurt = store.record(&ids[0]).unwrap().buurt.unwrap();
-    let in_buurt = store
-        .records_in_buurt(&buurt, &PageRequest::first(500))
-        .unwrap();
-    assert!(in_buurt
-        .items
-        .iter()
-        .all(|r| r.buurt.as_deref() == Some(buurt.as_str())));
+    let in_buurt = store.records_in_buurt(&buurt, &PageRequest::first(500)).unwrap();
+    assert!(in_buurt.items.iter().all(|r| r.buurt.as_deref() == Some(buurt.as_str())));
     assert!(!in_buurt.items.is_empty());
 
     let walks = store.recent_walks(&PageRequest::first(10)).unwrap();
     assert_eq!(walks.items.len(), 1);
+    assert!(matches!(store.latest_records(&PageRequest::first(0)), Err(Error::Invalid { .. })));
     assert!(matches!(
-        store.latest_records(&PageRequest::first(0)),
-        Err(Error::Invalid { .. })
-    ));
-    assert!(matches!(
-        store.latest_records(&PageRequest {
-            limit: 5,
-            cursor: Some("garbage".into())
-        }),
+        store.latest_records(&PageRequest { limit: 5, cursor: Some("garbage".into()) }),
         Err(Error::Invalid { .. })
     ));
 }
@@ -270,12 +178,7 @@ fn a_batch_with_one_bad_record_stores_nothing() {
     let store = store_in(dir.path());
     let walk = store.start_walk(new_walk(0)).unwrap();
     let mut batch: Vec<NewRecord> = (0..5)
-        .map(|i| NewRecord {
-            walk_id: walk.id,
-            body: observation("ok"),
-            created: at(i),
-            location: None,
-        })
+        .map(|i| NewRecord { walk_id: walk.id, body: observation("ok"), created: at(i), location: None })
         .collect();
     batch[3].body = RecordBody::Observation(Observation {
         themes: vec!["obs.unknown".into()],
@@ -286,10 +189,7 @@ fn a_batch_with_one_bad_record_stores_nothing() {
     assert!(err.to_string().contains("#3"), "{err}");
     assert_eq!(store.record_counts().unwrap(), (0, 0));
     let fixes = [fix(1.0, 52.09, 5.12), fix(1.1, f64::NAN, 5.12)];
-    assert!(matches!(
-        store.add_fixes(&walk.id, &fixes),
-        Err(Error::Invalid { .. })
-    ));
+    assert!(matches!(store.add_fixes(&walk.id, &fixes), Err(Error::Invalid { .. })));
     assert_eq!(store.walk_track(&walk.id).unwrap().len(), 0);
 }
 
@@ -297,10 +197,7 @@ fn a_batch_with_one_bad_record_stores_nothing() {
 fn recording_needs_an_identity() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("x.db"), Encryption::Key(key(1))).unwrap();
-    assert!(matches!(
-        store.start_walk(new_walk(0)),
-        Err(Error::NoIdentity)
-    ));
+    assert!(matches!(store.start_walk(new_walk(0)), Err(Error::NoIdentity)));
 }
 
 #[test]

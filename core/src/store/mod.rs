@@ -16,9 +16,7 @@ pub use walks::{FixReport, MAX_FIX_BATCH};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use rusqlite::{
-    Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
-};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -42,9 +40,7 @@ impl StoreKey {
     }
 
     pub fn from_slice(bytes: &[u8]) -> Result<Self> {
-        let arr: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| Error::invalid("store key", "must be exactly 32 bytes"))?;
+        let arr: [u8; 32] = bytes.try_into().map_err(|_| Error::invalid("store key", "must be exactly 32 bytes"))?;
         Ok(Self(arr))
     }
 
@@ -140,9 +136,7 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
+        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
     }
 }
 
@@ -154,22 +148,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Opens one connection with the key and the pragmas; `WrongKey` if the key does not fit.
 fn connect(path: &Path, encryption: &Encryption, reader: bool) -> Result<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)?;
     if let Encryption::Key(key) = encryption {
         conn.execute_batch(&key.pragma())?;
     }
     // The first read decrypts page 1: a wrong key (or a plaintext/encrypted mix-up) fails here,
     // before anything is written.
-    match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-        r.get::<_, i64>(0)
-    }) {
+    match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)) {
         Ok(_) => {}
-        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::NotADatabase => {
-            return Err(Error::WrongKey)
-        }
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::NotADatabase => return Err(Error::WrongKey),
         Err(e) => return Err(e.into()),
     }
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -180,17 +168,12 @@ fn connect(path: &Path, encryption: &Encryption, reader: bool) -> Result<Connect
     )?;
     if reader {
         conn.execute_batch("PRAGMA query_only = ON;")?;
-    } else {
-        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-        conn.execute_batch("PRAGMA journal_size_limit = 8388608;")?;
     }
     Ok(conn)
 }
 
 fn read_meta<T: serde::de::DeserializeOwned>(conn: &Connection, key: &str) -> Result<Option<T>> {
-    let v: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-        .optional()?;
+    let v: Option<String> = conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?;
     Ok(match v {
         Some(s) => Some(serde_json::from_str(&s)?),
         None => None,
@@ -198,8 +181,10 @@ fn read_meta<T: serde::de::DeserializeOwned>(conn: &Connection, key: &str) -> Re
 }
 
 fn write_meta<T: Serialize>(tx: &Transaction, key: &str, value: &T) -> Result<()> {
-    tx.prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")?
-        .execute((key, serde_json::to_string(value)?))?;
+    tx.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute((key, serde_json::to_string(value)?))?;
     Ok(())
 }
 
@@ -209,6 +194,10 @@ impl Store {
     pub fn open(path: impl AsRef<Path>, encryption: Encryption) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
         let mut conn = connect(&path, &encryption, false)?;
+        // Refuse a newer store before anything (even the journal mode) changes the file.
+        schema::check_version(&conn)?;
+        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        conn.execute_batch("PRAGMA journal_size_limit = 8388608;")?;
         schema::migrate(&mut conn)?;
         let hlc: Hlc = read_meta(&conn, "hlc")?.unwrap_or(Hlc::ZERO);
         let identity = read_meta(&conn, "identity")?;
@@ -222,12 +211,7 @@ impl Store {
             encryption,
             writer: Mutex::new(Writer { conn, hlc }),
             readers: Mutex::new(Vec::new()),
-            state: RwLock::new(State {
-                identity,
-                taxonomy: Arc::new(taxonomy),
-                settings,
-                places: Places::NotLoaded,
-            }),
+            state: RwLock::new(State { identity, taxonomy: Arc::new(taxonomy), settings, places: Places::NotLoaded }),
         })
     }
 
@@ -238,19 +222,11 @@ impl Store {
     /// Runs one user action as one immediate transaction.
     pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Change) -> Result<T>) -> Result<T> {
         let mut guard = lock(&self.writer);
-        let node = self
-            .identity()
-            .map(|i| Hlc::node_of(&i.device))
-            .unwrap_or(0);
+        let node = self.identity().map(|i| Hlc::node_of(&i.device)).unwrap_or(0);
         let Writer { conn, hlc } = &mut *guard;
         let last = *hlc;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut change = Change {
-            tx,
-            last,
-            node,
-            ticked: false,
-        };
+        let mut change = Change { tx, last, node, ticked: false };
         let out = f(&mut change)?;
         if change.ticked {
             write_meta(&change.tx, "hlc", &change.last)?;
@@ -277,21 +253,14 @@ impl Store {
 
     /// The enrolled member on this device, if any.
     pub fn identity(&self) -> Option<Identity> {
-        self.state
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .identity
-            .clone()
+        self.state.read().unwrap_or_else(|p| p.into_inner()).identity.clone()
     }
 
     /// Records who uses this store (enrolment does this).
     pub fn set_identity(&self, identity: &Identity) -> Result<()> {
         identity.member.validate()?;
         self.write(|c| write_meta(&c.tx, "identity", identity))?;
-        self.state
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .identity = Some(identity.clone());
+        self.state.write().unwrap_or_else(|p| p.into_inner()).identity = Some(identity.clone());
         Ok(())
     }
 
@@ -300,11 +269,7 @@ impl Store {
     }
 
     pub fn taxonomy(&self) -> Arc<Taxonomy> {
-        self.state
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .taxonomy
-            .clone()
+        self.state.read().unwrap_or_else(|p| p.into_inner()).taxonomy.clone()
     }
 
     /// Replaces the team's taxonomy. Every code of the current one must remain (retired if
@@ -312,28 +277,18 @@ impl Store {
     pub fn set_taxonomy(&self, next: Taxonomy) -> Result<()> {
         self.taxonomy().check_replacement(&next)?;
         self.write(|c| write_meta(&c.tx, "taxonomy", &next.to_json()))?;
-        self.state
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .taxonomy = Arc::new(next);
+        self.state.write().unwrap_or_else(|p| p.into_inner()).taxonomy = Arc::new(next);
         Ok(())
     }
 
     pub fn settings(&self) -> Settings {
-        self.state
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .settings
-            .clone()
+        self.state.read().unwrap_or_else(|p| p.into_inner()).settings.clone()
     }
 
     pub fn set_settings(&self, settings: &Settings) -> Result<()> {
         settings.validate()?;
         self.write(|c| write_meta(&c.tx, "settings", settings))?;
-        self.state
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .settings = settings.clone();
+        self.state.write().unwrap_or_else(|p| p.into_inner()).settings = settings.clone();
         Ok(())
     }
 
@@ -343,21 +298,14 @@ impl Store {
         let parsed = Neighbourhoods::from_geojson(buurten, wijken)?;
         self.write(|c| {
             c.tx.execute("DELETE FROM boundaries", [])?;
-            c.tx.execute(
-                "INSERT INTO boundaries (kind, geojson) VALUES ('buurt', ?1)",
-                [buurten],
-            )?;
+            c.tx.execute("INSERT INTO boundaries (kind, geojson) VALUES ('buurt', ?1)", [buurten])?;
             if let Some(w) = wijken {
-                c.tx.execute(
-                    "INSERT INTO boundaries (kind, geojson) VALUES ('wijk', ?1)",
-                    [w],
-                )?;
+                c.tx.execute("INSERT INTO boundaries (kind, geojson) VALUES ('wijk', ?1)", [w])?;
             }
             Ok(())
         })?;
         let n = parsed.len();
-        self.state.write().unwrap_or_else(|p| p.into_inner()).places =
-            Places::Loaded(Arc::new(parsed));
+        self.state.write().unwrap_or_else(|p| p.into_inner()).places = Places::Loaded(Arc::new(parsed));
         Ok(n)
     }
 
@@ -373,14 +321,8 @@ impl Store {
             let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })?;
-        let buurt = docs
-            .iter()
-            .find(|(k, _)| k == "buurt")
-            .map(|(_, d)| d.as_str());
-        let wijk = docs
-            .iter()
-            .find(|(k, _)| k == "wijk")
-            .map(|(_, d)| d.as_str());
+        let buurt = docs.iter().find(|(k, _)| k == "buurt").map(|(_, d)| d.as_str());
+        let wijk = docs.iter().find(|(k, _)| k == "wijk").map(|(_, d)| d.as_str());
         let places = match buurt {
             Some(b) => Places::Loaded(Arc::new(Neighbourhoods::from_geojson(b, wijk)?)),
             None => Places::Absent,
@@ -396,7 +338,6 @@ impl Store {
     /// SQLite's own consistency check; "ok" when the file is intact.
     pub fn integrity_check(&self) -> Result<String> {
         let w = lock(&self.writer);
-        Ok(w.conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+        Ok(w.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
     }
 }

@@ -28,10 +28,7 @@ pub struct PageRequest {
 
 impl PageRequest {
     pub fn first(limit: u32) -> Self {
-        Self {
-            limit,
-            cursor: None,
-        }
+        Self { limit, cursor: None }
     }
 }
 
@@ -49,10 +46,7 @@ struct Cursor {
 
 fn parse_cursor(page: &PageRequest) -> Result<Option<Cursor>> {
     if page.limit == 0 || page.limit > MAX_PAGE {
-        return Err(Error::invalid(
-            "page size",
-            format!("must be 1..{MAX_PAGE}"),
-        ));
+        return Err(Error::invalid("page size", format!("must be 1..{MAX_PAGE}")));
     }
     let Some(c) = &page.cursor else {
         return Ok(None);
@@ -61,10 +55,7 @@ fn parse_cursor(page: &PageRequest) -> Result<Option<Cursor>> {
     let (ms, id) = c.split_once('/').ok_or_else(bad)?;
     let ms = ms.parse().map_err(|_| bad())?;
     uuid::Uuid::parse_str(id).map_err(|_| bad())?;
-    Ok(Some(Cursor {
-        ms,
-        id: id.to_string(),
-    }))
+    Ok(Some(Cursor { ms, id: id.to_string() }))
 }
 
 /// Descending or ascending order in time.
@@ -94,18 +85,11 @@ fn page_query<T>(
     };
     let mut sql = format!("SELECT {cols} FROM {table} WHERE {filter}");
     if let Some(c) = cursor {
-        sql.push_str(&format!(
-            " AND ({time_col}, id) {cmp} (?{}, ?{})",
-            args.len() + 1,
-            args.len() + 2
-        ));
+        sql.push_str(&format!(" AND ({time_col}, id) {cmp} (?{}, ?{})", args.len() + 1, args.len() + 2));
         args.push(Value::Integer(c.ms));
         args.push(Value::Text(c.id));
     }
-    sql.push_str(&format!(
-        " ORDER BY {time_col} {dir}, id {dir} LIMIT {}",
-        page.limit + 1
-    ));
+    sql.push_str(&format!(" ORDER BY {time_col} {dir}, id {dir} LIMIT {}", page.limit + 1));
     let mut st = conn.prepare_cached(&sql)?;
     let mut rows = st.query(rusqlite::params_from_iter(args))?;
     let mut items = Vec::new();
@@ -132,18 +116,9 @@ impl Store {
     /// Walks on this phone, newest first.
     pub fn recent_walks(&self, page: &PageRequest) -> Result<Page<Walk>> {
         self.read(|c| {
-            page_query(
-                c,
-                WALK_COLUMNS,
-                "walks",
-                "started_ms",
-                "1",
-                vec![],
-                Order::Newest,
-                page,
-                walk_from_row,
-                |w| (w.started.utc_ms, w.id.to_string()),
-            )
+            page_query(c, WALK_COLUMNS, "walks", "started_ms", "1", vec![], Order::Newest, page, walk_from_row, |w| {
+                (w.started.utc_ms, w.id.to_string())
+            })
         })
     }
 

@@ -18,8 +18,7 @@ use crate::walk::WalkStatus;
 /// Most records in one batch call.
 pub const MAX_RECORD_BATCH: usize = 100_000;
 
-pub(crate) const RECORD_COLUMNS: &str =
-    "id, walk_id, kind, author_id, created_ms, created_offset_s, location, \
+pub(crate) const RECORD_COLUMNS: &str = "id, walk_id, kind, author_id, created_ms, created_offset_s, location, \
      lat, lon, accuracy_m, fix_ms, source, buurt, wijk, body, hlc, reviewed_ms, pending";
 
 pub(crate) fn record_from_row(r: &Row) -> Result<Record> {
@@ -42,20 +41,14 @@ pub(crate) fn record_from_row(r: &Row) -> Result<Record> {
     };
     let body: RecordBody = serde_json::from_str(&text(14)?)?;
     if body.kind() != kind {
-        return Err(Error::invalid(
-            "record kind",
-            "body does not match the stored kind",
-        ));
+        return Err(Error::invalid("record kind", "body does not match the stored kind"));
     }
     Ok(Record {
         id: text(0)?.parse()?,
         walk_id: text(1)?.parse()?,
         author_id: text(3)?.parse()?,
         body,
-        created: crate::time::Moment {
-            utc_ms: r.get(4)?,
-            offset_s: r.get(5)?,
-        },
+        created: crate::time::Moment { utc_ms: r.get(4)?, offset_s: r.get(5)? },
         location,
         buurt: r.get(12)?,
         wijk: r.get(13)?,
@@ -100,14 +93,8 @@ fn place_record(
         }),
         (None, None) => RecordLocation::None,
     };
-    let place = loc
-        .point()
-        .and_then(|p| places.and_then(|n| n.locate(p.lat, p.lon)));
-    (
-        loc,
-        place.map(|p| p.buurt_code.clone()),
-        place.and_then(|p| p.wijk_code.clone()),
-    )
+    let place = loc.point().and_then(|p| places.and_then(|n| n.locate(p.lat, p.lon)));
+    (loc, place.map(|p| p.buurt_code.clone()), place.and_then(|p| p.wijk_code.clone()))
 }
 
 use crate::track::Fix;
@@ -163,10 +150,7 @@ fn changed_fields(old: &RecordBody, new: &RecordBody) -> Result<Vec<String>> {
     let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
         return Ok(vec!["body".into()]);
     };
-    Ok(b.iter()
-        .filter(|(k, v)| a.get(*k) != Some(*v))
-        .map(|(k, _)| k.clone())
-        .collect())
+    Ok(b.iter().filter(|(k, v)| a.get(*k) != Some(*v)).map(|(k, _)| k.clone()).collect())
 }
 
 impl Store {
@@ -180,10 +164,7 @@ impl Store {
     /// first bad one by position). For imports and the bindings' batch calls.
     pub fn add_records(&self, batch: &[NewRecord]) -> Result<Vec<RecordId>> {
         if batch.len() > MAX_RECORD_BATCH {
-            return Err(Error::invalid(
-                "records",
-                format!("more than {MAX_RECORD_BATCH} in one batch"),
-            ));
+            return Err(Error::invalid("records", format!("more than {MAX_RECORD_BATCH} in one batch")));
         }
         let me = self.require_identity()?;
         let taxonomy = self.taxonomy();
@@ -204,45 +185,24 @@ impl Store {
                 if !walks.contains_key(&new.walk_id) {
                     let walk = load_walk(&c.tx, &new.walk_id)?;
                     if walk.status != WalkStatus::Active {
-                        return Err(Error::WalkState {
-                            status: walk.status.as_str(),
-                            action: "add records",
-                        });
+                        return Err(Error::WalkState { status: walk.status.as_str(), action: "add records" });
                     }
                     if walk.author_id != me.member.id {
                         return Err(Error::NotAuthor);
                     }
-                    let fallback = if batch
-                        .iter()
-                        .any(|r| r.walk_id == new.walk_id && r.location.is_none())
-                    {
+                    let fallback = if batch.iter().any(|r| r.walk_id == new.walk_id && r.location.is_none()) {
                         last_fixes(&c.tx, &new.walk_id)?.0
                     } else {
                         None
                     };
                     walks.insert(new.walk_id, fallback);
                 }
-                let (location, buurt, wijk) = place_record(
-                    new.location,
-                    walks[&new.walk_id].as_ref(),
-                    places.as_deref(),
-                );
+                let (location, buurt, wijk) =
+                    place_record(new.location, walks[&new.walk_id].as_ref(), places.as_deref());
                 let id = RecordId::new();
                 let hlc = c.tick();
                 let sensitive = new.body.is_sensitive(&taxonomy);
-                insert(
-                    c,
-                    &Insert {
-                        id,
-                        new,
-                        author: me.member.id,
-                        location,
-                        buurt,
-                        wijk,
-                        sensitive,
-                        hlc,
-                    },
-                )?;
+                insert(c, &Insert { id, new, author: me.member.id, location, buurt, wijk, sensitive, hlc })?;
                 ids.push(id);
             }
             Ok(ids)
@@ -252,12 +212,7 @@ impl Store {
     /// Changes a record's content and optionally its location. Only the author may, and only
     /// until a lead reviewed it. Fields that changed get the new clock value (for sync's
     /// per-field merge); an edit that changes nothing changes nothing.
-    pub fn edit_record(
-        &self,
-        id: &RecordId,
-        body: RecordBody,
-        location: Option<Location>,
-    ) -> Result<Record> {
+    pub fn edit_record(&self, id: &RecordId, body: RecordBody, location: Option<Location>) -> Result<Record> {
         let me = self.require_identity()?;
         let taxonomy = self.taxonomy();
         body.validate(&taxonomy)?;
@@ -360,11 +315,9 @@ impl Store {
     /// How many records (not deleted) and tombstones the store holds.
     pub fn record_counts(&self) -> Result<(u64, u64)> {
         self.read(|c| {
-            Ok(c.query_row(
-                "SELECT count(*) - total(deleted), total(deleted) FROM records",
-                [],
-                |r| Ok((r.get::<_, f64>(0)? as u64, r.get::<_, f64>(1)? as u64)),
-            )?)
+            Ok(c.query_row("SELECT count(*) - total(deleted), total(deleted) FROM records", [], |r| {
+                Ok((r.get::<_, f64>(0)? as u64, r.get::<_, f64>(1)? as u64))
+            })?)
         })
     }
 }

@@ -14,21 +14,23 @@ const MIGRATIONS: &[&str] = &[include_str!("../../sql/v1.sql")];
 /// The schema version this code writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// Creates or upgrades the schema. Refuses a store from a newer app and never deletes data.
-pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+/// Refuses a store written by a newer app; returns the version found.
+pub(crate) fn check_version(conn: &Connection) -> Result<i64> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > SCHEMA_VERSION {
-        return Err(Error::SchemaTooNew {
-            found,
-            supported: SCHEMA_VERSION,
-        });
+        return Err(Error::SchemaTooNew { found, supported: SCHEMA_VERSION });
     }
-    if found == SCHEMA_VERSION {
+    Ok(found)
+}
+
+/// Creates or upgrades the schema. Never deletes data.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    if check_version(conn)? == SCHEMA_VERSION {
         return Ok(());
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Read again inside the lock: another process may have upgraded meanwhile.
-    let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let found = check_version(&tx)?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
         tx.execute_batch(sql)?;
         tracing::info!(to = i + 1, "store schema upgraded");

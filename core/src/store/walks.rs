@@ -22,8 +22,7 @@ pub struct FixReport {
     pub flagged: u32,
 }
 
-pub(crate) const WALK_COLUMNS: &str =
-    "id, author_id, status, started_ms, started_offset_s, ended_ms, ended_offset_s, \
+pub(crate) const WALK_COLUMNS: &str = "id, author_id, status, started_ms, started_offset_s, ended_ms, ended_offset_s, \
      details, pauses, summary, buurten, hlc, reviewed_ms, pending";
 
 pub(crate) fn walk_from_row(r: &Row) -> Result<Walk> {
@@ -35,14 +34,8 @@ pub(crate) fn walk_from_row(r: &Row) -> Result<Walk> {
         id: text(0)?.parse()?,
         author_id: text(1)?.parse()?,
         status: WalkStatus::parse(&text(2)?)?,
-        started: crate::time::Moment {
-            utc_ms: r.get(3)?,
-            offset_s: r.get(4)?,
-        },
-        ended: ended_ms.map(|ms| crate::time::Moment {
-            utc_ms: ms,
-            offset_s: ended_offset.unwrap_or(0),
-        }),
+        started: crate::time::Moment { utc_ms: r.get(3)?, offset_s: r.get(4)? },
+        ended: ended_ms.map(|ms| crate::time::Moment { utc_ms: ms, offset_s: ended_offset.unwrap_or(0) }),
         details: serde_json::from_str(&text(7)?)?,
         pauses: serde_json::from_str(&text(8)?)?,
         summary: summary.map(|s| serde_json::from_str(&s)).transpose()?,
@@ -65,10 +58,7 @@ pub(crate) fn load_walk(conn: &Connection, id: &WalkId) -> Result<Walk> {
 
 fn require_active(walk: &Walk, action: &'static str) -> Result<()> {
     if walk.status != WalkStatus::Active {
-        return Err(Error::WalkState {
-            status: walk.status.as_str(),
-            action,
-        });
+        return Err(Error::WalkState { status: walk.status.as_str(), action });
     }
     Ok(())
 }
@@ -81,13 +71,7 @@ pub(crate) fn last_fixes(conn: &Connection, walk: &WalkId) -> Result<(Option<Fix
              WHERE walk_id = ?1 AND flags = 0 ORDER BY at_ms DESC LIMIT 1",
         )?
         .query_row([walk.to_string()], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get::<_, String>(4)?,
-            ))
+            Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, String>(4)?))
         })
         .optional()?
         .map(|(at_ms, lat, lon, accuracy_m, source)| Fix {
@@ -136,18 +120,12 @@ impl Store {
     pub fn start_walk(&self, new: NewWalk) -> Result<Walk> {
         let me = self.require_identity()?;
         new.started.validate("start time")?;
-        let details = WalkDetails {
-            participants: new.participants,
-            purpose: new.purpose,
-            focus: new.focus,
-        };
+        let details = WalkDetails { participants: new.participants, purpose: new.purpose, focus: new.focus };
         details.validate(&self.taxonomy())?;
         let id = WalkId::new();
         self.write(|c| {
-            let active: Option<String> = c
-                .tx
-                .query_row("SELECT id FROM walks WHERE status = 'active' LIMIT 1", [], |r| r.get(0))
-                .optional()?;
+            let active: Option<String> =
+                c.tx.query_row("SELECT id FROM walks WHERE status = 'active' LIMIT 1", [], |r| r.get(0)).optional()?;
             if active.is_some() {
                 return Err(Error::WalkState { status: "active", action: "start another walk while one is active" });
             }
@@ -205,26 +183,13 @@ impl Store {
             let mut walk = load_walk(&c.tx, id)?;
             require_active(&walk, "pause")?;
             if walk.is_paused() {
-                return Err(Error::WalkState {
-                    status: "paused",
-                    action: "pause again",
-                });
+                return Err(Error::WalkState { status: "paused", action: "pause again" });
             }
-            let floor = walk
-                .pauses
-                .last()
-                .and_then(|p| p.until)
-                .unwrap_or(walk.started);
+            let floor = walk.pauses.last().and_then(|p| p.until).unwrap_or(walk.started);
             if at.utc_ms < floor.utc_ms {
-                return Err(Error::invalid(
-                    "pause time",
-                    "before the walk started or resumed",
-                ));
+                return Err(Error::invalid("pause time", "before the walk started or resumed"));
             }
-            walk.pauses.push(Pause {
-                from: at,
-                until: None,
-            });
+            walk.pauses.push(Pause { from: at, until: None });
             save_walk_state(c, &walk, &["pauses"])?;
             load_walk(&c.tx, id)
         })
@@ -237,12 +202,7 @@ impl Store {
             require_active(&walk, "resume")?;
             let pause = match walk.pauses.last_mut() {
                 Some(p) if p.until.is_none() => p,
-                _ => {
-                    return Err(Error::WalkState {
-                        status: "active",
-                        action: "resume a walk that is not paused",
-                    })
-                }
+                _ => return Err(Error::WalkState { status: "active", action: "resume a walk that is not paused" }),
             };
             if at.utc_ms < pause.from.utc_ms {
                 return Err(Error::invalid("resume time", "before the pause began"));
@@ -258,16 +218,11 @@ impl Store {
     /// is refused whole, naming the fix, and nothing of it is stored.
     pub fn add_fixes(&self, id: &WalkId, fixes: &[Fix]) -> Result<FixReport> {
         if fixes.len() > MAX_FIX_BATCH {
-            return Err(Error::invalid(
-                "fixes",
-                format!("more than {MAX_FIX_BATCH} in one batch"),
-            ));
+            return Err(Error::invalid("fixes", format!("more than {MAX_FIX_BATCH} in one batch")));
         }
         for (i, f) in fixes.iter().enumerate() {
             f.validate().map_err(|e| match e {
-                Error::Invalid { field, rule } => {
-                    Error::invalid("fix", format!("#{i}: {field} {rule}"))
-                }
+                Error::Invalid { field, rule } => Error::invalid("fix", format!("#{i}: {field} {rule}")),
                 other => other,
             })?;
         }
@@ -308,16 +263,9 @@ impl Store {
         self.write(|c| {
             let mut walk = load_walk(&c.tx, id)?;
             require_active(&walk, "end")?;
-            let floor = walk
-                .pauses
-                .last()
-                .map(|p| p.until.unwrap_or(p.from))
-                .unwrap_or(walk.started);
+            let floor = walk.pauses.last().map(|p| p.until.unwrap_or(p.from)).unwrap_or(walk.started);
             if at.utc_ms < floor.utc_ms {
-                return Err(Error::invalid(
-                    "end time",
-                    "before the walk started or last paused",
-                ));
+                return Err(Error::invalid("end time", "before the walk started or last paused"));
             }
             if let Some(p) = walk.pauses.last_mut().filter(|p| p.until.is_none()) {
                 p.until = Some(at);
@@ -328,9 +276,8 @@ impl Store {
             let (mut fixes, mut flagged) = (0u32, 0u32);
             let mut good = Vec::new();
             {
-                let mut st = c.tx.prepare_cached(
-                    "SELECT at_ms, lat, lon, flags FROM fixes WHERE walk_id = ?1 ORDER BY at_ms",
-                )?;
+                let mut st =
+                    c.tx.prepare_cached("SELECT at_ms, lat, lon, flags FROM fixes WHERE walk_id = ?1 ORDER BY at_ms")?;
                 let mut rows = st.query([id.to_string()])?;
                 while let Some(r) = rows.next()? {
                     fixes += 1;
@@ -339,11 +286,7 @@ impl Store {
                         flagged += (fl != 0) as u32;
                         continue;
                     }
-                    good.push(TrackPoint {
-                        at_ms,
-                        lat: r.get(1)?,
-                        lon: r.get(2)?,
-                    });
+                    good.push(TrackPoint { at_ms, lat: r.get(1)?, lon: r.get(2)? });
                 }
             }
             let mut buurten = BTreeSet::new();
@@ -359,16 +302,10 @@ impl Store {
                 }
             }
             let (records, record_buurten) = {
-                let mut st = c.tx.prepare_cached(
-                    "SELECT buurt FROM records WHERE walk_id = ?1 AND deleted = 0",
-                )?;
-                let rows: Vec<Option<String>> = st
-                    .query_map([id.to_string()], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()?;
-                (
-                    rows.len() as u32,
-                    rows.into_iter().flatten().collect::<Vec<_>>(),
-                )
+                let mut st = c.tx.prepare_cached("SELECT buurt FROM records WHERE walk_id = ?1 AND deleted = 0")?;
+                let rows: Vec<Option<String>> =
+                    st.query_map([id.to_string()], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+                (rows.len() as u32, rows.into_iter().flatten().collect::<Vec<_>>())
             };
             buurten.extend(record_buurten);
 
@@ -390,21 +327,15 @@ impl Store {
                 distance_m,
                 walking_ms,
                 outside_office_hours_ms: outside,
-                outside_office_hours_share: if walking_ms > 0 {
-                    outside as f64 / walking_ms as f64
-                } else {
-                    0.0
-                },
+                outside_office_hours_share: if walking_ms > 0 { outside as f64 / walking_ms as f64 } else { 0.0 },
                 fixes,
                 flagged_fixes: flagged,
                 track_points: simplified.len() as u32,
                 records,
             });
             walk.buurten = buurten.into_iter().collect();
-            c.tx.prepare_cached(
-                "INSERT OR REPLACE INTO walk_tracks (walk_id, points) VALUES (?1, ?2)",
-            )?
-            .execute((id.to_string(), serde_json::to_string(&simplified)?))?;
+            c.tx.prepare_cached("INSERT OR REPLACE INTO walk_tracks (walk_id, points) VALUES (?1, ?2)")?
+                .execute((id.to_string(), serde_json::to_string(&simplified)?))?;
             save_walk_state(c, &walk, &["status"])?;
             load_walk(&c.tx, id)
         })
@@ -415,10 +346,7 @@ impl Store {
         self.write(|c| {
             let mut walk = load_walk(&c.tx, id)?;
             if walk.status != WalkStatus::Ended {
-                return Err(Error::WalkState {
-                    status: walk.status.as_str(),
-                    action: "submit (end it first)",
-                });
+                return Err(Error::WalkState { status: walk.status.as_str(), action: "submit (end it first)" });
             }
             walk.status = WalkStatus::Submitted;
             save_walk_state(c, &walk, &["status"])?;
@@ -430,10 +358,7 @@ impl Store {
     pub fn apply_walk_review(&self, id: &WalkId, reviewed_ms: i64) -> Result<()> {
         crate::time::validate_instant_ms(reviewed_ms, "review time")?;
         self.write(|c| {
-            let n = c.tx.execute(
-                "UPDATE walks SET reviewed_ms = ?2 WHERE id = ?1",
-                (id.to_string(), reviewed_ms),
-            )?;
+            let n = c.tx.execute("UPDATE walks SET reviewed_ms = ?2 WHERE id = ?1", (id.to_string(), reviewed_ms))?;
             if n == 0 {
                 return Err(Error::NotFound("walk"));
             }
@@ -470,17 +395,10 @@ impl Store {
                 return Ok(serde_json::from_str(&s)?);
             }
             load_walk(c, id)?;
-            let mut st = c.prepare_cached(
-                "SELECT at_ms, lat, lon FROM fixes WHERE walk_id = ?1 AND flags = 0 ORDER BY at_ms",
-            )?;
+            let mut st =
+                c.prepare_cached("SELECT at_ms, lat, lon FROM fixes WHERE walk_id = ?1 AND flags = 0 ORDER BY at_ms")?;
             let pts = st
-                .query_map([id.to_string()], |r| {
-                    Ok(TrackPoint {
-                        at_ms: r.get(0)?,
-                        lat: r.get(1)?,
-                        lon: r.get(2)?,
-                    })
-                })?
+                .query_map([id.to_string()], |r| Ok(TrackPoint { at_ms: r.get(0)?, lat: r.get(1)?, lon: r.get(2)? }))?
                 .collect::<rusqlite::Result<_>>()?;
             Ok(pts)
         })

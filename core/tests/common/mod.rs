@@ -35,9 +35,7 @@ pub fn identity() -> Identity {
 pub fn store_in(dir: &Path) -> Store {
     let store = Store::open(dir.join("wv.db"), Encryption::Key(key(7))).unwrap();
     store.set_identity(&identity()).unwrap();
-    store
-        .load_neighbourhoods(&buurt_geojson(), Some(&wijk_geojson()))
-        .unwrap();
+    store.load_neighbourhoods(&buurt_geojson(), Some(&wijk_geojson())).unwrap();
     store
 }
 
@@ -47,40 +45,23 @@ pub fn db_path(dir: &Path) -> PathBuf {
 
 /// A moment `mins` minutes after a fixed Tuesday evening, 2026-11-24 18:00 Amsterdam time.
 pub fn at(mins: i64) -> Moment {
-    Moment {
-        utc_ms: 1_795_539_600_000 + mins * 60_000,
-        offset_s: 3600,
-    }
+    Moment { utc_ms: 1_795_539_600_000 + mins * 60_000, offset_s: 3600 }
 }
 
 /// Around Utrecht's Vredenburg, in the city centre.
 pub const CENTRE: (f64, f64) = (52.0929, 5.1143);
 
 pub fn fix(mins_f: f64, lat: f64, lon: f64) -> Fix {
-    Fix {
-        at_ms: at(0).utc_ms + (mins_f * 60_000.0) as i64,
-        lat,
-        lon,
-        accuracy_m: 6.0,
-        source: LocationSource::Gps,
-    }
+    Fix { at_ms: at(0).utc_ms + (mins_f * 60_000.0) as i64, lat, lon, accuracy_m: 6.0, source: LocationSource::Gps }
 }
 
 pub fn location(mins: i64, lat: f64, lon: f64) -> Location {
-    Location {
-        lat,
-        lon,
-        accuracy_m: 8.0,
-        fix_ms: at(mins).utc_ms,
-        source: LocationSource::Gps,
-    }
+    Location { lat, lon, accuracy_m: 8.0, fix_ms: at(mins).utc_ms, source: LocationSource::Gps }
 }
 
 pub fn new_walk(mins: i64) -> NewWalk {
     NewWalk {
-        participants: vec![Participant::Guest {
-            role: "wijkagent".into(),
-        }],
+        participants: vec![Participant::Guest { role: "wijkagent".into() }],
         purpose: "Avondronde rond het winkelcentrum".into(),
         focus: vec!["obs.vacancy".into(), "obs.youth_groups".into()],
         started: at(mins),
@@ -88,11 +69,7 @@ pub fn new_walk(mins: i64) -> NewWalk {
 }
 
 pub fn observation(note: &str) -> RecordBody {
-    RecordBody::Observation(Observation {
-        themes: vec!["obs.vacancy".into()],
-        tone: Tone::Concern,
-        note: note.into(),
-    })
+    RecordBody::Observation(Observation { themes: vec!["obs.vacancy".into()], tone: Tone::Concern, note: note.into() })
 }
 
 pub fn conversation(gist: &str) -> RecordBody {
