@@ -65,47 +65,67 @@ enum Order {
     Oldest,
 }
 
-/// Runs `SELECT cols FROM table WHERE filter [AND keyset] ORDER BY time, id LIMIT n+1`.
-fn page_query<T>(
-    conn: &Connection,
-    cols: &str,
-    table: &str,
-    time_col: &str,
-    filter: &str,
-    mut args: Vec<Value>,
+/// A listing: `SELECT .. WHERE ..`, paged by a time column and the id (the keyset).
+struct Query {
+    select: String,
+    args: Vec<Value>,
+    time_col: &'static str,
     order: Order,
-    page: &PageRequest,
-    map: impl Fn(&rusqlite::Row) -> Result<T>,
-    key: impl Fn(&T) -> (i64, String),
-) -> Result<Page<T>> {
-    let cursor = parse_cursor(page)?;
-    let (cmp, dir) = match order {
-        Order::Newest => ("<", "DESC"),
-        Order::Oldest => (">", "ASC"),
-    };
-    let mut sql = format!("SELECT {cols} FROM {table} WHERE {filter}");
-    if let Some(c) = cursor {
-        sql.push_str(&format!(" AND ({time_col}, id) {cmp} (?{}, ?{})", args.len() + 1, args.len() + 2));
-        args.push(Value::Integer(c.ms));
-        args.push(Value::Text(c.id));
+}
+
+impl Query {
+    fn records(filter: &str, args: Vec<Value>, order: Order) -> Self {
+        Query {
+            select: format!("SELECT {RECORD_COLUMNS} FROM records WHERE {filter}"),
+            args,
+            time_col: "created_ms",
+            order,
+        }
     }
-    sql.push_str(&format!(" ORDER BY {time_col} {dir}, id {dir} LIMIT {}", page.limit + 1));
-    let mut st = conn.prepare_cached(&sql)?;
-    let mut rows = st.query(rusqlite::params_from_iter(args))?;
-    let mut items = Vec::new();
-    while let Some(r) = rows.next()? {
-        items.push(map(r)?);
+
+    /// One page: the rows after the cursor, plus one more to learn whether a next page exists.
+    fn page<T>(
+        mut self,
+        conn: &Connection,
+        page: &PageRequest,
+        map: impl Fn(&rusqlite::Row) -> Result<T>,
+        key: impl Fn(&T) -> (i64, String),
+    ) -> Result<Page<T>> {
+        let cursor = parse_cursor(page)?;
+        let (cmp, dir) = match self.order {
+            Order::Newest => ("<", "DESC"),
+            Order::Oldest => (">", "ASC"),
+        };
+        let time_col = self.time_col;
+        let mut sql = self.select;
+        if let Some(c) = cursor {
+            let n = self.args.len();
+            sql.push_str(&format!(" AND ({time_col}, id) {cmp} (?{}, ?{})", n + 1, n + 2));
+            self.args.push(Value::Integer(c.ms));
+            self.args.push(Value::Text(c.id));
+        }
+        sql.push_str(&format!(" ORDER BY {time_col} {dir}, id {dir} LIMIT {}", page.limit + 1));
+        let mut st = conn.prepare_cached(&sql)?;
+        let mut rows = st.query(rusqlite::params_from_iter(self.args))?;
+        let mut items = Vec::new();
+        while let Some(r) = rows.next()? {
+            items.push(map(r)?);
+        }
+        let next = if items.len() > page.limit as usize {
+            items.truncate(page.limit as usize);
+            items.last().map(|last| {
+                let (ms, id) = key(last);
+                format!("{ms}/{id}")
+            })
+        } else {
+            None
+        };
+        Ok(Page { items, next })
     }
-    let next = if items.len() > page.limit as usize {
-        items.truncate(page.limit as usize);
-        items.last().map(|last| {
-            let (ms, id) = key(last);
-            format!("{ms}/{id}")
-        })
-    } else {
-        None
-    };
-    Ok(Page { items, next })
+
+    fn record_page(self, conn: &Connection, page: &PageRequest) -> Result<Page<Record>> {
+        self.page(conn, page, record_from_row, record_key)
+    }
 }
 
 fn record_key(r: &Record) -> (i64, String) {
@@ -115,66 +135,32 @@ fn record_key(r: &Record) -> (i64, String) {
 impl Store {
     /// Walks on this phone, newest first.
     pub fn recent_walks(&self, page: &PageRequest) -> Result<Page<Walk>> {
-        self.read(|c| {
-            page_query(c, WALK_COLUMNS, "walks", "started_ms", "1", vec![], Order::Newest, page, walk_from_row, |w| {
-                (w.started.utc_ms, w.id.to_string())
-            })
-        })
+        let q = Query {
+            select: format!("SELECT {WALK_COLUMNS} FROM walks WHERE 1"),
+            args: vec![],
+            time_col: "started_ms",
+            order: Order::Newest,
+        };
+        self.read(|c| q.page(c, page, walk_from_row, |w| (w.started.utc_ms, w.id.to_string())))
     }
 
     /// A walk's records in the order they were made.
     pub fn walk_timeline(&self, walk: &WalkId, page: &PageRequest) -> Result<Page<Record>> {
-        self.read(|c| {
-            page_query(
-                c,
-                RECORD_COLUMNS,
-                "records",
-                "created_ms",
-                "walk_id = ?1 AND deleted = 0",
-                vec![Value::Text(walk.to_string())],
-                Order::Oldest,
-                page,
-                record_from_row,
-                record_key,
-            )
-        })
+        let q = Query::records("walk_id = ?1 AND deleted = 0", vec![Value::Text(walk.to_string())], Order::Oldest);
+        self.read(|c| q.record_page(c, page))
     }
 
     /// The latest records of every walk on this phone, newest first.
     pub fn latest_records(&self, page: &PageRequest) -> Result<Page<Record>> {
-        self.read(|c| {
-            page_query(
-                c,
-                RECORD_COLUMNS,
-                "records",
-                "created_ms",
-                "deleted = 0",
-                vec![],
-                Order::Newest,
-                page,
-                record_from_row,
-                record_key,
-            )
-        })
+        let q = Query::records("deleted = 0", vec![], Order::Newest);
+        self.read(|c| q.record_page(c, page))
     }
 
     /// Records in a buurt (by CBS code), newest first.
     pub fn records_in_buurt(&self, buurt_code: &str, page: &PageRequest) -> Result<Page<Record>> {
         crate::text::check("buurt code", buurt_code, 64)?;
-        self.read(|c| {
-            page_query(
-                c,
-                RECORD_COLUMNS,
-                "records",
-                "created_ms",
-                "buurt = ?1 AND deleted = 0",
-                vec![Value::Text(buurt_code.to_string())],
-                Order::Newest,
-                page,
-                record_from_row,
-                record_key,
-            )
-        })
+        let q = Query::records("buurt = ?1 AND deleted = 0", vec![Value::Text(buurt_code.to_string())], Order::Newest);
+        self.read(|c| q.record_page(c, page))
     }
 
     /// "What did my team note here before?": records within `radius_m` of a point, made in
@@ -211,19 +197,7 @@ impl Store {
             Value::Real(mx),
             Value::Real(radius_m * radius_m),
         ];
-        self.read(|c| {
-            page_query(
-                c,
-                RECORD_COLUMNS,
-                "records",
-                "created_ms",
-                filter,
-                args,
-                Order::Newest,
-                page,
-                record_from_row,
-                record_key,
-            )
-        })
+        let q = Query::records(filter, args, Order::Newest);
+        self.read(|c| q.record_page(c, page))
     }
 }

@@ -1,5 +1,6 @@
 //! Observations, conversations and signals: create, edit, delete (tombstone), review.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::{params, Connection, Row};
@@ -182,23 +183,21 @@ impl Store {
             let mut walks: HashMap<WalkId, Option<Fix>> = HashMap::new();
             let mut ids = Vec::with_capacity(batch.len());
             for new in batch {
-                if !walks.contains_key(&new.walk_id) {
-                    let walk = load_walk(&c.tx, &new.walk_id)?;
-                    if walk.status != WalkStatus::Active {
-                        return Err(Error::WalkState { status: walk.status.as_str(), action: "add records" });
+                let fallback = match walks.entry(new.walk_id) {
+                    Entry::Occupied(e) => *e.get(),
+                    Entry::Vacant(e) => {
+                        let walk = load_walk(&c.tx, &new.walk_id)?;
+                        if walk.status != WalkStatus::Active {
+                            return Err(Error::WalkState { status: walk.status.as_str(), action: "add records" });
+                        }
+                        if walk.author_id != me.member.id {
+                            return Err(Error::NotAuthor);
+                        }
+                        let indoors = batch.iter().any(|r| r.walk_id == new.walk_id && r.location.is_none());
+                        *e.insert(if indoors { last_fixes(&c.tx, &new.walk_id)?.0 } else { None })
                     }
-                    if walk.author_id != me.member.id {
-                        return Err(Error::NotAuthor);
-                    }
-                    let fallback = if batch.iter().any(|r| r.walk_id == new.walk_id && r.location.is_none()) {
-                        last_fixes(&c.tx, &new.walk_id)?.0
-                    } else {
-                        None
-                    };
-                    walks.insert(new.walk_id, fallback);
-                }
-                let (location, buurt, wijk) =
-                    place_record(new.location, walks[&new.walk_id].as_ref(), places.as_deref());
+                };
+                let (location, buurt, wijk) = place_record(new.location, fallback.as_ref(), places.as_deref());
                 let id = RecordId::new();
                 let hlc = c.tick();
                 let sensitive = new.body.is_sensitive(&taxonomy);

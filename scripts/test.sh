@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs every test of the project: formatting, lints, unit, integration, property, crash,
+# migration and encryption tests, and the fuzz target over its seed corpus.
+# Long fuzz and benchmark runs have their own commands (scripts/fuzz.sh, scripts/bench.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/setup.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo test"
+# Release mode: the crash test and property tests exercise the code as it ships, and faster.
+cargo test --workspace --release 2>&1
