@@ -3,7 +3,7 @@
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
-use rusqlite::{params, Connection, Row};
+use rusqlite::{params, Connection, Row, Statement};
 
 use super::walks::{last_fixes, load_walk};
 use super::{Change, Store};
@@ -111,19 +111,18 @@ struct Insert<'a> {
     hlc: Hlc,
 }
 
-fn insert(c: &Change, i: &Insert) -> Result<()> {
+const INSERT_SQL: &str = "INSERT INTO records (id, walk_id, kind, author_id, created_ms, created_offset_s, location,
+         lat, lon, accuracy_m, fix_ms, source, buurt, wijk, sensitive, body, hlc)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+
+fn insert(st: &mut Statement, i: &Insert) -> Result<()> {
     let p = i.location.point();
     let loc_kind = match i.location {
         RecordLocation::Fix(_) => "fix",
         RecordLocation::Inherited(_) => "inherited",
         RecordLocation::None => "none",
     };
-    c.tx.prepare_cached(
-        "INSERT INTO records (id, walk_id, kind, author_id, created_ms, created_offset_s, location, lat, lon,
-             accuracy_m, fix_ms, source, buurt, wijk, sensitive, body, hlc)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-    )?
-    .execute(params![
+    st.execute(params![
         i.id.to_string(),
         i.new.walk_id.to_string(),
         i.new.body.kind().as_str(),
@@ -182,7 +181,10 @@ impl Store {
             // Walk checks and indoor fallback fixes, once per walk in the batch.
             let mut walks: HashMap<WalkId, Option<Fix>> = HashMap::new();
             let mut ids = Vec::with_capacity(batch.len());
-            for new in batch {
+            // Clock values first: the prepared statement borrows the transaction below.
+            let hlcs: Vec<Hlc> = batch.iter().map(|_| c.tick()).collect();
+            let mut st = c.tx.prepare_cached(INSERT_SQL)?;
+            for (new, hlc) in batch.iter().zip(hlcs) {
                 let fallback = match walks.entry(new.walk_id) {
                     Entry::Occupied(e) => *e.get(),
                     Entry::Vacant(e) => {
@@ -199,9 +201,8 @@ impl Store {
                 };
                 let (location, buurt, wijk) = place_record(new.location, fallback.as_ref(), places.as_deref());
                 let id = RecordId::new();
-                let hlc = c.tick();
                 let sensitive = new.body.is_sensitive(&taxonomy);
-                insert(c, &Insert { id, new, author: me.member.id, location, buurt, wijk, sensitive, hlc })?;
+                insert(&mut st, &Insert { id, new, author: me.member.id, location, buurt, wijk, sensitive, hlc })?;
                 ids.push(id);
             }
             Ok(ids)

@@ -1,0 +1,412 @@
+//! Benchmarks of the core, each with its baseline measured in the same run:
+//!
+//! 1. field day: 520 user actions (each its own transaction) among 28,800 GPS fixes in
+//!    10-second batches; p50/p99 per action, encrypted and plaintext, against a raw SQLite
+//!    insert of one row per transaction on the same file settings;
+//! 2. bulk insert of 100,000 observations against a raw prepared-statement insert of the same
+//!    rows (goal: at least half the raw throughput);
+//! 3. open + latest 50 records on a store of 1,000,000 records, against a raw open and the
+//!    same query (goal: under 20 ms);
+//! 4. buurt lookup per point with Utrecht's 111 buurten, against testing every polygon
+//!    (goal: under 5 µs).
+//!
+//! `cargo bench -p wijkverkenner-core` (or `scripts/bench.sh`). Prints a Markdown table.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rusqlite::{params, Connection};
+use wijkverkenner_core::*;
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/utrecht");
+const KEY: [u8; 32] = [42; 32];
+
+fn quantile(xs: &mut [Duration], q: f64) -> Duration {
+    xs.sort();
+    xs[((xs.len() - 1) as f64 * q).round() as usize]
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn identity() -> Identity {
+    Identity {
+        member: Member {
+            id: MemberId::new(),
+            display_name: "Bench".into(),
+            role: MemberRole::FieldWorker,
+            organisation: "Bench".into(),
+        },
+        device: DeviceId::new(),
+    }
+}
+
+fn boundaries() -> (String, String) {
+    (
+        std::fs::read_to_string(format!("{DATA}/buurt.geojson")).unwrap(),
+        std::fs::read_to_string(format!("{DATA}/wijk.geojson")).unwrap(),
+    )
+}
+
+fn encryption(encrypted: bool) -> Encryption {
+    if encrypted {
+        Encryption::Key(StoreKey::new(KEY))
+    } else {
+        Encryption::PlaintextForTestsOnly
+    }
+}
+
+/// A raw connection with the same key and pragmas as the store's.
+fn raw(path: &Path, encrypted: bool) -> Connection {
+    let c = Connection::open(path).unwrap();
+    if encrypted {
+        let hex: String = KEY.iter().map(|b| format!("{b:02x}")).collect();
+        c.execute_batch(&format!("PRAGMA key = \"x'{hex}'\";")).unwrap();
+    }
+    c.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
+    )
+    .unwrap();
+    c
+}
+
+fn new_store(path: &Path, encrypted: bool) -> Store {
+    let store = Store::open(path, encryption(encrypted)).unwrap();
+    store.set_identity(&identity()).unwrap();
+    let (b, w) = boundaries();
+    store.load_neighbourhoods(&b, Some(&w)).unwrap();
+    store
+}
+
+/// Yesterday 08:00 UTC, so a day of fixes lies in the past.
+fn day_start() -> i64 {
+    let now = chrono::Utc::now().timestamp_millis();
+    now - now % 86_400_000 - 86_400_000 + 8 * 3_600_000
+}
+
+fn observation(i: usize) -> RecordBody {
+    RecordBody::Observation(Observation {
+        themes: vec!["obs.vacancy".into()],
+        tone: Tone::Concern,
+        note: format!("Leegstaand winkelpand, rolluik half open, nummer {i}, veel loop achterom"),
+    })
+}
+
+fn point(i: usize) -> (f64, f64) {
+    // A deterministic scatter over Utrecht.
+    let a = (i as f64 * 0.618_033_988_7).fract();
+    let b = (i as f64 * 0.414_213_562_3).fract();
+    (52.06 + a * 0.07, 5.05 + b * 0.12)
+}
+
+fn field_day(encrypted: bool) -> (Duration, Duration, Duration, Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = new_store(&dir.path().join("day.db"), encrypted);
+    let t0 = day_start();
+    let walk = store
+        .start_walk(NewWalk {
+            participants: vec![],
+            purpose: "Bench".into(),
+            focus: vec![],
+            started: Moment { utc_ms: t0, offset_s: 3600 },
+        })
+        .unwrap();
+    let mut actions = Vec::with_capacity(520);
+    let mut ids = Vec::new();
+    // 2,880 batches of 10 fixes (one per second, 8 hours); an action every ~5.5 batches.
+    let mut action = 0usize;
+    for batch in 0..2880usize {
+        let fixes: Vec<Fix> = (0..10)
+            .map(|k| {
+                let s = (batch * 10 + k) as i64;
+                Fix {
+                    at_ms: t0 + s * 1000,
+                    lat: 52.09 + (s as f64 * 1.2 / 111_195.0).sin() * 0.01,
+                    lon: 5.11 + s as f64 * 1e-6,
+                    accuracy_m: 6.0,
+                    source: LocationSource::Gps,
+                }
+            })
+            .collect();
+        store.add_fixes(&walk.id, &fixes).unwrap();
+        while action < 520 && action * 2880 / 520 <= batch {
+            let now = Moment { utc_ms: t0 + batch as i64 * 10_000 + 5_000, offset_s: 3600 };
+            let (lat, lon) = point(action);
+            let loc = Location { lat, lon, accuracy_m: 8.0, fix_ms: now.utc_ms, source: LocationSource::Gps };
+            let start = Instant::now();
+            match action % 13 {
+                // Edits and one pause/resume pair among the records.
+                5 | 11 if !ids.is_empty() => {
+                    store.edit_record(&ids[ids.len() - 1], observation(action + 1_000_000), None).unwrap();
+                }
+                7 if action == 7 => {
+                    store.pause_walk(&walk.id, now).unwrap();
+                    store.resume_walk(&walk.id, now.plus_ms(1)).unwrap();
+                }
+                _ => {
+                    let r = store
+                        .add_record(NewRecord {
+                            walk_id: walk.id,
+                            body: observation(action),
+                            created: now,
+                            location: Some(loc),
+                        })
+                        .unwrap();
+                    ids.push(r.id);
+                }
+            }
+            actions.push(start.elapsed());
+            action += 1;
+        }
+    }
+    let end = Moment { utc_ms: t0 + 28_800_000, offset_s: 3600 };
+    let start = Instant::now();
+    store.end_walk(&walk.id, end).unwrap();
+    let end_walk = start.elapsed();
+    drop(store);
+
+    // Baseline: the same number of single-row transactions, raw, on the same kind of file.
+    let conn = raw(&dir.path().join("day.db"), encrypted);
+    let wid = walk.id.to_string();
+    let mut base = Vec::with_capacity(520);
+    for i in 0..520usize {
+        let start = Instant::now();
+        let tx = conn.unchecked_transaction().unwrap();
+        tx.prepare_cached(
+            "INSERT INTO records (id, walk_id, kind, author_id, created_ms, created_offset_s, location, lat, lon,
+             accuracy_m, fix_ms, source, body, hlc) VALUES (?1, ?2, 'observation', 'a', ?3, 3600, 'fix', 52.1, 5.1, 8.0, ?3, 'gps', ?4, 'h')",
+        )
+        .unwrap()
+        .execute(params![RecordId::new().to_string(), wid, t0 + i as i64, serde_json::to_string(&observation(i)).unwrap()])
+        .unwrap();
+        tx.commit().unwrap();
+        base.push(start.elapsed());
+    }
+    let p50 = quantile(&mut actions, 0.5);
+    let p99 = quantile(&mut actions, 0.99);
+    let b50 = quantile(&mut base, 0.5);
+    let _ = end_walk;
+    (p50, p99, b50, quantile(&mut base, 0.99))
+}
+
+struct Row {
+    id: String,
+    ms: i64,
+    lat: f64,
+    lon: f64,
+    buurt: Option<String>,
+    wijk: Option<String>,
+    body: String,
+    hlc: String,
+}
+
+fn bulk_insert() -> (f64, f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = new_store(&dir.path().join("bulk.db"), true);
+    let t0 = day_start();
+    let walk = store
+        .start_walk(NewWalk {
+            participants: vec![],
+            purpose: String::new(),
+            focus: vec![],
+            started: Moment { utc_ms: t0, offset_s: 0 },
+        })
+        .unwrap();
+    let batch: Vec<NewRecord> = (0..100_000)
+        .map(|i| {
+            let (lat, lon) = point(i);
+            NewRecord {
+                walk_id: walk.id,
+                body: observation(i),
+                created: Moment { utc_ms: t0 + i as i64, offset_s: 3600 },
+                location: Some(Location {
+                    lat,
+                    lon,
+                    accuracy_m: 8.0,
+                    fix_ms: t0 + i as i64,
+                    source: LocationSource::Gps,
+                }),
+            }
+        })
+        .collect();
+    let start = Instant::now();
+    store.add_records(&batch).unwrap();
+    let ours = 100_000.0 / start.elapsed().as_secs_f64();
+    drop(store);
+
+    // Baseline: the same rows, prepared beforehand, one prepared statement, one transaction.
+    // The same rows as the store wrote: same ids order, buurt and wijk, clock strings, bodies.
+    let (b, w) = boundaries();
+    let places = Neighbourhoods::from_geojson(&b, Some(&w)).unwrap();
+    let rows: Vec<Row> = batch
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let l = r.location.unwrap();
+            let place = places.locate(l.lat, l.lon);
+            Row {
+                id: RecordId::new().to_string(),
+                ms: r.created.utc_ms,
+                lat: l.lat,
+                lon: l.lon,
+                buurt: place.map(|p| p.buurt_code.clone()),
+                wijk: place.and_then(|p| p.wijk_code.clone()),
+                body: serde_json::to_string(&r.body).unwrap(),
+                hlc: format!("{:012x}.{:04x}.{:016x}", t0 as u64 + i as u64, 0, 7),
+            }
+        })
+        .collect();
+    let raw_path = dir.path().join("raw.db");
+    drop(new_store(&raw_path, true));
+    let conn = raw(&raw_path, true);
+    conn.execute(
+        "INSERT INTO walks (id, author_id, status, started_ms, started_offset_s, details, hlc) VALUES (?1, 'a', 'active', 0, 0, '{}', 'h')",
+        [walk.id.to_string()],
+    )
+    .unwrap();
+    let wid = walk.id.to_string();
+    let start = Instant::now();
+    let tx = conn.unchecked_transaction().unwrap();
+    {
+        let mut st = tx
+            .prepare(
+                "INSERT INTO records (id, walk_id, kind, author_id, created_ms, created_offset_s, location, lat, lon,
+                 accuracy_m, fix_ms, source, buurt, wijk, sensitive, body, hlc)
+                 VALUES (?1, ?2, 'observation', ?3, ?4, 3600, 'fix', ?5, ?6, 8.0, ?4, 'gps', ?7, ?8, 0, ?9, ?10)",
+            )
+            .unwrap();
+        let author = MemberId::new().to_string();
+        for r in &rows {
+            st.execute(params![r.id, wid, author, r.ms, r.lat, r.lon, r.buurt, r.wijk, r.body, r.hlc]).unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    let raw_rate = 100_000.0 / start.elapsed().as_secs_f64();
+    (ours, raw_rate)
+}
+
+fn open_latest() -> (Duration, Duration, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("million.db");
+    {
+        let store = new_store(&path, true);
+        let t0 = day_start() - 300 * 86_400_000;
+        for w in 0..10 {
+            let walk = store
+                .start_walk(NewWalk {
+                    participants: vec![],
+                    purpose: String::new(),
+                    focus: vec![],
+                    started: Moment { utc_ms: t0 + w * 86_400_000, offset_s: 0 },
+                })
+                .unwrap();
+            let batch: Vec<NewRecord> = (0..100_000usize)
+                .map(|i| {
+                    let (lat, lon) = point(i + w as usize * 100_000);
+                    let ms = t0 + w * 86_400_000 + i as i64 * 500;
+                    NewRecord {
+                        walk_id: walk.id,
+                        body: observation(i),
+                        created: Moment { utc_ms: ms, offset_s: 3600 },
+                        location: Some(Location { lat, lon, accuracy_m: 8.0, fix_ms: ms, source: LocationSource::Gps }),
+                    }
+                })
+                .collect();
+            store.add_records(&batch).unwrap();
+            store.end_walk(&walk.id, Moment { utc_ms: t0 + w * 86_400_000 + 50_000_000, offset_s: 0 }).unwrap();
+        }
+    }
+    let records = {
+        let s = Store::open(&path, encryption(true)).unwrap();
+        s.record_counts().unwrap().0
+    };
+    let mut ours = Vec::new();
+    let mut base = Vec::new();
+    for _ in 0..21 {
+        let start = Instant::now();
+        let store = Store::open(&path, encryption(true)).unwrap();
+        let page = store.latest_records(&PageRequest::first(50)).unwrap();
+        assert_eq!(page.items.len(), 50);
+        ours.push(start.elapsed());
+        drop(store);
+
+        let start = Instant::now();
+        let conn = raw(&path, true);
+        let n = conn
+            .prepare("SELECT id, body FROM records WHERE deleted = 0 ORDER BY created_ms DESC, id DESC LIMIT 50")
+            .unwrap()
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .unwrap()
+            .count();
+        assert_eq!(n, 50);
+        base.push(start.elapsed());
+    }
+    (quantile(&mut ours, 0.5), quantile(&mut base, 0.5), records)
+}
+
+fn buurt_lookup() -> (f64, f64, usize) {
+    let (b, w) = boundaries();
+    let n = Neighbourhoods::from_geojson(&b, Some(&w)).unwrap();
+    let pts: Vec<(f64, f64)> = (0..200_000).map(point).collect();
+    let mut hits = 0;
+    let start = Instant::now();
+    for &(lat, lon) in &pts {
+        hits += n.locate(lat, lon).is_some() as usize;
+    }
+    let ours = start.elapsed().as_secs_f64() * 1e9 / pts.len() as f64;
+    let start = Instant::now();
+    let mut brute_hits = 0;
+    for &(lat, lon) in &pts {
+        brute_hits += n.locate_without_index(lat, lon).is_some() as usize;
+    }
+    let brute = start.elapsed().as_secs_f64() * 1e9 / pts.len() as f64;
+    assert_eq!(hits, brute_hits);
+    (ours, brute, hits)
+}
+
+fn main() {
+    // `cargo test --benches` runs this with `--bench` absent: do a no-op then.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    println!(
+        "machine: {} cores, {cpu}; date {}",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        chrono::Utc::now().format("%Y-%m-%d")
+    );
+    println!();
+    println!("| benchmark | ours | baseline (same run) | ratio | goal |");
+    println!("| --- | --- | --- | --- | --- |");
+    for enc in [true, false] {
+        let (p50, p99, b50, b99) = field_day(enc);
+        let label = if enc { "encrypted" } else { "plaintext" };
+        println!(
+            "| field day, {label}: per user action p50 / p99 | {:.0} / {:.0} µs | raw 1-row tx {:.0} / {:.0} µs | {:.2}× p50 | — |",
+            us(p50), us(p99), us(b50), us(b99), us(p50) / us(b50)
+        );
+    }
+    let (ours, raw_rate) = bulk_insert();
+    println!(
+        "| bulk insert 100,000 observations (encrypted) | {ours:.0} rec/s | raw prepared insert {raw_rate:.0} rec/s | {:.2} of raw | ≥ 0.5 |",
+        ours / raw_rate
+    );
+    let (ours, base, records) = open_latest();
+    println!(
+        "| open + latest 50 of {records} records (encrypted), median of 21 | {:.1} ms | raw open + same query {:.1} ms | {:.2}× | < 20 ms |",
+        ours.as_secs_f64() * 1e3, base.as_secs_f64() * 1e3, ours.as_secs_f64() / base.as_secs_f64()
+    );
+    let (ours, brute, hits) = buurt_lookup();
+    println!(
+        "| buurt lookup, 200,000 points ({hits} in a buurt) | {:.2} µs | every polygon tested {:.2} µs | {:.3}× | < 5 µs |",
+        ours / 1e3, brute / 1e3, ours / brute
+    );
+}
