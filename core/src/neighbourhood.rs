@@ -217,3 +217,21 @@ fn required(f: &Feature, keys: &[&str], what: &str) -> Result<String> {
     }
     Ok(v)
 }
+
+/// The body of the fuzz target (`core/fuzz`), also replayed over the seed corpus by the test
+/// suite: any bytes load or fail with [`Error::Boundaries`], and a loaded set answers lookups.
+#[doc(hidden)]
+pub fn fuzz_boundaries(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    match Neighbourhoods::from_geojson(text, Some(text)) {
+        Ok(n) => {
+            if let Some((a, b, c, d)) = n.extent() {
+                for (lat, lon) in [(a, b), (c, d), ((a + c) / 2.0, (b + d) / 2.0), (f64::NAN, b)] {
+                    let _ = n.locate(lat, lon);
+                }
+            }
+        }
+        Err(Error::Boundaries(_)) => {}
+        Err(e) => panic!("the boundaries loader returned a foreign error: {e}"),
+    }
+}

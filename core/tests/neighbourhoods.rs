@@ -212,3 +212,37 @@ fn records_and_walks_are_tagged_in_the_store() {
     let ended = store.end_walk(&walk.id, at(10)).unwrap();
     assert_eq!(ended.buurten, vec![expected.buurt_code]);
 }
+
+#[test]
+fn the_fuzz_target_holds_on_its_seed_corpus_and_mutations() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/boundaries");
+    let mut seeds: Vec<Vec<u8>> =
+        std::fs::read_dir(dir).unwrap().map(|e| std::fs::read(e.unwrap().path()).unwrap()).collect();
+    assert!(seeds.len() >= 5);
+    seeds.push(buurt_geojson().into_bytes());
+    // Deterministic byte mutations of every seed, like a very short fuzzing run.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for seed in &seeds {
+        wijkverkenner_core::neighbourhood::fuzz_boundaries(seed);
+        for _ in 0..if seed.len() > 100_000 { 20 } else { 300 } {
+            let mut m = seed.clone();
+            for _ in 0..4 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if m.is_empty() {
+                    break;
+                }
+                let i = (x as usize) % m.len();
+                match x % 3 {
+                    0 => m[i] = (x >> 8) as u8,
+                    1 => {
+                        m.remove(i);
+                    }
+                    _ => m.insert(i, b"-.e9,[]{}\"0"[(x >> 16) as usize % 11]),
+                }
+            }
+            wijkverkenner_core::neighbourhood::fuzz_boundaries(&m);
+        }
+    }
+}

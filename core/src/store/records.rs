@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use rusqlite::{params, Connection, Row, Statement};
 
 use super::walks::{last_fixes, load_walk};
-use super::{Change, Store};
+use super::Store;
 use crate::error::{Error, Result};
 use crate::hlc::Hlc;
 use crate::id::{MemberId, RecordId, WalkId};
@@ -14,6 +14,7 @@ use crate::location::{Location, LocationSource, RecordLocation};
 use crate::neighbourhood::Neighbourhoods;
 use crate::record::{NewRecord, Record, RecordBody, RecordKind};
 use crate::taxonomy::Taxonomy;
+use crate::track::Fix;
 use crate::walk::WalkStatus;
 
 /// Most records in one batch call.
@@ -97,8 +98,6 @@ fn place_record(
     let place = loc.point().and_then(|p| places.and_then(|n| n.locate(p.lat, p.lon)));
     (loc, place.map(|p| p.buurt_code.clone()), place.and_then(|p| p.wijk_code.clone()))
 }
-
-use crate::track::Fix;
 
 struct Insert<'a> {
     id: RecordId,
