@@ -47,6 +47,26 @@ pub enum Error {
     #[error("taxonomy: {0}")]
     Taxonomy(String),
 
+    /// This device has no credential for the team server yet.
+    #[error("this phone is not enrolled with a team yet")]
+    NotEnrolled,
+
+    /// The team server could not be reached (no network, timeout, TLS).
+    #[error("the team server could not be reached: {0}")]
+    Transport(String),
+
+    /// The team server refused a request; `message` is the server's own sentence.
+    #[error("the team server refused ({status} {code}): {message}")]
+    Server { status: u16, code: String, message: String },
+
+    /// The server revoked this device; its store was wiped.
+    #[error("this phone was removed from the team; its data has been deleted")]
+    Revoked,
+
+    /// The caller cancelled the operation; nothing was lost.
+    #[error("cancelled")]
+    Cancelled,
+
     /// SQLite reported an error. SQLite's messages name tables and constraints, not values.
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),

@@ -12,6 +12,7 @@ pub mod location;
 pub mod member;
 pub mod neighbourhood;
 pub mod record;
+pub mod review;
 pub mod taxonomy;
 pub mod text;
 pub mod time;
@@ -19,6 +20,7 @@ pub mod track;
 pub mod walk;
 
 pub mod store;
+pub mod sync;
 
 pub use error::{Error, Result};
 
@@ -30,6 +32,7 @@ pub use neighbourhood::{Neighbourhoods, Place};
 pub use record::{
     Conversation, Mood, NewRecord, Observation, Record, RecordBody, RecordKind, Severity, Signal, Tone, Trust,
 };
+pub use review::{Review, SignalStatus};
 pub use store::{Encryption, Page, PageRequest, Settings, Store, StoreKey};
 pub use taxonomy::{Category, CategoryKind, Taxonomy};
 pub use time::Moment;

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::hlc::Hlc;
 use crate::id::{MemberId, RecordId, WalkId};
 use crate::location::{Location, RecordLocation};
+use crate::review::Review;
 use crate::taxonomy::{CategoryKind, Taxonomy};
 use crate::text;
 use crate::time::Moment;
@@ -222,5 +223,7 @@ pub struct Record {
     pub wijk: Option<String>,
     pub hlc: Hlc,
     pub reviewed_ms: Option<i64>,
+    /// A lead's decisions and the author's answer.
+    pub review: Review,
     pub pending_sync: bool,
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::hlc::Hlc;
 use crate::id::{MemberId, WalkId};
+use crate::review::Review;
 use crate::taxonomy::{CategoryKind, Taxonomy};
 use crate::text;
 use crate::time::Moment;
@@ -134,6 +135,8 @@ pub struct Walk {
     pub summary: Option<WalkSummary>,
     pub hlc: Hlc,
     pub reviewed_ms: Option<i64>,
+    /// A lead's question about the walk and the author's answer.
+    pub review: Review,
     /// Changed on the phone since the team last acknowledged it.
     pub pending_sync: bool,
 }
@@ -182,6 +185,7 @@ mod tests {
             summary: None,
             hlc: Hlc::ZERO,
             reviewed_ms: None,
+            review: Review::default(),
             pending_sync: true,
         };
         assert_eq!(w.active_intervals(5_000), vec![(1_000, 2_000), (3_000, 4_000)]);

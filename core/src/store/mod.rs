@@ -8,6 +8,7 @@
 mod queries;
 mod records;
 pub(crate) mod schema;
+mod sync;
 mod walks;
 
 pub use records::MAX_RECORD_BATCH;
@@ -28,6 +29,7 @@ use crate::track::{OfficeHours, TrackSettings};
 
 pub use queries::{Page, PageRequest, MAX_PAGE};
 pub use schema::SCHEMA_VERSION;
+pub use sync::ApplyReport;
 
 /// The 32-byte key that opens a store. The shell keeps it in the Android Keystore or the iOS
 /// Keychain; the core never writes it anywhere. Zeroed when dropped.
@@ -123,6 +125,14 @@ impl Change<'_> {
         self.ticked = true;
         self.last
     }
+
+    /// Moves this device's clock past a value seen from elsewhere (sync).
+    pub fn observe(&mut self, seen: Hlc) {
+        if seen > self.last {
+            self.last = self.last.observe(&seen);
+            self.ticked = true;
+        }
+    }
 }
 
 /// An open store. `Send + Sync`: share it behind an `Arc`.
@@ -172,7 +182,7 @@ fn connect(path: &Path, encryption: &Encryption, reader: bool) -> Result<Connect
     Ok(conn)
 }
 
-fn read_meta<T: serde::de::DeserializeOwned>(conn: &Connection, key: &str) -> Result<Option<T>> {
+pub(crate) fn read_meta<T: serde::de::DeserializeOwned>(conn: &Connection, key: &str) -> Result<Option<T>> {
     let v: Option<String> = conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?;
     Ok(match v {
         Some(s) => Some(serde_json::from_str(&s)?),
@@ -180,7 +190,7 @@ fn read_meta<T: serde::de::DeserializeOwned>(conn: &Connection, key: &str) -> Re
     })
 }
 
-fn write_meta<T: Serialize>(tx: &Transaction, key: &str, value: &T) -> Result<()> {
+pub(crate) fn write_meta<T: Serialize>(tx: &Transaction, key: &str, value: &T) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     )?

@@ -21,7 +21,7 @@ use crate::walk::WalkStatus;
 pub const MAX_RECORD_BATCH: usize = 100_000;
 
 pub(crate) const RECORD_COLUMNS: &str = "id, walk_id, kind, author_id, created_ms, created_offset_s, location, \
-     lat, lon, accuracy_m, fix_ms, source, buurt, wijk, body, hlc, reviewed_ms, pending";
+     lat, lon, accuracy_m, fix_ms, source, buurt, wijk, body, hlc, reviewed_ms, pending, review";
 
 pub(crate) fn record_from_row(r: &Row) -> Result<Record> {
     let text = |i: usize| -> rusqlite::Result<String> { r.get(i) };
@@ -57,6 +57,7 @@ pub(crate) fn record_from_row(r: &Row) -> Result<Record> {
         hlc: text(15)?.parse()?,
         reviewed_ms: r.get(16)?,
         pending_sync: r.get(17)?,
+        review: serde_json::from_str(&text(18)?)?,
     })
 }
 

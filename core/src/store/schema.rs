@@ -9,7 +9,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{Error, Result};
 
 /// Migration `i` brings a store from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("../../sql/v1.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("../../sql/v1.sql"), include_str!("../../sql/v2.sql")];
 
 /// The schema version this code writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

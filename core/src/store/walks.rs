@@ -23,7 +23,7 @@ pub struct FixReport {
 }
 
 pub(crate) const WALK_COLUMNS: &str = "id, author_id, status, started_ms, started_offset_s, ended_ms, ended_offset_s, \
-     details, pauses, summary, buurten, hlc, reviewed_ms, pending";
+     details, pauses, summary, buurten, hlc, reviewed_ms, pending, review";
 
 pub(crate) fn walk_from_row(r: &Row) -> Result<Walk> {
     let text = |i: usize| -> rusqlite::Result<String> { r.get(i) };
@@ -43,6 +43,7 @@ pub(crate) fn walk_from_row(r: &Row) -> Result<Walk> {
         hlc: text(11)?.parse()?,
         reviewed_ms: r.get(12)?,
         pending_sync: r.get(13)?,
+        review: serde_json::from_str(&text(14)?)?,
     })
 }
 
@@ -125,7 +126,12 @@ impl Store {
         let id = WalkId::new();
         self.write(|c| {
             let active: Option<String> =
-                c.tx.query_row("SELECT id FROM walks WHERE status = 'active' LIMIT 1", [], |r| r.get(0)).optional()?;
+                c.tx.query_row(
+                    "SELECT id FROM walks WHERE status = 'active' AND author_id = ?1 LIMIT 1",
+                    [me.member.id.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?;
             if active.is_some() {
                 return Err(Error::WalkState { status: "active", action: "start another walk while one is active" });
             }
@@ -374,12 +380,13 @@ impl Store {
         self.read(|c| load_walk(c, id))
     }
 
-    /// The walk under way on this phone, if any.
+    /// The walk under way on this phone (the member's own), if any.
     pub fn active_walk(&self) -> Result<Option<Walk>> {
+        let Some(me) = self.identity() else { return Ok(None) };
         self.read(|c| {
-            let sql = format!("SELECT {WALK_COLUMNS} FROM walks WHERE status = 'active' LIMIT 1");
+            let sql = format!("SELECT {WALK_COLUMNS} FROM walks WHERE status = 'active' AND author_id = ?1 LIMIT 1");
             let mut st = c.prepare_cached(&sql)?;
-            let mut rows = st.query([])?;
+            let mut rows = st.query([me.member.id.to_string()])?;
             rows.next()?.map(walk_from_row).transpose()
         })
     }

@@ -1,0 +1,397 @@
+//! The store's side of sync: rows to entities and back, the outbox of pending changes, and
+//! applying one sync round (mark what the server acknowledged, merge what it sent, advance
+//! the cursor) as one transaction, so an interrupted round leaves nothing half-done.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::records::{record_from_row, RECORD_COLUMNS};
+use super::walks::{walk_from_row, WALK_COLUMNS};
+use super::{read_meta, write_meta, Change, Store};
+use crate::error::{Error, Result};
+use crate::hlc::Hlc;
+use crate::location::RecordLocation;
+use crate::record::RecordBody;
+use crate::review::Review;
+use crate::sync::merge::merge;
+use crate::sync::wire::{Entity, EntityKind, REVIEW_FIELDS};
+use crate::track::TrackPoint;
+use crate::walk::{Pause, WalkDetails, WalkStatus, WalkSummary};
+
+const SYNC_RECORD_COLUMNS: &str = "field_clocks, sensitive, deleted";
+const SYNC_WALK_COLUMNS: &str = "field_clocks";
+
+/// A record's place as one sync field: the point and the buurt it was tagged with.
+#[derive(Serialize, Deserialize)]
+struct PlaceField {
+    at: RecordLocation,
+    buurt: Option<String>,
+    wijk: Option<String>,
+}
+
+fn clocks_of(s: &str) -> Result<BTreeMap<String, Hlc>> {
+    Ok(serde_json::from_str(s)?)
+}
+
+fn review_fields(fields: &mut BTreeMap<String, Value>, review: &Review, reviewed_ms: Option<i64>, signal: bool) {
+    if signal {
+        fields.insert("review_status".into(), json!(review.status));
+        fields.insert("review_referral".into(), json!(review.referral));
+    }
+    fields.insert("review_question".into(), json!(review.question));
+    fields.insert("review_answer".into(), json!(review.answer));
+    fields.insert("reviewed_ms".into(), json!(reviewed_ms));
+}
+
+fn review_of(fields: &BTreeMap<String, Value>) -> Result<(Review, Option<i64>)> {
+    let get = |k: &str| fields.get(k).cloned().unwrap_or(Value::Null);
+    Ok((
+        Review {
+            status: serde_json::from_value(get("review_status"))?,
+            referral: serde_json::from_value(get("review_referral"))?,
+            question: serde_json::from_value(get("review_question"))?,
+            answer: serde_json::from_value(get("review_answer"))?,
+        },
+        serde_json::from_value(get("reviewed_ms"))?,
+    ))
+}
+
+fn record_entity(r: &Row) -> Result<Entity> {
+    let text = |i: usize| -> rusqlite::Result<String> { r.get(i) };
+    let kind = EntityKind::parse(&text(2)?).ok_or_else(|| Error::invalid("record kind", "unknown value in store"))?;
+    let deleted: bool = r.get(21)?;
+    let mut e = Entity {
+        kind,
+        id: text(0)?,
+        walk_id: Some(text(1)?),
+        author_id: text(3)?,
+        created_ms: r.get(4)?,
+        created_offset_s: r.get(5)?,
+        sensitive: r.get(20)?,
+        deleted,
+        hlc: text(15)?.parse()?,
+        fields: BTreeMap::new(),
+        clocks: BTreeMap::new(),
+    };
+    if deleted {
+        return Ok(e);
+    }
+    e.clocks = clocks_of(&text(19)?)?;
+    let rec = record_from_row(r)?;
+    if let Value::Object(body) = serde_json::to_value(&rec.body)? {
+        e.fields.extend(body.into_iter().filter(|(k, _)| k != "kind"));
+    }
+    e.fields.insert(
+        "location".into(),
+        serde_json::to_value(PlaceField { at: rec.location, buurt: rec.buurt, wijk: rec.wijk })?,
+    );
+    review_fields(&mut e.fields, &rec.review, rec.reviewed_ms, kind == EntityKind::Signal);
+    Ok(e)
+}
+
+fn walk_entity(conn: &Connection, r: &Row) -> Result<Entity> {
+    let w = walk_from_row(r)?;
+    let mut e = Entity {
+        kind: EntityKind::Walk,
+        id: w.id.to_string(),
+        walk_id: None,
+        author_id: w.author_id.to_string(),
+        created_ms: w.started.utc_ms,
+        created_offset_s: w.started.offset_s,
+        sensitive: false,
+        deleted: false,
+        hlc: w.hlc,
+        fields: BTreeMap::new(),
+        clocks: clocks_of(&r.get::<_, String>(15)?)?,
+    };
+    let track: Option<String> = conn
+        .prepare_cached("SELECT points FROM walk_tracks WHERE walk_id = ?1")?
+        .query_row([w.id.to_string()], |r| r.get(0))
+        .optional()?;
+    let track: Option<Vec<TrackPoint>> = track.map(|t| serde_json::from_str(&t)).transpose()?;
+    e.fields.insert("participants".into(), serde_json::to_value(&w.details.participants)?);
+    e.fields.insert("purpose".into(), json!(w.details.purpose));
+    e.fields.insert("focus".into(), json!(w.details.focus));
+    e.fields.insert("pauses".into(), serde_json::to_value(&w.pauses)?);
+    e.fields.insert("status".into(), serde_json::to_value(w.status)?);
+    e.fields.insert("ended".into(), serde_json::to_value(w.ended)?);
+    e.fields.insert("summary".into(), serde_json::to_value(&w.summary)?);
+    e.fields.insert("buurten".into(), json!(w.buurten));
+    e.fields.insert("track".into(), serde_json::to_value(track)?);
+    review_fields(&mut e.fields, &w.review, w.reviewed_ms, false);
+    Ok(e)
+}
+
+fn load_entity(conn: &Connection, kind: EntityKind, id: &str) -> Result<Option<Entity>> {
+    if kind == EntityKind::Walk {
+        let sql = format!("SELECT {WALK_COLUMNS}, {SYNC_WALK_COLUMNS} FROM walks WHERE id = ?1");
+        let mut st = conn.prepare_cached(&sql)?;
+        let mut rows = st.query([id])?;
+        return rows.next()?.map(|r| walk_entity(conn, r)).transpose();
+    }
+    let sql = format!("SELECT {RECORD_COLUMNS}, {SYNC_RECORD_COLUMNS} FROM records WHERE id = ?1");
+    let mut st = conn.prepare_cached(&sql)?;
+    let mut rows = st.query([id])?;
+    rows.next()?.map(record_entity).transpose()
+}
+
+fn field<T: serde::de::DeserializeOwned>(e: &Entity, name: &str) -> Result<T> {
+    Ok(serde_json::from_value(e.fields.get(name).cloned().unwrap_or(Value::Null))?)
+}
+
+fn write_record(c: &Change, e: &Entity, pending: bool) -> Result<()> {
+    let walk_id = e.walk_id.as_deref().ok_or_else(|| Error::invalid("entity", "a record needs its walk"))?;
+    let clocks = serde_json::to_string(&e.clocks)?;
+    if e.deleted {
+        c.tx.prepare_cached(
+            "INSERT INTO records (id, walk_id, kind, author_id, created_ms, created_offset_s, location, hlc, deleted, pending)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'none', ?7, 1, ?8)
+             ON CONFLICT (id) DO UPDATE SET deleted = 1, body = NULL, location = 'none', lat = NULL, lon = NULL,
+                 accuracy_m = NULL, fix_ms = NULL, source = NULL, buurt = NULL, wijk = NULL, review = '{}',
+                 field_clocks = '{}', hlc = excluded.hlc, pending = excluded.pending",
+        )?
+        .execute(params![e.id, walk_id, e.kind.as_str(), e.author_id, e.created_ms, e.created_offset_s, e.hlc.to_string(), pending])?;
+        return Ok(());
+    }
+    let mut body = Map::new();
+    body.insert("kind".into(), json!(e.kind.as_str()));
+    for (k, v) in &e.fields {
+        if k != "location" && !REVIEW_FIELDS.contains(&k.as_str()) {
+            body.insert(k.clone(), v.clone());
+        }
+    }
+    let body: RecordBody = serde_json::from_value(Value::Object(body))?;
+    let place: PlaceField = field(e, "location")?;
+    let (review, reviewed_ms) = review_of(&e.fields)?;
+    let p = place.at.point();
+    let loc_kind = match place.at {
+        RecordLocation::Fix(_) => "fix",
+        RecordLocation::Inherited(_) => "inherited",
+        RecordLocation::None => "none",
+    };
+    c.tx.prepare_cached(
+        "INSERT INTO records (id, walk_id, kind, author_id, created_ms, created_offset_s, location, lat, lon, accuracy_m,
+             fix_ms, source, buurt, wijk, sensitive, body, hlc, field_clocks, reviewed_ms, review, deleted, pending)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, 0, ?21)
+         ON CONFLICT (id) DO UPDATE SET location = excluded.location, lat = excluded.lat, lon = excluded.lon,
+             accuracy_m = excluded.accuracy_m, fix_ms = excluded.fix_ms, source = excluded.source, buurt = excluded.buurt,
+             wijk = excluded.wijk, sensitive = excluded.sensitive, body = excluded.body, hlc = excluded.hlc,
+             field_clocks = excluded.field_clocks, reviewed_ms = excluded.reviewed_ms, review = excluded.review,
+             pending = excluded.pending",
+    )?
+    .execute(params![
+        e.id,
+        walk_id,
+        e.kind.as_str(),
+        e.author_id,
+        e.created_ms,
+        e.created_offset_s,
+        loc_kind,
+        p.map(|l| l.lat),
+        p.map(|l| l.lon),
+        p.map(|l| l.accuracy_m),
+        p.map(|l| l.fix_ms),
+        p.map(|l| l.source.as_str()),
+        place.buurt,
+        place.wijk,
+        e.sensitive,
+        serde_json::to_string(&body)?,
+        e.hlc.to_string(),
+        clocks,
+        reviewed_ms,
+        serde_json::to_string(&review)?,
+        pending,
+    ])?;
+    Ok(())
+}
+
+fn write_walk(c: &Change, e: &Entity, pending: bool) -> Result<()> {
+    let details = WalkDetails {
+        participants: field(e, "participants")?,
+        purpose: field(e, "purpose")?,
+        focus: field(e, "focus")?,
+    };
+    let pauses: Vec<Pause> = field(e, "pauses")?;
+    let status: WalkStatus = field(e, "status")?;
+    let ended: Option<crate::time::Moment> = field(e, "ended")?;
+    let summary: Option<WalkSummary> = field(e, "summary")?;
+    let buurten: Vec<String> = field(e, "buurten")?;
+    let track: Option<Vec<TrackPoint>> = field(e, "track")?;
+    let (review, reviewed_ms) = review_of(&e.fields)?;
+    c.tx.prepare_cached(
+        "INSERT INTO walks (id, author_id, status, started_ms, started_offset_s, ended_ms, ended_offset_s, details, pauses,
+             summary, buurten, hlc, field_clocks, reviewed_ms, review, pending)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status, ended_ms = excluded.ended_ms,
+             ended_offset_s = excluded.ended_offset_s, details = excluded.details, pauses = excluded.pauses,
+             summary = excluded.summary, buurten = excluded.buurten, hlc = excluded.hlc,
+             field_clocks = excluded.field_clocks, reviewed_ms = excluded.reviewed_ms, review = excluded.review,
+             pending = excluded.pending",
+    )?
+    .execute(params![
+        e.id,
+        e.author_id,
+        status.as_str(),
+        e.created_ms,
+        e.created_offset_s,
+        ended.map(|m| m.utc_ms),
+        ended.map(|m| m.offset_s),
+        serde_json::to_string(&details)?,
+        serde_json::to_string(&pauses)?,
+        summary.as_ref().map(serde_json::to_string).transpose()?,
+        serde_json::to_string(&buurten)?,
+        e.hlc.to_string(),
+        serde_json::to_string(&e.clocks)?,
+        reviewed_ms,
+        serde_json::to_string(&review)?,
+        pending,
+    ])?;
+    if let Some(t) = track {
+        c.tx.prepare_cached("INSERT OR REPLACE INTO walk_tracks (walk_id, points) VALUES (?1, ?2)")?
+            .execute((&e.id, serde_json::to_string(&t)?))?;
+    }
+    Ok(())
+}
+
+/// A placeholder for a walk whose records arrived before it: replaced, not merged, when the
+/// walk itself arrives (its clock is `ZERO`).
+fn ensure_walk(c: &Change, e: &Entity) -> Result<()> {
+    if let Some(w) = &e.walk_id {
+        c.tx.prepare_cached(
+            "INSERT OR IGNORE INTO walks (id, author_id, status, started_ms, started_offset_s, details, hlc, pending)
+             VALUES (?1, ?2, 'ended', ?3, 0, '{\"participants\":[],\"purpose\":\"\",\"focus\":[]}', ?4, 0)",
+        )?
+        .execute(params![w, e.author_id, e.created_ms, Hlc::ZERO.to_string()])?;
+    }
+    Ok(())
+}
+
+/// What applying a round did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// Pushed changes now acknowledged (no longer pending).
+    pub acknowledged: u32,
+    /// Incoming changes merged into the store.
+    pub applied: u32,
+    /// Incoming changes this app could not read (a newer app's data): kept out, reported.
+    pub unreadable: u32,
+}
+
+impl Store {
+    /// The outbox: up to `limit` walks and records changed here and not yet acknowledged,
+    /// walks first.
+    pub fn pending_changes(&self, limit: usize) -> Result<Vec<Entity>> {
+        self.read(|c| {
+            let mut out = Vec::new();
+            let sql = format!("SELECT {WALK_COLUMNS}, {SYNC_WALK_COLUMNS} FROM walks WHERE pending = 1 ORDER BY started_ms LIMIT ?1");
+            let mut st = c.prepare_cached(&sql)?;
+            let mut rows = st.query([limit as i64])?;
+            while let Some(r) = rows.next()? {
+                out.push(walk_entity(c, r)?);
+            }
+            let sql = format!(
+                "SELECT {RECORD_COLUMNS}, {SYNC_RECORD_COLUMNS} FROM records WHERE pending = 1 ORDER BY created_ms, id LIMIT ?1"
+            );
+            let mut st = c.prepare_cached(&sql)?;
+            let mut rows = st.query([(limit - out.len()) as i64])?;
+            while let Some(r) = rows.next()? {
+                out.push(record_entity(r)?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// How many walks and records wait to be sent.
+    pub fn pending_count(&self) -> Result<u64> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT (SELECT count(*) FROM walks WHERE pending = 1) + (SELECT count(*) FROM records WHERE pending = 1)",
+                [],
+                |r| r.get::<_, i64>(0),
+            )? as u64)
+        })
+    }
+
+    /// The server cursor of the last applied page.
+    pub fn sync_cursor(&self) -> Result<i64> {
+        self.read(|c| Ok(read_meta(c, "sync_cursor")?.unwrap_or(0)))
+    }
+
+    /// One round's result, in one transaction: the pushed versions become acknowledged (a row
+    /// changed since it was collected stays pending), the incoming entities are merged, the
+    /// clock observes them, and the cursor advances.
+    pub fn apply_sync_round(&self, pushed: &[Entity], incoming: &[Entity], cursor: i64) -> Result<ApplyReport> {
+        self.write(|c| {
+            let mut report = ApplyReport::default();
+            for e in pushed {
+                let table = if e.kind == EntityKind::Walk { "walks" } else { "records" };
+                let n =
+                    c.tx.prepare_cached(&format!("UPDATE {table} SET pending = 0 WHERE id = ?1 AND hlc = ?2"))?
+                        .execute((&e.id, e.hlc.to_string()))?;
+                report.acknowledged += n as u32;
+            }
+            for e in incoming {
+                c.observe(e.hlc);
+                let local = load_entity(&c.tx, e.kind, &e.id)?;
+                let local_pending = match &local {
+                    Some(_) => {
+                        let table = if e.kind == EntityKind::Walk { "walks" } else { "records" };
+                        c.tx.prepare_cached(&format!("SELECT pending FROM {table} WHERE id = ?1"))?
+                            .query_row([&e.id], |r| r.get::<_, bool>(0))?
+                    }
+                    None => false,
+                };
+                let merged = match local {
+                    // A placeholder walk is replaced, not merged.
+                    Some(l) if l.hlc == Hlc::ZERO => e.clone(),
+                    Some(l) => match merge(&l, e) {
+                        Ok(m) => m,
+                        Err(_) => {
+                            report.unreadable += 1;
+                            continue;
+                        }
+                    },
+                    None => e.clone(),
+                };
+                let pending = local_pending && merged != *e;
+                let written = if e.kind == EntityKind::Walk {
+                    write_walk(c, &merged, pending)
+                } else {
+                    ensure_walk(c, &merged)?;
+                    write_record(c, &merged, pending)
+                };
+                match written {
+                    Ok(()) => report.applied += 1,
+                    // Data this app version cannot read: keep it out and say so.
+                    Err(Error::Decode(_)) | Err(Error::Invalid { .. }) => report.unreadable += 1,
+                    Err(other) => return Err(other),
+                }
+            }
+            write_meta(&c.tx, "sync_cursor", &cursor)?;
+            Ok(report)
+        })
+    }
+
+    /// Deletes everything in the store (a revoked device): records, walks, tracks, boundaries,
+    /// identity, credential. The shell then deletes the file and its key.
+    pub fn wipe_data(&self) -> Result<()> {
+        self.write(|c| {
+            c.tx.execute_batch(
+                "DELETE FROM records; DELETE FROM fixes; DELETE FROM walk_tracks; DELETE FROM walks;
+                 DELETE FROM boundaries; DELETE FROM meta;",
+            )?;
+            Ok(())
+        })?;
+        {
+            let w = super::lock(&self.writer);
+            w.conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?;
+        }
+        let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
+        st.identity = None;
+        st.places = super::Places::Absent;
+        Ok(())
+    }
+}

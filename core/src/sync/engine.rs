@@ -1,0 +1,255 @@
+//! One sync, as explicit stages: collect the outbox → send it with the cursor → apply the
+//! answer (mark acknowledged, merge incoming, advance the cursor, in one transaction) →
+//! repeat while there is more. Each stage is safe to interrupt: a lost answer means the same
+//! push is sent again, and the server applies it idempotently.
+//!
+//! The shell decides *when* (connectivity, unmetered, battery, background scheduler) and may
+//! supply its own [`Transport`]; the core decides *how*: protocol, batching, backoff.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::hlc::Hlc;
+use crate::id::{DeviceId, MemberId};
+use crate::member::{Identity, Member, MemberRole};
+use crate::store::Store;
+use crate::sync::wire::{
+    EnrolRequest, EnrolResponse, ErrorBody, SyncRequest, SyncResponse, MAX_BODY_BYTES, MAX_PUSH, PROTOCOL_VERSION,
+};
+
+/// An HTTP answer as the transport received it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// The connection failed before an HTTP answer arrived (no network, timeout, TLS).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TransportError(pub String);
+
+/// Moves bytes to the team server. The default is [`crate::sync::http::HttpTransport`];
+/// a shell can supply its own (OkHttp, a background URLSession).
+///
+/// Contract: POST `body` to `path` under the server's base URL with the headers
+/// `Content-Type: application/json`, `Content-Encoding: zstd`, `Accept-Encoding: zstd` and,
+/// when `credential` is given, `Authorization: Bearer <credential>`; return the status and
+/// the raw body (compressed or not: the engine recognises zstd by its magic number).
+pub trait Transport: Send + Sync {
+    fn post(&self, path: &str, credential: Option<&str>, body: Vec<u8>) -> Result<HttpResponse, TransportError>;
+}
+
+/// Where sync stands, for the sync status screen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncState {
+    /// Never synced, or the last sync succeeded.
+    #[default]
+    Idle,
+    /// The last sync failed; see `last_error` and `next_attempt_ms`.
+    Failed,
+    /// The server revoked this device; the store was wiped.
+    Revoked,
+}
+
+/// What the UI shows about sync.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncStatus {
+    pub state: SyncState,
+    /// Walks and records changed here that the team does not have yet.
+    #[serde(skip)]
+    pub pending: u64,
+    pub last_success_ms: Option<i64>,
+    pub last_attempt_ms: Option<i64>,
+    /// Why the last sync failed, in words a field worker can act on.
+    pub last_error: Option<String>,
+    /// Consecutive failures, for the backoff.
+    pub failures: u32,
+    /// Do not retry automatically before this time (backoff); a manual sync may.
+    pub next_attempt_ms: Option<i64>,
+    /// Changes from the team this app version could not read (update the app).
+    pub unreadable: u32,
+}
+
+/// What one sync did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncOutcome {
+    pub round_trips: u32,
+    /// Pushed changes the server acknowledged.
+    pub acknowledged: u32,
+    /// Changes from the team merged into the store.
+    pub pulled: u32,
+    pub unreadable: u32,
+}
+
+const BACKOFF_BASE_MS: i64 = 5_000;
+const BACKOFF_MAX_MS: i64 = 15 * 60_000;
+const PULL_PAGE: u32 = 1_000;
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// JSON, zstd-compressed: what goes on the wire.
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    let json = serde_json::to_vec(value)?;
+    Ok(zstd::bulk::compress(&json, 3)?)
+}
+
+/// The inverse of [`encode`]; plain JSON is accepted too. Refuses bodies that inflate beyond
+/// `MAX_BODY_BYTES`.
+pub fn decode_body(body: &[u8]) -> Result<Vec<u8>> {
+    if body.starts_with(&ZSTD_MAGIC) {
+        zstd::bulk::decompress(body, MAX_BODY_BYTES)
+            .map_err(|_| Error::invalid("response", "not valid zstd or too large"))
+    } else {
+        Ok(body.to_vec())
+    }
+}
+
+fn server_error(status: u16, body: &[u8]) -> Error {
+    let parsed: Option<ErrorBody> = decode_body(body).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    match parsed {
+        Some(e) if e.wipe => Error::Revoked,
+        Some(e) => Error::Server { status, code: e.error, message: e.message },
+        None => Error::Server { status, code: "unknown".into(), message: format!("the server answered {status}") },
+    }
+}
+
+impl Store {
+    fn credential(&self) -> Result<String> {
+        self.read(|c| crate::store::read_meta(c, "credential"))?.ok_or(Error::NotEnrolled)
+    }
+
+    /// Trades a one-time enrolment code for a device credential, and records who uses this
+    /// store. The credential is kept in the (encrypted) store.
+    pub fn enrol(&self, transport: &dyn Transport, code: &str, device_name: &str) -> Result<Identity> {
+        crate::text::check_required("enrolment code", code, 64)?;
+        crate::text::check_required("device name", device_name, crate::text::SHORT)?;
+        let req = EnrolRequest {
+            protocol: PROTOCOL_VERSION,
+            code: code.trim().to_string(),
+            device_name: device_name.to_string(),
+        };
+        let resp = transport.post("/v1/enrol", None, encode(&req)?).map_err(|e| Error::Transport(e.0))?;
+        if resp.status != 200 {
+            return Err(server_error(resp.status, &resp.body));
+        }
+        let r: EnrolResponse = serde_json::from_slice(&decode_body(&resp.body)?)?;
+        let role = match r.role.as_str() {
+            "lead" => MemberRole::Lead,
+            _ => MemberRole::FieldWorker,
+        };
+        let identity = Identity {
+            member: Member {
+                id: r.member_id.parse::<MemberId>()?,
+                display_name: r.display_name,
+                role,
+                organisation: r.organisation,
+            },
+            device: r.device_id.parse::<DeviceId>()?,
+        };
+        self.set_identity(&identity)?;
+        let credential = format!("{}.{}", r.device_id, r.credential);
+        self.write(|c| crate::store::write_meta(&c.tx, "credential", &credential))?;
+        Ok(identity)
+    }
+
+    /// The sync status as stored, with the current outbox size.
+    pub fn sync_status(&self) -> Result<SyncStatus> {
+        let mut s: SyncStatus = self.read(|c| crate::store::read_meta(c, "sync_status"))?.unwrap_or_default();
+        s.pending = self.pending_count()?;
+        Ok(s)
+    }
+
+    fn save_sync_status(&self, s: &SyncStatus) -> Result<()> {
+        self.write(|c| crate::store::write_meta(&c.tx, "sync_status", s))
+    }
+
+    /// Runs one sync to completion: as many round trips as the outbox and the server's feed
+    /// need (one when there is nothing to do). `cancel` is checked between round trips;
+    /// a cancelled or failed sync loses nothing and the next one continues where it stopped.
+    pub fn sync(&self, transport: &dyn Transport, cancel: &AtomicBool) -> Result<SyncOutcome> {
+        let started = now_ms();
+        let result = self.sync_rounds(transport, cancel);
+        let mut status: SyncStatus = self.read(|c| crate::store::read_meta(c, "sync_status"))?.unwrap_or_default();
+        status.last_attempt_ms = Some(started);
+        match &result {
+            Ok(outcome) => {
+                status.state = SyncState::Idle;
+                status.last_success_ms = Some(now_ms());
+                status.last_error = None;
+                status.failures = 0;
+                status.next_attempt_ms = None;
+                status.unreadable += outcome.unreadable;
+            }
+            Err(Error::Revoked) => {
+                // The data is gone; only the reason stays, so the shell can tell the user.
+                status = SyncStatus {
+                    state: SyncState::Revoked,
+                    last_error: Some(Error::Revoked.to_string()),
+                    ..Default::default()
+                };
+            }
+            Err(Error::Cancelled) => {}
+            Err(e) => {
+                status.state = SyncState::Failed;
+                status.last_error = Some(e.to_string());
+                status.failures = status.failures.saturating_add(1);
+                let exp = BACKOFF_BASE_MS.saturating_mul(1i64 << status.failures.min(20).saturating_sub(1));
+                // Spread retries of many phones: up to a fifth earlier, by device.
+                let node = self.identity().map(|i| Hlc::node_of(&i.device)).unwrap_or(0);
+                let delay = exp.min(BACKOFF_MAX_MS);
+                status.next_attempt_ms = Some(now_ms() + delay - (node % (delay as u64 / 5 + 1)) as i64);
+            }
+        }
+        self.save_sync_status(&status)?;
+        result
+    }
+
+    fn sync_rounds(&self, transport: &dyn Transport, cancel: &AtomicBool) -> Result<SyncOutcome> {
+        let credential = self.credential()?;
+        let mut outcome = SyncOutcome::default();
+        loop {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Error::Cancelled);
+            }
+            // Stage 1: collect the outbox.
+            let push = self.pending_changes(MAX_PUSH)?;
+            let full_push = push.len() == MAX_PUSH;
+            let req =
+                SyncRequest { protocol: PROTOCOL_VERSION, cursor: self.sync_cursor()?, push, pull_limit: PULL_PAGE };
+            // Stage 2: send it and pull in the same round trip.
+            let resp =
+                transport.post("/v1/sync", Some(&credential), encode(&req)?).map_err(|e| Error::Transport(e.0))?;
+            outcome.round_trips += 1;
+            match resp.status {
+                200 => {}
+                status => {
+                    let err = server_error(status, &resp.body);
+                    if matches!(err, Error::Revoked) {
+                        self.wipe_data()?;
+                    }
+                    return Err(err);
+                }
+            }
+            let body: SyncResponse = serde_json::from_slice(&decode_body(&resp.body)?)
+                .map_err(|_| Error::invalid("server answer", "not a sync response"))?;
+            if body.acknowledged as usize != req.push.len() {
+                return Err(Error::invalid("server answer", "acknowledged a different number of changes"));
+            }
+            // Stages 3–5: mark acknowledged, apply incoming, advance the cursor — one transaction.
+            let report = self.apply_sync_round(&req.push, &body.pull, body.cursor)?;
+            outcome.acknowledged += report.acknowledged;
+            outcome.pulled += report.applied;
+            outcome.unreadable += report.unreadable;
+            if !body.more && !full_push {
+                return Ok(outcome);
+            }
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! The default transport: HTTPS (rustls) with ureq, blocking, off the UI thread.
+
+use std::time::Duration;
+
+use crate::sync::engine::{HttpResponse, Transport, TransportError};
+use crate::sync::wire::{MAX_WIRE_BYTES, PROTOCOL_VERSION};
+
+/// HTTP(S) to one team server, e.g. `https://wijkteam.example.nl`.
+pub struct HttpTransport {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl HttpTransport {
+    pub fn new(base_url: &str) -> Self {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(60)))
+            .timeout_connect(Some(Duration::from_secs(15)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Self { base: base_url.trim_end_matches('/').to_string(), agent }
+    }
+}
+
+impl Transport for HttpTransport {
+    fn post(&self, path: &str, credential: Option<&str>, body: Vec<u8>) -> Result<HttpResponse, TransportError> {
+        let mut req = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Content-Type", "application/json")
+            .header("Content-Encoding", "zstd")
+            .header("Accept-Encoding", "zstd")
+            .header("Wijkverkenner-Protocol", PROTOCOL_VERSION.to_string());
+        if let Some(c) = credential {
+            req = req.header("Authorization", format!("Bearer {c}"));
+        }
+        let mut resp = req.send(&body[..]).map_err(|e| TransportError(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_WIRE_BYTES as u64)
+            .read_to_vec()
+            .map_err(|e| TransportError(e.to_string()))?;
+        Ok(HttpResponse { status, body })
+    }
+}

@@ -1,0 +1,155 @@
+//! The sync protocol's messages, shared by the phone's engine and the team server.
+//! `docs/sync-protocol.md` specifies them for independent clients.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::hlc::Hlc;
+
+/// The protocol version this code speaks. A server accepts a range; see `docs/sync-protocol.md`.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Largest request or response body on the wire (compressed), in bytes.
+pub const MAX_WIRE_BYTES: usize = 8 * 1024 * 1024;
+/// Largest body after decompression, in bytes (guards against compression bombs).
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// Most entities a device pushes in one request.
+pub const MAX_PUSH: usize = 2_000;
+/// Most entities a server returns in one pull page.
+pub const MAX_PULL: usize = 5_000;
+
+/// What an entity is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityKind {
+    Walk,
+    Observation,
+    Conversation,
+    Signal,
+}
+
+impl EntityKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EntityKind::Walk => "walk",
+            EntityKind::Observation => "observation",
+            EntityKind::Conversation => "conversation",
+            EntityKind::Signal => "signal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "walk" => Some(Self::Walk),
+            "observation" => Some(Self::Observation),
+            "conversation" => Some(Self::Conversation),
+            "signal" => Some(Self::Signal),
+            _ => None,
+        }
+    }
+}
+
+/// A walk or record as it travels: fixed identity plus named fields, each with the hybrid
+/// logical clock of its last change. A field without a clock dates from creation (`Hlc::ZERO`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entity {
+    pub kind: EntityKind,
+    pub id: String,
+    /// The walk a record belongs to; `None` for a walk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub walk_id: Option<String>,
+    pub author_id: String,
+    pub created_ms: i64,
+    pub created_offset_s: i32,
+    /// Shared only with the author and the team's leads.
+    #[serde(default)]
+    pub sensitive: bool,
+    /// A tombstone: its fields are erased and stay erased.
+    #[serde(default)]
+    pub deleted: bool,
+    /// The clock of the entity's latest change (creation included): its version.
+    pub hlc: Hlc,
+    #[serde(default)]
+    pub fields: BTreeMap<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub clocks: BTreeMap<String, Hlc>,
+}
+
+impl Entity {
+    /// The clock of a field: its own, or creation (`ZERO`).
+    pub fn clock(&self, field: &str) -> Hlc {
+        self.clocks.get(field).copied().unwrap_or(Hlc::ZERO)
+    }
+
+    /// The newest clock of any field.
+    pub fn max_clock(&self) -> Hlc {
+        self.clocks.values().copied().max().unwrap_or(Hlc::ZERO)
+    }
+}
+
+/// Fields only a team lead may change: the review loop.
+pub const LEAD_FIELDS: &[&str] = &["review_status", "review_referral", "review_question", "reviewed_ms"];
+/// Fields that describe the review rather than the content (the author's answer included).
+pub const REVIEW_FIELDS: &[&str] =
+    &["review_status", "review_referral", "review_question", "review_answer", "reviewed_ms"];
+
+/// One sync round trip: push what changed here, pull what changed elsewhere.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRequest {
+    pub protocol: u32,
+    /// The server cursor of the last page this device applied; 0 at first.
+    pub cursor: i64,
+    pub push: Vec<Entity>,
+    /// Most entities to pull in this response (server caps it at `MAX_PULL`).
+    pub pull_limit: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncResponse {
+    pub protocol: u32,
+    /// How many pushed entities were applied (all of them: a push is acknowledged whole).
+    pub acknowledged: u32,
+    pub pull: Vec<Entity>,
+    /// Cursor to send next time.
+    pub cursor: i64,
+    /// More changes wait on the server: sync again.
+    pub more: bool,
+}
+
+/// The body of every error answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `device_revoked`, `payload_too_large`.
+    pub error: String,
+    /// A sentence a person can read; never contains record content.
+    pub message: String,
+    /// Set when the device must delete its store and keys (revoked).
+    #[serde(default)]
+    pub wipe: bool,
+}
+
+/// Enrolment: a phone trades a one-time code for a device credential.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolRequest {
+    pub protocol: u32,
+    pub code: String,
+    /// A label for the device list ("Pixel 8 van Sanne"); no personal data needed.
+    pub device_name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnrolResponse {
+    pub device_id: String,
+    /// Secret; send as `Authorization: Bearer <device_id>.<credential>`. Stored hashed on the server.
+    pub credential: String,
+    pub member_id: String,
+    pub display_name: String,
+    pub role: String,
+    pub organisation: String,
+    pub team_id: String,
+    pub team_name: String,
+}
