@@ -51,6 +51,12 @@ pub struct Location {
 
 impl Location {
     pub fn validate(&self) -> Result<()> {
+        self.validate_shape()?;
+        validate_instant_ms(self.fix_ms, "fix time")
+    }
+
+    /// The point and its accuracy, without judging the fix time.
+    pub fn validate_shape(&self) -> Result<()> {
         validate_point(self.lat, self.lon)?;
         if !self.accuracy_m.is_finite() || self.accuracy_m < 0.0 {
             return Err(Error::invalid("accuracy", "must be a finite number of metres ≥ 0"));
@@ -58,7 +64,7 @@ impl Location {
         if self.accuracy_m > MAX_ACCURACY_M {
             return Err(Error::invalid("accuracy", "worse than 100 km"));
         }
-        validate_instant_ms(self.fix_ms, "fix time")
+        Ok(())
     }
 }
 

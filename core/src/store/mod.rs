@@ -7,6 +7,7 @@
 
 mod queries;
 mod records;
+mod review;
 pub(crate) mod schema;
 mod sync;
 mod walks;

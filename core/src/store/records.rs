@@ -293,21 +293,6 @@ impl Store {
         })
     }
 
-    /// Records a lead's review of one record (sync calls this); it is no longer editable.
-    pub fn apply_record_review(&self, id: &RecordId, reviewed_ms: i64) -> Result<()> {
-        crate::time::validate_instant_ms(reviewed_ms, "review time")?;
-        self.write(|c| {
-            let n = c.tx.execute(
-                "UPDATE records SET reviewed_ms = ?2 WHERE id = ?1 AND deleted = 0",
-                (id.to_string(), reviewed_ms),
-            )?;
-            if n == 0 {
-                return Err(Error::NotFound("record"));
-            }
-            Ok(())
-        })
-    }
-
     pub fn record(&self, id: &RecordId) -> Result<Record> {
         self.read(|c| load_record(c, id))
     }

@@ -5,8 +5,6 @@
 use std::collections::BTreeMap;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
 
 use super::records::{record_from_row, RECORD_COLUMNS};
 use super::walks::{walk_from_row, WALK_COLUMNS};
@@ -14,50 +12,13 @@ use super::{read_meta, write_meta, Change, Store};
 use crate::error::{Error, Result};
 use crate::hlc::Hlc;
 use crate::location::RecordLocation;
-use crate::record::RecordBody;
-use crate::review::Review;
+use crate::sync::codec;
 use crate::sync::merge::merge;
-use crate::sync::wire::{Entity, EntityKind, REVIEW_FIELDS};
+use crate::sync::wire::{Entity, EntityKind};
 use crate::track::TrackPoint;
-use crate::walk::{Pause, WalkDetails, WalkStatus, WalkSummary};
 
 const SYNC_RECORD_COLUMNS: &str = "field_clocks, sensitive, deleted";
 const SYNC_WALK_COLUMNS: &str = "field_clocks";
-
-/// A record's place as one sync field: the point and the buurt it was tagged with.
-#[derive(Serialize, Deserialize)]
-struct PlaceField {
-    at: RecordLocation,
-    buurt: Option<String>,
-    wijk: Option<String>,
-}
-
-fn clocks_of(s: &str) -> Result<BTreeMap<String, Hlc>> {
-    Ok(serde_json::from_str(s)?)
-}
-
-fn review_fields(fields: &mut BTreeMap<String, Value>, review: &Review, reviewed_ms: Option<i64>, signal: bool) {
-    if signal {
-        fields.insert("review_status".into(), json!(review.status));
-        fields.insert("review_referral".into(), json!(review.referral));
-    }
-    fields.insert("review_question".into(), json!(review.question));
-    fields.insert("review_answer".into(), json!(review.answer));
-    fields.insert("reviewed_ms".into(), json!(reviewed_ms));
-}
-
-fn review_of(fields: &BTreeMap<String, Value>) -> Result<(Review, Option<i64>)> {
-    let get = |k: &str| fields.get(k).cloned().unwrap_or(Value::Null);
-    Ok((
-        Review {
-            status: serde_json::from_value(get("review_status"))?,
-            referral: serde_json::from_value(get("review_referral"))?,
-            question: serde_json::from_value(get("review_question"))?,
-            answer: serde_json::from_value(get("review_answer"))?,
-        },
-        serde_json::from_value(get("reviewed_ms"))?,
-    ))
-}
 
 fn record_entity(r: &Row) -> Result<Entity> {
     let text = |i: usize| -> rusqlite::Result<String> { r.get(i) };
@@ -76,25 +37,21 @@ fn record_entity(r: &Row) -> Result<Entity> {
         fields: BTreeMap::new(),
         clocks: BTreeMap::new(),
     };
-    if deleted {
-        return Ok(e);
+    if !deleted {
+        e.clocks = serde_json::from_str(&text(19)?)?;
+        e.fields = codec::record_fields(&record_from_row(r)?)?;
     }
-    e.clocks = clocks_of(&text(19)?)?;
-    let rec = record_from_row(r)?;
-    if let Value::Object(body) = serde_json::to_value(&rec.body)? {
-        e.fields.extend(body.into_iter().filter(|(k, _)| k != "kind"));
-    }
-    e.fields.insert(
-        "location".into(),
-        serde_json::to_value(PlaceField { at: rec.location, buurt: rec.buurt, wijk: rec.wijk })?,
-    );
-    review_fields(&mut e.fields, &rec.review, rec.reviewed_ms, kind == EntityKind::Signal);
     Ok(e)
 }
 
 fn walk_entity(conn: &Connection, r: &Row) -> Result<Entity> {
     let w = walk_from_row(r)?;
-    let mut e = Entity {
+    let track: Option<String> = conn
+        .prepare_cached("SELECT points FROM walk_tracks WHERE walk_id = ?1")?
+        .query_row([w.id.to_string()], |r| r.get(0))
+        .optional()?;
+    let track: Option<Vec<TrackPoint>> = track.map(|t| serde_json::from_str(&t)).transpose()?;
+    Ok(Entity {
         kind: EntityKind::Walk,
         id: w.id.to_string(),
         walk_id: None,
@@ -104,25 +61,9 @@ fn walk_entity(conn: &Connection, r: &Row) -> Result<Entity> {
         sensitive: false,
         deleted: false,
         hlc: w.hlc,
-        fields: BTreeMap::new(),
-        clocks: clocks_of(&r.get::<_, String>(15)?)?,
-    };
-    let track: Option<String> = conn
-        .prepare_cached("SELECT points FROM walk_tracks WHERE walk_id = ?1")?
-        .query_row([w.id.to_string()], |r| r.get(0))
-        .optional()?;
-    let track: Option<Vec<TrackPoint>> = track.map(|t| serde_json::from_str(&t)).transpose()?;
-    e.fields.insert("participants".into(), serde_json::to_value(&w.details.participants)?);
-    e.fields.insert("purpose".into(), json!(w.details.purpose));
-    e.fields.insert("focus".into(), json!(w.details.focus));
-    e.fields.insert("pauses".into(), serde_json::to_value(&w.pauses)?);
-    e.fields.insert("status".into(), serde_json::to_value(w.status)?);
-    e.fields.insert("ended".into(), serde_json::to_value(w.ended)?);
-    e.fields.insert("summary".into(), serde_json::to_value(&w.summary)?);
-    e.fields.insert("buurten".into(), json!(w.buurten));
-    e.fields.insert("track".into(), serde_json::to_value(track)?);
-    review_fields(&mut e.fields, &w.review, w.reviewed_ms, false);
-    Ok(e)
+        fields: codec::walk_fields(&w, track.as_deref())?,
+        clocks: serde_json::from_str(&r.get::<_, String>(15)?)?,
+    })
 }
 
 fn load_entity(conn: &Connection, kind: EntityKind, id: &str) -> Result<Option<Entity>> {
@@ -136,10 +77,6 @@ fn load_entity(conn: &Connection, kind: EntityKind, id: &str) -> Result<Option<E
     let mut st = conn.prepare_cached(&sql)?;
     let mut rows = st.query([id])?;
     rows.next()?.map(record_entity).transpose()
-}
-
-fn field<T: serde::de::DeserializeOwned>(e: &Entity, name: &str) -> Result<T> {
-    Ok(serde_json::from_value(e.fields.get(name).cloned().unwrap_or(Value::Null))?)
 }
 
 fn write_record(c: &Change, e: &Entity, pending: bool) -> Result<()> {
@@ -156,16 +93,7 @@ fn write_record(c: &Change, e: &Entity, pending: bool) -> Result<()> {
         .execute(params![e.id, walk_id, e.kind.as_str(), e.author_id, e.created_ms, e.created_offset_s, e.hlc.to_string(), pending])?;
         return Ok(());
     }
-    let mut body = Map::new();
-    body.insert("kind".into(), json!(e.kind.as_str()));
-    for (k, v) in &e.fields {
-        if k != "location" && !REVIEW_FIELDS.contains(&k.as_str()) {
-            body.insert(k.clone(), v.clone());
-        }
-    }
-    let body: RecordBody = serde_json::from_value(Value::Object(body))?;
-    let place: PlaceField = field(e, "location")?;
-    let (review, reviewed_ms) = review_of(&e.fields)?;
+    let codec::RecordParts { body, place, review, reviewed_ms } = codec::record_parts(e)?;
     let p = place.at.point();
     let loc_kind = match place.at {
         RecordLocation::Fix(_) => "fix",
@@ -209,18 +137,8 @@ fn write_record(c: &Change, e: &Entity, pending: bool) -> Result<()> {
 }
 
 fn write_walk(c: &Change, e: &Entity, pending: bool) -> Result<()> {
-    let details = WalkDetails {
-        participants: field(e, "participants")?,
-        purpose: field(e, "purpose")?,
-        focus: field(e, "focus")?,
-    };
-    let pauses: Vec<Pause> = field(e, "pauses")?;
-    let status: WalkStatus = field(e, "status")?;
-    let ended: Option<crate::time::Moment> = field(e, "ended")?;
-    let summary: Option<WalkSummary> = field(e, "summary")?;
-    let buurten: Vec<String> = field(e, "buurten")?;
-    let track: Option<Vec<TrackPoint>> = field(e, "track")?;
-    let (review, reviewed_ms) = review_of(&e.fields)?;
+    let codec::WalkParts { details, pauses, status, ended, summary, buurten, track, review, reviewed_ms } =
+        codec::walk_parts(e)?;
     c.tx.prepare_cached(
         "INSERT INTO walks (id, author_id, status, started_ms, started_offset_s, ended_ms, ended_offset_s, details, pauses,
              summary, buurten, hlc, field_clocks, reviewed_ms, review, pending)

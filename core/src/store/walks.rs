@@ -360,22 +360,6 @@ impl Store {
         })
     }
 
-    /// Records a lead's review of a walk (sync calls this when the decision arrives).
-    pub fn apply_walk_review(&self, id: &WalkId, reviewed_ms: i64) -> Result<()> {
-        crate::time::validate_instant_ms(reviewed_ms, "review time")?;
-        self.write(|c| {
-            let n = c.tx.execute("UPDATE walks SET reviewed_ms = ?2 WHERE id = ?1", (id.to_string(), reviewed_ms))?;
-            if n == 0 {
-                return Err(Error::NotFound("walk"));
-            }
-            c.tx.execute(
-                "UPDATE records SET reviewed_ms = ?2 WHERE walk_id = ?1 AND reviewed_ms IS NULL",
-                (id.to_string(), reviewed_ms),
-            )?;
-            Ok(())
-        })
-    }
-
     pub fn walk(&self, id: &WalkId) -> Result<Walk> {
         self.read(|c| load_walk(c, id))
     }

@@ -5,6 +5,7 @@
 //! stages over a [`Transport`]; `http` is the default transport.
 //! The protocol is specified in `docs/sync-protocol.md`.
 
+pub mod codec;
 pub mod engine;
 pub mod http;
 pub mod merge;

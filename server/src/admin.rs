@@ -1,0 +1,102 @@
+//! Administration: teams, members, enrolment codes, device credentials.
+//!
+//! Codes are short enough to type (8 characters of Crockford base32, shown as `XXXX-XXXX`),
+//! one-time and expiring; credentials are 32 random bytes. Both are stored only as SHA-256
+//! hashes.
+
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::error::{ApiError, Result};
+use crate::storage::{Device, Member, Redeemed, Role, Storage, Team};
+
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+pub fn sha256_hex(s: &str) -> String {
+    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A code as typed: upper case, separators dropped, look-alike letters mapped (O→0, I/L→1).
+pub fn normalise_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| !matches!(c, '-' | ' ' | '\t'))
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            other => other,
+        })
+        .collect()
+}
+
+pub fn create_team(s: &dyn Storage, name: &str) -> Result<Team> {
+    let t = Team { id: uuid::Uuid::now_v7().to_string(), name: name.trim().to_string(), created_ms: now_ms() };
+    if t.name.is_empty() || t.name.chars().count() > 200 {
+        return Err(ApiError::bad_request("invalid_team", "a team name has 1..200 characters").into());
+    }
+    s.create_team(&t)?;
+    Ok(t)
+}
+
+pub fn add_member(s: &dyn Storage, team_id: &str, name: &str, role: Role, organisation: &str) -> Result<Member> {
+    if s.team(team_id)?.is_none() {
+        return Err(ApiError::bad_request("unknown_team", "no such team").into());
+    }
+    if name.trim().is_empty() || name.chars().count() > 200 || organisation.chars().count() > 200 {
+        return Err(ApiError::bad_request("invalid_member", "names and organisations have 1..200 characters").into());
+    }
+    let m = Member {
+        id: uuid::Uuid::now_v7().to_string(),
+        team_id: team_id.into(),
+        display_name: name.trim().into(),
+        role,
+        organisation: organisation.trim().into(),
+        created_ms: now_ms(),
+    };
+    s.add_member(&m)?;
+    Ok(m)
+}
+
+/// Issues a one-time code for `member_id`, valid for `hours`; returns it as `XXXX-XXXX`.
+pub fn issue_code(s: &dyn Storage, member_id: &str, hours: u32) -> Result<String> {
+    let member = s.member(member_id)?.ok_or_else(|| ApiError::bad_request("unknown_member", "no such member"))?;
+    if member.role == Role::Admin {
+        return Err(
+            ApiError::bad_request("admin_cannot_enrol", "administrators manage devices; they do not sync").into()
+        );
+    }
+    let mut bytes = [0u8; 8];
+    rand::rng().fill_bytes(&mut bytes);
+    let code: String = bytes.iter().map(|b| CROCKFORD[(*b & 31) as usize] as char).collect();
+    s.create_enrolment(&sha256_hex(&code), member_id, now_ms() + hours.clamp(1, 24 * 14) as i64 * 3_600_000)?;
+    Ok(format!("{}-{}", &code[..4], &code[4..]))
+}
+
+/// Trades a code for a new device and its credential (returned once, stored hashed).
+pub fn redeem(s: &dyn Storage, code: &str, device_name: &str) -> Result<(Device, String, Member, Team)> {
+    let mut secret = [0u8; 32];
+    rand::rng().fill_bytes(&mut secret);
+    let credential = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
+    let device = Device {
+        id: uuid::Uuid::now_v7().to_string(),
+        member_id: String::new(),
+        name: device_name.trim().chars().take(100).collect(),
+        credential_hash: sha256_hex(&credential),
+        created_ms: now_ms(),
+        last_seen_ms: None,
+        revoked_ms: None,
+    };
+    match s.redeem_enrolment(&sha256_hex(&normalise_code(code)), now_ms(), &device)? {
+        Redeemed::Enrolled(m, t) => Ok((Device { member_id: m.id.clone(), ..device }, credential, m, t)),
+        Redeemed::Invalid => Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "invalid_code",
+            "this enrolment code is unknown, used or expired; ask your team lead for a new one",
+        )
+        .into()),
+    }
+}

@@ -1,0 +1,23 @@
+//! Wijkverkenner team server: holds a team's members, devices and synced walks and records,
+//! and serves the sync protocol (`docs/sync-protocol.md`). Storage is embedded SQLite by
+//! default, PostgreSQL when given a database URL.
+
+pub mod admin;
+pub mod api;
+pub mod error;
+pub mod storage;
+pub mod sync;
+
+use std::sync::Arc;
+
+pub use api::{router, AppState};
+pub use error::{ApiError, Error, Result};
+pub use storage::Storage;
+
+/// Opens the storage: PostgreSQL when `database_url` is given, else SQLite in `data_dir`.
+pub fn open_storage(data_dir: &std::path::Path, database_url: Option<&str>) -> Result<Arc<dyn Storage>> {
+    Ok(match database_url {
+        Some(url) => Arc::new(storage::postgres::PostgresStorage::open(url)?),
+        None => Arc::new(storage::sqlite::SqliteStorage::open(data_dir)?),
+    })
+}

@@ -1,0 +1,152 @@
+//! Where the server keeps teams, members, devices and every synced walk and record.
+//!
+//! One trait, two backends: embedded SQLite (the default: a data directory, zero set-up) and
+//! PostgreSQL (for regions and many teams). The sync rules (merge, permissions, cursor) are
+//! written once in `crate::sync` against the small transactional [`Tx`] interface; the
+//! backends only store and fetch. `tests/conformance.rs` runs the same suite against both.
+
+pub mod postgres;
+pub mod sqlite;
+
+use serde::{Deserialize, Serialize};
+use wijkverkenner_core::sync::wire::Entity;
+
+use crate::error::Result;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Team {
+    pub id: String,
+    pub name: String,
+    pub created_ms: i64,
+}
+
+/// A member's role on the server. Admins manage devices; they do not sync.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    FieldWorker,
+    Lead,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::FieldWorker => "field_worker",
+            Role::Lead => "lead",
+            Role::Admin => "admin",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "field_worker" => Some(Role::FieldWorker),
+            "lead" => Some(Role::Lead),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub id: String,
+    pub team_id: String,
+    pub display_name: String,
+    pub role: Role,
+    pub organisation: String,
+    pub created_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    pub id: String,
+    pub member_id: String,
+    pub name: String,
+    /// SHA-256 of the credential, hex. The credential itself is never stored.
+    pub credential_hash: String,
+    pub created_ms: i64,
+    pub last_seen_ms: Option<i64>,
+    pub revoked_ms: Option<i64>,
+}
+
+/// Who is calling: the device, its member and the member's team.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub device: Device,
+    pub member: Member,
+    pub team: Team,
+}
+
+/// An entity as the server holds it: the merged document, its place in the team's feed, and
+/// the device whose push last changed it (not echoed back to that device).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stored {
+    pub entity: Entity,
+    pub seq: i64,
+    pub last_device: String,
+}
+
+/// What redeeming an enrolment code found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Redeemed {
+    /// The device was created for this member.
+    Enrolled(Member, Team),
+    /// No such code, already used, or expired (deliberately indistinguishable).
+    Invalid,
+}
+
+/// One page of a team's change feed for a viewer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeedPage {
+    pub entities: Vec<Entity>,
+    pub cursor: i64,
+    pub more: bool,
+}
+
+/// Who may see what in the feed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Viewer {
+    pub team_id: String,
+    pub member_id: String,
+    pub device_id: String,
+    /// Leads see sensitive signals of everyone; others only their own.
+    pub sees_sensitive: bool,
+}
+
+/// Reads and writes inside one storage transaction.
+pub trait Tx {
+    /// Locks the team's feed for this transaction and returns its last sequence number.
+    fn lock_feed(&mut self, team_id: &str) -> Result<i64>;
+    fn set_feed(&mut self, team_id: &str, seq: i64) -> Result<()>;
+    fn get(&mut self, team_id: &str, id: &str) -> Result<Option<Stored>>;
+    fn put(&mut self, team_id: &str, stored: &Stored) -> Result<()>;
+}
+
+/// The storage the server runs on. Every method is one transaction.
+pub trait Storage: Send + Sync {
+    /// "sqlite" or "postgres", for /health and logs.
+    fn backend(&self) -> &'static str;
+
+    fn create_team(&self, team: &Team) -> Result<()>;
+    fn team(&self, id: &str) -> Result<Option<Team>>;
+    fn add_member(&self, member: &Member) -> Result<()>;
+    fn member(&self, id: &str) -> Result<Option<Member>>;
+
+    /// Stores a one-time code (hashed) for a member, valid until `expires_ms`.
+    fn create_enrolment(&self, code_hash: &str, member_id: &str, expires_ms: i64) -> Result<()>;
+    /// Uses the code once and creates the device, atomically.
+    fn redeem_enrolment(&self, code_hash: &str, now_ms: i64, device: &Device) -> Result<Redeemed>;
+
+    /// The device with its member and team; `None` if unknown.
+    fn caller(&self, device_id: &str) -> Result<Option<Caller>>;
+    fn devices(&self, team_id: &str) -> Result<Vec<(Device, Member)>>;
+    /// Marks a device revoked; `false` if it did not exist.
+    fn revoke_device(&self, device_id: &str, now_ms: i64) -> Result<bool>;
+    fn touch_device(&self, device_id: &str, now_ms: i64) -> Result<()>;
+
+    /// Runs `f` in one transaction; commits if it returns `Ok`, rolls back otherwise.
+    fn transaction(&self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()>;
+
+    /// The viewer's part of the team's feed after `cursor`, at most `limit` entities.
+    fn feed(&self, viewer: &Viewer, cursor: i64, limit: u32) -> Result<FeedPage>;
+}

@@ -1,0 +1,301 @@
+//! PostgreSQL, for a region or many teams on one server. Same tables as SQLite; a bounded pool
+//! of connections; the team's feed row is locked (`FOR UPDATE`) for the length of a push, so
+//! sequence numbers are committed in order and a reader never skips one.
+
+use std::sync::{Condvar, Mutex};
+
+use postgres::{Client, NoTls, Row, Transaction};
+use wijkverkenner_core::sync::wire::Entity;
+
+use super::{Caller, Device, FeedPage, Member, Redeemed, Role, Storage, Stored, Team, Tx, Viewer};
+use crate::error::{Error, Result};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS teams (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, seq BIGINT NOT NULL DEFAULT 0, created_ms BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS members (
+    id TEXT PRIMARY KEY, team_id TEXT NOT NULL REFERENCES teams (id), display_name TEXT NOT NULL,
+    role TEXT NOT NULL, organisation TEXT NOT NULL, created_ms BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS devices (
+    id TEXT PRIMARY KEY, member_id TEXT NOT NULL REFERENCES members (id), name TEXT NOT NULL,
+    credential_hash TEXT NOT NULL, created_ms BIGINT NOT NULL, last_seen_ms BIGINT, revoked_ms BIGINT);
+CREATE TABLE IF NOT EXISTS enrolment_codes (
+    code_hash TEXT PRIMARY KEY, member_id TEXT NOT NULL REFERENCES members (id),
+    expires_ms BIGINT NOT NULL, used_ms BIGINT);
+CREATE TABLE IF NOT EXISTS entities (
+    team_id TEXT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL, author_id TEXT NOT NULL,
+    sensitive BOOLEAN NOT NULL, seq BIGINT NOT NULL, last_device TEXT NOT NULL, doc TEXT NOT NULL,
+    PRIMARY KEY (team_id, id));
+CREATE INDEX IF NOT EXISTS entities_feed ON entities (team_id, seq);
+";
+
+const POOL: usize = 16;
+
+pub struct PostgresStorage {
+    url: String,
+    idle: Mutex<(Vec<Client>, usize)>,
+    freed: Condvar,
+}
+
+const MEMBER_COLS: &str = "m.id, m.team_id, m.display_name, m.role, m.organisation, m.created_ms";
+const DEVICE_COLS: &str = "d.id, d.member_id, d.name, d.credential_hash, d.created_ms, d.last_seen_ms, d.revoked_ms";
+
+fn member_row(r: &Row, at: usize) -> Member {
+    let role: String = r.get(at + 3);
+    Member {
+        id: r.get(at),
+        team_id: r.get(at + 1),
+        display_name: r.get(at + 2),
+        role: Role::parse(&role).unwrap_or(Role::FieldWorker),
+        organisation: r.get(at + 4),
+        created_ms: r.get(at + 5),
+    }
+}
+
+fn device_row(r: &Row, at: usize) -> Device {
+    Device {
+        id: r.get(at),
+        member_id: r.get(at + 1),
+        name: r.get(at + 2),
+        credential_hash: r.get(at + 3),
+        created_ms: r.get(at + 4),
+        last_seen_ms: r.get(at + 5),
+        revoked_ms: r.get(at + 6),
+    }
+}
+
+/// A pooled connection, returned to the pool when dropped (unless it broke).
+struct Conn<'a> {
+    pool: &'a PostgresStorage,
+    client: Option<Client>,
+}
+
+impl Drop for Conn<'_> {
+    fn drop(&mut self) {
+        let mut idle = self.pool.idle.lock().unwrap_or_else(|p| p.into_inner());
+        match self.client.take() {
+            Some(c) if !c.is_closed() => idle.0.push(c),
+            _ => idle.1 -= 1,
+        }
+        self.pool.freed.notify_one();
+    }
+}
+
+impl PostgresStorage {
+    /// Connects to `url` (e.g. `postgres://wv@localhost/wv`) and creates the tables if needed.
+    pub fn open(url: &str) -> Result<Self> {
+        let s = Self { url: url.to_string(), idle: Mutex::new((Vec::new(), 0)), freed: Condvar::new() };
+        s.conn()?.client().batch_execute(SCHEMA)?;
+        Ok(s)
+    }
+
+    fn conn(&self) -> Result<Conn<'_>> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(c) = idle.0.pop() {
+                return Ok(Conn { pool: self, client: Some(c) });
+            }
+            if idle.1 < POOL {
+                idle.1 += 1;
+                drop(idle);
+                return match Client::connect(&self.url, NoTls) {
+                    Ok(c) => Ok(Conn { pool: self, client: Some(c) }),
+                    Err(e) => {
+                        self.idle.lock().unwrap_or_else(|p| p.into_inner()).1 -= 1;
+                        Err(e.into())
+                    }
+                };
+            }
+            idle = self.freed.wait(idle).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&mut Transaction) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.client().transaction()?;
+        let out = f(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+impl Conn<'_> {
+    fn client(&mut self) -> &mut Client {
+        self.client.as_mut().expect("a pooled connection is present until drop")
+    }
+}
+
+struct PgTx<'a, 'b>(&'a mut Transaction<'b>);
+
+impl Tx for PgTx<'_, '_> {
+    fn lock_feed(&mut self, team_id: &str) -> Result<i64> {
+        let row = self.0.query_one("SELECT seq FROM teams WHERE id = $1 FOR UPDATE", &[&team_id])?;
+        Ok(row.get(0))
+    }
+    fn set_feed(&mut self, team_id: &str, seq: i64) -> Result<()> {
+        self.0.execute("UPDATE teams SET seq = $2 WHERE id = $1", &[&team_id, &seq])?;
+        Ok(())
+    }
+    fn get(&mut self, team_id: &str, id: &str) -> Result<Option<Stored>> {
+        let row = self
+            .0
+            .query_opt("SELECT doc, seq, last_device FROM entities WHERE team_id = $1 AND id = $2", &[&team_id, &id])?;
+        row.map(|r| {
+            let doc: String = r.get(0);
+            Ok(Stored { entity: serde_json::from_str(&doc)?, seq: r.get(1), last_device: r.get(2) })
+        })
+        .transpose()
+    }
+    fn put(&mut self, team_id: &str, s: &Stored) -> Result<()> {
+        let e = &s.entity;
+        let doc = serde_json::to_string(e)?;
+        self.0.execute(
+            "INSERT INTO entities (team_id, id, kind, author_id, sensitive, seq, last_device, doc)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (team_id, id) DO UPDATE SET sensitive = excluded.sensitive, seq = excluded.seq,
+                 last_device = excluded.last_device, doc = excluded.doc",
+            &[&team_id, &e.id, &e.kind.as_str(), &e.author_id, &e.sensitive, &s.seq, &s.last_device, &doc],
+        )?;
+        Ok(())
+    }
+}
+
+impl Storage for PostgresStorage {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn create_team(&self, t: &Team) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO teams (id, name, created_ms) VALUES ($1, $2, $3)",
+                &[&t.id, &t.name, &t.created_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn team(&self, id: &str) -> Result<Option<Team>> {
+        let row = self.conn()?.client().query_opt("SELECT id, name, created_ms FROM teams WHERE id = $1", &[&id])?;
+        Ok(row.map(|r| Team { id: r.get(0), name: r.get(1), created_ms: r.get(2) }))
+    }
+
+    fn add_member(&self, m: &Member) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO members (id, team_id, display_name, role, organisation, created_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&m.id, &m.team_id, &m.display_name, &m.role.as_str(), &m.organisation, &m.created_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn member(&self, id: &str) -> Result<Option<Member>> {
+        let row =
+            self.conn()?.client().query_opt(&format!("SELECT {MEMBER_COLS} FROM members m WHERE m.id = $1"), &[&id])?;
+        Ok(row.map(|r| member_row(&r, 0)))
+    }
+
+    fn create_enrolment(&self, code_hash: &str, member_id: &str, expires_ms: i64) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO enrolment_codes (code_hash, member_id, expires_ms) VALUES ($1, $2, $3)",
+                &[&code_hash, &member_id, &expires_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn redeem_enrolment(&self, code_hash: &str, now_ms: i64, d: &Device) -> Result<Redeemed> {
+        self.write(|tx| {
+            let row = tx.query_opt(
+                "UPDATE enrolment_codes SET used_ms = $2 WHERE code_hash = $1 AND used_ms IS NULL AND expires_ms > $2
+                 RETURNING member_id",
+                &[&code_hash, &now_ms],
+            )?;
+            let Some(row) = row else { return Ok(Redeemed::Invalid) };
+            let member_id: String = row.get(0);
+            tx.execute(
+                "INSERT INTO devices (id, member_id, name, credential_hash, created_ms) VALUES ($1, $2, $3, $4, $5)",
+                &[&d.id, &member_id, &d.name, &d.credential_hash, &d.created_ms],
+            )?;
+            let r = tx.query_one(
+                &format!(
+                    "SELECT {MEMBER_COLS}, t.id, t.name, t.created_ms FROM members m JOIN teams t ON t.id = m.team_id WHERE m.id = $1"
+                ),
+                &[&member_id],
+            )?;
+            Ok(Redeemed::Enrolled(member_row(&r, 0), Team { id: r.get(6), name: r.get(7), created_ms: r.get(8) }))
+        })
+    }
+
+    fn caller(&self, device_id: &str) -> Result<Option<Caller>> {
+        let row = self.conn()?.client().query_opt(
+            &format!(
+                "SELECT {DEVICE_COLS}, {MEMBER_COLS}, t.id, t.name, t.created_ms
+                 FROM devices d JOIN members m ON m.id = d.member_id JOIN teams t ON t.id = m.team_id WHERE d.id = $1"
+            ),
+            &[&device_id],
+        )?;
+        Ok(row.map(|r| Caller {
+            device: device_row(&r, 0),
+            member: member_row(&r, 7),
+            team: Team { id: r.get(13), name: r.get(14), created_ms: r.get(15) },
+        }))
+    }
+
+    fn devices(&self, team_id: &str) -> Result<Vec<(Device, Member)>> {
+        let rows = self.conn()?.client().query(
+            &format!(
+                "SELECT {DEVICE_COLS}, {MEMBER_COLS} FROM devices d JOIN members m ON m.id = d.member_id
+                 WHERE m.team_id = $1 ORDER BY d.created_ms"
+            ),
+            &[&team_id],
+        )?;
+        Ok(rows.iter().map(|r| (device_row(r, 0), member_row(r, 7))).collect())
+    }
+
+    fn revoke_device(&self, device_id: &str, now_ms: i64) -> Result<bool> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "UPDATE devices SET revoked_ms = coalesce(revoked_ms, $2) WHERE id = $1",
+                &[&device_id, &now_ms],
+            )? == 1)
+        })
+    }
+
+    fn touch_device(&self, device_id: &str, now_ms: i64) -> Result<()> {
+        self.conn()?.client().execute("UPDATE devices SET last_seen_ms = $2 WHERE id = $1", &[&device_id, &now_ms])?;
+        Ok(())
+    }
+
+    fn transaction(&self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
+        self.write(|tx| f(&mut PgTx(tx)))
+    }
+
+    fn feed(&self, v: &Viewer, cursor: i64, limit: u32) -> Result<FeedPage> {
+        let mut conn = self.conn()?;
+        // One snapshot for the feed's high-water mark and its rows.
+        let mut tx =
+            conn.client().build_transaction().isolation_level(postgres::IsolationLevel::RepeatableRead).start()?;
+        let max: i64 =
+            tx.query_opt("SELECT seq FROM teams WHERE id = $1", &[&v.team_id])?.map(|r| r.get(0)).unwrap_or(0);
+        let rows = tx.query(
+            "SELECT doc, seq FROM entities
+             WHERE team_id = $1 AND seq > $2 AND seq <= $3 AND last_device <> $4
+               AND (NOT sensitive OR author_id = $5 OR $6)
+             ORDER BY seq LIMIT $7",
+            &[&v.team_id, &cursor, &max, &v.device_id, &v.member_id, &v.sees_sensitive, &(limit as i64 + 1)],
+        )?;
+        tx.commit()?;
+        let more = rows.len() > limit as usize;
+        let mut entities = Vec::with_capacity(rows.len().min(limit as usize));
+        let mut last = cursor;
+        for r in rows.iter().take(limit as usize) {
+            let doc: String = r.get(0);
+            entities.push(serde_json::from_str::<Entity>(&doc).map_err(Error::from)?);
+            last = r.get(1);
+        }
+        Ok(FeedPage { entities, cursor: if more { last } else { max }, more })
+    }
+}

@@ -1,0 +1,313 @@
+//! The embedded default: one SQLite file in the data directory. One writer connection, a
+//! small pool of readers, WAL, every method one transaction.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
+use wijkverkenner_core::sync::wire::Entity;
+
+use super::{Caller, Device, FeedPage, Member, Redeemed, Role, Storage, Stored, Team, Tx, Viewer};
+use crate::error::{Error, Result};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS teams (
+    id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS members (
+    id TEXT PRIMARY KEY NOT NULL, team_id TEXT NOT NULL REFERENCES teams (id), display_name TEXT NOT NULL,
+    role TEXT NOT NULL, organisation TEXT NOT NULL, created_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS devices (
+    id TEXT PRIMARY KEY NOT NULL, member_id TEXT NOT NULL REFERENCES members (id), name TEXT NOT NULL,
+    credential_hash TEXT NOT NULL, created_ms INTEGER NOT NULL, last_seen_ms INTEGER, revoked_ms INTEGER);
+CREATE TABLE IF NOT EXISTS enrolment_codes (
+    code_hash TEXT PRIMARY KEY NOT NULL, member_id TEXT NOT NULL REFERENCES members (id),
+    expires_ms INTEGER NOT NULL, used_ms INTEGER);
+CREATE TABLE IF NOT EXISTS entities (
+    team_id TEXT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL, author_id TEXT NOT NULL,
+    sensitive INTEGER NOT NULL, seq INTEGER NOT NULL, last_device TEXT NOT NULL, doc TEXT NOT NULL,
+    PRIMARY KEY (team_id, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entities_feed ON entities (team_id, seq);
+";
+
+pub struct SqliteStorage {
+    path: std::path::PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn connect(path: &Path) -> Result<Connection> {
+    let c = Connection::open(path)?;
+    c.busy_timeout(std::time::Duration::from_secs(10))?;
+    c.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY;")?;
+    let _: String = c.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    Ok(c)
+}
+
+fn team_row(r: &Row) -> rusqlite::Result<Team> {
+    Ok(Team { id: r.get(0)?, name: r.get(1)?, created_ms: r.get(2)? })
+}
+
+fn member_row(r: &Row, at: usize) -> rusqlite::Result<Member> {
+    let role: String = r.get(at + 3)?;
+    Ok(Member {
+        id: r.get(at)?,
+        team_id: r.get(at + 1)?,
+        display_name: r.get(at + 2)?,
+        role: Role::parse(&role).unwrap_or(Role::FieldWorker),
+        organisation: r.get(at + 4)?,
+        created_ms: r.get(at + 5)?,
+    })
+}
+
+fn device_row(r: &Row, at: usize) -> rusqlite::Result<Device> {
+    Ok(Device {
+        id: r.get(at)?,
+        member_id: r.get(at + 1)?,
+        name: r.get(at + 2)?,
+        credential_hash: r.get(at + 3)?,
+        created_ms: r.get(at + 4)?,
+        last_seen_ms: r.get(at + 5)?,
+        revoked_ms: r.get(at + 6)?,
+    })
+}
+
+const MEMBER_COLS: &str = "m.id, m.team_id, m.display_name, m.role, m.organisation, m.created_ms";
+const DEVICE_COLS: &str = "d.id, d.member_id, d.name, d.credential_hash, d.created_ms, d.last_seen_ms, d.revoked_ms";
+
+impl SqliteStorage {
+    /// Opens (or creates) `wijkverkenner-server.db` in `dir`.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::Other(format!("data directory: {e}")))?;
+        let path = dir.join("wijkverkenner-server.db");
+        let writer = connect(&path)?;
+        writer.execute_batch(SCHEMA)?;
+        Ok(Self { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) })
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = match lock(&self.readers).pop() {
+            Some(c) => c,
+            None => connect(&self.path)?,
+        };
+        let out = f(&conn);
+        let mut pool = lock(&self.readers);
+        if pool.len() < 8 {
+            pool.push(conn);
+        }
+        out
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+        let mut c = lock(&self.writer);
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+struct SqliteTx<'a>(&'a Transaction<'a>);
+
+impl Tx for SqliteTx<'_> {
+    fn lock_feed(&mut self, team_id: &str) -> Result<i64> {
+        // The immediate transaction already holds SQLite's write lock.
+        Ok(self.0.prepare_cached("SELECT seq FROM teams WHERE id = ?1")?.query_row([team_id], |r| r.get(0))?)
+    }
+    fn set_feed(&mut self, team_id: &str, seq: i64) -> Result<()> {
+        self.0.prepare_cached("UPDATE teams SET seq = ?2 WHERE id = ?1")?.execute(params![team_id, seq])?;
+        Ok(())
+    }
+    fn get(&mut self, team_id: &str, id: &str) -> Result<Option<Stored>> {
+        let row: Option<(String, i64, String)> = self
+            .0
+            .prepare_cached("SELECT doc, seq, last_device FROM entities WHERE team_id = ?1 AND id = ?2")?
+            .query_row(params![team_id, id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        row.map(|(doc, seq, last_device)| Ok(Stored { entity: serde_json::from_str(&doc)?, seq, last_device }))
+            .transpose()
+    }
+    fn put(&mut self, team_id: &str, s: &Stored) -> Result<()> {
+        let e = &s.entity;
+        self.0
+            .prepare_cached(
+                "INSERT INTO entities (team_id, id, kind, author_id, sensitive, seq, last_device, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (team_id, id) DO UPDATE SET sensitive = excluded.sensitive, seq = excluded.seq,
+                     last_device = excluded.last_device, doc = excluded.doc",
+            )?
+            .execute(params![
+                team_id,
+                e.id,
+                e.kind.as_str(),
+                e.author_id,
+                e.sensitive,
+                s.seq,
+                s.last_device,
+                serde_json::to_string(e)?
+            ])?;
+        Ok(())
+    }
+}
+
+impl Storage for SqliteStorage {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn create_team(&self, t: &Team) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO teams (id, name, created_ms) VALUES (?1, ?2, ?3)",
+                params![t.id, t.name, t.created_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn team(&self, id: &str) -> Result<Option<Team>> {
+        self.read(|c| {
+            Ok(c.query_row("SELECT id, name, created_ms FROM teams WHERE id = ?1", [id], team_row).optional()?)
+        })
+    }
+
+    fn add_member(&self, m: &Member) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO members (id, team_id, display_name, role, organisation, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![m.id, m.team_id, m.display_name, m.role.as_str(), m.organisation, m.created_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn member(&self, id: &str) -> Result<Option<Member>> {
+        self.read(|c| {
+            Ok(c.query_row(&format!("SELECT {MEMBER_COLS} FROM members m WHERE m.id = ?1"), [id], |r| member_row(r, 0))
+                .optional()?)
+        })
+    }
+
+    fn create_enrolment(&self, code_hash: &str, member_id: &str, expires_ms: i64) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO enrolment_codes (code_hash, member_id, expires_ms) VALUES (?1, ?2, ?3)",
+                params![code_hash, member_id, expires_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn redeem_enrolment(&self, code_hash: &str, now_ms: i64, d: &Device) -> Result<Redeemed> {
+        self.write(|tx| {
+            let member_id: Option<String> = tx
+                .query_row(
+                    "UPDATE enrolment_codes SET used_ms = ?2 WHERE code_hash = ?1 AND used_ms IS NULL AND expires_ms > ?2
+                     RETURNING member_id",
+                    params![code_hash, now_ms],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(member_id) = member_id else { return Ok(Redeemed::Invalid) };
+            tx.execute(
+                "INSERT INTO devices (id, member_id, name, credential_hash, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![d.id, member_id, d.name, d.credential_hash, d.created_ms],
+            )?;
+            let (m, t) = tx.query_row(
+                &format!(
+                    "SELECT {MEMBER_COLS}, t.id, t.name, t.created_ms FROM members m JOIN teams t ON t.id = m.team_id WHERE m.id = ?1"
+                ),
+                [&member_id],
+                |r| Ok((member_row(r, 0)?, Team { id: r.get(6)?, name: r.get(7)?, created_ms: r.get(8)? })),
+            )?;
+            Ok(Redeemed::Enrolled(m, t))
+        })
+    }
+
+    fn caller(&self, device_id: &str) -> Result<Option<Caller>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                &format!(
+                    "SELECT {DEVICE_COLS}, {MEMBER_COLS}, t.id, t.name, t.created_ms
+                     FROM devices d JOIN members m ON m.id = d.member_id JOIN teams t ON t.id = m.team_id WHERE d.id = ?1"
+                ),
+                [device_id],
+                |r| {
+                    Ok(Caller {
+                        device: device_row(r, 0)?,
+                        member: member_row(r, 7)?,
+                        team: Team { id: r.get(13)?, name: r.get(14)?, created_ms: r.get(15)? },
+                    })
+                },
+            )
+            .optional()?)
+        })
+    }
+
+    fn devices(&self, team_id: &str) -> Result<Vec<(Device, Member)>> {
+        self.read(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {DEVICE_COLS}, {MEMBER_COLS} FROM devices d JOIN members m ON m.id = d.member_id
+                 WHERE m.team_id = ?1 ORDER BY d.created_ms"
+            ))?;
+            let rows = st.query_map([team_id], |r| Ok((device_row(r, 0)?, member_row(r, 7)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn revoke_device(&self, device_id: &str, now_ms: i64) -> Result<bool> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "UPDATE devices SET revoked_ms = coalesce(revoked_ms, ?2) WHERE id = ?1",
+                params![device_id, now_ms],
+            )? == 1)
+        })
+    }
+
+    fn touch_device(&self, device_id: &str, now_ms: i64) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("UPDATE devices SET last_seen_ms = ?2 WHERE id = ?1", params![device_id, now_ms])?;
+            Ok(())
+        })
+    }
+
+    fn transaction(&self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()> {
+        self.write(|tx| f(&mut SqliteTx(tx)))
+    }
+
+    fn feed(&self, v: &Viewer, cursor: i64, limit: u32) -> Result<FeedPage> {
+        self.read(|c| {
+            let tx = c.unchecked_transaction()?;
+            let max: i64 = tx
+                .query_row("SELECT seq FROM teams WHERE id = ?1", [&v.team_id], |r| r.get(0))
+                .optional()?
+                .unwrap_or(0);
+            let mut st = tx.prepare_cached(
+                "SELECT doc, seq FROM entities
+                 WHERE team_id = ?1 AND seq > ?2 AND seq <= ?3 AND last_device <> ?4
+                   AND (sensitive = 0 OR author_id = ?5 OR ?6)
+                 ORDER BY seq LIMIT ?7",
+            )?;
+            let rows = st.query_map(
+                params![v.team_id, cursor, max, v.device_id, v.member_id, v.sees_sensitive, limit as i64 + 1],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+            )?;
+            let mut entities = Vec::new();
+            let mut last = cursor;
+            let mut more = false;
+            for row in rows {
+                let (doc, seq) = row?;
+                if entities.len() == limit as usize {
+                    more = true;
+                    break;
+                }
+                entities.push(serde_json::from_str::<Entity>(&doc)?);
+                last = seq;
+            }
+            Ok(FeedPage { entities, cursor: if more { last } else { max }, more })
+        })
+    }
+}

@@ -1,0 +1,174 @@
+//! Helpers for the server tests: a real server on a loopback port, real phones (core stores)
+//! talking to it over HTTP, and both storage backends.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use wijkverkenner_core::sync::http::HttpTransport;
+use wijkverkenner_core::sync::Transport;
+use wijkverkenner_core::*;
+use wijkverkenner_server::storage::{Member as ServerMember, Role, Team};
+use wijkverkenner_server::{admin, router, AppState, Storage};
+
+/// A team server on 127.0.0.1 with a port of its own, stopped when dropped.
+pub struct TestServer {
+    pub url: String,
+    pub addr: SocketAddr,
+    pub storage: Arc<dyn Storage>,
+    runtime: Option<tokio::runtime::Runtime>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestServer {
+    pub fn start(storage: Arc<dyn Storage>) -> Self {
+        Self::start_on(storage, "127.0.0.1:0".parse().unwrap())
+    }
+
+    pub fn start_on(storage: Arc<dyn Storage>, addr: SocketAddr) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let state = AppState { storage: storage.clone(), taxonomy: Arc::new(Taxonomy::default_taxonomy()) };
+        let listener = runtime.block_on(tokio::net::TcpListener::bind(addr)).unwrap();
+        let addr = listener.local_addr().unwrap();
+        runtime.spawn(async move {
+            axum::serve(listener, router(state))
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        TestServer { url: format!("http://{addr}"), addr, storage, runtime: Some(runtime), stop: Some(stop) }
+    }
+
+    /// Stops the server at once (connections in flight are cut).
+    pub fn stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_timeout(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub fn sqlite_storage(dir: &Path) -> Arc<dyn Storage> {
+    Arc::new(wijkverkenner_server::storage::sqlite::SqliteStorage::open(dir).unwrap())
+}
+
+/// A fresh PostgreSQL database on the server the test command started. Fails loudly when
+/// there is none: PostgreSQL tests are never skipped.
+pub fn postgres_storage() -> Arc<dyn Storage> {
+    let base = std::env::var("WV_TEST_DATABASE_URL").expect(
+        "WV_TEST_DATABASE_URL is not set: run `bash scripts/test.sh`, which starts a throwaway PostgreSQL, \
+         or point it at a server where the user may CREATE DATABASE",
+    );
+    let name = format!("wv_test_{}", uuid::Uuid::now_v7().simple());
+    let mut admin = postgres::Client::connect(&base, postgres::NoTls).expect("connect to the test PostgreSQL");
+    admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    let url = match base.rsplit_once('/') {
+        Some((prefix, _)) => format!("{prefix}/{name}"),
+        None => panic!("WV_TEST_DATABASE_URL must end in /<database>"),
+    };
+    Arc::new(wijkverkenner_server::storage::postgres::PostgresStorage::open(&url).unwrap())
+}
+
+pub struct TestTeam {
+    pub team: Team,
+    pub lead: ServerMember,
+    pub workers: Vec<ServerMember>,
+}
+
+pub fn team(storage: &dyn Storage, name: &str, workers: usize) -> TestTeam {
+    let team = admin::create_team(storage, name).unwrap();
+    let lead = admin::add_member(storage, &team.id, "Teamleider", Role::Lead, "Gemeente Utrecht").unwrap();
+    let workers = (0..workers)
+        .map(|i| {
+            admin::add_member(storage, &team.id, &format!("Veldwerker {i}"), Role::FieldWorker, "Buurtteam").unwrap()
+        })
+        .collect();
+    TestTeam { team, lead, workers }
+}
+
+/// A phone: an encrypted core store enrolled with the server.
+pub struct Phone {
+    pub store: Store,
+    pub transport: Box<dyn Transport>,
+    pub dir: tempfile::TempDir,
+}
+
+impl Phone {
+    pub fn enrol(server: &TestServer, storage: &dyn Storage, member: &ServerMember) -> Phone {
+        Self::enrol_with(Box::new(HttpTransport::new(&server.url)), storage, member)
+    }
+
+    pub fn enrol_with(transport: Box<dyn Transport>, storage: &dyn Storage, member: &ServerMember) -> Phone {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("phone.db"), Encryption::Key(StoreKey::new([9; 32]))).unwrap();
+        let code = admin::issue_code(storage, &member.id, 1).unwrap();
+        store.enrol(transport.as_ref(), &code, "testtoestel").unwrap();
+        Phone { store, transport, dir }
+    }
+
+    pub fn sync(&self) -> Result<sync::engine::SyncOutcome> {
+        self.store.sync(self.transport.as_ref(), &AtomicBool::new(false))
+    }
+}
+
+/// A moment `mins` minutes after a fixed evening in the past.
+pub fn at(mins: i64) -> Moment {
+    Moment { utc_ms: 1_795_539_600_000 + mins * 60_000, offset_s: 3600 }
+}
+
+pub fn location(lat: f64, lon: f64) -> Location {
+    Location { lat, lon, accuracy_m: 8.0, fix_ms: at(0).utc_ms, source: LocationSource::Gps }
+}
+
+pub fn new_walk(mins: i64) -> NewWalk {
+    NewWalk { participants: vec![], purpose: "Avondronde".into(), focus: vec![], started: at(mins) }
+}
+
+pub fn observation(note: &str) -> RecordBody {
+    RecordBody::Observation(Observation { themes: vec!["obs.vacancy".into()], tone: Tone::Concern, note: note.into() })
+}
+
+pub fn signal(description: &str, category: &str) -> RecordBody {
+    RecordBody::Signal(Signal {
+        category: category.into(),
+        severity: Severity::High,
+        description: description.into(),
+        at_known_place: false,
+        follow_up: String::new(),
+        suggested_referral: None,
+    })
+}
+
+/// Every live record and walk a phone holds, as (id, content) for comparison.
+pub fn snapshot(store: &Store) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut page = PageRequest::first(500);
+    loop {
+        let p = store.latest_records(&page).unwrap();
+        for r in &p.items {
+            out.push((
+                r.id.to_string(),
+                serde_json::to_string(&(&r.body, &r.location, &r.review, r.reviewed_ms)).unwrap(),
+            ));
+        }
+        match p.next {
+            Some(c) => page.cursor = Some(c),
+            None => break,
+        }
+    }
+    out.sort();
+    out
+}

@@ -1,0 +1,126 @@
+//! End to end over loopback HTTP: enrol, record, sync, see the team's records, the review
+//! loop back to the author, need-to-know for sensitive signals, revocation and wipe.
+
+mod common;
+
+use common::*;
+use wijkverkenner_core::*;
+
+#[test]
+fn a_walk_reaches_the_team_and_the_review_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = sqlite_storage(dir.path());
+    let server = TestServer::start(storage.clone());
+    let t = team(storage.as_ref(), "Overvecht", 2);
+    let sanne = Phone::enrol(&server, storage.as_ref(), &t.workers[0]);
+    let joost = Phone::enrol(&server, storage.as_ref(), &t.workers[1]);
+    let lead = Phone::enrol(&server, storage.as_ref(), &t.lead);
+    assert_eq!(lead.store.identity().unwrap().member.role, MemberRole::Lead);
+
+    // Sanne walks and notes an observation and a sensitive signal.
+    let walk = sanne.store.start_walk(new_walk(0)).unwrap();
+    let obs = sanne
+        .store
+        .add_record(NewRecord {
+            walk_id: walk.id,
+            body: observation("Leeg pand"),
+            created: at(5),
+            location: Some(location(52.09, 5.11)),
+        })
+        .unwrap();
+    let sig = sanne
+        .store
+        .add_record(NewRecord {
+            walk_id: walk.id,
+            body: signal("Veel aanloop bij portiek", "sig.stash_house"),
+            created: at(6),
+            location: Some(location(52.091, 5.111)),
+        })
+        .unwrap();
+    sanne.store.end_walk(&walk.id, at(30)).unwrap();
+    assert_eq!(sanne.store.pending_count().unwrap(), 3);
+    let out = sanne.sync().unwrap();
+    assert_eq!(out.acknowledged, 3);
+    assert_eq!(sanne.store.pending_count().unwrap(), 0);
+    assert_eq!(sanne.store.sync_status().unwrap().state, sync::SyncState::Idle);
+
+    // Joost sees the walk and the observation, never Sanne's sensitive signal.
+    joost.sync().unwrap();
+    assert!(joost.store.record(&obs.id).is_ok());
+    assert!(matches!(joost.store.record(&sig.id), Err(Error::NotFound(_))));
+    assert_eq!(joost.store.walk(&walk.id).unwrap().summary, sanne.store.walk(&walk.id).unwrap().summary);
+
+    // The lead sees both, refers the signal and asks a question.
+    lead.sync().unwrap();
+    let seen = lead.store.record(&sig.id).unwrap();
+    assert_eq!(seen.body, sig.body);
+    lead.store
+        .review_record(
+            &sig.id,
+            Review {
+                status: Some(SignalStatus::Referred),
+                referral: Some("ref.police".into()),
+                question: Some("Welk huisnummer?".into()),
+                answer: None,
+            },
+        )
+        .unwrap();
+    lead.sync().unwrap();
+
+    // It reaches Sanne's phone on her next sync; she answers, and the lead gets the answer.
+    sanne.sync().unwrap();
+    let back = sanne.store.record(&sig.id).unwrap();
+    assert_eq!(back.review.status, Some(SignalStatus::Referred));
+    assert_eq!(back.review.question.as_deref(), Some("Welk huisnummer?"));
+    sanne.store.answer_review(&sig.id, "Nummer 12, tweede portiek").unwrap();
+    sanne.sync().unwrap();
+    lead.sync().unwrap();
+    assert_eq!(lead.store.record(&sig.id).unwrap().review.answer.as_deref(), Some("Nummer 12, tweede portiek"));
+    // A field worker cannot review.
+    assert!(matches!(joost.store.review_record(&obs.id, Review::default()), Err(Error::NotAuthor)));
+
+    // A sync with nothing to do is one round trip.
+    let idle = sanne.sync().unwrap();
+    assert_eq!((idle.round_trips, idle.acknowledged, idle.pulled), (1, 0, 0));
+}
+
+#[test]
+fn a_revoked_phone_is_refused_and_wiped() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = sqlite_storage(dir.path());
+    let server = TestServer::start(storage.clone());
+    let t = team(storage.as_ref(), "Zuilen", 1);
+    let phone = Phone::enrol(&server, storage.as_ref(), &t.workers[0]);
+    let walk = phone.store.start_walk(new_walk(0)).unwrap();
+    phone
+        .store
+        .add_record(NewRecord { walk_id: walk.id, body: observation("x"), created: at(1), location: None })
+        .unwrap();
+    phone.sync().unwrap();
+    let device = phone.store.identity().unwrap().device.to_string();
+    assert!(storage.revoke_device(&device, 1).unwrap());
+    assert!(matches!(phone.sync(), Err(Error::Revoked)));
+    assert_eq!(phone.store.record_counts().unwrap(), (0, 0));
+    assert!(phone.store.identity().is_none());
+    assert_eq!(phone.store.sync_status().unwrap().state, sync::SyncState::Revoked);
+}
+
+#[test]
+fn enrolment_codes_are_one_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = sqlite_storage(dir.path());
+    let server = TestServer::start(storage.clone());
+    let t = team(storage.as_ref(), "Noord", 1);
+    let code = wijkverkenner_server::admin::issue_code(storage.as_ref(), &t.workers[0].id, 1).unwrap();
+    assert_eq!(code.len(), 9);
+    let transport = wijkverkenner_core::sync::http::HttpTransport::new(&server.url);
+    let a = Store::open(dir.path().join("a.db"), Encryption::Key(StoreKey::new([1; 32]))).unwrap();
+    // Typed in lower case, without the dash: still valid.
+    a.enrol(&transport, &code.replace('-', "").to_lowercase(), "telefoon A").unwrap();
+    let b = Store::open(dir.path().join("b.db"), Encryption::Key(StoreKey::new([2; 32]))).unwrap();
+    match b.enrol(&transport, &code, "telefoon B") {
+        Err(Error::Server { status: 403, code, .. }) => assert_eq!(code, "invalid_code"),
+        other => panic!("a used code must be refused, got {other:?}"),
+    }
+    assert!(b.identity().is_none());
+}
