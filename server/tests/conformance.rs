@@ -1,0 +1,316 @@
+//! One conformance suite for every storage backend: the same tests run against embedded
+//! SQLite and against a real PostgreSQL (started by the test command).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use common::*;
+use serde_json::json;
+use wijkverkenner_core::sync::wire::{Entity, EntityKind};
+use wijkverkenner_core::Hlc;
+use wijkverkenner_server::storage::{Caller, Role};
+use wijkverkenner_server::{admin, sync, Error, Storage};
+
+fn uuid() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+fn clock(ms: u64) -> Hlc {
+    Hlc { wall_ms: ms, counter: 0, node: 1 }
+}
+
+/// A device for `member` straight in storage, and the caller it makes.
+fn caller(s: &dyn Storage, member: &wijkverkenner_server::storage::Member) -> Caller {
+    let code = admin::issue_code(s, &member.id, 1).unwrap();
+    let (device, _, _, _) = admin::redeem(s, &code, "test").unwrap();
+    s.caller(&device.id).unwrap().unwrap()
+}
+
+fn walk(author: &str, id: &str) -> Entity {
+    let mut fields = BTreeMap::new();
+    for (k, v) in [
+        ("participants", json!([])),
+        ("purpose", json!("ronde")),
+        ("focus", json!([])),
+        ("pauses", json!([])),
+        ("status", json!("active")),
+        ("ended", json!(null)),
+        ("summary", json!(null)),
+        ("buurten", json!([])),
+        ("track", json!(null)),
+        ("review_question", json!(null)),
+        ("review_answer", json!(null)),
+        ("reviewed_ms", json!(null)),
+    ] {
+        fields.insert(k.to_string(), v);
+    }
+    Entity {
+        kind: EntityKind::Walk,
+        id: id.into(),
+        walk_id: None,
+        author_id: author.into(),
+        created_ms: 1_795_539_600_000,
+        created_offset_s: 3600,
+        sensitive: false,
+        deleted: false,
+        hlc: clock(1),
+        fields,
+        clocks: BTreeMap::new(),
+    }
+}
+
+fn record(author: &str, walk_id: &str, id: &str, note: &str, sensitive_signal: bool) -> Entity {
+    let mut fields = BTreeMap::new();
+    let kind = if sensitive_signal {
+        fields.insert("category".into(), json!("sig.weapons"));
+        fields.insert("severity".into(), json!("high"));
+        fields.insert("description".into(), json!(note));
+        fields.insert("at_known_place".into(), json!(false));
+        fields.insert("follow_up".into(), json!(""));
+        fields.insert("suggested_referral".into(), json!(null));
+        fields.insert("review_status".into(), json!(null));
+        fields.insert("review_referral".into(), json!(null));
+        EntityKind::Signal
+    } else {
+        fields.insert("themes".into(), json!(["obs.litter"]));
+        fields.insert("tone".into(), json!("neutral"));
+        fields.insert("note".into(), json!(note));
+        EntityKind::Observation
+    };
+    fields.insert("location".into(), json!({"at": {"kind": "none"}, "buurt": null, "wijk": null}));
+    fields.insert("review_question".into(), json!(null));
+    fields.insert("review_answer".into(), json!(null));
+    fields.insert("reviewed_ms".into(), json!(null));
+    Entity {
+        kind,
+        id: id.into(),
+        walk_id: Some(walk_id.into()),
+        author_id: author.into(),
+        created_ms: 1_795_539_700_000,
+        created_offset_s: 3600,
+        sensitive: sensitive_signal,
+        deleted: false,
+        hlc: clock(2),
+        fields,
+        clocks: BTreeMap::new(),
+    }
+}
+
+fn forbidden(r: Result<u32, Error>) -> bool {
+    matches!(r, Err(Error::Api(e)) if e.status.as_u16() == 403)
+}
+
+fn teams_members_and_devices(s: Arc<dyn Storage>) {
+    let t = team(s.as_ref(), "Kanaleneiland", 1);
+    assert_eq!(s.team(&t.team.id).unwrap().unwrap().name, "Kanaleneiland");
+    assert_eq!(s.member(&t.lead.id).unwrap().unwrap().role, Role::Lead);
+    let c = caller(s.as_ref(), &t.workers[0]);
+    assert_eq!(c.team.id, t.team.id);
+    assert_eq!(c.member.id, t.workers[0].id);
+    let devices = s.devices(&t.team.id).unwrap();
+    assert_eq!(devices.len(), 1);
+    assert!(s.revoke_device(&c.device.id, 5).unwrap());
+    assert_eq!(s.caller(&c.device.id).unwrap().unwrap().device.revoked_ms, Some(5));
+    assert!(!s.revoke_device(&uuid(), 5).unwrap());
+    assert!(s.caller(&uuid()).unwrap().is_none());
+}
+
+fn enrolment_codes_are_one_time_and_expire(s: Arc<dyn Storage>) {
+    let t = team(s.as_ref(), "Zuilen", 1);
+    let code = admin::issue_code(s.as_ref(), &t.workers[0].id, 1).unwrap();
+    assert!(admin::redeem(s.as_ref(), &code, "a").is_ok());
+    assert!(admin::redeem(s.as_ref(), &code, "b").is_err());
+    // Expired: stored with a time in the past.
+    s.create_enrolment(&admin::sha256_hex("ABCD1234"), &t.workers[0].id, 1).unwrap();
+    assert!(admin::redeem(s.as_ref(), "abcd-1234", "c").is_err());
+    assert!(admin::redeem(s.as_ref(), "nonsense", "d").is_err());
+}
+
+fn pushes_are_idempotent_and_sequenced(s: Arc<dyn Storage>) {
+    let t = team(s.as_ref(), "Noordwest", 2);
+    let a = caller(s.as_ref(), &t.workers[0]);
+    let b = caller(s.as_ref(), &t.workers[1]);
+    let w = walk(&a.member.id, &uuid());
+    let r = record(&a.member.id, &w.id, &uuid(), "zwerfvuil", false);
+    let push = vec![w.clone(), r.clone()];
+    assert_eq!(sync::apply_push(s.as_ref(), &a, &push).unwrap(), 2);
+    for _ in 0..3 {
+        assert_eq!(sync::apply_push(s.as_ref(), &a, &push).unwrap(), 0, "a repeated push changes nothing");
+    }
+    // Reordered: the record before its walk is fine too.
+    assert_eq!(sync::apply_push(s.as_ref(), &a, &[r.clone(), w.clone()]).unwrap(), 0);
+    let page = sync::pull(s.as_ref(), &b, 0, 100).unwrap();
+    assert_eq!(page.entities.len(), 2);
+    assert!(!page.more);
+    assert_eq!(sync::pull(s.as_ref(), &b, page.cursor, 100).unwrap().entities.len(), 0);
+    // The pusher is not sent its own changes back.
+    assert_eq!(sync::pull(s.as_ref(), &a, 0, 100).unwrap().entities.len(), 0);
+}
+
+fn edits_merge_per_field(s: Arc<dyn Storage>) {
+    let t = team(s.as_ref(), "Oost", 1);
+    let a = caller(s.as_ref(), &t.workers[0]);
+    let lead = caller(s.as_ref(), &t.lead);
+    let w = walk(&a.member.id, &uuid());
+    let r = record(&a.member.id, &w.id, &uuid(), "eerst", false);
+    sync::apply_push(s.as_ref(), &a, &[w, r.clone()]).unwrap();
+    // The author edits the note; the lead, concurrently, asks a question.
+    let mut edit = r.clone();
+    edit.fields.insert("note".into(), json!("later"));
+    edit.clocks.insert("note".into(), clock(10));
+    edit.hlc = clock(10);
+    let mut question = r.clone();
+    question.fields.insert("review_question".into(), json!("Waar precies?"));
+    question.clocks.insert("review_question".into(), clock(9));
+    question.hlc = clock(9);
+    assert_eq!(sync::apply_push(s.as_ref(), &lead, &[question]).unwrap(), 1);
+    assert_eq!(sync::apply_push(s.as_ref(), &a, &[edit]).unwrap(), 1);
+    let page = sync::pull(s.as_ref(), &lead, 0, 100).unwrap();
+    let merged = page.entities.iter().find(|e| e.id == r.id).unwrap();
+    assert_eq!(merged.fields["note"], json!("later"));
+    assert_eq!(merged.fields["review_question"], json!("Waar precies?"));
+}
+
+fn rights_are_enforced_and_a_refused_push_stores_nothing(s: Arc<dyn Storage>) {
+    let t = team(s.as_ref(), "West", 2);
+    let a = caller(s.as_ref(), &t.workers[0]);
+    let b = caller(s.as_ref(), &t.workers[1]);
+    let lead = caller(s.as_ref(), &t.lead);
+    let w = walk(&a.member.id, &uuid());
+    let r = record(&a.member.id, &w.id, &uuid(), "van a", false);
+    sync::apply_push(s.as_ref(), &a, &[w.clone(), r.clone()]).unwrap();
+
+    // b may not create in a's name, nor edit a's record, nor review.
+    let forged = record(&a.member.id, &w.id, &uuid(), "namens a", false);
+    assert!(forbidden(sync::apply_push(s.as_ref(), &b, &[forged])));
+    let mut edit = r.clone();
+    edit.fields.insert("note".into(), json!("door b"));
+    edit.clocks.insert("note".into(), clock(20));
+    assert!(forbidden(sync::apply_push(s.as_ref(), &b, &[edit.clone()])));
+    let mut review = r.clone();
+    review.fields.insert("reviewed_ms".into(), json!(5));
+    review.clocks.insert("reviewed_ms".into(), clock(21));
+    assert!(forbidden(sync::apply_push(s.as_ref(), &a, &[review.clone()])));
+    // A push with one forbidden change among good ones stores none of them.
+    let fine = record(&b.member.id, &w.id, &uuid(), "van b", false);
+    let before = sync::pull(s.as_ref(), &lead, 0, 100).unwrap().cursor;
+    assert!(forbidden(sync::apply_push(s.as_ref(), &b, &[fine.clone(), edit])));
+    assert_eq!(sync::pull(s.as_ref(), &lead, 0, 100).unwrap().cursor, before);
+    assert_eq!(sync::pull(s.as_ref(), &lead, 0, 100).unwrap().entities.len(), 2);
+    // The lead may review; a delete only by the author.
+    assert_eq!(sync::apply_push(s.as_ref(), &lead, &[review]).unwrap(), 1);
+    let mut delete = r.clone();
+    delete.deleted = true;
+    delete.fields.clear();
+    delete.hlc = clock(30);
+    assert!(forbidden(sync::apply_push(s.as_ref(), &b, &[delete.clone()])));
+    assert_eq!(sync::apply_push(s.as_ref(), &a, &[delete]).unwrap(), 1);
+}
+
+fn signal_status_follows_the_transitions(s: Arc<dyn Storage>) {
+    let t = team(s.as_ref(), "Zuidwest", 1);
+    let a = caller(s.as_ref(), &t.workers[0]);
+    let lead = caller(s.as_ref(), &t.lead);
+    let w = walk(&a.member.id, &uuid());
+    let sig = record(&a.member.id, &w.id, &uuid(), "wapen gezien", true);
+    sync::apply_push(s.as_ref(), &a, &[w, sig.clone()]).unwrap();
+    let set = |e: &Entity, status: &str, referral: Option<&str>, at: u64| {
+        let mut e = e.clone();
+        e.fields.insert("review_status".into(), json!(status));
+        e.fields.insert("review_referral".into(), json!(referral));
+        e.clocks.insert("review_status".into(), clock(at));
+        e.clocks.insert("review_referral".into(), clock(at));
+        e.hlc = clock(at);
+        e
+    };
+    let closed = set(&sig, "closed", None, 40);
+    assert_eq!(sync::apply_push(s.as_ref(), &lead, &[closed.clone()]).unwrap(), 1);
+    // Closed → referred is not allowed (reopen through review first).
+    let referred = set(&closed, "referred", Some("ref.police"), 41);
+    assert!(matches!(sync::apply_push(s.as_ref(), &lead, &[referred]), Err(Error::Api(e)) if e.status.as_u16() == 409));
+    let reopened = set(&closed, "in_review", None, 42);
+    assert_eq!(sync::apply_push(s.as_ref(), &lead, &[reopened]).unwrap(), 1);
+}
+
+fn the_feed_is_need_to_know_and_paged(s: Arc<dyn Storage>) {
+    let t = team(s.as_ref(), "Binnenstad", 2);
+    let a = caller(s.as_ref(), &t.workers[0]);
+    let b = caller(s.as_ref(), &t.workers[1]);
+    let lead = caller(s.as_ref(), &t.lead);
+    let w = walk(&a.member.id, &uuid());
+    let mut push = vec![w.clone()];
+    for i in 0..25 {
+        push.push(record(&a.member.id, &w.id, &uuid(), &format!("r{i}"), i % 5 == 0));
+    }
+    sync::apply_push(s.as_ref(), &a, &push).unwrap();
+    let all = |c: &Caller| {
+        let mut seen = Vec::new();
+        let mut cursor = 0;
+        loop {
+            let p = sync::pull(s.as_ref(), c, cursor, 4).unwrap();
+            assert!(p.entities.len() <= 4);
+            seen.extend(p.entities.into_iter().map(|e| (e.id, e.sensitive)));
+            cursor = p.cursor;
+            if !p.more {
+                break;
+            }
+        }
+        seen
+    };
+    let for_b = all(&b);
+    assert_eq!(for_b.len(), 26 - 5, "b sees the walk and the 20 non-sensitive records");
+    assert!(for_b.iter().all(|(_, sensitive)| !sensitive));
+    assert_eq!(all(&lead).len(), 26, "the lead sees everything");
+    // The author's other phone sees the author's own sensitive signals.
+    let a2 = caller(s.as_ref(), &t.workers[0]);
+    assert_eq!(all(&a2).len(), 26);
+}
+
+fn teams_are_isolated(s: Arc<dyn Storage>) {
+    let ta = team(s.as_ref(), "Team A", 1);
+    let tb = team(s.as_ref(), "Team B", 1);
+    let a = caller(s.as_ref(), &ta.workers[0]);
+    let b = caller(s.as_ref(), &tb.workers[0]);
+    let lead_b = caller(s.as_ref(), &tb.lead);
+    let w = walk(&a.member.id, &uuid());
+    let r = record(&a.member.id, &w.id, &uuid(), "alleen voor team A", false);
+    sync::apply_push(s.as_ref(), &a, &[w.clone(), r.clone()]).unwrap();
+    assert!(sync::pull(s.as_ref(), &lead_b, 0, 100).unwrap().entities.is_empty());
+    assert!(sync::pull(s.as_ref(), &b, 0, 100).unwrap().entities.is_empty());
+    // Pushing A's ids from team B cannot touch A's data: it is refused (not the author) ...
+    let mut overwrite = r.clone();
+    overwrite.fields.insert("note".into(), json!("door B"));
+    overwrite.clocks.insert("note".into(), clock(99));
+    assert!(forbidden(sync::apply_push(s.as_ref(), &b, &[overwrite])));
+    // ... and A's record is unchanged.
+    let lead_a = caller(s.as_ref(), &ta.lead);
+    let seen = sync::pull(s.as_ref(), &lead_a, 0, 100).unwrap();
+    assert_eq!(seen.entities.iter().find(|e| e.id == r.id).unwrap().fields["note"], json!("alleen voor team A"));
+}
+
+macro_rules! conformance {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $test() {
+                let dir = tempfile::tempdir().unwrap();
+                super::$test(super::sqlite_storage(dir.path()));
+            })*
+        }
+        mod postgres {
+            $(#[test] fn $test() { super::$test(super::postgres_storage()); })*
+        }
+    };
+}
+
+conformance!(
+    teams_members_and_devices,
+    enrolment_codes_are_one_time_and_expire,
+    pushes_are_idempotent_and_sequenced,
+    edits_merge_per_field,
+    rights_are_enforced_and_a_refused_push_stores_nothing,
+    signal_status_follows_the_transitions,
+    the_feed_is_need_to_know_and_paged,
+    teams_are_isolated,
+);
