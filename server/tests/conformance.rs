@@ -226,7 +226,7 @@ fn signal_status_follows_the_transitions(s: Arc<dyn Storage>) {
         e
     };
     let closed = set(&sig, "closed", None, 40);
-    assert_eq!(sync::apply_push(s.as_ref(), &lead, &[closed.clone()]).unwrap(), 1);
+    assert_eq!(sync::apply_push(s.as_ref(), &lead, std::slice::from_ref(&closed)).unwrap(), 1);
     // Closed → referred is not allowed (reopen through review first).
     let referred = set(&closed, "referred", Some("ref.police"), 41);
     assert!(matches!(sync::apply_push(s.as_ref(), &lead, &[referred]), Err(Error::Api(e)) if e.status.as_u16() == 409));
