@@ -209,13 +209,18 @@ async fn sync_handler(State(s): State<AppState>, headers: HeaderMap, body: Body)
     let storage = s.storage.clone();
     let device = caller.device.id.clone();
     let pushed = req.push.len();
-    let (page, changed) = blocking(move || {
-        let changed = if req.push.is_empty() { 0 } else { sync::apply_push(storage.as_ref(), &caller, &req.push)? };
+    let (page, pushed_result) = blocking(move || {
+        let pushed_result = if req.push.is_empty() {
+            Default::default()
+        } else {
+            sync::apply_push(storage.as_ref(), &caller, &req.push)?
+        };
         let page = sync::pull(storage.as_ref(), &caller, req.cursor, req.pull_limit)?;
         storage.touch_device(&caller.device.id, admin::now_ms())?;
-        Ok((page, changed))
+        Ok((page, pushed_result))
     })
     .await?;
+    let changed = pushed_result.changed;
     tracing::info!(device = %device, pushed, changed, pulled = page.entities.len(), more = page.more, "sync");
     reply(
         &headers,
@@ -225,6 +230,7 @@ async fn sync_handler(State(s): State<AppState>, headers: HeaderMap, body: Body)
             pull: page.entities,
             cursor: page.cursor,
             more: page.more,
+            rejected: pushed_result.rejected,
         },
     )
 }

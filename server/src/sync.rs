@@ -6,7 +6,7 @@ use wijkverkenner_core::hlc::Hlc;
 use wijkverkenner_core::review::SignalStatus;
 use wijkverkenner_core::sync::codec::{check_entity, record_parts};
 use wijkverkenner_core::sync::merge::merge;
-use wijkverkenner_core::sync::wire::{Entity, EntityKind, LEAD_FIELDS, MAX_PULL, MAX_PUSH};
+use wijkverkenner_core::sync::wire::{Entity, EntityKind, Rejection, LEAD_FIELDS, MAX_PULL, MAX_PUSH};
 use wijkverkenner_core::Taxonomy;
 
 use crate::error::{ApiError, Error, Result};
@@ -72,16 +72,6 @@ fn check_rights(caller: &Caller, stored: Option<&Entity>, e: &Entity, i: usize) 
                     return deny("only the author can change the content");
                 }
             }
-            if e.kind == EntityKind::Signal && changed.iter().any(|f| *f == "review_status") {
-                let (from, to) = (status_of(s), status_of(e));
-                if !from.can_become(to) {
-                    return Err(ApiError::new(
-                        StatusCode::CONFLICT,
-                        "status_transition",
-                        format!("change #{i}: a signal cannot go from {from:?} to {to:?}"),
-                    ));
-                }
-            }
         }
     }
     if e.kind == EntityKind::Signal && !e.deleted {
@@ -91,16 +81,57 @@ fn check_rights(caller: &Caller, stored: Option<&Entity>, e: &Entity, i: usize) 
     Ok(())
 }
 
-/// Applies a validated push for `caller` in one transaction; returns how many entities changed.
-pub fn apply_push(storage: &dyn Storage, caller: &Caller, push: &[Entity]) -> Result<u32> {
+/// The server's own node in clock values it stamps.
+const SERVER_NODE: u64 = 0;
+
+/// A signal status change that does not follow the transitions from the stored status (another
+/// lead changed it first) is not applied: the stored status and referral are kept, stamped with
+/// a clock after the refused one so every replica converges on them.
+fn resolve_status(stored: &Entity, e: &mut Entity) -> Option<Rejection> {
+    if e.kind != EntityKind::Signal || e.clock("review_status") <= stored.clock("review_status") {
+        return None;
+    }
+    let (from, to) = (status_of(stored), status_of(e));
+    if from.can_become(to) {
+        return None;
+    }
+    let after = e.clock("review_status").max(stored.clock("review_status")).max(e.clock("review_referral"));
+    let stamp = after.tick(0, SERVER_NODE);
+    for f in ["review_status", "review_referral"] {
+        e.fields.insert(f.into(), stored.fields.get(f).cloned().unwrap_or(serde_json::Value::Null));
+        e.clocks.insert(f.into(), stamp);
+    }
+    e.hlc = e.hlc.max(stamp);
+    Some(Rejection {
+        id: e.id.clone(),
+        field: "review_status".into(),
+        reason: format!("a signal's status could not go from {from:?} to {to:?}: another lead changed it first"),
+    })
+}
+
+/// What a push did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pushed {
+    /// Entities whose stored version changed.
+    pub changed: u32,
+    pub rejected: Vec<Rejection>,
+}
+
+/// Applies a validated push for `caller` in one transaction.
+pub fn apply_push(storage: &dyn Storage, caller: &Caller, push: &[Entity]) -> Result<Pushed> {
     let team = caller.team.id.clone();
-    let mut changed = 0u32;
+    let mut out = Pushed::default();
     storage.transaction(&mut |tx| {
-        changed = 0;
+        out = Pushed::default();
         let mut seq = tx.lock_feed(&team)?;
-        for (i, e) in push.iter().enumerate() {
-            let stored = tx.get(&team, &e.id)?;
-            check_rights(caller, stored.as_ref().map(|s| &s.entity), e, i)?;
+        for (i, pushed) in push.iter().enumerate() {
+            let stored = tx.get(&team, &pushed.id)?;
+            check_rights(caller, stored.as_ref().map(|s| &s.entity), pushed, i)?;
+            let mut e = pushed.clone();
+            if let Some(r) = stored.as_ref().and_then(|s| resolve_status(&s.entity, &mut e)) {
+                out.rejected.push(r);
+            }
+            let e = &e;
             let merged = match &stored {
                 Some(s) => merge(&s.entity, e).map_err(|_| {
                     Error::from(ApiError::new(
@@ -111,16 +142,20 @@ pub fn apply_push(storage: &dyn Storage, caller: &Caller, push: &[Entity]) -> Re
                 })?,
                 None => e.clone(),
             };
-            if stored.as_ref().is_some_and(|s| s.entity == merged) {
+            let unchanged = stored.as_ref().is_some_and(|s| s.entity == merged);
+            // The pusher lacks part of the merged version: it must come back in its feed.
+            let pusher_current = merged == *pushed;
+            if unchanged && pusher_current {
                 continue; // Already known: a repeated push changes nothing.
             }
             seq += 1;
-            changed += 1;
-            tx.put(&team, &Stored { entity: merged, seq, last_device: caller.device.id.clone() })?;
+            out.changed += !unchanged as u32;
+            let last_device = if pusher_current { caller.device.id.clone() } else { String::new() };
+            tx.put(&team, &Stored { entity: merged, seq, last_device })?;
         }
         tx.set_feed(&team, seq)
     })?;
-    Ok(changed)
+    Ok(out)
 }
 
 /// The caller's page of the team feed after `cursor`.

@@ -98,7 +98,7 @@ fn record(author: &str, walk_id: &str, id: &str, note: &str, sensitive_signal: b
     }
 }
 
-fn forbidden(r: Result<u32, Error>) -> bool {
+fn forbidden(r: Result<sync::Pushed, Error>) -> bool {
     matches!(r, Err(Error::Api(e)) if e.status.as_u16() == 403)
 }
 
@@ -135,12 +135,12 @@ fn pushes_are_idempotent_and_sequenced(s: Arc<dyn Storage>) {
     let w = walk(&a.member.id, &uuid());
     let r = record(&a.member.id, &w.id, &uuid(), "zwerfvuil", false);
     let push = vec![w.clone(), r.clone()];
-    assert_eq!(sync::apply_push(s.as_ref(), &a, &push).unwrap(), 2);
+    assert_eq!(sync::apply_push(s.as_ref(), &a, &push).unwrap().changed, 2);
     for _ in 0..3 {
-        assert_eq!(sync::apply_push(s.as_ref(), &a, &push).unwrap(), 0, "a repeated push changes nothing");
+        assert_eq!(sync::apply_push(s.as_ref(), &a, &push).unwrap().changed, 0, "a repeated push changes nothing");
     }
     // Reordered: the record before its walk is fine too.
-    assert_eq!(sync::apply_push(s.as_ref(), &a, &[r.clone(), w.clone()]).unwrap(), 0);
+    assert_eq!(sync::apply_push(s.as_ref(), &a, &[r.clone(), w.clone()]).unwrap().changed, 0);
     let page = sync::pull(s.as_ref(), &b, 0, 100).unwrap();
     assert_eq!(page.entities.len(), 2);
     assert!(!page.more);
@@ -165,8 +165,8 @@ fn edits_merge_per_field(s: Arc<dyn Storage>) {
     question.fields.insert("review_question".into(), json!("Waar precies?"));
     question.clocks.insert("review_question".into(), clock(9));
     question.hlc = clock(9);
-    assert_eq!(sync::apply_push(s.as_ref(), &lead, &[question]).unwrap(), 1);
-    assert_eq!(sync::apply_push(s.as_ref(), &a, &[edit]).unwrap(), 1);
+    assert_eq!(sync::apply_push(s.as_ref(), &lead, &[question]).unwrap().changed, 1);
+    assert_eq!(sync::apply_push(s.as_ref(), &a, &[edit]).unwrap().changed, 1);
     let page = sync::pull(s.as_ref(), &lead, 0, 100).unwrap();
     let merged = page.entities.iter().find(|e| e.id == r.id).unwrap();
     assert_eq!(merged.fields["note"], json!("later"));
@@ -200,13 +200,13 @@ fn rights_are_enforced_and_a_refused_push_stores_nothing(s: Arc<dyn Storage>) {
     assert_eq!(sync::pull(s.as_ref(), &lead, 0, 100).unwrap().cursor, before);
     assert_eq!(sync::pull(s.as_ref(), &lead, 0, 100).unwrap().entities.len(), 2);
     // The lead may review; a delete only by the author.
-    assert_eq!(sync::apply_push(s.as_ref(), &lead, &[review]).unwrap(), 1);
+    assert_eq!(sync::apply_push(s.as_ref(), &lead, &[review]).unwrap().changed, 1);
     let mut delete = r.clone();
     delete.deleted = true;
     delete.fields.clear();
     delete.hlc = clock(30);
     assert!(forbidden(sync::apply_push(s.as_ref(), &b, &[delete.clone()])));
-    assert_eq!(sync::apply_push(s.as_ref(), &a, &[delete]).unwrap(), 1);
+    assert_eq!(sync::apply_push(s.as_ref(), &a, &[delete]).unwrap().changed, 1);
 }
 
 fn signal_status_follows_the_transitions(s: Arc<dyn Storage>) {
@@ -226,12 +226,29 @@ fn signal_status_follows_the_transitions(s: Arc<dyn Storage>) {
         e
     };
     let closed = set(&sig, "closed", None, 40);
-    assert_eq!(sync::apply_push(s.as_ref(), &lead, std::slice::from_ref(&closed)).unwrap(), 1);
-    // Closed → referred is not allowed (reopen through review first).
+    assert_eq!(sync::apply_push(s.as_ref(), &lead, std::slice::from_ref(&closed)).unwrap().changed, 1);
+    // Closed → referred is not allowed (reopen through review first): the push is applied,
+    // the status kept, stamped after the refused change, and the refusal reported.
     let referred = set(&closed, "referred", Some("ref.police"), 41);
-    assert!(matches!(sync::apply_push(s.as_ref(), &lead, &[referred]), Err(Error::Api(e)) if e.status.as_u16() == 409));
-    let reopened = set(&closed, "in_review", None, 42);
-    assert_eq!(sync::apply_push(s.as_ref(), &lead, &[reopened]).unwrap(), 1);
+    let out = sync::apply_push(s.as_ref(), &lead, std::slice::from_ref(&referred)).unwrap();
+    assert_eq!(out.rejected.len(), 1);
+    assert_eq!(out.rejected[0].field, "review_status");
+    // The pushing phone gets the server's version back, with a clock that wins over its own.
+    let back = sync::pull(s.as_ref(), &lead, 0, 100).unwrap();
+    let kept = back.entities.iter().find(|e| e.id == sig.id).expect("the refused change comes back");
+    assert_eq!(kept.fields["review_status"], json!("closed"));
+    assert!(kept.clock("review_status") > referred.clock("review_status"));
+    let reopened = set(kept, "in_review", None, 42);
+    let reopened = Entity { hlc: kept.hlc.max(clock(42)), ..reopened };
+    let mut reopened = reopened;
+    let later = kept.clock("review_status").tick(kept.clock("review_status").wall_ms + 1, 1);
+    reopened.clocks.insert("review_status".into(), later);
+    reopened.clocks.insert("review_referral".into(), later);
+    assert_eq!(sync::apply_push(s.as_ref(), &lead, &[reopened]).unwrap().changed, 1);
+    assert!(
+        sync::apply_push(s.as_ref(), &lead, &[closed]).unwrap().rejected.is_empty(),
+        "an old version changes nothing"
+    );
 }
 
 fn the_feed_is_need_to_know_and_paged(s: Arc<dyn Storage>) {

@@ -72,6 +72,10 @@ pub struct SyncStatus {
     pub next_attempt_ms: Option<i64>,
     /// Changes from the team this app version could not read (update the app).
     pub unreadable: u32,
+    /// Why parts of the last sync's changes were not applied by the server (e.g. a signal's
+    /// status another lead changed first); the team's version is now on the phone.
+    #[serde(default)]
+    pub refused: Vec<String>,
 }
 
 /// What one sync did.
@@ -83,6 +87,8 @@ pub struct SyncOutcome {
     /// Changes from the team merged into the store.
     pub pulled: u32,
     pub unreadable: u32,
+    /// Fields of pushed changes the server kept as they were (see [`SyncStatus::refused`]).
+    pub refused: u32,
 }
 
 const BACKOFF_BASE_MS: i64 = 5_000;
@@ -186,6 +192,9 @@ impl Store {
                 status.failures = 0;
                 status.next_attempt_ms = None;
                 status.unreadable += outcome.unreadable;
+                if outcome.refused == 0 {
+                    status.refused.clear();
+                }
             }
             Err(Error::Revoked) => {
                 // The data is gone; only the reason stays, so the shell can tell the user.
@@ -214,6 +223,7 @@ impl Store {
     fn sync_rounds(&self, transport: &dyn Transport, cancel: &AtomicBool) -> Result<SyncOutcome> {
         let credential = self.credential()?;
         let mut outcome = SyncOutcome::default();
+        let mut refused = Vec::new();
         loop {
             if cancel.load(Ordering::Relaxed) {
                 return Err(Error::Cancelled);
@@ -247,7 +257,16 @@ impl Store {
             outcome.acknowledged += report.acknowledged;
             outcome.pulled += report.applied;
             outcome.unreadable += report.unreadable;
+            outcome.refused += body.rejected.len() as u32;
+            refused.extend(body.rejected.into_iter().map(|r| r.reason));
             if !body.more && !full_push {
+                if !refused.is_empty() {
+                    self.write(|c| {
+                        let mut s: SyncStatus = crate::store::read_meta(&c.tx, "sync_status")?.unwrap_or_default();
+                        s.refused = std::mem::take(&mut refused);
+                        crate::store::write_meta(&c.tx, "sync_status", &s)
+                    })?;
+                }
                 return Ok(outcome);
             }
         }

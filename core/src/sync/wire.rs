@@ -117,6 +117,20 @@ pub struct SyncResponse {
     pub cursor: i64,
     /// More changes wait on the server: sync again.
     pub more: bool,
+    /// Parts of pushed changes the server could not apply (e.g. a signal status another lead
+    /// changed first). The rest of the push was applied; the server's version comes back in
+    /// the pull.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<Rejection>,
+}
+
+/// One field of one pushed entity that the server kept as it was, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub id: String,
+    pub field: String,
+    /// A sentence for a person; never contains record content.
+    pub reason: String,
 }
 
 /// The body of every error answer.
