@@ -116,12 +116,13 @@ pub(crate) struct Change<'a> {
     last: Hlc,
     node: u64,
     ticked: bool,
+    skew_ms: i64,
 }
 
 impl Change<'_> {
     /// The next clock value for a change in this transaction.
     pub fn tick(&mut self) -> Hlc {
-        let now = chrono::Utc::now().timestamp_millis().max(0) as u64;
+        let now = (chrono::Utc::now().timestamp_millis() + self.skew_ms).max(0) as u64;
         self.last = self.last.tick(now, self.node);
         self.ticked = true;
         self.last
@@ -143,6 +144,8 @@ pub struct Store {
     writer: Mutex<Writer>,
     readers: Mutex<Vec<Connection>>,
     state: RwLock<State>,
+    /// Tests only: how far this "phone's" clock is off.
+    clock_skew_ms: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for Store {
@@ -222,6 +225,7 @@ impl Store {
             encryption,
             writer: Mutex::new(Writer { conn, hlc }),
             readers: Mutex::new(Vec::new()),
+            clock_skew_ms: std::sync::atomic::AtomicI64::new(0),
             state: RwLock::new(State { identity, taxonomy: Arc::new(taxonomy), settings, places: Places::NotLoaded }),
         })
     }
@@ -237,7 +241,8 @@ impl Store {
         let Writer { conn, hlc } = &mut *guard;
         let last = *hlc;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut change = Change { tx, last, node, ticked: false };
+        let skew_ms = self.clock_skew_ms.load(std::sync::atomic::Ordering::Relaxed);
+        let mut change = Change { tx, last, node, ticked: false, skew_ms };
         let out = f(&mut change)?;
         if change.ticked {
             write_meta(&change.tx, "hlc", &change.last)?;
@@ -344,6 +349,12 @@ impl Store {
         };
         self.state.write().unwrap_or_else(|p| p.into_inner()).places = places;
         Ok(out)
+    }
+
+    /// Tests only: pretend this phone's clock is `ms` off (a day, say), for the clocks it stamps.
+    #[doc(hidden)]
+    pub fn simulate_clock_skew(&self, ms: i64) {
+        self.clock_skew_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// SQLite's own consistency check; "ok" when the file is intact.
