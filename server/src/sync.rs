@@ -61,7 +61,7 @@ fn check_rights(caller: &Caller, stored: Option<&Entity>, e: &Entity, i: usize) 
         }
         // A deleted entity stays deleted whatever is pushed: nothing to check.
         Some(s) if s.deleted => {}
-        Some(s) => {
+        Some(_) => {
             if e.deleted && e.author_id != me.id {
                 return deny("only the author can delete");
             }
