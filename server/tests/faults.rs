@@ -16,6 +16,11 @@ use wijkverkenner_core::sync::http::HttpTransport;
 use wijkverkenner_core::sync::{HttpResponse, Transport, TransportError};
 use wijkverkenner_core::*;
 
+/// What to do when a cut happens (e.g. restart the server right then).
+type OnCut = Arc<Mutex<Option<Box<dyn FnMut() + Send>>>>;
+/// A request as sent: path, credential, body.
+type Recorded = (String, Option<String>, Vec<u8>);
+
 /// Where to cut the next connection: after this many bytes from the phone, or to the phone.
 #[derive(Clone, Copy, Debug)]
 enum Cut {
@@ -29,7 +34,7 @@ struct Proxy {
     /// The pending cut and the exchange it belongs to.
     cut: Arc<Mutex<(Option<Cut>, u64)>>,
     /// Called when a cut happens (e.g. to restart the server right then).
-    on_cut: Arc<Mutex<Option<Box<dyn FnMut() + Send>>>>,
+    on_cut: OnCut,
     /// Bytes sent to the server and back since the last `clear`.
     counted: Arc<[std::sync::atomic::AtomicUsize; 2]>,
 }
@@ -85,7 +90,7 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let cut: Arc<Mutex<(Option<Cut>, u64)>> = Arc::new(Mutex::new((None, 0)));
-        let on_cut: Arc<Mutex<Option<Box<dyn FnMut() + Send>>>> = Arc::new(Mutex::new(None));
+        let on_cut: OnCut = Arc::new(Mutex::new(None));
         let counted: Arc<[std::sync::atomic::AtomicUsize; 2]> = Arc::new(Default::default());
         let (c, oc, cnt) = (cut.clone(), on_cut.clone(), counted.clone());
         std::thread::spawn(move || {
@@ -139,7 +144,7 @@ struct Mischief {
     inner: HttpTransport,
     duplicate: AtomicBool,
     replay: AtomicBool,
-    recorded: Mutex<Vec<(String, Option<String>, Vec<u8>)>>,
+    recorded: Mutex<Vec<Recorded>>,
 }
 
 impl Transport for Mischief {
