@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# Fuzzes the GeoJSON boundaries loader with libFuzzer for SECONDS (default 300).
-# Needs a nightly Rust toolchain; installs cargo-fuzz from crates.io if it is missing.
+# Fuzzes with libFuzzer: `bash scripts/fuzz.sh [boundaries|payload|all] [seconds]`
+# (defaults: all, 300 s each). boundaries = the core's GeoJSON loader; payload = the server's
+# sync payload decoder and validator. Needs a nightly Rust toolchain; installs cargo-fuzz from
+# crates.io if it is missing. Crashes land in <crate>/fuzz/artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
-seconds="${1:-300}"
+target="${1:-all}"
+seconds="${2:-300}"
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
-cd core
-mkdir -p fuzz/corpus/boundaries
-cargo +nightly fuzz run boundaries fuzz/corpus/boundaries fuzz/seeds/boundaries -- -max_total_time="$seconds" -max_len=65536
+run() {  # crate-dir target
+    (cd "$1" && mkdir -p "fuzz/corpus/$2" &&
+        cargo +nightly fuzz run "$2" "fuzz/corpus/$2" "fuzz/seeds/$2" -- -max_total_time="$seconds" -max_len=65536)
+}
+case "$target" in
+    boundaries) run core boundaries ;;
+    payload) run server payload ;;
+    all) run core boundaries && run server payload ;;
+    *) echo "fuzz: unknown target $target (boundaries, payload, all)" >&2; exit 2 ;;
+esac

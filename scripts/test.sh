@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project: formatting, lints, unit, integration, property, crash,
-# migration and encryption tests, and the fuzz target over its seed corpus.
+# migration and encryption tests, the fuzz targets over their seeds, the team server's tests
+# (conformance on SQLite and on a throwaway PostgreSQL, end to end, convergence, faults, bad input).
 # Long fuzz and benchmark runs have their own commands (scripts/fuzz.sh, scripts/bench.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== PostgreSQL for the storage conformance tests"
+. scripts/postgres.sh
 echo "== cargo test"
 # Release mode: the crash test and property tests exercise the code as it ships, and faster.
 cargo test --workspace --release 2>&1

@@ -61,23 +61,34 @@ async fn openapi() -> Response {
 
 /// Reads, decompresses and parses a request body, with size limits and privacy-safe errors.
 async fn read_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, ApiError> {
-    let too_large = || {
+    let raw: Bytes = axum::body::to_bytes(body, MAX_WIRE_BYTES).await.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             format!("bodies are limited to {MAX_WIRE_BYTES} bytes"),
         )
-    };
-    let raw: Bytes = axum::body::to_bytes(body, MAX_WIRE_BYTES).await.map_err(|_| too_large())?;
+    })?;
     let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("identity");
-    let json = match encoding {
+    decode_json(encoding, &raw)
+}
+
+/// The payload decoder: decompresses (`zstd` or `identity`) within `MAX_BODY_BYTES` and parses
+/// JSON into `T`. Its messages say where and what kind of error, never a value from the body.
+pub fn decode_json<T: DeserializeOwned>(encoding: &str, raw: &[u8]) -> Result<T, ApiError> {
+    if raw.len() > MAX_WIRE_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("bodies are limited to {MAX_WIRE_BYTES} bytes"),
+        ));
+    }
+    let inflated;
+    let json: &[u8] = match encoding {
         "zstd" => {
             let mut out = Vec::new();
-            let dec = zstd::stream::read::Decoder::new(&raw[..])
-                .map_err(|_| ApiError::bad_request("bad_encoding", "the body is not valid zstd"))?;
-            dec.take(MAX_BODY_BYTES as u64 + 1)
-                .read_to_end(&mut out)
-                .map_err(|_| ApiError::bad_request("bad_encoding", "the body is not valid zstd"))?;
+            let bad = || ApiError::bad_request("bad_encoding", "the body is not valid zstd");
+            let dec = zstd::stream::read::Decoder::new(raw).map_err(|_| bad())?;
+            dec.take(MAX_BODY_BYTES as u64 + 1).read_to_end(&mut out).map_err(|_| bad())?;
             if out.len() > MAX_BODY_BYTES {
                 return Err(ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
@@ -85,9 +96,10 @@ async fn read_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Resu
                     format!("bodies inflate to at most {MAX_BODY_BYTES} bytes"),
                 ));
             }
-            out
+            inflated = out;
+            &inflated
         }
-        "identity" => raw.to_vec(),
+        "identity" => raw,
         _ => {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -96,7 +108,7 @@ async fn read_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Resu
             ))
         }
     };
-    serde_json::from_slice(&json).map_err(|e| {
+    serde_json::from_slice(json).map_err(|e| {
         // serde's message may quote a value; say where and what kind of error instead.
         let what = match e.classify() {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "is not valid JSON",
@@ -104,6 +116,25 @@ async fn read_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Resu
         };
         ApiError::bad_request("malformed", format!("the body {what} at line {} column {}", e.line(), e.column()))
     })
+}
+
+/// The body of the payload fuzz target (`server/fuzz`), also replayed by the tests: any bytes,
+/// as either encoding, decode and validate to a request or a 4xx error — never a panic.
+#[doc(hidden)]
+pub fn fuzz_payload(data: &[u8]) {
+    let taxonomy = Taxonomy::default_taxonomy();
+    for encoding in ["identity", "zstd"] {
+        match decode_json::<SyncRequest>(encoding, data) {
+            Ok(req) => {
+                let _ = check_protocol(req.protocol);
+                if let Err(e) = sync::validate_push(&req.push, &taxonomy) {
+                    assert!(e.status.is_client_error());
+                }
+            }
+            Err(e) => assert!(e.status.is_client_error()),
+        }
+        let _ = decode_json::<EnrolRequest>(encoding, data);
+    }
 }
 
 /// A JSON answer, zstd-compressed when the client accepts it.

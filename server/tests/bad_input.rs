@@ -1,0 +1,278 @@
+//! Bad input at the HTTP API: malformed, oversized, mistyped, unknown fields, invalid
+//! coordinates, stale or forged credentials, wrong protocol versions. Every one gets a 4xx with
+//! a clear message that repeats nothing from the body; nothing is partially stored; the server
+//! keeps serving. Plus the payload fuzz target over its seeds and random mutations.
+
+mod common;
+
+use common::*;
+use proptest::prelude::*;
+use serde_json::{json, Value};
+use wijkverkenner_core::sync::wire::ErrorBody;
+use wijkverkenner_core::*;
+
+struct Api {
+    url: String,
+    agent: ureq::Agent,
+}
+
+impl Api {
+    fn new(url: &str) -> Self {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        Api { url: url.into(), agent }
+    }
+
+    /// POSTs raw bytes; returns the status and the error body, if it is one.
+    fn post(
+        &self,
+        path: &str,
+        auth: Option<&str>,
+        encoding: Option<&str>,
+        body: &[u8],
+    ) -> (u16, Option<ErrorBody>, String) {
+        let mut req = self.agent.post(format!("{}{path}", self.url)).header("Content-Type", "application/json");
+        if let Some(a) = auth {
+            req = req.header("Authorization", format!("Bearer {a}"));
+        }
+        if let Some(e) = encoding {
+            req = req.header("Content-Encoding", e);
+        }
+        let mut resp = req.send(body).unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().with_config().limit(100_000_000).read_to_string().unwrap_or_default();
+        (status, serde_json::from_str(&text).ok(), text)
+    }
+}
+
+fn sync_body(push: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({"protocol": 1, "cursor": 0, "push": push, "pull_limit": 100})).unwrap()
+}
+
+/// A valid observation entity for `author` in walk `walk`, as JSON, with a planted string.
+fn observation_entity(author: &str, walk: &str, lat: f64) -> Value {
+    json!({
+        "kind": "observation",
+        "id": uuid::Uuid::now_v7().to_string(),
+        "walk_id": walk,
+        "author_id": author,
+        "created_ms": 1_795_539_600_000i64,
+        "created_offset_s": 3600,
+        "hlc": "01a2236d001f.0000.0000000000000001",
+        "fields": {
+            "themes": ["obs.vacancy"], "tone": "concern", "note": "PLANTED-06-12345678",
+            "location": {"at": {"kind": "fix", "lat": lat, "lon": 5.11, "accuracy_m": 8.0, "fix_ms": 1_795_539_600_000i64, "source": "gps"}, "buurt": null, "wijk": null},
+            "review_question": null, "review_answer": null, "reviewed_ms": null
+        }
+    })
+}
+
+/// A copy of `e` with a fresh id and one change.
+fn altered(e: &Value, change: impl FnOnce(&mut Value)) -> Value {
+    let mut e = e.clone();
+    e["id"] = json!(uuid::Uuid::now_v7().to_string());
+    change(&mut e);
+    e
+}
+
+fn zstd(bytes: &[u8]) -> Vec<u8> {
+    zstd::bulk::compress(bytes, 3).unwrap()
+}
+
+#[test]
+fn bad_requests_get_clear_4xx_answers_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = sqlite_storage(dir.path());
+    let server = TestServer::start(storage.clone());
+    let t = team(storage.as_ref(), "Foutief", 1);
+    let phone = Phone::enrol(&server, storage.as_ref(), &t.workers[0]);
+    let lead = Phone::enrol(&server, storage.as_ref(), &t.lead);
+    let walk = phone.store.start_walk(new_walk(0)).unwrap();
+    phone.sync().unwrap();
+    // A second device of the same member, for hand-made requests.
+    let credential: String = {
+        let code = wijkverkenner_server::admin::issue_code(storage.as_ref(), &t.workers[0].id, 1).unwrap();
+        let (device, secret, _, _) = wijkverkenner_server::admin::redeem(storage.as_ref(), &code, "raw").unwrap();
+        format!("{}.{}", device.id, secret)
+    };
+    let author = t.workers[0].id.clone();
+    let api = Api::new(&server.url);
+    let good = observation_entity(&author, &walk.id.to_string(), 52.09);
+
+    let forged = format!("{}.PLANTED", credential.split('.').next().unwrap());
+    let stranger = format!("{}.abc", uuid::Uuid::now_v7());
+    let cases: Vec<(&str, Option<&str>, Option<&str>, Vec<u8>, u16, &str)> = vec![
+        ("not JSON", Some(&credential), None, b"{\"protocol\": 1, PLANTED-06-12345678".to_vec(), 400, "malformed"),
+        (
+            "wrong type",
+            Some(&credential),
+            None,
+            br#"{"protocol":1,"cursor":"PLANTED-06-12345678","push":[],"pull_limit":1}"#.to_vec(),
+            400,
+            "malformed",
+        ),
+        (
+            "unknown field",
+            Some(&credential),
+            None,
+            br#"{"protocol":1,"cursor":0,"push":[],"pull_limit":1,"PLANTED":1}"#.to_vec(),
+            400,
+            "malformed",
+        ),
+        ("missing field", Some(&credential), None, br#"{"protocol":1,"push":[]}"#.to_vec(), 400, "malformed"),
+        (
+            "number too large",
+            Some(&credential),
+            None,
+            br#"{"protocol":1,"cursor":1e400,"push":[],"pull_limit":1}"#.to_vec(),
+            400,
+            "malformed",
+        ),
+        ("bad zstd", Some(&credential), Some("zstd"), b"PLANTED-06-12345678".to_vec(), 400, "bad_encoding"),
+        ("unknown encoding", Some(&credential), Some("br"), sync_body(json!([])), 415, "bad_encoding"),
+        (
+            "invalid latitude",
+            Some(&credential),
+            None,
+            sync_body(json!([good.clone(), observation_entity(&author, &walk.id.to_string(), 200.0)])),
+            400,
+            "invalid_change",
+        ),
+        (
+            "unknown theme",
+            Some(&credential),
+            None,
+            sync_body(Value::Array(vec![altered(&good, |e| e["fields"]["themes"] = json!(["obs.PLANTED"]))])),
+            400,
+            "invalid_change",
+        ),
+        (
+            "not a uuid",
+            Some(&credential),
+            None,
+            sync_body(Value::Array(vec![altered(&good, |e| e["id"] = json!("PLANTED-06-12345678"))])),
+            400,
+            "invalid_change",
+        ),
+        (
+            "text too long",
+            Some(&credential),
+            None,
+            sync_body(Value::Array(vec![altered(&good, |e| e["fields"]["note"] = json!("x".repeat(5000)))])),
+            400,
+            "invalid_change",
+        ),
+        (
+            "NaN-like accuracy",
+            Some(&credential),
+            None,
+            sync_body(Value::Array(vec![altered(&good, |e| {
+                e["fields"]["location"]["at"]["accuracy_m"] = json!(-1.0)
+            })])),
+            400,
+            "invalid_change",
+        ),
+        (
+            "someone else's name",
+            Some(&credential),
+            None,
+            sync_body(json!([observation_entity(&t.lead.id, &walk.id.to_string(), 52.09)])),
+            403,
+            "forbidden",
+        ),
+        (
+            "protocol too new",
+            Some(&credential),
+            None,
+            br#"{"protocol":99,"cursor":0,"push":[],"pull_limit":1}"#.to_vec(),
+            426,
+            "protocol_unsupported",
+        ),
+        (
+            "protocol too old",
+            Some(&credential),
+            None,
+            br#"{"protocol":0,"cursor":0,"push":[],"pull_limit":1}"#.to_vec(),
+            426,
+            "protocol_unsupported",
+        ),
+        ("no credential", None, None, sync_body(json!([])), 401, "unauthorized"),
+        ("forged credential", Some(&forged), None, sync_body(json!([])), 401, "unauthorized"),
+        ("unknown device", Some(&stranger), None, sync_body(json!([])), 401, "unauthorized"),
+        ("malformed credential", Some("PLANTED-06-12345678"), None, sync_body(json!([])), 401, "unauthorized"),
+        (
+            "too many changes",
+            Some(&credential),
+            None,
+            sync_body(Value::Array(vec![good.clone(); 2001])),
+            413,
+            "too_many_changes",
+        ),
+    ];
+    for (what, auth, encoding, body, status, code) in cases {
+        let (got, err, text) = api.post("/v1/sync", auth, encoding, &body);
+        assert_eq!(got, status, "{what}: {text}");
+        let err = err.unwrap_or_else(|| panic!("{what}: not an error body: {text}"));
+        assert_eq!(err.error, code, "{what}");
+        assert!(!err.message.is_empty(), "{what}");
+        assert!(!text.contains("PLANTED"), "{what}: the answer repeats input: {text}");
+    }
+
+    // Oversized and compression bombs.
+    let (got, err, _) = api.post("/v1/sync", Some(&credential), None, &vec![b' '; 9 * 1024 * 1024]);
+    assert_eq!((got, err.unwrap().error.as_str()), (413, "payload_too_large"));
+    let bomb = zstd(&vec![b' '; 80 * 1024 * 1024]);
+    assert!(bomb.len() < 1024 * 1024);
+    let (got, err, _) = api.post("/v1/sync", Some(&credential), Some("zstd"), &bomb);
+    assert_eq!((got, err.unwrap().error.as_str()), (413, "payload_too_large"));
+    // Enrolment with nonsense.
+    let (got, err, _) = api.post("/v1/enrol", None, None, br#"{"protocol":1,"code":"PLANTED","device_name":"x"}"#);
+    assert_eq!((got, err.unwrap().error.as_str()), (403, "invalid_code"));
+    let (got, _, _) = api.post("/v1/enrol", None, None, br#"{"protocol":1,"code":"x","device_name":""}"#);
+    assert_eq!(got, 400);
+    let (got, _, _) = api.post("/v1/nowhere", None, None, b"{}");
+    assert_eq!(got, 404);
+
+    // Nothing of any refused push was stored: the lead sees only the walk.
+    lead.sync().unwrap();
+    assert_eq!(lead.store.record_counts().unwrap(), (0, 0));
+    assert_eq!(lead.store.recent_walks(&PageRequest::first(10)).unwrap().items.len(), 1);
+    // A revoked device is told to wipe.
+    let device = credential.split('.').next().unwrap();
+    storage.revoke_device(device, 1).unwrap();
+    let (got, err, _) = api.post("/v1/sync", Some(&credential), None, &sync_body(json!([])));
+    let err = err.unwrap();
+    assert_eq!((got, err.error.as_str(), err.wipe), (401, "device_revoked", true));
+    // And the server still serves.
+    assert_eq!(api.agent.get(format!("{}/health", server.url)).call().unwrap().status().as_u16(), 200);
+    phone.sync().unwrap();
+}
+
+#[test]
+fn the_payload_fuzz_target_holds_on_its_seeds() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/payload");
+    let seeds: Vec<Vec<u8>> =
+        std::fs::read_dir(dir).unwrap().map(|e| std::fs::read(e.unwrap().path()).unwrap()).collect();
+    assert!(seeds.len() >= 5);
+    for s in &seeds {
+        wijkverkenner_server::api::fuzz_payload(s);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    /// Byte mutations of valid requests, like a short fuzzing run in every test run.
+    #[test]
+    fn mutated_payloads_never_panic(seed in 0usize..5, edits in prop::collection::vec((any::<usize>(), any::<u8>(), 0u8..3), 1..8)) {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/payload");
+        let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        let mut data = std::fs::read(&files[seed % files.len()]).unwrap();
+        for (pos, byte, op) in edits {
+            if data.is_empty() { break; }
+            let i = pos % data.len();
+            match op { 0 => data[i] = byte, 1 => { data.remove(i); } _ => data.insert(i, byte) }
+        }
+        wijkverkenner_server::api::fuzz_payload(&data);
+    }
+}
