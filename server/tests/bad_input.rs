@@ -100,7 +100,9 @@ fn bad_requests_get_clear_4xx_answers_and_change_nothing() {
 
     let forged = format!("{}.PLANTED", credential.split('.').next().unwrap());
     let stranger = format!("{}.abc", uuid::Uuid::now_v7());
-    let cases: Vec<(&str, Option<&str>, Option<&str>, Vec<u8>, u16, &str)> = vec![
+    // (what, credential, content encoding, body, expected status, expected error code)
+    type Case<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         ("not JSON", Some(&credential), None, b"{\"protocol\": 1, PLANTED-06-12345678".to_vec(), 400, "malformed"),
         (
             "wrong type",
