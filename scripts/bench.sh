@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Runs the benchmarks (several minutes); each prints its baseline from the same run.
-# Copy the table into docs/benchmarks.md with the machine and date.
+# Runs the benchmarks (several minutes); each prints its baseline, peer or limit from the same
+# run. Installs the PouchDB peer from npm and starts a throwaway PostgreSQL for the load test.
+# Copy the tables into docs/benchmarks.md with the machine and date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
+command -v node >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
+(cd server/benches/pouchdb && npm install --no-audit --no-fund --silent)
+export WV_POUCHDB_DIR="$PWD/server/benches/pouchdb"
+. scripts/postgres.sh
 cargo bench -p wijkverkenner-core --bench store
+cargo bench -p wijkverkenner-server --bench sync

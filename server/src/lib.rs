@@ -7,6 +7,8 @@ pub mod api;
 pub mod error;
 pub mod storage;
 pub mod sync;
+#[doc(hidden)]
+pub mod testing;
 
 use std::sync::Arc;
 

@@ -2,7 +2,6 @@
 //! talking to it over HTTP, and both storage backends.
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -11,55 +10,9 @@ use wijkverkenner_core::sync::http::HttpTransport;
 use wijkverkenner_core::sync::Transport;
 use wijkverkenner_core::*;
 use wijkverkenner_server::storage::{Member as ServerMember, Role, Team};
-use wijkverkenner_server::{admin, router, AppState, Storage};
+use wijkverkenner_server::{admin, Storage};
 
-/// A team server on 127.0.0.1 with a port of its own, stopped when dropped.
-pub struct TestServer {
-    pub url: String,
-    pub addr: SocketAddr,
-    pub storage: Arc<dyn Storage>,
-    runtime: Option<tokio::runtime::Runtime>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl TestServer {
-    pub fn start(storage: Arc<dyn Storage>) -> Self {
-        Self::start_on(storage, "127.0.0.1:0".parse().unwrap())
-    }
-
-    pub fn start_on(storage: Arc<dyn Storage>, addr: SocketAddr) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState { storage: storage.clone(), taxonomy: Arc::new(Taxonomy::default_taxonomy()) };
-        let listener = runtime.block_on(tokio::net::TcpListener::bind(addr)).unwrap();
-        let addr = listener.local_addr().unwrap();
-        runtime.spawn(async move {
-            axum::serve(listener, router(state))
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
-        TestServer { url: format!("http://{addr}"), addr, storage, runtime: Some(runtime), stop: Some(stop) }
-    }
-
-    /// Stops the server at once (connections in flight are cut).
-    pub fn stop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_timeout(std::time::Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
+pub use wijkverkenner_server::testing::TestServer;
 
 pub fn sqlite_storage(dir: &Path) -> Arc<dyn Storage> {
     Arc::new(wijkverkenner_server::storage::sqlite::SqliteStorage::open(dir).unwrap())

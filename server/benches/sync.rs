@@ -1,0 +1,380 @@
+//! Sync benchmarks, each with its peer or limit measured in the same run:
+//!
+//! 1. initial sync of 10,000 and 100,000 records to a fresh phone over loopback HTTP:
+//!    records/s and bytes on the wire, against PouchDB replicating the same records from
+//!    pouchdb-server, the zstd size of the same records as NDJSON, and a raw SQLite insert;
+//! 2. incremental: 500 new and 10 edited records on top of 100,000, and a no-op sync;
+//! 3. load: 200 phones syncing at once against one server, on SQLite and on PostgreSQL.
+//!
+//! `bash scripts/bench.sh` (it installs the npm peers and starts PostgreSQL).
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use wijkverkenner_core::sync::http::HttpTransport;
+use wijkverkenner_core::sync::Entity;
+use wijkverkenner_core::*;
+use wijkverkenner_server::storage::{Member, Role};
+use wijkverkenner_server::testing::TestServer;
+use wijkverkenner_server::{admin, Storage};
+
+/// A loopback TCP proxy that counts every byte in both directions (headers included).
+struct Counter {
+    addr: SocketAddr,
+    bytes: Arc<AtomicU64>,
+}
+
+impl Counter {
+    fn start(upstream: SocketAddr) -> Counter {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let bytes = Arc::new(AtomicU64::new(0));
+        let b = bytes.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { break };
+                let Ok(server) = TcpStream::connect(upstream) else { continue };
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server.try_clone().unwrap(), client.try_clone().unwrap()),
+                ] {
+                    let b = b.clone();
+                    std::thread::spawn(move || {
+                        let mut buf = [0u8; 65536];
+                        while let Ok(n) = from.read(&mut buf) {
+                            if n == 0 || to.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                            b.fetch_add(n as u64, Ordering::Relaxed);
+                        }
+                        let _ = to.shutdown(Shutdown::Write);
+                    });
+                }
+            }
+        });
+        Counter { addr, bytes }
+    }
+
+    fn take(&self) -> u64 {
+        self.bytes.swap(0, Ordering::SeqCst)
+    }
+}
+
+fn enrol(storage: &dyn Storage, url: &str, member: &Member, dir: &Path) -> Store {
+    let store =
+        Store::open(dir.join(format!("{}.db", uuid::Uuid::now_v7())), Encryption::Key(StoreKey::new([5; 32]))).unwrap();
+    let code = admin::issue_code(storage, &member.id, 1).unwrap();
+    store.enrol(&HttpTransport::new(url), &code, "bench").unwrap();
+    store
+}
+
+fn record(walk: WalkId, i: usize, t0: i64) -> NewRecord {
+    let a = (i as f64 * 0.618_033_988_7).fract();
+    let b = (i as f64 * 0.414_213_562_3).fract();
+    NewRecord {
+        walk_id: walk,
+        body: RecordBody::Observation(Observation {
+            themes: vec![["obs.vacancy", "obs.litter", "obs.youth_groups", "obs.lighting"][i % 4].into()],
+            tone: [Tone::Concern, Tone::Neutral, Tone::Positive][i % 3],
+            note: format!(
+                "Waarneming {i}: rolluik half open, geen klanten, veel aanloop via de achterkant ({})",
+                i % 97
+            ),
+        }),
+        created: Moment { utc_ms: t0 + i as i64 * 1000, offset_s: 3600 },
+        location: Some(Location {
+            lat: 52.06 + a * 0.07,
+            lon: 5.05 + b * 0.12,
+            accuracy_m: 5.0 + (i % 20) as f64,
+            fix_ms: t0 + i as i64 * 1000,
+            source: LocationSource::Gps,
+        }),
+    }
+}
+
+fn sync(store: &Store, url: &str) -> sync::engine::SyncOutcome {
+    store.sync(&HttpTransport::new(url), &AtomicBool::new(false)).unwrap()
+}
+
+struct Initial {
+    n: usize,
+    ours_rate: f64,
+    ours_bytes: u64,
+    round_trips: u32,
+    zstd_bytes: usize,
+    raw_rate: f64,
+    pouch_rate: Option<f64>,
+}
+
+fn pouchdb(ndjson: &Path, work: &Path) -> Option<f64> {
+    let dir = std::env::var("WV_POUCHDB_DIR").ok()?;
+    let port = 25000 + (std::process::id() % 5000) as u16;
+    let mut server = std::process::Command::new(format!("{dir}/node_modules/.bin/pouchdb-server"))
+        .args(["--port", &port.to_string(), "--dir", &work.join("pouch-server").to_string_lossy(), "--no-stdout-logs"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    std::fs::create_dir_all(work.join("pouch-server")).ok()?;
+    let url = format!("http://127.0.0.1:{port}/bench");
+    let mut ready = false;
+    for _ in 0..100 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            ready = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = ready.then(|| {
+        std::process::Command::new("node")
+            .arg(format!("{dir}/replicate.js"))
+            .args([
+                &url,
+                &ndjson.to_string_lossy().into_owned(),
+                &work.join("pouch-local").to_string_lossy().into_owned(),
+            ])
+            .output()
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    let out = out?.ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let docs = v["docs"].as_f64()?;
+    Some(docs / v["seconds"].as_f64()?)
+}
+
+fn initial_sync(
+    n: usize,
+    keep: Option<&mut Option<(tempfile::TempDir, TestServer, Store, Store, Arc<dyn Storage>, Counter)>>,
+) -> Initial {
+    let dir = tempfile::tempdir().unwrap();
+    let storage: Arc<dyn Storage> =
+        Arc::new(wijkverkenner_server::storage::sqlite::SqliteStorage::open(&dir.path().join("server")).unwrap());
+    let server = TestServer::start(storage.clone());
+    let counter = Counter::start(server.addr);
+    let via = format!("http://{}", counter.addr);
+    let team = admin::create_team(storage.as_ref(), "Bench").unwrap();
+    let a_member = admin::add_member(storage.as_ref(), &team.id, "A", Role::FieldWorker, "X").unwrap();
+    let b_member = admin::add_member(storage.as_ref(), &team.id, "B", Role::FieldWorker, "X").unwrap();
+    let a = enrol(storage.as_ref(), &server.url, &a_member, dir.path());
+    let t0 = chrono::Utc::now().timestamp_millis() - 30 * 86_400_000;
+    let walk = a
+        .start_walk(NewWalk {
+            participants: vec![],
+            purpose: "bench".into(),
+            focus: vec![],
+            started: Moment { utc_ms: t0, offset_s: 3600 },
+        })
+        .unwrap();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(10_000) {
+        let batch: Vec<NewRecord> = chunk.iter().map(|&i| record(walk.id, i, t0)).collect();
+        a.add_records(&batch).unwrap();
+    }
+    // The same records, as the peers and limits get them.
+    let entities: Vec<Entity> = a.pending_changes(n + 10).unwrap();
+    let ndjson: String = entities.iter().map(|e| serde_json::to_string(e).unwrap() + "\n").collect();
+    let zstd_bytes = zstd::bulk::compress(ndjson.as_bytes(), 3).unwrap().len();
+    let ndjson_path = dir.path().join("records.ndjson");
+    std::fs::write(&ndjson_path, &ndjson).unwrap();
+    let raw = rusqlite::Connection::open(dir.path().join("raw.db")).unwrap();
+    raw.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE docs (id TEXT PRIMARY KEY, doc TEXT NOT NULL);")
+        .unwrap();
+    let start = Instant::now();
+    let tx = raw.unchecked_transaction().unwrap();
+    {
+        let mut st = tx.prepare("INSERT INTO docs (id, doc) VALUES (?1, ?2)").unwrap();
+        for (e, line) in entities.iter().zip(ndjson.lines()) {
+            st.execute((&e.id, line)).unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    let raw_rate = entities.len() as f64 / start.elapsed().as_secs_f64();
+
+    sync(&a, &server.url);
+    let b = enrol(storage.as_ref(), &server.url, &b_member, dir.path());
+    counter.take();
+    let start = Instant::now();
+    let out = sync(&b, &via);
+    let secs = start.elapsed().as_secs_f64();
+    let ours_bytes = counter.take();
+    assert_eq!(b.record_counts().unwrap().0 as usize, n);
+    let pouch_rate = pouchdb(&ndjson_path, dir.path());
+    let result = Initial {
+        n,
+        ours_rate: entities.len() as f64 / secs,
+        ours_bytes,
+        round_trips: out.round_trips,
+        zstd_bytes,
+        raw_rate,
+        pouch_rate,
+    };
+    if let Some(k) = keep {
+        *k = Some((dir, server, a, b, storage, counter));
+    }
+    result
+}
+
+fn quantile(xs: &mut [Duration], q: f64) -> Duration {
+    xs.sort();
+    xs[((xs.len() - 1) as f64 * q).round() as usize]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// 200 phones, 10 new records each, all syncing at once; then all again (pulling the others').
+fn load(storage: Arc<dyn Storage>, phones: usize) -> [(Duration, Duration, usize); 2] {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(storage.clone());
+    let team = admin::create_team(storage.as_ref(), "Load").unwrap();
+    let t0 = chrono::Utc::now().timestamp_millis() - 86_400_000;
+    let stores: Vec<Store> = (0..phones)
+        .map(|i| {
+            let m = admin::add_member(storage.as_ref(), &team.id, &format!("P{i}"), Role::FieldWorker, "X").unwrap();
+            let s = enrol(storage.as_ref(), &server.url, &m, dir.path());
+            let w = s
+                .start_walk(NewWalk {
+                    participants: vec![],
+                    purpose: String::new(),
+                    focus: vec![],
+                    started: Moment { utc_ms: t0, offset_s: 0 },
+                })
+                .unwrap();
+            let batch: Vec<NewRecord> = (0..10).map(|k| record(w.id, i * 10 + k, t0)).collect();
+            s.add_records(&batch).unwrap();
+            s
+        })
+        .collect();
+    let mut out = [(Duration::ZERO, Duration::ZERO, 0); 2];
+    for round in out.iter_mut() {
+        let barrier = Arc::new(Barrier::new(phones));
+        let results: Vec<(Duration, bool)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = stores
+                .iter()
+                .map(|s| {
+                    let (b, url) = (barrier.clone(), server.url.clone());
+                    scope.spawn(move || {
+                        let transport = HttpTransport::new(&url);
+                        b.wait();
+                        let start = Instant::now();
+                        let ok = s.sync(&transport, &AtomicBool::new(false)).is_ok();
+                        (start.elapsed(), ok)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let errors = results.iter().filter(|(_, ok)| !ok).count();
+        let mut lat: Vec<Duration> = results.into_iter().map(|(d, _)| d).collect();
+        *round = (quantile(&mut lat, 0.5), quantile(&mut lat, 0.99), errors);
+    }
+    out
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    println!(
+        "machine: {} cores, {cpu}; date {}",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        chrono::Utc::now().format("%Y-%m-%d")
+    );
+    println!();
+    println!("| initial sync | ours (records/s, bytes on the wire, round trips) | PouchDB replication | zstd NDJSON | raw SQLite insert | goals |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    let mut kept = None;
+    for n in [10_000, 100_000] {
+        let r = initial_sync(n, if n == 100_000 { Some(&mut kept) } else { None });
+        let pouch = r
+            .pouch_rate
+            .map(|p| format!("{p:.0} rec/s ({:.1}× ours faster)", r.ours_rate / p))
+            .unwrap_or_else(|| "not run (set WV_POUCHDB_DIR)".into());
+        println!(
+            "| {} records | {:.0} rec/s, {} bytes, {} round trips | {pouch} | {} bytes (ours {:.2}×) | {:.0} rec/s | ≥ 10× PouchDB; ≤ 1.5× zstd |",
+            r.n, r.ours_rate, r.ours_bytes, r.round_trips, r.zstd_bytes, r.ours_bytes as f64 / r.zstd_bytes as f64, r.raw_rate
+        );
+    }
+
+    // Incremental, on top of the 100,000.
+    let (_dir, server, a, b, _storage, counter) = kept.unwrap();
+    let via = format!("http://{}", counter.addr);
+    let walk = a.active_walk().unwrap().unwrap();
+    let t0 = chrono::Utc::now().timestamp_millis() - 86_400_000;
+    let batch: Vec<NewRecord> = (0..500).map(|i| record(walk.id, 200_000 + i, t0)).collect();
+    a.add_records(&batch).unwrap();
+    let some: Vec<Record> = a.latest_records(&PageRequest::first(10)).unwrap().items;
+    for r in &some {
+        let RecordBody::Observation(o) = &r.body else { continue };
+        a.edit_record(
+            &r.id,
+            RecordBody::Observation(Observation { note: format!("{} (bewerkt)", o.note), ..o.clone() }),
+            None,
+        )
+        .unwrap();
+    }
+    counter.take();
+    let start = Instant::now();
+    let up = sync(&a, &via);
+    let (up_t, up_b) = (start.elapsed(), counter.take());
+    let start = Instant::now();
+    let down = sync(&b, &via);
+    let (down_t, down_b) = (start.elapsed(), counter.take());
+    let start = Instant::now();
+    let idle = sync(&b, &via);
+    let (idle_t, idle_b) = (start.elapsed(), counter.take());
+    println!();
+    println!("| incremental on 100,000 records | time | bytes on the wire | round trips | goal |");
+    println!("| --- | --- | --- | --- | --- |");
+    println!("| push 500 new + 10 edited | {:.1} ms | {up_b} | {} | — |", ms(up_t), up.round_trips);
+    println!("| pull them on another phone | {:.1} ms | {down_b} | {} | — |", ms(down_t), down.round_trips);
+    println!("| no-op sync | {:.1} ms | {idle_b} | {} | 1 round trip, < 1 KB |", ms(idle_t), idle.round_trips);
+    drop(server);
+
+    println!();
+    println!("| load: 200 phones at once, 10 records each | p50 | p99 | errors |");
+    println!("| --- | --- | --- | --- |");
+    let sqlite_dir = tempfile::tempdir().unwrap();
+    let backends: Vec<(&str, Arc<dyn Storage>)> = {
+        let mut v: Vec<(&str, Arc<dyn Storage>)> = vec![(
+            "SQLite",
+            Arc::new(wijkverkenner_server::storage::sqlite::SqliteStorage::open(sqlite_dir.path()).unwrap()),
+        )];
+        match std::env::var("WV_TEST_DATABASE_URL") {
+            Ok(url) => v.push((
+                "PostgreSQL",
+                Arc::new(wijkverkenner_server::storage::postgres::PostgresStorage::open(&url).unwrap()),
+            )),
+            Err(_) => println!("| PostgreSQL | not run: set WV_TEST_DATABASE_URL | | |"),
+        }
+        v
+    };
+    for (name, storage) in backends {
+        let [push, pull] = load(storage, 200);
+        println!(
+            "| {name}, first sync (push 10, pull what is there) | {:.0} ms | {:.0} ms | {} |",
+            ms(push.0),
+            ms(push.1),
+            push.2
+        );
+        println!(
+            "| {name}, second sync (pull the others' 1,990) | {:.0} ms | {:.0} ms | {} |",
+            ms(pull.0),
+            ms(pull.1),
+            pull.2
+        );
+    }
+}
