@@ -147,10 +147,10 @@ fn pouchdb(ndjson: &Path, work: &Path) -> Option<f64> {
     Some(docs / v["seconds"].as_f64()?)
 }
 
-fn initial_sync(
-    n: usize,
-    keep: Option<&mut Option<(tempfile::TempDir, TestServer, Store, Store, Arc<dyn Storage>, Counter)>>,
-) -> Initial {
+/// What the incremental benchmark continues with: the server, both phones, the counting proxy.
+type Setup = (tempfile::TempDir, TestServer, Store, Store, Arc<dyn Storage>, Counter);
+
+fn initial_sync(n: usize, keep: Option<&mut Option<Setup>>) -> Initial {
     let dir = tempfile::tempdir().unwrap();
     let storage: Arc<dyn Storage> =
         Arc::new(wijkverkenner_server::storage::sqlite::SqliteStorage::open(&dir.path().join("server")).unwrap());
