@@ -64,6 +64,26 @@ impl Counter {
     }
 }
 
+/// Measures the time spent in the transport: the server's work plus HTTP.
+struct Timed {
+    inner: HttpTransport,
+    nanos: AtomicU64,
+}
+
+impl wijkverkenner_core::sync::Transport for Timed {
+    fn post(
+        &self,
+        path: &str,
+        credential: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<wijkverkenner_core::sync::HttpResponse, wijkverkenner_core::sync::TransportError> {
+        let start = Instant::now();
+        let r = self.inner.post(path, credential, body);
+        self.nanos.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        r
+    }
+}
+
 fn enrol(storage: &dyn Storage, url: &str, member: &Member, dir: &Path) -> Store {
     let store =
         Store::open(dir.join(format!("{}.db", uuid::Uuid::now_v7())), Encryption::Key(StoreKey::new([5; 32]))).unwrap();
@@ -197,9 +217,16 @@ fn initial_sync(n: usize, keep: Option<&mut Option<Setup>>) -> Initial {
     sync(&a, &server.url);
     let b = enrol(storage.as_ref(), &server.url, &b_member, dir.path());
     counter.take();
+    let timed = Timed { inner: HttpTransport::new(&via), nanos: AtomicU64::new(0) };
     let start = Instant::now();
-    let out = sync(&b, &via);
+    let out = b.sync(&timed, &AtomicBool::new(false)).unwrap();
     let secs = start.elapsed().as_secs_f64();
+    if std::env::var("WV_BENCH_QUICK").is_ok() {
+        eprintln!(
+            "in transport (server + HTTP): {:.2} s of {secs:.2} s",
+            timed.nanos.load(Ordering::Relaxed) as f64 / 1e9
+        );
+    }
     let ours_bytes = counter.take();
     assert_eq!(b.record_counts().unwrap().0 as usize, n);
     let pouch_rate = pouchdb(&ndjson_path, dir.path());
@@ -297,7 +324,12 @@ fn main() {
     println!("| initial sync | ours (records/s, bytes on the wire, round trips) | PouchDB replication | zstd NDJSON | raw SQLite insert | goals |");
     println!("| --- | --- | --- | --- | --- | --- |");
     let mut kept = None;
+    // WV_BENCH_QUICK=1: only the 100,000-record initial sync (for profiling).
+    let quick = std::env::var("WV_BENCH_QUICK").is_ok();
     for n in [10_000, 100_000] {
+        if quick && n != 100_000 {
+            continue;
+        }
         let r = initial_sync(n, if n == 100_000 { Some(&mut kept) } else { None });
         let pouch = r
             .pouch_rate
@@ -309,11 +341,14 @@ fn main() {
         );
     }
 
+    if quick {
+        return;
+    }
     // Incremental, on top of the 100,000.
     let (_dir, server, a, b, _storage, counter) = kept.unwrap();
     let via = format!("http://{}", counter.addr);
     let walk = a.active_walk().unwrap().unwrap();
-    let t0 = chrono::Utc::now().timestamp_millis() - 86_400_000;
+    let t0 = chrono::Utc::now().timestamp_millis() - 30 * 86_400_000;
     let batch: Vec<NewRecord> = (0..500).map(|i| record(walk.id, 200_000 + i, t0)).collect();
     a.add_records(&batch).unwrap();
     let some: Vec<Record> = a.latest_records(&PageRequest::first(10)).unwrap().items;

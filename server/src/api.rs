@@ -13,8 +13,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use wijkverkenner_core::sync::wire::{
-    EnrolRequest, EnrolResponse, SyncRequest, SyncResponse, MAX_BODY_BYTES, MAX_WIRE_BYTES, PROTOCOL_VERSION,
+    EnrolRequest, EnrolResponse, SyncRequest, MAX_BODY_BYTES, MAX_WIRE_BYTES, PROTOCOL_VERSION,
 };
 use wijkverkenner_core::Taxonomy;
 
@@ -232,6 +233,18 @@ async fn enrol(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Res
     )
 }
 
+/// Serialises exactly like [`SyncResponse`] (field for field; tested), with raw entities.
+#[derive(Serialize)]
+struct RawSyncResponse<'a> {
+    protocol: u32,
+    acknowledged: u32,
+    pull: Vec<&'a RawValue>,
+    cursor: i64,
+    more: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    rejected: Vec<wijkverkenner_core::sync::wire::Rejection>,
+}
+
 async fn sync_handler(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response> {
     let caller = authenticate(&s.storage, &headers).await?;
     let req: SyncRequest = read_json(&headers, body).await?;
@@ -252,13 +265,15 @@ async fn sync_handler(State(s): State<AppState>, headers: HeaderMap, body: Body)
     })
     .await?;
     let changed = pushed_result.changed;
-    tracing::info!(device = %device, pushed, changed, pulled = page.entities.len(), more = page.more, "sync");
+    tracing::info!(device = %device, pushed, changed, pulled = page.docs.len(), more = page.more, "sync");
+    // A `SyncResponse` whose entities are the stored documents, passed through as they are.
+    let pull: Vec<&RawValue> = page.docs.iter().map(|d| serde_json::from_str(d)).collect::<Result<_, _>>()?;
     reply(
         &headers,
-        &SyncResponse {
+        &RawSyncResponse {
             protocol: PROTOCOL_VERSION,
             acknowledged: pushed as u32,
-            pull: page.entities,
+            pull,
             cursor: page.cursor,
             more: page.more,
             rejected: pushed_result.rejected,

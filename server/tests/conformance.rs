@@ -142,11 +142,11 @@ fn pushes_are_idempotent_and_sequenced(s: Arc<dyn Storage>) {
     // Reordered: the record before its walk is fine too.
     assert_eq!(sync::apply_push(s.as_ref(), &a, &[r.clone(), w.clone()]).unwrap().changed, 0);
     let page = sync::pull(s.as_ref(), &b, 0, 100).unwrap();
-    assert_eq!(page.entities.len(), 2);
+    assert_eq!(page.docs.len(), 2);
     assert!(!page.more);
-    assert_eq!(sync::pull(s.as_ref(), &b, page.cursor, 100).unwrap().entities.len(), 0);
+    assert_eq!(sync::pull(s.as_ref(), &b, page.cursor, 100).unwrap().docs.len(), 0);
     // The pusher is not sent its own changes back.
-    assert_eq!(sync::pull(s.as_ref(), &a, 0, 100).unwrap().entities.len(), 0);
+    assert_eq!(sync::pull(s.as_ref(), &a, 0, 100).unwrap().docs.len(), 0);
 }
 
 fn edits_merge_per_field(s: Arc<dyn Storage>) {
@@ -168,7 +168,8 @@ fn edits_merge_per_field(s: Arc<dyn Storage>) {
     assert_eq!(sync::apply_push(s.as_ref(), &lead, &[question]).unwrap().changed, 1);
     assert_eq!(sync::apply_push(s.as_ref(), &a, &[edit]).unwrap().changed, 1);
     let page = sync::pull(s.as_ref(), &lead, 0, 100).unwrap();
-    let merged = page.entities.iter().find(|e| e.id == r.id).unwrap();
+    let entities = page.entities().unwrap();
+    let merged = entities.iter().find(|e| e.id == r.id).unwrap();
     assert_eq!(merged.fields["note"], json!("later"));
     assert_eq!(merged.fields["review_question"], json!("Waar precies?"));
 }
@@ -198,7 +199,7 @@ fn rights_are_enforced_and_a_refused_push_stores_nothing(s: Arc<dyn Storage>) {
     let before = sync::pull(s.as_ref(), &lead, 0, 100).unwrap().cursor;
     assert!(forbidden(sync::apply_push(s.as_ref(), &b, &[fine.clone(), edit])));
     assert_eq!(sync::pull(s.as_ref(), &lead, 0, 100).unwrap().cursor, before);
-    assert_eq!(sync::pull(s.as_ref(), &lead, 0, 100).unwrap().entities.len(), 2);
+    assert_eq!(sync::pull(s.as_ref(), &lead, 0, 100).unwrap().docs.len(), 2);
     // The lead may review; a delete only by the author.
     assert_eq!(sync::apply_push(s.as_ref(), &lead, &[review]).unwrap().changed, 1);
     let mut delete = r.clone();
@@ -235,7 +236,8 @@ fn signal_status_follows_the_transitions(s: Arc<dyn Storage>) {
     assert_eq!(out.rejected[0].field, "review_status");
     // The pushing phone gets the server's version back, with a clock that wins over its own.
     let back = sync::pull(s.as_ref(), &lead, 0, 100).unwrap();
-    let kept = back.entities.iter().find(|e| e.id == sig.id).expect("the refused change comes back");
+    let back = back.entities().unwrap();
+    let kept = back.iter().find(|e| e.id == sig.id).expect("the refused change comes back");
     assert_eq!(kept.fields["review_status"], json!("closed"));
     assert!(kept.clock("review_status") > referred.clock("review_status"));
     let reopened = set(kept, "in_review", None, 42);
@@ -267,8 +269,8 @@ fn the_feed_is_need_to_know_and_paged(s: Arc<dyn Storage>) {
         let mut cursor = 0;
         loop {
             let p = sync::pull(s.as_ref(), c, cursor, 4).unwrap();
-            assert!(p.entities.len() <= 4);
-            seen.extend(p.entities.into_iter().map(|e| (e.id, e.sensitive)));
+            assert!(p.docs.len() <= 4);
+            seen.extend(p.entities().unwrap().into_iter().map(|e| (e.id, e.sensitive)));
             cursor = p.cursor;
             if !p.more {
                 break;
@@ -294,8 +296,8 @@ fn teams_are_isolated(s: Arc<dyn Storage>) {
     let w = walk(&a.member.id, &uuid());
     let r = record(&a.member.id, &w.id, &uuid(), "alleen voor team A", false);
     sync::apply_push(s.as_ref(), &a, &[w.clone(), r.clone()]).unwrap();
-    assert!(sync::pull(s.as_ref(), &lead_b, 0, 100).unwrap().entities.is_empty());
-    assert!(sync::pull(s.as_ref(), &b, 0, 100).unwrap().entities.is_empty());
+    assert!(sync::pull(s.as_ref(), &lead_b, 0, 100).unwrap().docs.is_empty());
+    assert!(sync::pull(s.as_ref(), &b, 0, 100).unwrap().docs.is_empty());
     // Pushing A's ids from team B cannot touch A's data: it is refused (not the author) ...
     let mut overwrite = r.clone();
     overwrite.fields.insert("note".into(), json!("door B"));
@@ -304,7 +306,8 @@ fn teams_are_isolated(s: Arc<dyn Storage>) {
     // ... and A's record is unchanged.
     let lead_a = caller(s.as_ref(), &ta.lead);
     let seen = sync::pull(s.as_ref(), &lead_a, 0, 100).unwrap();
-    assert_eq!(seen.entities.iter().find(|e| e.id == r.id).unwrap().fields["note"], json!("alleen voor team A"));
+    let seen = seen.entities().unwrap();
+    assert_eq!(seen.iter().find(|e| e.id == r.id).unwrap().fields["note"], json!("alleen voor team A"));
 }
 
 macro_rules! conformance {

@@ -92,7 +92,7 @@ fn server_records(
     let mut cursor = 0;
     loop {
         let p = wijkverkenner_server::sync::pull(storage, &caller, cursor, 1000).unwrap();
-        out.extend(p.entities);
+        out.extend(p.entities().unwrap());
         cursor = p.cursor;
         if !p.more {
             break;

@@ -104,11 +104,13 @@ impl Proxy {
                 let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
                 let oc = oc.clone();
                 let cut_now: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
-                    let _ = c2.shutdown(Shutdown::Both);
-                    let _ = s2.shutdown(Shutdown::Both);
+                    // First whatever happens at the cut (a restart), then the cut itself: the
+                    // phone notices only when the connection drops.
                     if let Some(f) = oc.lock().unwrap().as_mut() {
                         f();
                     }
+                    let _ = c2.shutdown(Shutdown::Both);
+                    let _ = s2.shutdown(Shutdown::Both);
                 });
                 let (cn, c_req, c_resp, n1, n2) = (cut_now.clone(), c.clone(), c.clone(), cnt.clone(), cnt.clone());
                 std::thread::spawn(move || pipe(client, server, c_req, true, n1, cn));

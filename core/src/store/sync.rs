@@ -2,7 +2,8 @@
 //! applying one sync round (mark what the server acknowledged, merge what it sent, advance
 //! the cursor) as one transaction, so an interrupted round leaves nothing half-done.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet};
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -93,7 +94,7 @@ fn write_record(c: &Change, e: &Entity, pending: bool) -> Result<()> {
         .execute(params![e.id, walk_id, e.kind.as_str(), e.author_id, e.created_ms, e.created_offset_s, e.hlc.to_string(), pending])?;
         return Ok(());
     }
-    let codec::RecordParts { body, place, review, reviewed_ms } = codec::record_parts(e)?;
+    let codec::RecordParts { body_json, place, review, reviewed_ms, .. } = codec::record_parts(e)?;
     let p = place.at.point();
     let loc_kind = match place.at {
         RecordLocation::Fix(_) => "fix",
@@ -126,7 +127,7 @@ fn write_record(c: &Change, e: &Entity, pending: bool) -> Result<()> {
         place.buurt,
         place.wijk,
         e.sensitive,
-        serde_json::to_string(&body)?,
+        body_json,
         e.hlc.to_string(),
         clocks,
         reviewed_ms,
@@ -185,6 +186,21 @@ fn ensure_walk(c: &Change, e: &Entity) -> Result<()> {
         .execute(params![w, e.author_id, e.created_ms, Hlc::ZERO.to_string()])?;
     }
     Ok(())
+}
+
+/// The ids among `incoming` that this store already holds (walks and records).
+fn existing_ids(conn: &Connection, incoming: &[Entity]) -> Result<HashSet<String>> {
+    let ids = serde_json::to_string(&incoming.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())?;
+    let mut out = HashSet::new();
+    for table in ["walks", "records"] {
+        let mut st =
+            conn.prepare_cached(&format!("SELECT id FROM {table} WHERE id IN (SELECT value FROM json_each(?1))"))?;
+        let rows = st.query_map([&ids], |r| r.get::<_, String>(0))?;
+        for id in rows {
+            out.insert(id?);
+        }
+    }
+    Ok(out)
 }
 
 /// What applying a round did.
@@ -251,34 +267,43 @@ impl Store {
                         .execute((&e.id, e.hlc.to_string()))?;
                 report.acknowledged += n as u32;
             }
+            // Which incoming entities exist here already: one query per table for the page.
+            let existing = existing_ids(&c.tx, incoming)?;
+            let mut walks_ensured: HashSet<&str> = HashSet::new();
             for e in incoming {
                 c.observe(e.hlc);
-                let local = load_entity(&c.tx, e.kind, &e.id)?;
-                let local_pending = match &local {
-                    Some(_) => {
-                        let table = if e.kind == EntityKind::Walk { "walks" } else { "records" };
+                let mut pending = false;
+                let merged = if existing.contains(e.id.as_str()) {
+                    let Some(local) = load_entity(&c.tx, e.kind, &e.id)? else { continue };
+                    let table = if e.kind == EntityKind::Walk { "walks" } else { "records" };
+                    let local_pending =
                         c.tx.prepare_cached(&format!("SELECT pending FROM {table} WHERE id = ?1"))?
-                            .query_row([&e.id], |r| r.get::<_, bool>(0))?
-                    }
-                    None => false,
-                };
-                let merged = match local {
-                    // A placeholder walk is replaced, not merged.
-                    Some(l) if l.hlc == Hlc::ZERO => e.clone(),
-                    Some(l) => match merge(&l, e) {
-                        Ok(m) => m,
-                        Err(_) => {
-                            report.unreadable += 1;
-                            continue;
+                            .query_row([&e.id], |r| r.get::<_, bool>(0))?;
+                    let merged = if local.hlc == Hlc::ZERO {
+                        // A placeholder walk is replaced, not merged.
+                        e.clone()
+                    } else {
+                        match merge(&local, e) {
+                            Ok(m) => m,
+                            Err(_) => {
+                                report.unreadable += 1;
+                                continue;
+                            }
                         }
-                    },
-                    None => e.clone(),
+                    };
+                    pending = local_pending && merged != *e;
+                    Cow::Owned(merged)
+                } else {
+                    Cow::Borrowed(e)
                 };
-                let pending = local_pending && merged != *e;
                 let written = if e.kind == EntityKind::Walk {
                     write_walk(c, &merged, pending)
                 } else {
-                    ensure_walk(c, &merged)?;
+                    if let Some(w) = e.walk_id.as_deref() {
+                        if walks_ensured.insert(w) {
+                            ensure_walk(c, &merged)?;
+                        }
+                    }
                     write_record(c, &merged, pending)
                 };
                 match written {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 use crate::location::RecordLocation;
@@ -29,6 +29,8 @@ pub struct PlaceField {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RecordParts {
     pub body: RecordBody,
+    /// `body` as JSON, ready to store.
+    pub body_json: String,
     pub place: PlaceField,
     pub review: Review,
     pub reviewed_ms: Option<i64>,
@@ -74,7 +76,8 @@ fn review_fields(fields: &mut BTreeMap<String, Value>, review: &Review, reviewed
 }
 
 fn field<T: serde::de::DeserializeOwned>(e: &Entity, name: &str) -> Result<T> {
-    Ok(serde_json::from_value(e.fields.get(name).cloned().unwrap_or(Value::Null))?)
+    // Deserialise from the borrowed value: no copy of the field.
+    Ok(T::deserialize(e.fields.get(name).unwrap_or(&Value::Null))?)
 }
 
 fn review_of(e: &Entity) -> Result<(Review, Option<i64>)> {
@@ -119,19 +122,23 @@ pub fn walk_fields(w: &Walk, track: Option<&[TrackPoint]>) -> Result<BTreeMap<St
 
 /// Decodes a record entity's fields.
 pub fn record_parts(e: &Entity) -> Result<RecordParts> {
-    let mut body = Map::new();
-    body.insert("kind".into(), json!(e.kind.as_str()));
+    // The content fields, borrowed, with the kind tag: written once as JSON, then read back
+    // into the typed body, which is the check that the content is valid.
+    let kind = Value::String(e.kind.as_str().into());
+    let mut content: BTreeMap<&str, &Value> = BTreeMap::new();
+    content.insert("kind", &kind);
     for (k, v) in &e.fields {
         if k != "location" && !REVIEW_FIELDS.contains(&k.as_str()) {
-            body.insert(k.clone(), v.clone());
+            content.insert(k, v);
         }
     }
-    let body: RecordBody = serde_json::from_value(Value::Object(body))?;
+    let body_json = serde_json::to_string(&content)?;
+    let body: RecordBody = serde_json::from_str(&body_json)?;
     if body.kind().as_str() != e.kind.as_str() {
         return Err(Error::invalid("entity", "content does not match its kind"));
     }
     let (review, reviewed_ms) = review_of(e)?;
-    Ok(RecordParts { body, place: field(e, "location")?, review, reviewed_ms })
+    Ok(RecordParts { body, body_json, place: field(e, "location")?, review, reviewed_ms })
 }
 
 /// Decodes a walk entity's fields.

@@ -93,7 +93,9 @@ pub struct SyncOutcome {
 
 const BACKOFF_BASE_MS: i64 = 5_000;
 const BACKOFF_MAX_MS: i64 = 15 * 60_000;
-const PULL_PAGE: u32 = 1_000;
+/// Entities per pulled page: large enough to amortise a transaction, small enough that a page
+/// cut off on a bad connection costs little to fetch again.
+const PULL_PAGE: u32 = 2_500;
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
 fn now_ms() -> i64 {
@@ -220,40 +222,77 @@ impl Store {
         result
     }
 
+    /// Sends one request and reads the answer: status, decompression, parsing.
+    fn exchange(&self, transport: &dyn Transport, credential: &str, req: &SyncRequest) -> Result<SyncResponse> {
+        let resp = transport.post("/v1/sync", Some(credential), encode(req)?).map_err(|e| Error::Transport(e.0))?;
+        if resp.status != 200 {
+            return Err(server_error(resp.status, &resp.body));
+        }
+        let body: SyncResponse = serde_json::from_slice(&decode_body(&resp.body)?)
+            .map_err(|_| Error::invalid("server answer", "not a sync response"))?;
+        if body.acknowledged as usize != req.push.len() {
+            return Err(Error::invalid("server answer", "acknowledged a different number of changes"));
+        }
+        Ok(body)
+    }
+
     fn sync_rounds(&self, transport: &dyn Transport, cancel: &AtomicBool) -> Result<SyncOutcome> {
         let credential = self.credential()?;
         let mut outcome = SyncOutcome::default();
         let mut refused = Vec::new();
+        // The next page, already fetched while the current one was being applied.
+        let mut prefetched: Option<(SyncRequest, Result<SyncResponse>)> = None;
         loop {
             if cancel.load(Ordering::Relaxed) {
                 return Err(Error::Cancelled);
             }
-            // Stage 1: collect the outbox.
-            let push = self.pending_changes(MAX_PUSH)?;
-            let full_push = push.len() == MAX_PUSH;
-            let req =
-                SyncRequest { protocol: PROTOCOL_VERSION, cursor: self.sync_cursor()?, push, pull_limit: PULL_PAGE };
-            // Stage 2: send it and pull in the same round trip.
-            let resp =
-                transport.post("/v1/sync", Some(&credential), encode(&req)?).map_err(|e| Error::Transport(e.0))?;
-            outcome.round_trips += 1;
-            match resp.status {
-                200 => {}
-                status => {
-                    let err = server_error(status, &resp.body);
-                    if matches!(err, Error::Revoked) {
-                        self.wipe_data()?;
-                    }
-                    return Err(err);
+            let (req, answer) = match prefetched.take() {
+                Some(fetched) => fetched,
+                None => {
+                    // Stage 1: collect the outbox.
+                    let push = self.pending_changes(MAX_PUSH)?;
+                    let cursor = self.sync_cursor()?;
+                    let req = SyncRequest { protocol: PROTOCOL_VERSION, cursor, push, pull_limit: PULL_PAGE };
+                    // Stage 2: send it and pull in the same round trip.
+                    let answer = self.exchange(transport, &credential, &req);
+                    (req, answer)
                 }
-            }
-            let body: SyncResponse = serde_json::from_slice(&decode_body(&resp.body)?)
-                .map_err(|_| Error::invalid("server answer", "not a sync response"))?;
-            if body.acknowledged as usize != req.push.len() {
-                return Err(Error::invalid("server answer", "acknowledged a different number of changes"));
-            }
-            // Stages 3–5: mark acknowledged, apply incoming, advance the cursor — one transaction.
-            let report = self.apply_sync_round(&req.push, &body.pull, body.cursor)?;
+            };
+            outcome.round_trips += 1;
+            let body = match answer {
+                Ok(body) => body,
+                Err(Error::Revoked) => {
+                    self.wipe_data()?;
+                    return Err(Error::Revoked);
+                }
+                Err(e) => return Err(e),
+            };
+            let full_push = req.push.len() == MAX_PUSH;
+            // While this page is applied, the next one (a pure pull from the new cursor) is
+            // fetched and parsed on another thread: server, network and phone work at the same
+            // time. If applying fails, the prefetched answer is dropped and nothing is lost.
+            let prefetch = body.more && !full_push;
+            let report = std::thread::scope(|scope| {
+                let next = prefetch.then(|| {
+                    let next_req = SyncRequest {
+                        protocol: PROTOCOL_VERSION,
+                        cursor: body.cursor,
+                        push: Vec::new(),
+                        pull_limit: PULL_PAGE,
+                    };
+                    let credential = credential.as_str();
+                    scope.spawn(move || {
+                        let answer = self.exchange(transport, credential, &next_req);
+                        (next_req, answer)
+                    })
+                });
+                // Stages 3–5: mark acknowledged, apply incoming, advance the cursor — one transaction.
+                let report = self.apply_sync_round(&req.push, &body.pull, body.cursor);
+                if let Some(h) = next {
+                    prefetched = h.join().ok();
+                }
+                report
+            })?;
             outcome.acknowledged += report.acknowledged;
             outcome.pulled += report.applied;
             outcome.unreadable += report.unreadable;

@@ -95,12 +95,20 @@ pub enum Redeemed {
     Invalid,
 }
 
-/// One page of a team's change feed for a viewer.
+/// One page of a team's change feed for a viewer. The entities stay the JSON documents they
+/// are stored as: the server passes them through without parsing them again.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FeedPage {
-    pub entities: Vec<Entity>,
+    pub docs: Vec<String>,
     pub cursor: i64,
     pub more: bool,
+}
+
+impl FeedPage {
+    /// The page's entities, parsed (for tests and tools).
+    pub fn entities(&self) -> Result<Vec<Entity>> {
+        Ok(self.docs.iter().map(|d| serde_json::from_str(d)).collect::<Result<_, _>>()?)
+    }
 }
 
 /// Who may see what in the feed.

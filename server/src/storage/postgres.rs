@@ -5,10 +5,9 @@
 use std::sync::{Condvar, Mutex};
 
 use postgres::{Client, NoTls, Row, Transaction};
-use wijkverkenner_core::sync::wire::Entity;
 
 use super::{Caller, Device, FeedPage, Member, Redeemed, Role, Storage, Stored, Team, Tx, Viewer};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS teams (
@@ -293,9 +292,9 @@ impl Storage for PostgresStorage {
         let mut last = cursor;
         for r in rows.iter().take(limit as usize) {
             let doc: String = r.get(0);
-            entities.push(serde_json::from_str::<Entity>(&doc).map_err(Error::from)?);
+            entities.push(doc);
             last = r.get(1);
         }
-        Ok(FeedPage { entities, cursor: if more { last } else { max }, more })
+        Ok(FeedPage { docs: entities, cursor: if more { last } else { max }, more })
     }
 }

@@ -5,7 +5,6 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
-use wijkverkenner_core::sync::wire::Entity;
 
 use super::{Caller, Device, FeedPage, Member, Redeemed, Role, Storage, Stored, Team, Tx, Viewer};
 use crate::error::{Error, Result};
@@ -304,10 +303,10 @@ impl Storage for SqliteStorage {
                     more = true;
                     break;
                 }
-                entities.push(serde_json::from_str::<Entity>(&doc)?);
+                entities.push(doc);
                 last = seq;
             }
-            Ok(FeedPage { entities, cursor: if more { last } else { max }, more })
+            Ok(FeedPage { docs: entities, cursor: if more { last } else { max }, more })
         })
     }
 }
