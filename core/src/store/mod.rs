@@ -30,7 +30,7 @@ use crate::track::{OfficeHours, TrackSettings};
 
 pub use queries::{Page, PageRequest, MAX_PAGE};
 pub use schema::SCHEMA_VERSION;
-pub use sync::ApplyReport;
+pub use sync::{ApplyReport, IncomingPage};
 
 /// The 32-byte key that opens a store. The shell keeps it in the Android Keystore or the iOS
 /// Keychain; the core never writes it anywhere. Zeroed when dropped.

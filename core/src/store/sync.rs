@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 
+use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::records::{record_from_row, RECORD_COLUMNS};
@@ -82,7 +83,6 @@ fn load_entity(conn: &Connection, kind: EntityKind, id: &str) -> Result<Option<E
 
 fn write_record(c: &Change, e: &Entity, pending: bool) -> Result<()> {
     let walk_id = e.walk_id.as_deref().ok_or_else(|| Error::invalid("entity", "a record needs its walk"))?;
-    let clocks = serde_json::to_string(&e.clocks)?;
     if e.deleted {
         c.tx.prepare_cached(
             "INSERT INTO records (id, walk_id, kind, author_id, created_ms, created_offset_s, location, hlc, deleted, pending)
@@ -94,6 +94,34 @@ fn write_record(c: &Change, e: &Entity, pending: bool) -> Result<()> {
         .execute(params![e.id, walk_id, e.kind.as_str(), e.author_id, e.created_ms, e.created_offset_s, e.hlc.to_string(), pending])?;
         return Ok(());
     }
+    let row = record_row(e, pending)?;
+    c.tx.prepare_cached(&format!(
+        "INSERT INTO records ({RECORD_INSERT_COLUMNS}) VALUES ({})
+         ON CONFLICT (id) DO UPDATE SET location = excluded.location, lat = excluded.lat, lon = excluded.lon,
+             accuracy_m = excluded.accuracy_m, fix_ms = excluded.fix_ms, source = excluded.source, buurt = excluded.buurt,
+             wijk = excluded.wijk, sensitive = excluded.sensitive, body = excluded.body, hlc = excluded.hlc,
+             field_clocks = excluded.field_clocks, reviewed_ms = excluded.reviewed_ms, review = excluded.review,
+             pending = excluded.pending",
+        placeholders(0, RECORD_INSERT_ARITY)
+    ))?
+    .execute(rusqlite::params_from_iter(row))?;
+    Ok(())
+}
+
+const RECORD_INSERT_COLUMNS: &str = "id, walk_id, kind, author_id, created_ms, created_offset_s, location, lat, lon, \
+     accuracy_m, fix_ms, source, buurt, wijk, sensitive, body, hlc, field_clocks, reviewed_ms, review, deleted, pending";
+const RECORD_INSERT_ARITY: usize = 22;
+/// Rows per multi-row insert when a page brings many new records (an initial sync).
+const INSERT_BATCH: usize = 40;
+
+/// `(?n+1, ?n+2, …)` for one row.
+fn placeholders(from: usize, count: usize) -> String {
+    (from + 1..=from + count).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// A live record entity as the values of one `records` row, decoded and checked.
+fn record_row(e: &Entity, pending: bool) -> Result<Vec<Value>> {
+    let walk_id = e.walk_id.clone().ok_or_else(|| Error::invalid("entity", "a record needs its walk"))?;
     let codec::RecordParts { body_json, place, review, reviewed_ms, .. } = codec::record_parts(e)?;
     let p = place.at.point();
     let loc_kind = match place.at {
@@ -101,39 +129,45 @@ fn write_record(c: &Change, e: &Entity, pending: bool) -> Result<()> {
         RecordLocation::Inherited(_) => "inherited",
         RecordLocation::None => "none",
     };
-    c.tx.prepare_cached(
-        "INSERT INTO records (id, walk_id, kind, author_id, created_ms, created_offset_s, location, lat, lon, accuracy_m,
-             fix_ms, source, buurt, wijk, sensitive, body, hlc, field_clocks, reviewed_ms, review, deleted, pending)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, 0, ?21)
-         ON CONFLICT (id) DO UPDATE SET location = excluded.location, lat = excluded.lat, lon = excluded.lon,
-             accuracy_m = excluded.accuracy_m, fix_ms = excluded.fix_ms, source = excluded.source, buurt = excluded.buurt,
-             wijk = excluded.wijk, sensitive = excluded.sensitive, body = excluded.body, hlc = excluded.hlc,
-             field_clocks = excluded.field_clocks, reviewed_ms = excluded.reviewed_ms, review = excluded.review,
-             pending = excluded.pending",
-    )?
-    .execute(params![
-        e.id,
-        walk_id,
-        e.kind.as_str(),
-        e.author_id,
-        e.created_ms,
-        e.created_offset_s,
-        loc_kind,
-        p.map(|l| l.lat),
-        p.map(|l| l.lon),
-        p.map(|l| l.accuracy_m),
-        p.map(|l| l.fix_ms),
-        p.map(|l| l.source.as_str()),
-        place.buurt,
-        place.wijk,
-        e.sensitive,
-        body_json,
-        e.hlc.to_string(),
-        clocks,
-        reviewed_ms,
-        serde_json::to_string(&review)?,
-        pending,
-    ])?;
+    let text = |s: &str| Value::Text(s.to_string());
+    let opt_text = |s: Option<String>| s.map_or(Value::Null, Value::Text);
+    let real = |v: Option<f64>| v.map_or(Value::Null, Value::Real);
+    Ok(vec![
+        text(&e.id),
+        Value::Text(walk_id),
+        text(e.kind.as_str()),
+        text(&e.author_id),
+        Value::Integer(e.created_ms),
+        Value::Integer(e.created_offset_s.into()),
+        text(loc_kind),
+        real(p.map(|l| l.lat)),
+        real(p.map(|l| l.lon)),
+        real(p.map(|l| l.accuracy_m)),
+        p.map_or(Value::Null, |l| Value::Integer(l.fix_ms)),
+        opt_text(p.map(|l| l.source.as_str().to_string())),
+        opt_text(place.buurt),
+        opt_text(place.wijk),
+        Value::Integer(e.sensitive.into()),
+        Value::Text(body_json),
+        Value::Text(e.hlc.to_string()),
+        Value::Text(serde_json::to_string(&e.clocks)?),
+        reviewed_ms.map_or(Value::Null, Value::Integer),
+        Value::Text(serde_json::to_string(&review)?),
+        Value::Integer(0),
+        Value::Integer(pending.into()),
+    ])
+}
+
+/// Inserts records known to be new here, many rows per statement.
+fn insert_new_records(c: &Change, rows: &mut Vec<Vec<Value>>) -> Result<()> {
+    for chunk in rows.chunks(INSERT_BATCH) {
+        let groups: Vec<String> = (0..chunk.len())
+            .map(|i| format!("({})", placeholders(i * RECORD_INSERT_ARITY, RECORD_INSERT_ARITY)))
+            .collect();
+        c.tx.prepare_cached(&format!("INSERT INTO records ({RECORD_INSERT_COLUMNS}) VALUES {}", groups.join(", ")))?
+            .execute(rusqlite::params_from_iter(chunk.iter().flatten()))?;
+    }
+    rows.clear();
     Ok(())
 }
 
@@ -203,6 +237,28 @@ fn existing_ids(conn: &Connection, incoming: &[Entity]) -> Result<HashSet<String
     Ok(out)
 }
 
+/// A page of entities from the team, with the rows of its new records decoded in advance —
+/// work that can run on another thread while the previous page is being written.
+pub struct IncomingPage {
+    entities: Vec<Entity>,
+    /// Per entity: `None` for walks and tombstones; `Some(None)` if this app cannot read it.
+    rows: Vec<Option<Option<Vec<Value>>>>,
+}
+
+impl IncomingPage {
+    pub fn new(entities: Vec<Entity>) -> Self {
+        let rows = entities
+            .iter()
+            .map(|e| (e.kind != EntityKind::Walk && !e.deleted).then(|| record_row(e, false).ok()))
+            .collect();
+        IncomingPage { entities, rows }
+    }
+
+    pub fn entities(&self) -> &[Entity] {
+        &self.entities
+    }
+}
+
 /// What applying a round did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ApplyReport {
@@ -257,7 +313,8 @@ impl Store {
     /// One round's result, in one transaction: the pushed versions become acknowledged (a row
     /// changed since it was collected stays pending), the incoming entities are merged, the
     /// clock observes them, and the cursor advances.
-    pub fn apply_sync_round(&self, pushed: &[Entity], incoming: &[Entity], cursor: i64) -> Result<ApplyReport> {
+    pub fn apply_sync_round(&self, pushed: &[Entity], page: IncomingPage, cursor: i64) -> Result<ApplyReport> {
+        let IncomingPage { entities: incoming, mut rows } = page;
         self.write(|c| {
             let mut report = ApplyReport::default();
             for e in pushed {
@@ -268,10 +325,31 @@ impl Store {
                 report.acknowledged += n as u32;
             }
             // Which incoming entities exist here already: one query per table for the page.
-            let existing = existing_ids(&c.tx, incoming)?;
+            let mut existing = existing_ids(&c.tx, &incoming)?;
             let mut walks_ensured: HashSet<&str> = HashSet::new();
-            for e in incoming {
+            let mut new_rows: Vec<Vec<Value>> = Vec::new();
+            for (e, row) in incoming.iter().zip(rows.iter_mut()) {
                 c.observe(e.hlc);
+                // A record new here goes into a multi-row insert (an initial sync is mostly these).
+                if let Some(row) = row.take().filter(|_| !existing.contains(e.id.as_str())) {
+                    let Some(row) = row else {
+                        report.unreadable += 1;
+                        continue;
+                    };
+                    if let Some(w) = e.walk_id.as_deref() {
+                        if walks_ensured.insert(w) {
+                            ensure_walk(c, e)?;
+                        }
+                    }
+                    new_rows.push(row);
+                    existing.insert(e.id.clone());
+                    report.applied += 1;
+                    continue;
+                }
+                if existing.contains(e.id.as_str()) {
+                    // The same id twice in a page: the first must be in the table first.
+                    insert_new_records(c, &mut new_rows)?;
+                }
                 let mut pending = false;
                 let merged = if existing.contains(e.id.as_str()) {
                     let Some(local) = load_entity(&c.tx, e.kind, &e.id)? else { continue };
@@ -313,6 +391,7 @@ impl Store {
                     Err(other) => return Err(other),
                 }
             }
+            insert_new_records(c, &mut new_rows)?;
             write_meta(&c.tx, "sync_cursor", &cursor)?;
             Ok(report)
         })

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::hlc::Hlc;
 use crate::id::{DeviceId, MemberId};
 use crate::member::{Identity, Member, MemberRole};
-use crate::store::Store;
+use crate::store::{IncomingPage, Store};
 use crate::sync::wire::{
     EnrolRequest, EnrolResponse, ErrorBody, SyncRequest, SyncResponse, MAX_BODY_BYTES, MAX_PUSH, PROTOCOL_VERSION,
 };
@@ -95,7 +95,7 @@ const BACKOFF_BASE_MS: i64 = 5_000;
 const BACKOFF_MAX_MS: i64 = 15 * 60_000;
 /// Entities per pulled page: large enough to amortise a transaction, small enough that a page
 /// cut off on a bad connection costs little to fetch again.
-const PULL_PAGE: u32 = 2_500;
+const PULL_PAGE: u32 = 5_000;
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
 fn now_ms() -> i64 {
@@ -222,8 +222,14 @@ impl Store {
         result
     }
 
-    /// Sends one request and reads the answer: status, decompression, parsing.
-    fn exchange(&self, transport: &dyn Transport, credential: &str, req: &SyncRequest) -> Result<SyncResponse> {
+    /// Sends one request and reads the answer: status, decompression, parsing, and decoding
+    /// the pulled records into rows.
+    fn exchange(
+        &self,
+        transport: &dyn Transport,
+        credential: &str,
+        req: &SyncRequest,
+    ) -> Result<(SyncResponse, IncomingPage)> {
         let resp = transport.post("/v1/sync", Some(credential), encode(req)?).map_err(|e| Error::Transport(e.0))?;
         if resp.status != 200 {
             return Err(server_error(resp.status, &resp.body));
@@ -233,7 +239,9 @@ impl Store {
         if body.acknowledged as usize != req.push.len() {
             return Err(Error::invalid("server answer", "acknowledged a different number of changes"));
         }
-        Ok(body)
+        let mut body = body;
+        let page = IncomingPage::new(std::mem::take(&mut body.pull));
+        Ok((body, page))
     }
 
     fn sync_rounds(&self, transport: &dyn Transport, cancel: &AtomicBool) -> Result<SyncOutcome> {
@@ -241,7 +249,7 @@ impl Store {
         let mut outcome = SyncOutcome::default();
         let mut refused = Vec::new();
         // The next page, already fetched while the current one was being applied.
-        let mut prefetched: Option<(SyncRequest, Result<SyncResponse>)> = None;
+        let mut prefetched: Option<(SyncRequest, Result<(SyncResponse, IncomingPage)>)> = None;
         loop {
             if cancel.load(Ordering::Relaxed) {
                 return Err(Error::Cancelled);
@@ -259,8 +267,8 @@ impl Store {
                 }
             };
             outcome.round_trips += 1;
-            let body = match answer {
-                Ok(body) => body,
+            let (body, page) = match answer {
+                Ok(answer) => answer,
                 Err(Error::Revoked) => {
                     self.wipe_data()?;
                     return Err(Error::Revoked);
@@ -287,7 +295,7 @@ impl Store {
                     })
                 });
                 // Stages 3–5: mark acknowledged, apply incoming, advance the cursor — one transaction.
-                let report = self.apply_sync_round(&req.push, &body.pull, body.cursor);
+                let report = self.apply_sync_round(&req.push, page, body.cursor);
                 if let Some(h) = next {
                     prefetched = h.join().ok();
                 }
