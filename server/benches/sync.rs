@@ -115,6 +115,7 @@ fn pouchdb(ndjson: &Path, work: &Path) -> Option<f64> {
     let port = 25000 + (std::process::id() % 5000) as u16;
     let mut server = std::process::Command::new(format!("{dir}/node_modules/.bin/pouchdb-server"))
         .args(["--port", &port.to_string(), "--dir", &work.join("pouch-server").to_string_lossy(), "--no-stdout-logs"])
+        .current_dir(work) // it writes log.txt where it runs
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
