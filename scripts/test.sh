@@ -15,4 +15,8 @@ echo "== PostgreSQL for the storage conformance tests"
 . scripts/postgres.sh
 echo "== cargo test"
 # Release mode: the crash test and property tests exercise the code as it ships, and faster.
-cargo test --workspace --release 2>&1
+log=$(mktemp)
+cargo test --workspace --release 2>&1 | tee "$log"
+# One closing line over every test binary (cargo's last line is the doc tests' alone).
+awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f; if (p == 0) exit 1 }' "$log"
+rm -f "$log"
