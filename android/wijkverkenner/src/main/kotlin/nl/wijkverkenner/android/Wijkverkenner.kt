@@ -1,0 +1,157 @@
+package nl.wijkverkenner.android
+
+import java.time.Instant
+import java.time.ZoneId
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.asStateFlow
+import kotlinx.coroutines.withContext
+import nl.wijkverkenner.ffi.CancelToken
+import nl.wijkverkenner.ffi.Category
+import nl.wijkverkenner.ffi.CategoryKind
+import nl.wijkverkenner.ffi.Fix
+import nl.wijkverkenner.ffi.FixReport
+import nl.wijkverkenner.ffi.Identity
+import nl.wijkverkenner.ffi.Location
+import nl.wijkverkenner.ffi.Moment
+import nl.wijkverkenner.ffi.NewRecord
+import nl.wijkverkenner.ffi.NewWalk
+import nl.wijkverkenner.ffi.Participant
+import nl.wijkverkenner.ffi.Record
+import nl.wijkverkenner.ffi.RecordBody
+import nl.wijkverkenner.ffi.RecordPage
+import nl.wijkverkenner.ffi.SyncListener
+import nl.wijkverkenner.ffi.SyncOutcome
+import nl.wijkverkenner.ffi.SyncStatus
+import nl.wijkverkenner.ffi.Walk
+import nl.wijkverkenner.ffi.WijkStore
+
+/** A moment now, with the phone's current UTC offset. */
+fun momentNow(at: Instant = Instant.now()): Moment =
+    Moment(at, ZoneId.systemDefault().rules.getOffset(at).totalSeconds)
+
+/**
+ * The shell's one entry to the core: an open, encrypted store of one member on this phone.
+ *
+ * Every call runs on [io] (never the UI thread) and is a suspend function; the active walk and
+ * the sync status are [StateFlow]s the screens collect. Close it with [close] (or `use {}`).
+ * No rule lives here: the core decides, this class only moves calls off the main thread and
+ * keeps the two flows current.
+ */
+class Wijkverkenner private constructor(
+    private val store: WijkStore,
+    private val io: CoroutineDispatcher,
+) : AutoCloseable {
+    private val _activeWalk = MutableStateFlow<Walk?>(null)
+    private val _syncStatus = MutableStateFlow<SyncStatus?>(null)
+
+    /** The walk under way, or null; updated by every walk action. */
+    val activeWalk: StateFlow<Walk?> = _activeWalk.asStateFlow()
+
+    /** The sync status, updated after every sync attempt. */
+    val syncStatus: StateFlow<SyncStatus?> = _syncStatus.asStateFlow()
+
+    companion object {
+        /** Opens the store at [path] with the 32-byte key kept in the Android Keystore. */
+        suspend fun open(path: String, key: ByteArray, io: CoroutineDispatcher = Dispatchers.IO): Wijkverkenner =
+            withContext(io) {
+                val store = WijkStore.open(path, key)
+                val w = Wijkverkenner(store, io)
+                store.addSyncListener(object : SyncListener {
+                    override fun onSyncStatus(status: SyncStatus) {
+                        w._syncStatus.value = status
+                    }
+                })
+                w._activeWalk.value = store.activeWalk()
+                w
+            }
+    }
+
+    private suspend fun <T> call(block: (WijkStore) -> T): T = withContext(io) { block(store) }
+
+    suspend fun identity(): Identity? = call { it.identity() }
+
+    suspend fun enrol(serverUrl: String, code: String, deviceName: String): Identity =
+        call { it.enrol(serverUrl, code, deviceName) }
+
+    suspend fun loadNeighbourhoods(buurten: String, wijken: String?): Int =
+        call { it.loadNeighbourhoods(buurten, wijken).toInt() }
+
+    /** The category picker's choices of one kind, labelled in Dutch or English. */
+    suspend fun categories(kind: CategoryKind): List<Category> = call { s -> s.categories().filter { it.kind == kind } }
+
+    /** Starts a walk; [at] is when the walker pressed start (now, by default). */
+    suspend fun startWalk(
+        purpose: String,
+        focus: List<String> = emptyList(),
+        guests: List<String> = emptyList(),
+        at: Instant = Instant.now(),
+    ): Walk =
+        call { it.startWalk(NewWalk(guests.map { role -> Participant.Guest(role) }, purpose, focus, momentNow(at))) }
+            .also { _activeWalk.value = it }
+
+    suspend fun pauseWalk(walkId: String, at: Instant = Instant.now()): Walk =
+        call { it.pauseWalk(walkId, momentNow(at)) }.also { _activeWalk.value = it }
+
+    suspend fun resumeWalk(walkId: String, at: Instant = Instant.now()): Walk =
+        call { it.resumeWalk(walkId, momentNow(at)) }.also { _activeWalk.value = it }
+
+    /** Ends the walk; the returned walk carries its summary (distance, time, buurten). */
+    suspend fun endWalk(walkId: String, at: Instant = Instant.now()): Walk =
+        call { it.endWalk(walkId, momentNow(at)) }.also { _activeWalk.value = null }
+
+    suspend fun submitWalk(walkId: String): Walk = call { it.submitWalk(walkId) }
+
+    /** A batch of fixes from the location service; implausible ones are kept and flagged. */
+    suspend fun addFixes(walkId: String, fixes: List<Fix>): FixReport = call { it.addFixes(walkId, fixes) }
+
+    /** Notes an observation, conversation or signal; `location` null indoors. */
+    suspend fun capture(walkId: String, body: RecordBody, location: Location?): Record =
+        call { it.addRecord(NewRecord(walkId, body, momentNow(), location)) }
+
+    suspend fun captureAll(records: List<NewRecord>): List<String> = call { it.addRecords(records) }
+
+    suspend fun edit(recordId: String, body: RecordBody, location: Location? = null): Record =
+        call { it.editRecord(recordId, body, location) }
+
+    suspend fun delete(recordId: String) = call { it.deleteRecord(recordId) }
+
+    suspend fun answer(recordId: String, answer: String) = call { it.answerReview(recordId, answer) }
+
+    suspend fun timeline(walkId: String, limit: Int = 50, cursor: String? = null): RecordPage =
+        call { it.walkTimeline(walkId, limit.toUInt(), cursor) }
+
+    suspend fun latest(limit: Int = 50, cursor: String? = null): RecordPage = call { it.latestRecords(limit.toUInt(), cursor) }
+
+    /** "What did my team note here before?" */
+    suspend fun near(lat: Double, lon: Double, radiusM: Double, from: Instant, to: Instant, limit: Int = 50, cursor: String? = null): RecordPage =
+        call { it.recordsNear(lat, lon, radiusM, from, to, limit.toUInt(), cursor) }
+
+    suspend fun inBuurt(code: String, limit: Int = 50, cursor: String? = null): RecordPage =
+        call { it.recordsInBuurt(code, limit.toUInt(), cursor) }
+
+    /**
+     * Syncs with the team server. Cancelling the coroutine cancels the sync between round
+     * trips; nothing is lost either way. [syncStatus] is updated afterwards.
+     */
+    suspend fun sync(serverUrl: String): SyncOutcome = withContext(io) {
+        val token = CancelToken()
+        val job = kotlin.coroutines.coroutineContext[kotlinx.coroutines.Job]
+        val handle = job?.invokeOnCompletion { if (it != null) token.cancel() }
+        try {
+            store.sync(serverUrl, token)
+        } finally {
+            handle?.dispose()
+            token.close()
+        }
+    }
+
+    suspend fun refreshSyncStatus(): SyncStatus = call { it.syncStatus() }.also { _syncStatus.value = it }
+
+    override fun close() {
+        store.closeStore()
+        store.close()
+    }
+}

@@ -1,0 +1,201 @@
+package nl.wijkverkenner.android
+
+import java.io.File
+import java.net.ServerSocket
+import java.nio.file.Files
+import java.time.Instant
+import kotlinx.coroutines.runBlocking
+import nl.wijkverkenner.ffi.Conversation
+import nl.wijkverkenner.ffi.Location
+import nl.wijkverkenner.ffi.LocationSource
+import nl.wijkverkenner.ffi.Mood
+import nl.wijkverkenner.ffi.Observation
+import nl.wijkverkenner.ffi.RecordBody
+import nl.wijkverkenner.ffi.RecordLocation
+import nl.wijkverkenner.ffi.Severity
+import nl.wijkverkenner.ffi.Signal
+import nl.wijkverkenner.ffi.SyncState
+import nl.wijkverkenner.ffi.Tone
+import nl.wijkverkenner.ffi.Trust
+import nl.wijkverkenner.ffi.WijkStore
+import nl.wijkverkenner.ffi.WvException
+import org.junit.After
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertNotNull
+import org.junit.Assert.assertNull
+import org.junit.Assert.assertTrue
+import org.junit.Assert.fail
+import org.junit.Test
+
+/** The Kotlin library against the real Rust library (JNA) and a real team server process. */
+class WijkverkennerTest {
+    private val dir: File = Files.createTempDirectory("wv-kotlin").toFile()
+    private val key = ByteArray(32) { 7 }
+    private var server: Process? = null
+
+    @After
+    fun cleanUp() {
+        server?.destroy()
+        server?.waitFor()
+        dir.deleteRecursively()
+    }
+
+    private fun observation(note: String) = RecordBody.Observation(Observation(listOf("obs.vacancy"), Tone.CONCERN, note))
+
+    private fun here(lat: Double = 52.0907, lon: Double = 5.1214) =
+        Location(lat, lon, 8.0, Instant.now(), LocationSource.GPS)
+
+    private fun serverBin(): String = System.getProperty("wv.server") ?: error("set -Dwv.server to the wijkverkenner-server binary")
+
+    private fun admin(data: File, vararg args: String): String {
+        val p = ProcessBuilder(listOf(serverBin(), "--data", data.path) + args).redirectErrorStream(false).start()
+        val out = p.inputStream.bufferedReader().readText().trim()
+        assertEquals("admin ${args.toList()}", 0, p.waitFor())
+        return out
+    }
+
+    /** Starts a real team server on a free port; returns its URL and a code for a new member. */
+    private fun startServer(members: Int): Pair<String, List<String>> {
+        val data = File(dir, "server")
+        val team = admin(data, "team-create", "Kotlin-team")
+        val codes = (0 until members).map {
+            val m = admin(data, "member-add", "--team", team, "--name", "Lid $it", "--role", "field_worker")
+            admin(data, "enrol-code", "--member", m)
+        }
+        val port = ServerSocket(0).use { it.localPort }
+        server = ProcessBuilder(serverBin(), "--data", data.path, "serve", "--listen", "127.0.0.1:$port")
+            .redirectError(File(dir, "server.log"))
+            .start()
+        val url = "http://127.0.0.1:$port"
+        repeat(100) {
+            try {
+                java.net.URL("$url/health").openStream().use { return url to codes }
+            } catch (e: java.io.IOException) {
+                Thread.sleep(50)
+            }
+        }
+        fail("the server did not start")
+        error("unreachable")
+    }
+
+    @Test
+    fun recordAWalkAndQueryIt() = runBlocking {
+        Wijkverkenner.open(File(dir, "a.db").path, key).use { wv ->
+            // Without enrolment there is no member to record for: a typed error, not a crash.
+            try {
+                wv.startWalk("Avondronde")
+                fail("expected NotEnrolled")
+            } catch (e: WvException.NotEnrolled) {
+                assertTrue(e.message.isNotEmpty())
+            }
+        }
+    }
+
+    @Test
+    fun recordSyncAndSeeTheStatusFlow() = runBlocking {
+        val (url, codes) = startServer(2)
+        val a = Wijkverkenner.open(File(dir, "a.db").path, key)
+        val b = Wijkverkenner.open(File(dir, "b.db").path, ByteArray(32) { 9 })
+        try {
+            val me = a.enrol(url, codes[0], "Pixel A")
+            assertEquals("Lid 0", me.displayName)
+            b.enrol(url, codes[1], "Pixel B")
+
+            val start = Instant.now().minusSeconds(15 * 60)
+            val walk = a.startWalk("Avondronde", listOf("obs.vacancy"), listOf("wijkagent"), at = start)
+            assertEquals(walk.id, a.activeWalk.value?.id)
+            // Ten minutes northwards at about 1.1 m/s, a fix every ten seconds.
+            val fixes = (0 until 60).map { i ->
+                nl.wijkverkenner.ffi.Fix(start.plusSeconds(60L + i * 10), 52.0907 + i * 0.0001, 5.1214, 6.0, LocationSource.GPS)
+            }
+            assertEquals(60u, a.addFixes(walk.id, fixes).stored)
+            val obs = a.capture(walk.id, observation("Leeg pand, rolluik half open"), here())
+            assertTrue(obs.location is RecordLocation.Fix)
+            val talk = a.capture(
+                walk.id,
+                RecordBody.Conversation(Conversation(listOf("role.entrepreneur"), 1u, 20u, "Zorgen over de buurt", Mood.OPEN, Trust.MEDIUM, "", false)),
+                null,
+            )
+            assertTrue("indoors: the walk's last good fix", talk.location is RecordLocation.Inherited)
+            a.capture(walk.id, RecordBody.Signal(Signal("sig.stash_house", Severity.HIGH, "Veel aanloop", false, "", null)), here())
+
+            val timeline = a.timeline(walk.id)
+            assertEquals(listOf(obs.id, talk.id), timeline.items.take(2).map { it.id })
+            val near = a.near(52.0907, 5.1214, 100.0, Instant.now().minusSeconds(3600), Instant.now().plusSeconds(60))
+            assertTrue(near.items.any { it.id == obs.id })
+
+            val ended = a.endWalk(walk.id)
+            assertNull(a.activeWalk.value)
+            assertNotNull(ended.summary)
+            assertTrue(ended.summary!!.distanceM > 500)
+
+            assertEquals(4uL, a.refreshSyncStatus().pending)
+            val out = a.sync(url)
+            assertEquals(4u, out.acknowledged)
+            val status = a.syncStatus.value!!
+            assertEquals(SyncState.IDLE, status.state)
+            assertEquals(0uL, status.pending)
+            assertNotNull(status.lastSuccess)
+
+            // The other phone sees the observation and the conversation, not the sensitive signal.
+            b.sync(url)
+            val theirs = b.latest(50).items.map { it.id }.toSet()
+            assertEquals(setOf(obs.id, talk.id), theirs)
+        } finally {
+            a.close()
+            b.close()
+        }
+    }
+
+    @Test
+    fun badInputIsATypedException() = runBlocking {
+        // A wrong key on an existing store.
+        Wijkverkenner.open(File(dir, "k.db").path, key).close()
+        try {
+            Wijkverkenner.open(File(dir, "k.db").path, ByteArray(32) { 1 })
+            fail("expected WrongKey")
+        } catch (e: WvException.WrongKey) {
+        }
+        try {
+            WijkStore.open(File(dir, "x.db").path, ByteArray(5))
+            fail("expected InvalidInput for a short key")
+        } catch (e: WvException.InvalidInput) {
+        }
+        val (url, codes) = startServer(1)
+        Wijkverkenner.open(File(dir, "a.db").path, key).use { wv ->
+            wv.enrol(url, codes[0], "Pixel")
+            val walk = wv.startWalk("Ronde")
+            for (bad in listOf(here(lat = Double.NaN), here(lat = 91.0), here(lon = Double.POSITIVE_INFINITY))) {
+                try {
+                    wv.capture(walk.id, observation("x"), bad)
+                    fail("expected InvalidInput")
+                } catch (e: WvException.InvalidInput) {
+                    assertTrue(e.message.contains("itude"))
+                }
+            }
+            try {
+                wv.capture(walk.id, RecordBody.Observation(Observation(listOf("obs.nope"), Tone.NEUTRAL, "")), null)
+                fail("expected InvalidInput for an unknown code")
+            } catch (e: WvException.InvalidInput) {
+            }
+            try {
+                wv.capture("not-a-walk", observation("x"), null)
+                fail("expected InvalidInput for a malformed id")
+            } catch (e: WvException.InvalidInput) {
+            }
+            wv.endWalk(walk.id)
+            try {
+                wv.capture(walk.id, observation("te laat"), null)
+                fail("expected WalkState")
+            } catch (e: WvException.WalkState) {
+            }
+            try {
+                wv.sync("http://127.0.0.1:1")
+                fail("expected Network")
+            } catch (e: WvException.Network) {
+                assertEquals(SyncState.FAILED, wv.syncStatus.value?.state)
+                assertNotNull(wv.syncStatus.value?.lastError)
+            }
+        }
+    }
+}

@@ -1,0 +1,407 @@
+//! The Wijkverkenner core for the Android and iOS shells, through uniffi.
+//!
+//! Thin by design: each exported method converts its arguments, calls the core, and converts
+//! the answer. No rule lives here. Errors become one [`WvError`] enum (Kotlin exceptions, Swift
+//! errors) in exactly one place, [`From<core::Error>`]; times cross as `Instant` / `Date`; ids
+//! as strings. Everything that can block (database, network) is a plain blocking call: the
+//! shells run it off the UI thread (Kotlin: `Dispatchers.IO`).
+
+mod logging;
+mod types;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+pub use types::*;
+use wijkverkenner_core as core;
+use wijkverkenner_core::sync::http::HttpTransport as RustHttp;
+
+uniffi::setup_scaffolding!();
+
+/// Every failure a shell can see, with a `reason` it can show (also the exception's message). Messages never contain what
+/// the user typed.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum WvError {
+    #[error("{reason}")]
+    InvalidInput { reason: String },
+    #[error("{reason}")]
+    NotFound { reason: String },
+    #[error("{reason}")]
+    WalkState { reason: String },
+    #[error("{reason}")]
+    NotAllowed { reason: String },
+    #[error("{reason}")]
+    NotEnrolled { reason: String },
+    #[error("{reason}")]
+    WrongKey { reason: String },
+    #[error("{reason}")]
+    StoreTooNew { reason: String },
+    #[error("{reason}")]
+    Network { reason: String },
+    #[error("{reason}")]
+    Server { status: u16, code: String, reason: String },
+    #[error("{reason}")]
+    Revoked { reason: String },
+    #[error("{reason}")]
+    Cancelled { reason: String },
+    #[error("{reason}")]
+    Closed { reason: String },
+    #[error("{reason}")]
+    Internal { reason: String },
+}
+
+impl From<core::Error> for WvError {
+    fn from(e: core::Error) -> Self {
+        use core::Error as E;
+        let reason = e.to_string();
+        // The one place that decides what is logged about a failure: its kind, never content.
+        match &e {
+            E::Database(_) | E::Decode(_) | E::Io(_) => tracing::error!(kind = "storage", "core call failed"),
+            _ => tracing::debug!("core call refused"),
+        }
+        match e {
+            E::Invalid { .. } | E::Boundaries(_) | E::Taxonomy(_) => WvError::InvalidInput { reason },
+            E::NotFound(_) => WvError::NotFound { reason },
+            E::WalkState { .. } => WvError::WalkState { reason },
+            E::Reviewed | E::NotAuthor => WvError::NotAllowed { reason },
+            E::NoIdentity | E::NotEnrolled => WvError::NotEnrolled { reason },
+            E::WrongKey => WvError::WrongKey { reason },
+            E::SchemaTooNew { .. } => WvError::StoreTooNew { reason },
+            E::Transport(_) => WvError::Network { reason },
+            E::Server { status, code, .. } => WvError::Server { status, code, reason },
+            E::Revoked => WvError::Revoked { reason },
+            E::Cancelled => WvError::Cancelled { reason },
+            E::Database(_) | E::Decode(_) | E::Io(_) => WvError::Internal { reason },
+        }
+    }
+}
+
+type Result<T, E = WvError> = std::result::Result<T, E>;
+
+/// Cancels a running sync from another thread; nothing is lost by cancelling.
+#[derive(Debug, Default, uniffi::Object)]
+pub struct CancelToken {
+    flag: AtomicBool,
+}
+
+#[uniffi::export]
+impl CancelToken {
+    #[uniffi::constructor]
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    pub fn cancel(&self) {
+        self.flag.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.flag.load(Ordering::Relaxed)
+    }
+}
+
+/// An HTTP answer from a shell's own transport.
+#[derive(Clone, Debug, uniffi::Record)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum TransportFailure {
+    #[error("{reason}")]
+    Failed { reason: String },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for TransportFailure {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        TransportFailure::Failed { reason: e.reason }
+    }
+}
+
+/// A shell's own HTTP client (OkHttp, a background URLSession). Contract: POST `body` to
+/// `path` under the server's base URL with `Content-Type: application/json`,
+/// `Content-Encoding: zstd`, `Accept-Encoding: zstd` and, if given, `Authorization: Bearer
+/// <credential>`; return status and raw body.
+#[uniffi::export(foreign)]
+pub trait HttpTransport: Send + Sync {
+    fn post(&self, path: String, credential: Option<String>, body: Vec<u8>) -> Result<HttpResponse, TransportFailure>;
+}
+
+struct ForeignTransport(Arc<dyn HttpTransport>);
+
+impl core::sync::Transport for ForeignTransport {
+    fn post(
+        &self,
+        path: &str,
+        credential: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<core::sync::HttpResponse, core::sync::TransportError> {
+        self.0
+            .post(path.to_string(), credential.map(str::to_string), body)
+            .map(|r| core::sync::HttpResponse { status: r.status, body: r.body })
+            .map_err(|e| core::sync::TransportError(e.to_string()))
+    }
+}
+
+/// Told the sync status whenever it changes (after every sync attempt, and at registration).
+#[uniffi::export(foreign)]
+pub trait SyncListener: Send + Sync {
+    fn on_sync_status(&self, status: SyncStatus);
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, uniffi::Enum)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+/// Receives the core's log lines (the shell forwards them to Logcat / os_log). Lines carry
+/// no personal data.
+#[uniffi::export(foreign)]
+pub trait LogSink: Send + Sync {
+    fn log(&self, level: LogLevel, target: String, message: String);
+}
+
+/// Sends the core's logs at `max_level` and above to `sink`. Call once at start; later calls
+/// replace the sink.
+#[uniffi::export]
+pub fn set_log_sink(sink: Arc<dyn LogSink>, max_level: LogLevel) {
+    logging::install(sink, max_level);
+}
+
+/// The encrypted local store of one member on one phone.
+#[derive(uniffi::Object)]
+pub struct WijkStore {
+    store: RwLock<Option<Arc<core::Store>>>,
+    listeners: Mutex<Vec<Arc<dyn SyncListener>>>,
+}
+
+fn page(limit: u32, cursor: Option<String>) -> core::PageRequest {
+    core::PageRequest { limit, cursor }
+}
+
+impl WijkStore {
+    fn store(&self) -> Result<Arc<core::Store>> {
+        self.store
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| WvError::Closed { reason: "the store is closed".into() })
+    }
+
+    fn notify(&self, store: &core::Store) {
+        if let Ok(status) = store.sync_status() {
+            let status: SyncStatus = status.into();
+            for l in self.listeners.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+                l.on_sync_status(status.clone());
+            }
+        }
+    }
+
+    fn run_sync(&self, transport: &dyn core::sync::Transport, cancel: &CancelToken) -> Result<SyncOutcome> {
+        let store = self.store()?;
+        let out = store.sync(transport, &cancel.flag);
+        self.notify(&store);
+        Ok(out?.into())
+    }
+}
+
+#[uniffi::export]
+impl WijkStore {
+    /// Opens (or creates) the store at `path` with the 32-byte key from the Keystore/Keychain.
+    #[uniffi::constructor]
+    pub fn open(path: String, key: Vec<u8>) -> Result<Arc<Self>> {
+        let key = core::StoreKey::from_slice(&key)?;
+        let store = core::Store::open(path, core::Encryption::Key(key))?;
+        Ok(Arc::new(Self { store: RwLock::new(Some(Arc::new(store))), listeners: Mutex::new(Vec::new()) }))
+    }
+
+    /// Closes the database now, even while other references exist; later calls fail with
+    /// `Closed`. Idempotent. (The generated `close()` / `destroy()` frees the handle itself.)
+    pub fn close_store(&self) {
+        self.store.write().unwrap_or_else(|p| p.into_inner()).take();
+        self.listeners.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    pub fn identity(&self) -> Result<Option<Identity>> {
+        Ok(self.store()?.identity().map(Into::into))
+    }
+
+    /// Trades a one-time code for this phone's credential at `server_url`.
+    pub fn enrol(&self, server_url: String, code: String, device_name: String) -> Result<Identity> {
+        Ok(self.store()?.enrol(&RustHttp::new(&server_url), &code, &device_name)?.into())
+    }
+
+    pub fn enrol_with(&self, transport: Arc<dyn HttpTransport>, code: String, device_name: String) -> Result<Identity> {
+        Ok(self.store()?.enrol(&ForeignTransport(transport), &code, &device_name)?.into())
+    }
+
+    /// Loads a municipality's boundaries (GeoJSON); returns the number of buurten.
+    pub fn load_neighbourhoods(&self, buurten_geojson: String, wijken_geojson: Option<String>) -> Result<u32> {
+        Ok(self.store()?.load_neighbourhoods(&buurten_geojson, wijken_geojson.as_deref())? as u32)
+    }
+
+    /// The categories a new record may use, with Dutch and English labels.
+    pub fn categories(&self) -> Result<Vec<Category>> {
+        let t = self.store()?.taxonomy();
+        Ok(t.categories
+            .iter()
+            .filter(|c| !c.retired)
+            .map(|c| Category {
+                kind: c.kind.into(),
+                code: c.code.clone(),
+                label_nl: c.nl.clone(),
+                label_en: c.en.clone(),
+                sensitive: c.sensitive,
+            })
+            .collect())
+    }
+
+    pub fn start_walk(&self, walk: NewWalk) -> Result<Walk> {
+        let new = core::NewWalk {
+            participants: participants_to_core(walk.participants)?,
+            purpose: walk.purpose,
+            focus: walk.focus,
+            started: walk.started.into(),
+        };
+        Ok(self.store()?.start_walk(new)?.into())
+    }
+
+    pub fn pause_walk(&self, walk_id: String, at: Moment) -> Result<Walk> {
+        Ok(self.store()?.pause_walk(&walk_id.parse()?, at.into())?.into())
+    }
+
+    pub fn resume_walk(&self, walk_id: String, at: Moment) -> Result<Walk> {
+        Ok(self.store()?.resume_walk(&walk_id.parse()?, at.into())?.into())
+    }
+
+    pub fn end_walk(&self, walk_id: String, at: Moment) -> Result<Walk> {
+        Ok(self.store()?.end_walk(&walk_id.parse()?, at.into())?.into())
+    }
+
+    pub fn submit_walk(&self, walk_id: String) -> Result<Walk> {
+        Ok(self.store()?.submit_walk(&walk_id.parse()?)?.into())
+    }
+
+    pub fn active_walk(&self) -> Result<Option<Walk>> {
+        Ok(self.store()?.active_walk()?.map(Into::into))
+    }
+
+    pub fn walk(&self, walk_id: String) -> Result<Walk> {
+        Ok(self.store()?.walk(&walk_id.parse()?)?.into())
+    }
+
+    pub fn recent_walks(&self, limit: u32, cursor: Option<String>) -> Result<WalkPage> {
+        let p = self.store()?.recent_walks(&page(limit, cursor))?;
+        Ok(WalkPage { items: p.items.into_iter().map(Into::into).collect(), next: p.next })
+    }
+
+    /// A batch of GPS fixes (every ten seconds or so); implausible ones are kept and flagged.
+    pub fn add_fixes(&self, walk_id: String, fixes: Vec<Fix>) -> Result<FixReport> {
+        let fixes: Vec<core::Fix> = fixes.into_iter().map(Into::into).collect();
+        let r = self.store()?.add_fixes(&walk_id.parse()?, &fixes)?;
+        Ok(FixReport { stored: r.stored, flagged: r.flagged })
+    }
+
+    pub fn add_record(&self, record: NewRecord) -> Result<Record> {
+        Ok(self.store()?.add_record(new_record(record)?)?.into())
+    }
+
+    /// Many records in one transaction: all stored, or none. Returns their ids.
+    pub fn add_records(&self, records: Vec<NewRecord>) -> Result<Vec<String>> {
+        let batch = records.into_iter().map(new_record).collect::<Result<Vec<_>>>()?;
+        Ok(self.store()?.add_records(&batch)?.into_iter().map(|id| id.to_string()).collect())
+    }
+
+    pub fn edit_record(&self, record_id: String, body: RecordBody, location: Option<Location>) -> Result<Record> {
+        Ok(self.store()?.edit_record(&record_id.parse()?, body.into(), location.map(Into::into))?.into())
+    }
+
+    pub fn delete_record(&self, record_id: String) -> Result<()> {
+        Ok(self.store()?.delete_record(&record_id.parse()?)?)
+    }
+
+    pub fn record(&self, record_id: String) -> Result<Record> {
+        Ok(self.store()?.record(&record_id.parse()?)?.into())
+    }
+
+    pub fn answer_review(&self, record_id: String, answer: String) -> Result<()> {
+        Ok(self.store()?.answer_review(&record_id.parse()?, &answer)?)
+    }
+
+    pub fn walk_timeline(&self, walk_id: String, limit: u32, cursor: Option<String>) -> Result<RecordPage> {
+        let p = self.store()?.walk_timeline(&walk_id.parse()?, &page(limit, cursor))?;
+        Ok(records(p))
+    }
+
+    pub fn latest_records(&self, limit: u32, cursor: Option<String>) -> Result<RecordPage> {
+        Ok(records(self.store()?.latest_records(&page(limit, cursor))?))
+    }
+
+    pub fn records_in_buurt(&self, buurt_code: String, limit: u32, cursor: Option<String>) -> Result<RecordPage> {
+        Ok(records(self.store()?.records_in_buurt(&buurt_code, &page(limit, cursor))?))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn records_near(
+        &self,
+        lat: f64,
+        lon: f64,
+        radius_m: f64,
+        from: SystemTime,
+        to: SystemTime,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> Result<RecordPage> {
+        let p = self.store()?.records_near(
+            lat,
+            lon,
+            radius_m,
+            types::from_time(from),
+            types::from_time(to),
+            &page(limit, cursor),
+        )?;
+        Ok(records(p))
+    }
+
+    /// Syncs with the team server over the core's HTTPS client. Blocking: call off the UI
+    /// thread. Listeners hear the new status afterwards, success or not.
+    pub fn sync(&self, server_url: String, cancel: Arc<CancelToken>) -> Result<SyncOutcome> {
+        self.run_sync(&RustHttp::new(&server_url), &cancel)
+    }
+
+    /// Syncs through the shell's own transport.
+    pub fn sync_with(&self, transport: Arc<dyn HttpTransport>, cancel: Arc<CancelToken>) -> Result<SyncOutcome> {
+        self.run_sync(&ForeignTransport(transport), &cancel)
+    }
+
+    pub fn sync_status(&self) -> Result<SyncStatus> {
+        Ok(self.store()?.sync_status()?.into())
+    }
+
+    /// Registers a listener; it hears the current status at once.
+    pub fn add_sync_listener(&self, listener: Arc<dyn SyncListener>) -> Result<()> {
+        let store = self.store()?;
+        self.listeners.lock().unwrap_or_else(|p| p.into_inner()).push(listener);
+        self.notify(&store);
+        Ok(())
+    }
+}
+
+fn new_record(r: NewRecord) -> Result<core::NewRecord> {
+    Ok(core::NewRecord {
+        walk_id: r.walk_id.parse()?,
+        body: r.body.into(),
+        created: r.created.into(),
+        location: r.location.map(Into::into),
+    })
+}
+
+fn records(p: core::Page<core::Record>) -> RecordPage {
+    RecordPage { items: p.items.into_iter().map(Into::into).collect(), next: p.next }
+}

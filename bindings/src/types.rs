@@ -1,0 +1,521 @@
+//! The types that cross the FFI, and their conversions from and to the core's. Conversions
+//! only: every rule stays in the core.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use wijkverkenner_core as core;
+
+pub(crate) fn to_time(ms: i64) -> SystemTime {
+    if ms >= 0 {
+        UNIX_EPOCH + Duration::from_millis(ms as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_millis(ms.unsigned_abs())
+    }
+}
+
+pub(crate) fn from_time(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+/// A moment: an instant and the phone's UTC offset at that instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Moment {
+    pub at: SystemTime,
+    pub utc_offset_seconds: i32,
+}
+
+impl From<Moment> for core::Moment {
+    fn from(m: Moment) -> Self {
+        core::Moment { utc_ms: from_time(m.at), offset_s: m.utc_offset_seconds }
+    }
+}
+
+impl From<core::Moment> for Moment {
+    fn from(m: core::Moment) -> Self {
+        Moment { at: to_time(m.utc_ms), utc_offset_seconds: m.offset_s }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum LocationSource {
+    Gps,
+    Network,
+    ManualPin,
+}
+
+impl From<LocationSource> for core::LocationSource {
+    fn from(s: LocationSource) -> Self {
+        match s {
+            LocationSource::Gps => core::LocationSource::Gps,
+            LocationSource::Network => core::LocationSource::Network,
+            LocationSource::ManualPin => core::LocationSource::ManualPin,
+        }
+    }
+}
+
+impl From<core::LocationSource> for LocationSource {
+    fn from(s: core::LocationSource) -> Self {
+        match s {
+            core::LocationSource::Gps => LocationSource::Gps,
+            core::LocationSource::Network => LocationSource::Network,
+            core::LocationSource::ManualPin => LocationSource::ManualPin,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, uniffi::Record)]
+pub struct Location {
+    pub lat: f64,
+    pub lon: f64,
+    pub accuracy_m: f64,
+    pub fix_time: SystemTime,
+    pub source: LocationSource,
+}
+
+impl From<Location> for core::Location {
+    fn from(l: Location) -> Self {
+        core::Location {
+            lat: l.lat,
+            lon: l.lon,
+            accuracy_m: l.accuracy_m,
+            fix_ms: from_time(l.fix_time),
+            source: l.source.into(),
+        }
+    }
+}
+
+impl From<core::Location> for Location {
+    fn from(l: core::Location) -> Self {
+        Location {
+            lat: l.lat,
+            lon: l.lon,
+            accuracy_m: l.accuracy_m,
+            fix_time: to_time(l.fix_ms),
+            source: l.source.into(),
+        }
+    }
+}
+
+/// Where a record was made: its own fix, the walk's last good fix (indoors), or unknown.
+#[derive(Clone, Copy, Debug, PartialEq, uniffi::Enum)]
+pub enum RecordLocation {
+    Fix { location: Location },
+    Inherited { location: Location },
+    Unknown,
+}
+
+impl From<core::RecordLocation> for RecordLocation {
+    fn from(l: core::RecordLocation) -> Self {
+        match l {
+            core::RecordLocation::Fix(l) => RecordLocation::Fix { location: l.into() },
+            core::RecordLocation::Inherited(l) => RecordLocation::Inherited { location: l.into() },
+            core::RecordLocation::None => RecordLocation::Unknown,
+        }
+    }
+}
+
+/// A GPS fix from the platform's location API.
+#[derive(Clone, Copy, Debug, PartialEq, uniffi::Record)]
+pub struct Fix {
+    pub at: SystemTime,
+    pub lat: f64,
+    pub lon: f64,
+    pub accuracy_m: f64,
+    pub source: LocationSource,
+}
+
+impl From<Fix> for core::Fix {
+    fn from(f: Fix) -> Self {
+        core::Fix { at_ms: from_time(f.at), lat: f.lat, lon: f.lon, accuracy_m: f.accuracy_m, source: f.source.into() }
+    }
+}
+
+macro_rules! mirror_enum {
+    ($name:ident => $core:ty { $($v:ident),* $(,)? }) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+        pub enum $name { $($v),* }
+        impl From<$name> for $core {
+            fn from(x: $name) -> Self { match x { $($name::$v => <$core>::$v),* } }
+        }
+        impl From<$core> for $name {
+            fn from(x: $core) -> Self { match x { $(<$core>::$v => $name::$v),* } }
+        }
+    };
+}
+
+mirror_enum!(Tone => core::Tone { Positive, Neutral, Concern });
+mirror_enum!(Mood => core::Mood { Hostile, Tense, Neutral, Open, Warm });
+mirror_enum!(Trust => core::Trust { Low, Medium, High });
+mirror_enum!(Severity => core::Severity { Low, Medium, High, Acute });
+mirror_enum!(SignalStatus => core::SignalStatus { New, InReview, Referred, Closed });
+mirror_enum!(WalkStatus => core::WalkStatus { Active, Ended, Submitted });
+mirror_enum!(MemberRole => core::MemberRole { FieldWorker, Lead });
+mirror_enum!(CategoryKind => core::CategoryKind { ObservationTheme, CounterpartRole, SignalCategory, ReferralTarget });
+mirror_enum!(SyncState => core::sync::SyncState { Idle, Failed, Revoked });
+
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Observation {
+    pub themes: Vec<String>,
+    pub tone: Tone,
+    pub note: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Conversation {
+    pub roles: Vec<String>,
+    pub people: u8,
+    pub duration_min: u16,
+    pub gist: String,
+    pub mood: Mood,
+    pub trust: Trust,
+    pub agreements: String,
+    pub immediate_help: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Signal {
+    pub category: String,
+    pub severity: Severity,
+    pub description: String,
+    pub at_known_place: bool,
+    pub follow_up: String,
+    pub suggested_referral: Option<String>,
+}
+
+/// What a record says.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum RecordBody {
+    Observation { observation: Observation },
+    Conversation { conversation: Conversation },
+    Signal { signal: Signal },
+}
+
+impl From<RecordBody> for core::RecordBody {
+    fn from(b: RecordBody) -> Self {
+        match b {
+            RecordBody::Observation { observation: o } => {
+                core::RecordBody::Observation(core::Observation { themes: o.themes, tone: o.tone.into(), note: o.note })
+            }
+            RecordBody::Conversation { conversation: c } => core::RecordBody::Conversation(core::Conversation {
+                roles: c.roles,
+                people: c.people,
+                duration_min: c.duration_min,
+                gist: c.gist,
+                mood: c.mood.into(),
+                trust: c.trust.into(),
+                agreements: c.agreements,
+                immediate_help: c.immediate_help,
+            }),
+            RecordBody::Signal { signal: s } => core::RecordBody::Signal(core::Signal {
+                category: s.category,
+                severity: s.severity.into(),
+                description: s.description,
+                at_known_place: s.at_known_place,
+                follow_up: s.follow_up,
+                suggested_referral: s.suggested_referral,
+            }),
+        }
+    }
+}
+
+impl From<core::RecordBody> for RecordBody {
+    fn from(b: core::RecordBody) -> Self {
+        match b {
+            core::RecordBody::Observation(o) => RecordBody::Observation {
+                observation: Observation { themes: o.themes, tone: o.tone.into(), note: o.note },
+            },
+            core::RecordBody::Conversation(c) => RecordBody::Conversation {
+                conversation: Conversation {
+                    roles: c.roles,
+                    people: c.people,
+                    duration_min: c.duration_min,
+                    gist: c.gist,
+                    mood: c.mood.into(),
+                    trust: c.trust.into(),
+                    agreements: c.agreements,
+                    immediate_help: c.immediate_help,
+                },
+            },
+            core::RecordBody::Signal(s) => RecordBody::Signal {
+                signal: Signal {
+                    category: s.category,
+                    severity: s.severity.into(),
+                    description: s.description,
+                    at_known_place: s.at_known_place,
+                    follow_up: s.follow_up,
+                    suggested_referral: s.suggested_referral,
+                },
+            },
+        }
+    }
+}
+
+/// A lead's decisions on a walk or record, and the author's answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, uniffi::Record)]
+pub struct Review {
+    pub status: Option<SignalStatus>,
+    pub referral: Option<String>,
+    pub question: Option<String>,
+    pub answer: Option<String>,
+}
+
+impl From<core::Review> for Review {
+    fn from(r: core::Review) -> Self {
+        Review { status: r.status.map(Into::into), referral: r.referral, question: r.question, answer: r.answer }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct NewRecord {
+    pub walk_id: String,
+    pub body: RecordBody,
+    pub created: Moment,
+    /// `None` indoors: the walk's last good fix is used, marked as such.
+    pub location: Option<Location>,
+}
+
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct Record {
+    pub id: String,
+    pub walk_id: String,
+    pub author_id: String,
+    pub body: RecordBody,
+    pub created: Moment,
+    pub location: RecordLocation,
+    pub buurt: Option<String>,
+    pub wijk: Option<String>,
+    pub reviewed: Option<SystemTime>,
+    pub review: Review,
+    /// Changed here and not yet acknowledged by the team server.
+    pub pending_sync: bool,
+}
+
+impl From<core::Record> for Record {
+    fn from(r: core::Record) -> Self {
+        Record {
+            id: r.id.to_string(),
+            walk_id: r.walk_id.to_string(),
+            author_id: r.author_id.to_string(),
+            body: r.body.into(),
+            created: r.created.into(),
+            location: r.location.into(),
+            buurt: r.buurt,
+            wijk: r.wijk,
+            reviewed: r.reviewed_ms.map(to_time),
+            review: r.review.into(),
+            pending_sync: r.pending_sync,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum Participant {
+    Member { member_id: String, display_name: String, organisation: String },
+    Guest { role: String },
+}
+
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct NewWalk {
+    pub participants: Vec<Participant>,
+    pub purpose: String,
+    pub focus: Vec<String>,
+    pub started: Moment,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Pause {
+    pub from: Moment,
+    pub until: Option<Moment>,
+}
+
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct WalkSummary {
+    pub distance_m: f64,
+    pub walking_seconds: i64,
+    pub outside_office_hours_share: f64,
+    pub fixes: u32,
+    pub flagged_fixes: u32,
+    pub track_points: u32,
+    pub records: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct Walk {
+    pub id: String,
+    pub author_id: String,
+    pub participants: Vec<Participant>,
+    pub purpose: String,
+    pub focus: Vec<String>,
+    pub started: Moment,
+    pub pauses: Vec<Pause>,
+    pub ended: Option<Moment>,
+    pub status: WalkStatus,
+    pub paused: bool,
+    pub buurten: Vec<String>,
+    pub summary: Option<WalkSummary>,
+    pub reviewed: Option<SystemTime>,
+    pub review: Review,
+    pub pending_sync: bool,
+}
+
+pub(crate) fn participants_to_core(p: Vec<Participant>) -> Result<Vec<core::Participant>, core::Error> {
+    p.into_iter()
+        .map(|p| {
+            Ok(match p {
+                Participant::Member { member_id, display_name, organisation } => {
+                    core::Participant::Member { member_id: member_id.parse()?, display_name, organisation }
+                }
+                Participant::Guest { role } => core::Participant::Guest { role },
+            })
+        })
+        .collect()
+}
+
+impl From<core::Walk> for Walk {
+    fn from(w: core::Walk) -> Self {
+        Walk {
+            id: w.id.to_string(),
+            author_id: w.author_id.to_string(),
+            paused: w.is_paused(),
+            participants: w
+                .details
+                .participants
+                .into_iter()
+                .map(|p| match p {
+                    core::Participant::Member { member_id, display_name, organisation } => {
+                        Participant::Member { member_id: member_id.to_string(), display_name, organisation }
+                    }
+                    core::Participant::Guest { role } => Participant::Guest { role },
+                })
+                .collect(),
+            purpose: w.details.purpose,
+            focus: w.details.focus,
+            started: w.started.into(),
+            pauses: w
+                .pauses
+                .into_iter()
+                .map(|p| Pause { from: p.from.into(), until: p.until.map(Into::into) })
+                .collect(),
+            ended: w.ended.map(Into::into),
+            status: w.status.into(),
+            buurten: w.buurten,
+            summary: w.summary.map(|s| WalkSummary {
+                distance_m: s.distance_m,
+                walking_seconds: s.walking_ms / 1000,
+                outside_office_hours_share: s.outside_office_hours_share,
+                fixes: s.fixes,
+                flagged_fixes: s.flagged_fixes,
+                track_points: s.track_points,
+                records: s.records,
+            }),
+            reviewed: w.reviewed_ms.map(to_time),
+            review: w.review.into(),
+            pending_sync: w.pending_sync,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct RecordPage {
+    pub items: Vec<Record>,
+    /// Pass to the next call for the following page; `None` on the last page.
+    pub next: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct WalkPage {
+    pub items: Vec<Walk>,
+    pub next: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Category {
+    pub kind: CategoryKind,
+    pub code: String,
+    pub label_nl: String,
+    pub label_en: String,
+    pub sensitive: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Identity {
+    pub member_id: String,
+    pub display_name: String,
+    pub role: MemberRole,
+    pub organisation: String,
+    pub device_id: String,
+}
+
+impl From<core::Identity> for Identity {
+    fn from(i: core::Identity) -> Self {
+        Identity {
+            member_id: i.member.id.to_string(),
+            display_name: i.member.display_name,
+            role: i.member.role.into(),
+            organisation: i.member.organisation,
+            device_id: i.device.to_string(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct FixReport {
+    pub stored: u32,
+    pub flagged: u32,
+}
+
+/// What the sync status screen shows.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct SyncStatus {
+    pub state: SyncState,
+    pub pending: u64,
+    pub last_success: Option<SystemTime>,
+    pub last_attempt: Option<SystemTime>,
+    /// Why the last sync failed, in words a field worker can act on.
+    pub last_error: Option<String>,
+    pub failures: u32,
+    /// Do not retry automatically before this (backoff); a manual sync may.
+    pub next_attempt: Option<SystemTime>,
+    pub unreadable: u32,
+    pub refused: Vec<String>,
+}
+
+impl From<core::sync::SyncStatus> for SyncStatus {
+    fn from(s: core::sync::SyncStatus) -> Self {
+        SyncStatus {
+            state: s.state.into(),
+            pending: s.pending,
+            last_success: s.last_success_ms.map(to_time),
+            last_attempt: s.last_attempt_ms.map(to_time),
+            last_error: s.last_error,
+            failures: s.failures,
+            next_attempt: s.next_attempt_ms.map(to_time),
+            unreadable: s.unreadable,
+            refused: s.refused,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct SyncOutcome {
+    pub round_trips: u32,
+    pub acknowledged: u32,
+    pub pulled: u32,
+    pub unreadable: u32,
+    pub refused: u32,
+}
+
+impl From<core::sync::SyncOutcome> for SyncOutcome {
+    fn from(o: core::sync::SyncOutcome) -> Self {
+        SyncOutcome {
+            round_trips: o.round_trips,
+            acknowledged: o.acknowledged,
+            pulled: o.pulled,
+            unreadable: o.unreadable,
+            refused: o.refused,
+        }
+    }
+}
