@@ -86,6 +86,14 @@ else
     kotlin_passed=$(( ${run:-0} - ${kotlin_failed:-0} ))
 fi
 rm -f "$log"
+if [ -n "${WV_KOTLIN_BENCH:-}" ]; then
+    echo "== benchmark through the Kotlin bindings"
+    mkdir -p "$out/bench"
+    "$kotlin/bin/kotlinc" -Werror -jvm-target 17 -cp "$out/main:$cp_main" -d "$out/bench" \
+        $(find android/wijkverkenner/src/bench/kotlin -name '*.kt')
+    java -Djna.library.path="$PWD/target/release" -cp "$out/bench:$out/main:$cp_main:$kotlin/lib/kotlin-stdlib.jar" \
+        nl.wijkverkenner.android.BindingsBenchKt "$PWD/target/release/wijkverkenner-server"
+fi
 echo "kotlin: ${kotlin_passed:-0} passed, ${kotlin_failed:-1} failed"
 export kotlin_passed kotlin_failed
 [ "$status" -eq 0 ] || { echo "kotlin: JUnit failed" >&2; exit 1; }

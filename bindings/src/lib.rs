@@ -296,6 +296,11 @@ impl WijkStore {
         Ok(self.store()?.walk(&walk_id.parse()?)?.into())
     }
 
+    /// Metres walked so far (live on the walk screen), or the summary's once ended.
+    pub fn walk_distance_m(&self, walk_id: String) -> Result<f64> {
+        Ok(self.store()?.walk_distance_m(&walk_id.parse()?)?)
+    }
+
     pub fn recent_walks(&self, limit: u32, cursor: Option<String>) -> Result<WalkPage> {
         let p = self.store()?.recent_walks(&page(limit, cursor))?;
         Ok(WalkPage { items: p.items.into_iter().map(Into::into).collect(), next: p.next })

@@ -88,6 +88,18 @@ pub(crate) fn last_fixes(conn: &Connection, walk: &WalkId) -> Result<(Option<Fix
     Ok((good, last_at))
 }
 
+/// Metres along good fixes within the walking stretches: a gap across a pause is not walked.
+fn walked_m(good: &[TrackPoint], intervals: &[(i64, i64)]) -> f64 {
+    intervals
+        .iter()
+        .map(|(a, b)| {
+            let lo = good.partition_point(|p| p.at_ms < *a);
+            let hi = good.partition_point(|p| p.at_ms <= *b);
+            track::length_m(&good[lo..hi.max(lo)])
+        })
+        .sum()
+}
+
 fn save_walk_state(c: &mut Change, walk: &Walk, fields: &[&str]) -> Result<Hlc> {
     let hlc = c.tick();
     let mut clocks: BTreeMap<String, Hlc> =
@@ -321,13 +333,7 @@ impl Store {
             for (a, b) in &intervals {
                 outside += settings.office_hours.outside_ms(*a, *b)?;
             }
-            // Distance only within walking stretches: a gap across a pause is not walked.
-            let mut distance_m = 0.0;
-            for (a, b) in &intervals {
-                let lo = good.partition_point(|p| p.at_ms < *a);
-                let hi = good.partition_point(|p| p.at_ms <= *b);
-                distance_m += track::length_m(&good[lo..hi]);
-            }
+            let distance_m = walked_m(&good, &intervals);
             let simplified = track::simplify(&good, settings.track.simplify_tolerance_m);
             walk.summary = Some(WalkSummary {
                 distance_m,
@@ -393,6 +399,16 @@ impl Store {
                 .collect::<rusqlite::Result<_>>()?;
             Ok(pts)
         })
+    }
+
+    /// The distance walked so far (the walk screen's live figure); the summary's once ended.
+    pub fn walk_distance_m(&self, id: &WalkId) -> Result<f64> {
+        let walk = self.walk(id)?;
+        if let Some(s) = &walk.summary {
+            return Ok(s.distance_m);
+        }
+        let good = self.walk_track(id)?;
+        Ok(walked_m(&good, &walk.active_intervals(chrono::Utc::now().timestamp_millis())))
     }
 
     /// Where the walker was at `at_ms` ("what did we pass at ten past nine?").

@@ -38,7 +38,7 @@ class MainActivity : Activity() {
             launch {
                 while (true) {
                     val walk = store.activeWalk.value
-                    val state = WalkScreenState.of(walk, Instant.now(), null)
+                    val state = WalkScreenState.of(walk, Instant.now(), walk?.let { store.distanceM(it.id) })
                     status.text = if (state.walking) "${state.elapsed.toMinutes()} min · ${state.distanceText}" else ""
                     details.text = walk?.purpose ?: ""
                     primary.text = state.primaryAction

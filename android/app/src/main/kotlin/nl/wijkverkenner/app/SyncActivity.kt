@@ -4,6 +4,8 @@ import android.app.Activity
 import android.os.Bundle
 import kotlinx.coroutines.flow.collectLatest
 import kotlinx.coroutines.launch
+import nl.wijkverkenner.android.SyncDecision
+import nl.wijkverkenner.android.SyncScreenState
 
 /** The sync status: what waits, when it last worked, and why it failed if it did. */
 class SyncActivity : Activity() {
@@ -19,12 +21,8 @@ class SyncActivity : Activity() {
             val store = app.store()
             store.refreshSyncStatus()
             store.syncStatus.collectLatest { s ->
-                if (s == null) return@collectLatest
-                val lines = mutableListOf(getString(R.string.sync_pending, s.pending.toInt()))
-                lines += s.lastSuccess?.toString() ?: getString(R.string.sync_never)
-                s.lastError?.let { lines += it }
-                lines += s.refused
-                view.text = lines.joinToString("\n")
+                val screen = SyncScreenState.of(s, SyncDecision.Now)
+                view.text = (listOf(screen.headline) + screen.lines).joinToString("\n")
             }
         }
     }

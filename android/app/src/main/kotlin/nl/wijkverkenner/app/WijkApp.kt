@@ -10,7 +10,11 @@ import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.runBlocking
+import android.util.Log
 import nl.wijkverkenner.android.Wijkverkenner
+import nl.wijkverkenner.ffi.LogLevel
+import nl.wijkverkenner.ffi.LogSink
+import nl.wijkverkenner.ffi.setLogSink
 
 /** Runs coroutines on the main thread through a Handler (no AndroidX, no coroutines-android). */
 object MainDispatcher : CoroutineDispatcher() {
@@ -41,6 +45,26 @@ class WijkApp : Application() {
     var serverUrl: String
         get() = getSharedPreferences("wv", Context.MODE_PRIVATE).getString("server", "") ?: ""
         set(value) = getSharedPreferences("wv", Context.MODE_PRIVATE).edit().putString("server", value).apply()
+
+    override fun onCreate() {
+        super.onCreate()
+        // The core's log lines (never personal data) into Logcat.
+        setLogSink(
+            object : LogSink {
+                override fun log(level: LogLevel, target: String, message: String) {
+                    val priority = when (level) {
+                        LogLevel.ERROR -> Log.ERROR
+                        LogLevel.WARN -> Log.WARN
+                        LogLevel.INFO -> Log.INFO
+                        LogLevel.DEBUG -> Log.DEBUG
+                        LogLevel.TRACE -> Log.VERBOSE
+                    }
+                    Log.println(priority, "wijkverkenner", "$target: $message")
+                }
+            },
+            LogLevel.INFO,
+        )
+    }
 
     override fun onTerminate() {
         opened?.close()

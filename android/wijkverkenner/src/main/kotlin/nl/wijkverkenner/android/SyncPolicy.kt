@@ -45,3 +45,26 @@ class SyncPolicy(private val settings: SyncSettings = SyncSettings()) {
         return SyncDecision.Now
     }
 }
+
+/** What the sync status screen shows: lines in the walker's language, the reason first. */
+data class SyncScreenState(val headline: String, val lines: List<String>, val canSyncNow: Boolean) {
+    companion object {
+        fun of(status: SyncStatus?, decision: SyncDecision): SyncScreenState {
+            if (status == null) return SyncScreenState("Nog niet gesynchroniseerd", emptyList(), decision is SyncDecision.Now)
+            val headline = when {
+                status.state == SyncState.REVOKED -> "Deze telefoon is uit het team verwijderd"
+                status.state == SyncState.FAILED -> "Synchroniseren lukte niet"
+                status.pending == 0uL -> "Alles is verstuurd"
+                else -> "${status.pending} wachten op verzending"
+            }
+            val lines = buildList {
+                status.lastError?.let { add(it) }
+                addAll(status.refused)
+                status.lastSuccess?.let { add("Laatst gelukt: $it") }
+                if (decision is SyncDecision.Wait) add(decision.reason)
+                if (status.unreadable > 0u) add("${status.unreadable} wijzigingen van het team vragen een nieuwere app")
+            }
+            return SyncScreenState(headline, lines, status.state != SyncState.REVOKED)
+        }
+    }
+}

@@ -104,6 +104,9 @@ class Wijkverkenner private constructor(
 
     suspend fun submitWalk(walkId: String): Walk = call { it.submitWalk(walkId) }
 
+    /** Metres walked so far, for the walk screen's live figure. */
+    suspend fun distanceM(walkId: String): Double = call { it.walkDistanceM(walkId) }
+
     /** A batch of fixes from the location service; implausible ones are kept and flagged. */
     suspend fun addFixes(walkId: String, fixes: List<Fix>): FixReport = call { it.addFixes(walkId, fixes) }
 

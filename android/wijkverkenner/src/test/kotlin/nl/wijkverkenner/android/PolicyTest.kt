@@ -46,6 +46,17 @@ class PolicyTest {
     }
 
     @Test
+    fun syncScreenPutsTheReasonFirst() {
+        val failed = SyncStatus(SyncState.FAILED, 2u, null, now, "de teamserver is niet bereikbaar", 1u, now.plusSeconds(5), 0u, emptyList())
+        val s = SyncScreenState.of(failed, SyncDecision.Wait("Geen verbinding"))
+        assertEquals("Synchroniseren lukte niet", s.headline)
+        assertEquals("de teamserver is niet bereikbaar", s.lines.first())
+        assertTrue(s.lines.contains("Geen verbinding"))
+        assertEquals("Alles is verstuurd", SyncScreenState.of(status(pending = 0u), SyncDecision.Now).headline)
+        assertEquals(false, SyncScreenState.of(status(state = SyncState.REVOKED), SyncDecision.Now).canSyncNow)
+    }
+
+    @Test
     fun walkScreenWithoutAWalk() {
         val s = WalkScreenState.of(null, now, null)
         assertEquals("Start ronde", s.primaryAction)

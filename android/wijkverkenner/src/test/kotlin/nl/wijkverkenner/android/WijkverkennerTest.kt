@@ -109,6 +109,12 @@ class WijkverkennerTest {
                 nl.wijkverkenner.ffi.Fix(start.plusSeconds(60L + i * 10), 52.0907 + i * 0.0001, 5.1214, 6.0, LocationSource.GPS)
             }
             assertEquals(60u, a.addFixes(walk.id, fixes).stored)
+            // The walk screen's live distance: 59 steps of about 11 m.
+            val live = a.distanceM(walk.id)
+            assertTrue("live distance $live", live > 600 && live < 700)
+            val screen = WalkScreenState.of(a.activeWalk.value, Instant.now(), live)
+            assertEquals("${live.toInt()} m", screen.distanceText)
+            assertTrue(screen.walking && screen.elapsed.toMinutes() >= 14)
             val obs = a.capture(walk.id, observation("Leeg pand, rolluik half open"), here())
             assertTrue(obs.location is RecordLocation.Fix)
             val talk = a.capture(
