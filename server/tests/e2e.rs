@@ -39,6 +39,10 @@ fn a_walk_reaches_the_team_and_the_review_comes_back() {
         .unwrap();
     sanne.store.end_walk(&walk.id, at(30)).unwrap();
     assert_eq!(sanne.store.pending_count().unwrap(), 3);
+    // A sync cancelled before it starts sends nothing and loses nothing.
+    let cancelled = std::sync::atomic::AtomicBool::new(true);
+    assert!(matches!(sanne.store.sync(sanne.transport.as_ref(), &cancelled), Err(Error::Cancelled)));
+    assert_eq!(sanne.store.pending_count().unwrap(), 3);
     let out = sanne.sync().unwrap();
     assert_eq!(out.acknowledged, 3);
     assert_eq!(sanne.store.pending_count().unwrap(), 0);
