@@ -6,6 +6,7 @@ set -euo pipefail
 missing=()
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+command -v curl >/dev/null 2>&1 || missing+=(curl ca-certificates)
 # SQLCipher (rusqlite's bundled-sqlcipher) links the system OpenSSL.
 dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
 if ((${#missing[@]})); then
