@@ -39,11 +39,6 @@ impl Moment {
         Ok(m)
     }
 
-    /// The same instant at UTC offset zero; for tests and tools.
-    pub fn utc(at: DateTime<Utc>) -> Self {
-        Self { utc_ms: at.timestamp_millis(), offset_s: 0 }
-    }
-
     pub fn at(&self) -> DateTime<Utc> {
         DateTime::from_timestamp_millis(self.utc_ms).unwrap_or_default()
     }

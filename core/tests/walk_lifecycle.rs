@@ -224,3 +224,55 @@ fn settings_and_taxonomy_survive_reopening() {
     assert_eq!(store.identity().unwrap(), identity());
     assert_eq!(store.neighbourhoods().unwrap().unwrap().len(), 111);
 }
+
+#[test]
+fn walk_details_and_the_taxonomy_can_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(dir.path());
+    let walk = store.start_walk(new_walk(0)).unwrap();
+    let details = WalkDetails {
+        participants: vec![
+            Participant::Guest { role: "wijkagent".into() },
+            Participant::Guest { role: "woonconsulent".into() },
+        ],
+        purpose: "Avondronde, ook langs de speeltuin".into(),
+        focus: vec!["obs.youth_groups".into()],
+    };
+    let updated = store.update_walk_details(&walk.id, details.clone()).unwrap();
+    assert_eq!(updated.details, details);
+    assert!(updated.hlc > walk.hlc);
+    let bad = WalkDetails { focus: vec!["sig.weapons".into()], ..details };
+    assert!(matches!(store.update_walk_details(&walk.id, bad), Err(Error::Invalid { .. })));
+
+    // A team's own taxonomy: a new theme, an old one retired (kept for old records).
+    let mut doc: serde_json::Value = serde_json::from_str(&store.taxonomy().to_json()).unwrap();
+    let cats = doc["categories"].as_array_mut().unwrap();
+    for c in cats.iter_mut() {
+        if c["code"] == "obs.litter" {
+            c["retired"] = serde_json::json!(true);
+        }
+    }
+    cats.push(serde_json::json!({"kind": "observation_theme", "code": "obs.scooters", "nl": "Scooters op de stoep", "en": "Scooters on the pavement"}));
+    store.set_taxonomy(Taxonomy::from_json(&doc.to_string()).unwrap()).unwrap();
+    let scooters = RecordBody::Observation(Observation {
+        themes: vec!["obs.scooters".into()],
+        tone: Tone::Concern,
+        note: String::new(),
+    });
+    store.add_record(NewRecord { walk_id: walk.id, body: scooters, created: at(1), location: None }).unwrap();
+    let litter = RecordBody::Observation(Observation {
+        themes: vec!["obs.litter".into()],
+        tone: Tone::Concern,
+        note: String::new(),
+    });
+    assert!(matches!(
+        store.add_record(NewRecord { walk_id: walk.id, body: litter, created: at(2), location: None }),
+        Err(Error::Invalid { .. })
+    ));
+    // Dropping a code altogether is refused: records may refer to it.
+    doc["categories"].as_array_mut().unwrap().retain(|c| c["code"] != "obs.vacancy");
+    assert!(store.set_taxonomy(Taxonomy::from_json(&doc.to_string()).unwrap()).is_err());
+    drop(store);
+    let reopened = Store::open(db_path(dir.path()), Encryption::Key(key(7))).unwrap();
+    assert!(reopened.taxonomy().get("obs.scooters").is_some());
+}

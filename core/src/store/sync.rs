@@ -253,10 +253,6 @@ impl IncomingPage {
             .collect();
         IncomingPage { entities, rows }
     }
-
-    pub fn entities(&self) -> &[Entity] {
-        &self.entities
-    }
 }
 
 /// What applying a round did.
