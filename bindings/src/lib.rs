@@ -249,9 +249,9 @@ impl WijkStore {
     /// The categories a new record may use, with Dutch and English labels.
     pub fn categories(&self) -> Result<Vec<Category>> {
         let t = self.store()?.taxonomy();
-        Ok(t.categories
+        Ok(core::CategoryKind::ALL
             .iter()
-            .filter(|c| !c.retired)
+            .flat_map(|kind| t.active(*kind))
             .map(|c| Category {
                 kind: c.kind.into(),
                 code: c.code.clone(),
