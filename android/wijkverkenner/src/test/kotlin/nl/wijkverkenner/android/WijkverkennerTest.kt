@@ -99,6 +99,9 @@ class WijkverkennerTest {
         try {
             val me = a.enrol(url, codes[0], "Pixel A")
             assertEquals("Lid 0", me.displayName)
+            // The category picker: Dutch and English labels from the core's taxonomy.
+            val signals = a.categories(nl.wijkverkenner.ffi.CategoryKind.SIGNAL_CATEGORY)
+            assertTrue(signals.any { it.code == "sig.stash_house" && it.labelNl == "Opslag- of stashpand" && it.sensitive })
             b.enrol(url, codes[1], "Pixel B")
 
             val start = Instant.now().minusSeconds(15 * 60)
