@@ -193,30 +193,32 @@ pub enum RecordBody {
     Signal { signal: Signal },
 }
 
+/// Field-for-field conversions both ways, for the three record bodies.
+macro_rules! mirror_record {
+    ($name:ident => $core:ty { $($f:ident),* } converted { $($c:ident),* }) => {
+        impl From<$name> for $core {
+            fn from(x: $name) -> Self { Self { $($f: x.$f,)* $($c: x.$c.into(),)* } }
+        }
+        impl From<$core> for $name {
+            fn from(x: $core) -> Self { Self { $($f: x.$f,)* $($c: x.$c.into(),)* } }
+        }
+    };
+}
+
+mirror_record!(Observation => core::Observation { themes, note } converted { tone });
+mirror_record!(Conversation => core::Conversation {
+    roles, people, duration_min, gist, agreements, immediate_help
+} converted { mood, trust });
+mirror_record!(Signal => core::Signal {
+    category, description, at_known_place, follow_up, suggested_referral
+} converted { severity });
+
 impl From<RecordBody> for core::RecordBody {
     fn from(b: RecordBody) -> Self {
         match b {
-            RecordBody::Observation { observation: o } => {
-                core::RecordBody::Observation(core::Observation { themes: o.themes, tone: o.tone.into(), note: o.note })
-            }
-            RecordBody::Conversation { conversation: c } => core::RecordBody::Conversation(core::Conversation {
-                roles: c.roles,
-                people: c.people,
-                duration_min: c.duration_min,
-                gist: c.gist,
-                mood: c.mood.into(),
-                trust: c.trust.into(),
-                agreements: c.agreements,
-                immediate_help: c.immediate_help,
-            }),
-            RecordBody::Signal { signal: s } => core::RecordBody::Signal(core::Signal {
-                category: s.category,
-                severity: s.severity.into(),
-                description: s.description,
-                at_known_place: s.at_known_place,
-                follow_up: s.follow_up,
-                suggested_referral: s.suggested_referral,
-            }),
+            RecordBody::Observation { observation } => core::RecordBody::Observation(observation.into()),
+            RecordBody::Conversation { conversation } => core::RecordBody::Conversation(conversation.into()),
+            RecordBody::Signal { signal } => core::RecordBody::Signal(signal.into()),
         }
     }
 }
@@ -224,31 +226,9 @@ impl From<RecordBody> for core::RecordBody {
 impl From<core::RecordBody> for RecordBody {
     fn from(b: core::RecordBody) -> Self {
         match b {
-            core::RecordBody::Observation(o) => RecordBody::Observation {
-                observation: Observation { themes: o.themes, tone: o.tone.into(), note: o.note },
-            },
-            core::RecordBody::Conversation(c) => RecordBody::Conversation {
-                conversation: Conversation {
-                    roles: c.roles,
-                    people: c.people,
-                    duration_min: c.duration_min,
-                    gist: c.gist,
-                    mood: c.mood.into(),
-                    trust: c.trust.into(),
-                    agreements: c.agreements,
-                    immediate_help: c.immediate_help,
-                },
-            },
-            core::RecordBody::Signal(s) => RecordBody::Signal {
-                signal: Signal {
-                    category: s.category,
-                    severity: s.severity.into(),
-                    description: s.description,
-                    at_known_place: s.at_known_place,
-                    follow_up: s.follow_up,
-                    suggested_referral: s.suggested_referral,
-                },
-            },
+            core::RecordBody::Observation(o) => RecordBody::Observation { observation: o.into() },
+            core::RecordBody::Conversation(c) => RecordBody::Conversation { conversation: c.into() },
+            core::RecordBody::Signal(s) => RecordBody::Signal { signal: s.into() },
         }
     }
 }
