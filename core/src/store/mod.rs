@@ -156,6 +156,21 @@ impl std::fmt::Debug for Store {
 
 const READER_POOL: usize = 4;
 
+/// How durable a write transaction must be when it returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// Survives a power loss (`synchronous = FULL`): every user action.
+    Full,
+    /// Survives a process kill; a power loss may roll back the last few such transactions
+    /// as a whole (`synchronous = NORMAL`). Only for what can be fetched again: a sync page,
+    /// whose cursor is written in the same transaction, so a rolled-back page is pulled again.
+    /// A later `Full` commit makes these durable too (the WAL is synced in order).
+    Replayable,
+}
+
+/// WAL pages after which the writer checkpoints by itself (SQLite's default).
+const AUTOCHECKPOINT_PAGES: u32 = 1000;
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -234,14 +249,35 @@ impl Store {
         &self.path
     }
 
-    /// Runs one user action as one immediate transaction.
+    /// Runs one user action as one immediate transaction, durable when it returns.
     pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Change) -> Result<T>) -> Result<T> {
+        self.write_with(Durability::Full, f)
+    }
+
+    /// Runs one transaction with the given durability (see [`Durability`]).
+    pub(crate) fn write_with<T>(&self, durability: Durability, f: impl FnOnce(&mut Change) -> Result<T>) -> Result<T> {
         let mut guard = lock(&self.writer);
-        let node = self.identity().map(|i| Hlc::node_of(&i.device)).unwrap_or(0);
-        let Writer { conn, hlc } = &mut *guard;
+        if durability == Durability::Replayable {
+            guard.conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
+        }
+        let out = Self::transaction(&mut guard, self.identity(), &self.clock_skew_ms, f);
+        if durability == Durability::Replayable {
+            guard.conn.execute_batch("PRAGMA synchronous = FULL;")?;
+        }
+        out
+    }
+
+    fn transaction<T>(
+        guard: &mut Writer,
+        identity: Option<Identity>,
+        clock_skew_ms: &std::sync::atomic::AtomicI64,
+        f: impl FnOnce(&mut Change) -> Result<T>,
+    ) -> Result<T> {
+        let node = identity.map(|i| Hlc::node_of(&i.device)).unwrap_or(0);
+        let Writer { conn, hlc } = guard;
         let last = *hlc;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let skew_ms = self.clock_skew_ms.load(std::sync::atomic::Ordering::Relaxed);
+        let skew_ms = clock_skew_ms.load(std::sync::atomic::Ordering::Relaxed);
         let mut change = Change { tx, last, node, ticked: false, skew_ms };
         let out = f(&mut change)?;
         if change.ticked {
@@ -265,6 +301,24 @@ impl Store {
             pool.push(conn);
         }
         out
+    }
+
+    /// Copies committed WAL pages into the database file from a reader connection, without
+    /// waiting for or blocking the writer. Sync runs this on its second thread while the
+    /// writer applies the next page (the writer's own checkpoints are paused meanwhile).
+    pub(crate) fn checkpoint_passive(&self) -> Result<()> {
+        self.read(|c| {
+            c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+            Ok(())
+        })
+    }
+
+    /// Pauses (`false`) or resumes (`true`) the writer's automatic checkpoints.
+    pub(crate) fn set_autocheckpoint(&self, on: bool) -> Result<()> {
+        let pages = if on { AUTOCHECKPOINT_PAGES } else { 0 };
+        let w = lock(&self.writer);
+        w.conn.query_row(&format!("PRAGMA wal_autocheckpoint = {pages}"), [], |_| Ok(()))?;
+        Ok(())
     }
 
     /// The enrolled member on this device, if any.

@@ -246,6 +246,16 @@ impl Store {
 
     fn sync_rounds(&self, transport: &dyn Transport, cancel: &AtomicBool) -> Result<SyncOutcome> {
         let credential = self.credential()?;
+        // Checkpoints run on the prefetch thread during a sync; the writer's own resume after.
+        self.set_autocheckpoint(false)?;
+        let outcome = self.sync_pages(transport, cancel, &credential);
+        let resumed = self.set_autocheckpoint(true);
+        let outcome = outcome?;
+        resumed?;
+        Ok(outcome)
+    }
+
+    fn sync_pages(&self, transport: &dyn Transport, cancel: &AtomicBool, credential: &str) -> Result<SyncOutcome> {
         let mut outcome = SyncOutcome::default();
         let mut refused = Vec::new();
         // The next page, already fetched while the current one was being applied.
@@ -262,7 +272,7 @@ impl Store {
                     let cursor = self.sync_cursor()?;
                     let req = SyncRequest { protocol: PROTOCOL_VERSION, cursor, push, pull_limit: PULL_PAGE };
                     // Stage 2: send it and pull in the same round trip.
-                    let answer = self.exchange(transport, &credential, &req);
+                    let answer = self.exchange(transport, credential, &req);
                     (req, answer)
                 }
             };
@@ -288,9 +298,13 @@ impl Store {
                         push: Vec::new(),
                         pull_limit: PULL_PAGE,
                     };
-                    let credential = credential.as_str();
                     scope.spawn(move || {
                         let answer = self.exchange(transport, credential, &next_req);
+                        // The pages applied so far go into the database file here, on this
+                        // thread, instead of in the middle of the writer's next page.
+                        if let Err(e) = self.checkpoint_passive() {
+                            tracing::debug!(error = %e, "background checkpoint skipped");
+                        }
                         (next_req, answer)
                     })
                 });
