@@ -19,6 +19,12 @@ use wijkverkenner_core::sync::http::HttpTransport as RustHttp;
 
 uniffi::setup_scaffolding!();
 
+/// mimalloc for everything the library allocates: sync decodes a page on one thread and
+/// writes it on another, and the platform allocators serialise such cross-thread frees
+/// (glibc's did: a third of an initial sync was lock waits). See docs/adr/0005.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Every failure a shell can see, with a `reason` it can show (also the exception's message). Messages never contain what
 /// the user typed.
 #[derive(Debug, thiserror::Error, uniffi::Error)]

@@ -12,6 +12,10 @@
 //!
 //! `cargo bench -p wijkverkenner-core` (or `scripts/bench.sh`). Prints a Markdown table.
 
+/// The allocator the phone library ships with (docs/adr/0005), for both sides of each ratio.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 

@@ -52,7 +52,28 @@ macro_rules! id_type {
                 Self(u)
             }
         }
+
+        /// Stored as the UUID's 16 bytes (schema v3).
+        impl rusqlite::ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                Ok(rusqlite::types::ToSqlOutput::Borrowed(rusqlite::types::ValueRef::Blob(self.0.as_bytes())))
+            }
+        }
+
+        impl rusqlite::types::FromSql for $name {
+            fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+                Uuid::from_slice(v.as_blob()?).map(Self).map_err(|_| rusqlite::types::FromSqlError::InvalidBlobSize {
+                    expected_size: 16,
+                    blob_size: v.as_blob().map_or(0, <[u8]>::len),
+                })
+            }
+        }
     };
+}
+
+/// An id received as text (a sync entity) in its stored form: the UUID's 16 bytes.
+pub(crate) fn id_bytes(text: &str, what: &'static str) -> Result<[u8; 16], Error> {
+    Uuid::parse_str(text).map(|u| *u.as_bytes()).map_err(|_| Error::invalid(what, "not a UUID"))
 }
 
 id_type!(

@@ -101,6 +101,24 @@ fn populated_store(dir: &std::path::Path) -> PathBuf {
     path
 }
 
+/// Every id in the walks, fixes, tracks and records tables as 32 hex digits, whether stored
+/// as text (schema 1–2) or as 16 bytes (schema 3 on).
+fn stored_ids(conn: &Connection) -> Vec<String> {
+    let hex =
+        |col: &str| format!("CASE typeof({col}) WHEN 'blob' THEN lower(hex({col})) ELSE replace({col}, '-', '') END");
+    let sql = [("walks", "id"), ("walks", "author_id"), ("fixes", "walk_id"), ("walk_tracks", "walk_id")]
+        .iter()
+        .chain(&[("records", "id"), ("records", "walk_id"), ("records", "author_id")])
+        .map(|(t, c)| format!("SELECT '{t}.{c} ' || {} FROM {t}", hex(c)))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let mut ids: Vec<String> =
+        conn.prepare(&sql).unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    ids.sort();
+    assert!(ids.len() > 8, "the fixture has walks, fixes, a track and records");
+    ids
+}
+
 #[test]
 #[ignore = "run by hand to freeze the current schema before adding a migration"]
 fn freeze() {
@@ -133,6 +151,7 @@ fn every_fixture_upgrades_to_a_fresh_schema_with_its_data() {
         let conn = Connection::open(&db).unwrap();
         conn.execute_batch(&std::fs::read_to_string(&fx).unwrap()).unwrap();
         let counts_before: i64 = conn.query_row("SELECT count(*) FROM records", [], |r| r.get(0)).unwrap();
+        let ids_before = stored_ids(&conn);
         drop(conn);
 
         for _ in 0..2 {
@@ -147,6 +166,7 @@ fn every_fixture_upgrades_to_a_fresh_schema_with_its_data() {
             assert_eq!((live + tombstones) as i64, counts_before, "{}: no record lost", fx.display());
             assert_eq!(store.identity().unwrap(), identity());
         }
+        assert_eq!(stored_ids(&Connection::open(&db).unwrap()), ids_before, "{}: every id kept", fx.display());
         assert_eq!(
             schema(&Connection::open(&db).unwrap()),
             fresh_schema,

@@ -8,6 +8,10 @@
 //!
 //! `bash scripts/bench.sh` (it installs the npm peers and starts PostgreSQL).
 
+/// The allocator the phone library and the server ship with (docs/adr/0005).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
@@ -38,6 +42,9 @@ impl Counter {
             for client in listener.incoming() {
                 let Ok(client) = client else { break };
                 let Ok(server) = TcpStream::connect(upstream) else { continue };
+                // A counter must not add Nagle's delays of its own: forward each read at once.
+                let _ = client.set_nodelay(true);
+                let _ = server.set_nodelay(true);
                 for (mut from, mut to) in [
                     (client.try_clone().unwrap(), server.try_clone().unwrap()),
                     (server.try_clone().unwrap(), client.try_clone().unwrap()),

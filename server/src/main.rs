@@ -9,6 +9,11 @@ use wijkverkenner_core::Taxonomy;
 use wijkverkenner_server::storage::Role;
 use wijkverkenner_server::{admin, open_storage, router, AppState};
 
+/// The same allocator as the phone library (docs/adr/0005): many request threads allocate
+/// and free each other's buffers.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "wijkverkenner-server", about = "Wijkverkenner team server")]
 struct Cli {

@@ -156,6 +156,16 @@ fn bad_requests_get_clear_4xx_answers_and_change_nothing() {
             "invalid_change",
         ),
         (
+            "an id in capitals (one id, one spelling)",
+            Some(&credential),
+            None,
+            sync_body(Value::Array(vec![altered(&good, |e| {
+                e["id"] = json!(e["id"].as_str().unwrap().to_uppercase())
+            })])),
+            400,
+            "invalid_change",
+        ),
+        (
             "text too long",
             Some(&credential),
             None,

@@ -41,7 +41,7 @@ pub struct Page<T> {
 
 struct Cursor {
     ms: i64,
-    id: String,
+    id: uuid::Uuid,
 }
 
 fn parse_cursor(page: &PageRequest) -> Result<Option<Cursor>> {
@@ -54,9 +54,16 @@ fn parse_cursor(page: &PageRequest) -> Result<Option<Cursor>> {
     let bad = || Error::invalid("cursor", "not a cursor from a previous page");
     let (ms, id) = c.split_once('/').ok_or_else(bad)?;
     let ms = ms.parse().map_err(|_| bad())?;
-    uuid::Uuid::parse_str(id).map_err(|_| bad())?;
-    Ok(Some(Cursor { ms, id: id.to_string() }))
+    let id = uuid::Uuid::parse_str(id).map_err(|_| bad())?;
+    Ok(Some(Cursor { ms, id }))
 }
+
+/// Records within a radius: the latitude bands (`records_by_band`) narrow the search, then
+/// the equirectangular distance decides — exact enough within 50 km. (`+created_ms` keeps the
+/// planner off the time index: a place is narrower than "all time".)
+const NEAR_FILTER: &str = "CAST(lat * 100 AS INTEGER) BETWEEN ?1 AND ?2 AND lat IS NOT NULL
+     AND lat BETWEEN ?3 AND ?4 AND deleted = 0 AND +created_ms BETWEEN ?5 AND ?6
+     AND ((lat - ?7) * ?8) * ((lat - ?7) * ?8) + ((lon - ?9) * ?10) * ((lon - ?9) * ?10) <= ?11";
 
 /// Descending or ascending order in time.
 #[derive(Clone, Copy)]
@@ -102,7 +109,7 @@ impl Query {
             let n = self.args.len();
             sql.push_str(&format!(" AND ({time_col}, id) {cmp} (?{}, ?{})", n + 1, n + 2));
             self.args.push(Value::Integer(c.ms));
-            self.args.push(Value::Text(c.id));
+            self.args.push(Value::Blob(c.id.as_bytes().to_vec()));
         }
         sql.push_str(&format!(" ORDER BY {time_col} {dir}, id {dir} LIMIT {}", page.limit + 1));
         let mut st = conn.prepare_cached(&sql)?;
@@ -146,7 +153,11 @@ impl Store {
 
     /// A walk's records in the order they were made.
     pub fn walk_timeline(&self, walk: &WalkId, page: &PageRequest) -> Result<Page<Record>> {
-        let q = Query::records("walk_id = ?1 AND deleted = 0", vec![Value::Text(walk.to_string())], Order::Oldest);
+        let q = Query::records(
+            "walk_id = ?1 AND deleted = 0",
+            vec![Value::Blob(walk.as_uuid().as_bytes().to_vec())],
+            Order::Oldest,
+        );
         self.read(|c| q.record_page(c, page))
     }
 
@@ -183,10 +194,10 @@ impl Store {
         }
         let (my, mx) = metres_per_degree(lat);
         let dlat = radius_m / my;
-        // Equirectangular distance, exact enough within 50 km; the latitude band uses the index.
-        let filter = "lat BETWEEN ?1 AND ?2 AND deleted = 0 AND created_ms BETWEEN ?3 AND ?4
-             AND ((lat - ?5) * ?6) * ((lat - ?5) * ?6) + ((lon - ?7) * ?8) * ((lon - ?7) * ?8) <= ?9";
+        let band = |l: f64| (l * 100.0) as i64; // as SQLite's CAST: towards zero, monotonic
         let args = vec![
+            Value::Integer(band(lat - dlat)),
+            Value::Integer(band(lat + dlat)),
             Value::Real(lat - dlat),
             Value::Real(lat + dlat),
             Value::Integer(from_ms),
@@ -197,7 +208,28 @@ impl Store {
             Value::Real(mx),
             Value::Real(radius_m * radius_m),
         ];
-        let q = Query::records(filter, args, Order::Newest);
+        let q = Query::records(NEAR_FILTER, args, Order::Newest);
         self.read(|c| q.record_page(c, page))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_near_searches_the_latitude_bands() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("s.db"), crate::store::Encryption::PlaintextForTestsOnly).unwrap();
+        let sql = format!("EXPLAIN QUERY PLAN SELECT id FROM records WHERE {NEAR_FILTER} ORDER BY created_ms DESC");
+        let plan: Vec<String> = store
+            .read(|c| {
+                let mut st = c.prepare(&sql)?;
+                let args = [0.0f64; 11];
+                let rows = st.query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            })
+            .unwrap();
+        assert!(plan.iter().any(|p| p.contains("records_by_band")), "{plan:?}");
     }
 }

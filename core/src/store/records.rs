@@ -46,9 +46,9 @@ pub(crate) fn record_from_row(r: &Row) -> Result<Record> {
         return Err(Error::invalid("record kind", "body does not match the stored kind"));
     }
     Ok(Record {
-        id: text(0)?.parse()?,
-        walk_id: text(1)?.parse()?,
-        author_id: text(3)?.parse()?,
+        id: r.get(0)?,
+        walk_id: r.get(1)?,
+        author_id: r.get(3)?,
         body,
         created: crate::time::Moment { utc_ms: r.get(4)?, offset_s: r.get(5)? },
         location,
@@ -64,7 +64,7 @@ pub(crate) fn record_from_row(r: &Row) -> Result<Record> {
 pub(crate) fn load_record(conn: &Connection, id: &RecordId) -> Result<Record> {
     let sql = format!("SELECT {RECORD_COLUMNS} FROM records WHERE id = ?1 AND deleted = 0");
     let mut st = conn.prepare_cached(&sql)?;
-    let mut rows = st.query([id.to_string()])?;
+    let mut rows = st.query([id])?;
     match rows.next()? {
         Some(r) => record_from_row(r),
         None => Err(Error::NotFound("record")),
@@ -123,10 +123,10 @@ fn insert(st: &mut Statement, i: &Insert) -> Result<()> {
         RecordLocation::None => "none",
     };
     st.execute(params![
-        i.id.to_string(),
-        i.new.walk_id.to_string(),
+        i.id,
+        i.new.walk_id,
         i.new.body.kind().as_str(),
-        i.author.to_string(),
+        i.author,
         i.new.created.utc_ms,
         i.new.created.offset_s,
         loc_kind,
@@ -240,11 +240,10 @@ impl Store {
                 return Ok(old);
             }
             let hlc = c.tick();
-            let mut clocks: BTreeMap<String, Hlc> = c
-                .tx
-                .prepare_cached("SELECT field_clocks FROM records WHERE id = ?1")?
-                .query_row([id.to_string()], |r| r.get::<_, String>(0))
-                .map(|s| serde_json::from_str(&s).unwrap_or_default())?;
+            let mut clocks: BTreeMap<String, Hlc> =
+                c.tx.prepare_cached("SELECT field_clocks FROM records WHERE id = ?1")?
+                    .query_row([id], |r| r.get::<_, String>(0))
+                    .map(|s| serde_json::from_str(&s).unwrap_or_default())?;
             for f in fields {
                 clocks.insert(f, hlc);
             }
@@ -252,7 +251,7 @@ impl Store {
                 "UPDATE records SET body = ?2, hlc = ?3, field_clocks = ?4, sensitive = ?5, pending = 1 WHERE id = ?1",
             )?
             .execute(params![
-                id.to_string(),
+                id,
                 serde_json::to_string(&body)?,
                 hlc.to_string(),
                 serde_json::to_string(&clocks)?,
@@ -264,7 +263,7 @@ impl Store {
                     "UPDATE records SET location = 'fix', lat = ?2, lon = ?3, accuracy_m = ?4, fix_ms = ?5, source = ?6,
                          buurt = ?7, wijk = ?8 WHERE id = ?1",
                 )?
-                .execute(params![id.to_string(), l.lat, l.lon, l.accuracy_m, l.fix_ms, l.source.as_str(), buurt, wijk])?;
+                .execute(params![id, l.lat, l.lon, l.accuracy_m, l.fix_ms, l.source.as_str(), buurt, wijk])?;
             }
             load_record(&c.tx, id)
         })
@@ -288,7 +287,7 @@ impl Store {
                      accuracy_m = NULL, fix_ms = NULL, source = NULL, buurt = NULL, wijk = NULL,
                      hlc = ?2, field_clocks = '{}', pending = 1 WHERE id = ?1",
             )?
-            .execute((id.to_string(), hlc.to_string()))?;
+            .execute((id, hlc.to_string()))?;
             Ok(())
         })
     }

@@ -5,31 +5,33 @@ use std::collections::BTreeMap;
 
 use rusqlite::OptionalExtension;
 use serde_json::json;
+use uuid::Uuid;
 
 use super::{Change, Store};
 use crate::error::{Error, Result};
 use crate::hlc::Hlc;
-use crate::id::{RecordId, WalkId};
+use crate::id::{MemberId, RecordId, WalkId};
 use crate::member::MemberRole;
 use crate::review::{Review, SignalStatus};
 
 /// One row's review state, as stored.
 struct ReviewRow {
-    author_id: String,
+    author_id: MemberId,
     review: Review,
     reviewed_ms: Option<i64>,
     clocks: BTreeMap<String, Hlc>,
     is_signal: bool,
 }
 
-fn load(c: &Change, table: &str, id: &str) -> Result<ReviewRow> {
+/// `id` is a record's or a walk's id, as stored (16 bytes).
+fn load(c: &Change, table: &str, id: Uuid) -> Result<ReviewRow> {
     let kind_col = if table == "records" { "kind" } else { "'walk'" };
     let deleted = if table == "records" { "AND deleted = 0" } else { "" };
-    let row: Option<(String, String, Option<i64>, String, String)> =
+    let row: Option<(MemberId, String, Option<i64>, String, String)> =
         c.tx.prepare_cached(&format!(
             "SELECT author_id, review, reviewed_ms, field_clocks, {kind_col} FROM {table} WHERE id = ?1 {deleted}"
         ))?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .query_row([&id.as_bytes()[..]], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
         .optional()?;
     let (author_id, review, reviewed_ms, clocks, kind) =
         row.ok_or(Error::NotFound(if table == "records" { "record" } else { "walk" }))?;
@@ -42,7 +44,7 @@ fn load(c: &Change, table: &str, id: &str) -> Result<ReviewRow> {
     })
 }
 
-fn save(c: &mut Change, table: &str, id: &str, row: &mut ReviewRow, changed: &[&str]) -> Result<()> {
+fn save(c: &mut Change, table: &str, id: Uuid, row: &mut ReviewRow, changed: &[&str]) -> Result<()> {
     if changed.is_empty() {
         return Ok(());
     }
@@ -54,7 +56,7 @@ fn save(c: &mut Change, table: &str, id: &str, row: &mut ReviewRow, changed: &[&
         "UPDATE {table} SET review = ?2, reviewed_ms = ?3, field_clocks = ?4, hlc = ?5, pending = 1 WHERE id = ?1"
     ))?
     .execute(rusqlite::params![
-        id,
+        &id.as_bytes()[..],
         serde_json::to_string(&row.review)?,
         row.reviewed_ms,
         serde_json::to_string(&row.clocks)?,
@@ -91,7 +93,7 @@ impl Store {
         self.require_lead()?;
         let taxonomy = self.taxonomy();
         self.write(|c| {
-            let mut row = load(c, "records", &id.to_string())?;
+            let mut row = load(c, "records", id.as_uuid())?;
             let next = Review { answer: row.review.answer.clone(), ..decision };
             next.validate(&taxonomy)?;
             if next.status.is_some() && !row.is_signal {
@@ -105,7 +107,7 @@ impl Store {
             }
             let changed = field_changes(&row.review, &next);
             row.review = next;
-            save(c, "records", &id.to_string(), &mut row, &changed)
+            save(c, "records", id.as_uuid(), &mut row, &changed)
         })
     }
 
@@ -113,12 +115,12 @@ impl Store {
     pub fn mark_record_reviewed(&self, id: &RecordId) -> Result<()> {
         self.require_lead()?;
         self.write(|c| {
-            let mut row = load(c, "records", &id.to_string())?;
+            let mut row = load(c, "records", id.as_uuid())?;
             if row.reviewed_ms.is_some() {
                 return Ok(());
             }
             row.reviewed_ms = Some(chrono::Utc::now().timestamp_millis());
-            save(c, "records", &id.to_string(), &mut row, &["reviewed_ms"])
+            save(c, "records", id.as_uuid(), &mut row, &["reviewed_ms"])
         })
     }
 
@@ -127,7 +129,7 @@ impl Store {
         self.require_lead()?;
         let taxonomy = self.taxonomy();
         self.write(|c| {
-            let mut row = load(c, "walks", &id.to_string())?;
+            let mut row = load(c, "walks", id.as_uuid())?;
             let next = Review { question, ..row.review.clone() };
             next.validate(&taxonomy)?;
             let mut changed = field_changes(&row.review, &next);
@@ -136,18 +138,18 @@ impl Store {
                 row.reviewed_ms = Some(chrono::Utc::now().timestamp_millis());
                 changed.push("reviewed_ms");
             }
-            save(c, "walks", &id.to_string(), &mut row, &changed)?;
+            save(c, "walks", id.as_uuid(), &mut row, &changed)?;
             if reviewed {
-                let ids: Vec<String> =
+                let ids: Vec<RecordId> =
                     c.tx.prepare_cached(
                         "SELECT id FROM records WHERE walk_id = ?1 AND deleted = 0 AND reviewed_ms IS NULL",
                     )?
-                    .query_map([id.to_string()], |r| r.get(0))?
+                    .query_map([id], |r| r.get(0))?
                     .collect::<rusqlite::Result<_>>()?;
                 for rid in ids {
-                    let mut r = load(c, "records", &rid)?;
+                    let mut r = load(c, "records", rid.as_uuid())?;
                     r.reviewed_ms = row.reviewed_ms;
-                    save(c, "records", &rid, &mut r, &["reviewed_ms"])?;
+                    save(c, "records", rid.as_uuid(), &mut r, &["reviewed_ms"])?;
                 }
             }
             Ok(())
@@ -156,20 +158,20 @@ impl Store {
 
     /// The author answers a lead's question about a record.
     pub fn answer_review(&self, id: &RecordId, answer: &str) -> Result<()> {
-        self.answer("records", &id.to_string(), answer)
+        self.answer("records", id.as_uuid(), answer)
     }
 
     /// The author answers a lead's question about a walk.
     pub fn answer_walk_question(&self, id: &WalkId, answer: &str) -> Result<()> {
-        self.answer("walks", &id.to_string(), answer)
+        self.answer("walks", id.as_uuid(), answer)
     }
 
-    fn answer(&self, table: &'static str, id: &str, answer: &str) -> Result<()> {
+    fn answer(&self, table: &'static str, id: Uuid, answer: &str) -> Result<()> {
         crate::text::check_required("answer", answer, crate::text::LONG)?;
         let me = self.require_identity()?;
         self.write(|c| {
             let mut row = load(c, table, id)?;
-            if row.author_id != me.member.id.to_string() {
+            if row.author_id != me.member.id {
                 return Err(Error::NotAuthor);
             }
             if row.review.answer.as_deref() == Some(answer) {

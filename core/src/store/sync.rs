@@ -13,6 +13,7 @@ use super::walks::{walk_from_row, WALK_COLUMNS};
 use super::{read_meta, write_meta, Change, Durability, Store};
 use crate::error::{Error, Result};
 use crate::hlc::Hlc;
+use crate::id::{id_bytes, MemberId, RecordId, WalkId};
 use crate::location::RecordLocation;
 use crate::sync::codec;
 use crate::sync::merge::merge;
@@ -28,9 +29,9 @@ fn record_entity(r: &Row) -> Result<Entity> {
     let deleted: bool = r.get(21)?;
     let mut e = Entity {
         kind,
-        id: text(0)?,
-        walk_id: Some(text(1)?),
-        author_id: text(3)?,
+        id: r.get::<_, RecordId>(0)?.to_string(),
+        walk_id: Some(r.get::<_, WalkId>(1)?.to_string()),
+        author_id: r.get::<_, MemberId>(3)?.to_string(),
         created_ms: r.get(4)?,
         created_offset_s: r.get(5)?,
         sensitive: r.get(20)?,
@@ -50,7 +51,7 @@ fn walk_entity(conn: &Connection, r: &Row) -> Result<Entity> {
     let w = walk_from_row(r)?;
     let track: Option<String> = conn
         .prepare_cached("SELECT points FROM walk_tracks WHERE walk_id = ?1")?
-        .query_row([w.id.to_string()], |r| r.get(0))
+        .query_row([w.id], |r| r.get(0))
         .optional()?;
     let track: Option<Vec<TrackPoint>> = track.map(|t| serde_json::from_str(&t)).transpose()?;
     Ok(Entity {
@@ -68,7 +69,7 @@ fn walk_entity(conn: &Connection, r: &Row) -> Result<Entity> {
     })
 }
 
-fn load_entity(conn: &Connection, kind: EntityKind, id: &str) -> Result<Option<Entity>> {
+fn load_entity(conn: &Connection, kind: EntityKind, id: &[u8; 16]) -> Result<Option<Entity>> {
     if kind == EntityKind::Walk {
         let sql = format!("SELECT {WALK_COLUMNS}, {SYNC_WALK_COLUMNS} FROM walks WHERE id = ?1");
         let mut st = conn.prepare_cached(&sql)?;
@@ -83,6 +84,8 @@ fn load_entity(conn: &Connection, kind: EntityKind, id: &str) -> Result<Option<E
 
 fn write_record(c: &Change, e: &Entity, pending: bool) -> Result<()> {
     let walk_id = e.walk_id.as_deref().ok_or_else(|| Error::invalid("entity", "a record needs its walk"))?;
+    let (id, walk_id, author_id) =
+        (id_bytes(&e.id, "id")?, id_bytes(walk_id, "walk id")?, id_bytes(&e.author_id, "author id")?);
     if e.deleted {
         c.tx.prepare_cached(
             "INSERT INTO records (id, walk_id, kind, author_id, created_ms, created_offset_s, location, hlc, deleted, pending)
@@ -91,7 +94,7 @@ fn write_record(c: &Change, e: &Entity, pending: bool) -> Result<()> {
                  accuracy_m = NULL, fix_ms = NULL, source = NULL, buurt = NULL, wijk = NULL, review = '{}',
                  field_clocks = '{}', hlc = excluded.hlc, pending = excluded.pending",
         )?
-        .execute(params![e.id, walk_id, e.kind.as_str(), e.author_id, e.created_ms, e.created_offset_s, e.hlc.to_string(), pending])?;
+        .execute(params![id, walk_id, e.kind.as_str(), author_id, e.created_ms, e.created_offset_s, e.hlc.to_string(), pending])?;
         return Ok(());
     }
     let row = record_row(e, pending)?;
@@ -121,7 +124,8 @@ fn placeholders(from: usize, count: usize) -> String {
 
 /// A live record entity as the values of one `records` row, decoded and checked.
 fn record_row(e: &Entity, pending: bool) -> Result<Vec<Value>> {
-    let walk_id = e.walk_id.clone().ok_or_else(|| Error::invalid("entity", "a record needs its walk"))?;
+    let walk_id = e.walk_id.as_deref().ok_or_else(|| Error::invalid("entity", "a record needs its walk"))?;
+    let blob = |id: &str, what| id_bytes(id, what).map(|b| Value::Blob(b.to_vec()));
     let codec::RecordParts { body_json, place, review, reviewed_ms, .. } = codec::record_parts(e)?;
     let p = place.at.point();
     let loc_kind = match place.at {
@@ -133,10 +137,10 @@ fn record_row(e: &Entity, pending: bool) -> Result<Vec<Value>> {
     let opt_text = |s: Option<String>| s.map_or(Value::Null, Value::Text);
     let real = |v: Option<f64>| v.map_or(Value::Null, Value::Real);
     Ok(vec![
-        text(&e.id),
-        Value::Text(walk_id),
+        blob(&e.id, "id")?,
+        blob(walk_id, "walk id")?,
         text(e.kind.as_str()),
-        text(&e.author_id),
+        blob(&e.author_id, "author id")?,
         Value::Integer(e.created_ms),
         Value::Integer(e.created_offset_s.into()),
         text(loc_kind),
@@ -196,8 +200,8 @@ fn write_walk(c: &Change, e: &Entity, pending: bool) -> Result<()> {
              pending = excluded.pending",
     )?
     .execute(params![
-        e.id,
-        e.author_id,
+        id_bytes(&e.id, "id")?,
+        id_bytes(&e.author_id, "author id")?,
         status.as_str(),
         e.created_ms,
         e.created_offset_s,
@@ -215,7 +219,7 @@ fn write_walk(c: &Change, e: &Entity, pending: bool) -> Result<()> {
     ])?;
     if let Some(t) = track {
         c.tx.prepare_cached("INSERT OR REPLACE INTO walk_tracks (walk_id, points) VALUES (?1, ?2)")?
-            .execute((&e.id, serde_json::to_string(&t)?))?;
+            .execute((id_bytes(&e.id, "id")?, serde_json::to_string(&t)?))?;
     }
     Ok(())
 }
@@ -228,19 +232,25 @@ fn ensure_walk(c: &Change, e: &Entity) -> Result<()> {
             "INSERT OR IGNORE INTO walks (id, author_id, status, started_ms, started_offset_s, details, hlc, pending)
              VALUES (?1, ?2, 'ended', ?3, 0, '{\"participants\":[],\"purpose\":\"\",\"focus\":[]}', ?4, 0)",
         )?
-        .execute(params![w, e.author_id, e.created_ms, Hlc::ZERO.to_string()])?;
+        .execute(params![
+            id_bytes(w, "walk id")?,
+            id_bytes(&e.author_id, "author id")?,
+            e.created_ms,
+            Hlc::ZERO.to_string()
+        ])?;
     }
     Ok(())
 }
 
 /// The ids among `incoming` that this store already holds (walks and records).
-fn existing_ids(conn: &Connection, incoming: &[Entity]) -> Result<HashSet<String>> {
-    let ids = serde_json::to_string(&incoming.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())?;
+fn existing_ids(conn: &Connection, incoming: &[([u8; 16], &Entity)]) -> Result<HashSet<[u8; 16]>> {
+    let ids = serde_json::to_string(&incoming.iter().map(|(_, e)| e.id.as_str()).collect::<Vec<_>>())?;
     let mut out = HashSet::new();
     for table in ["walks", "records"] {
-        let mut st =
-            conn.prepare_cached(&format!("SELECT id FROM {table} WHERE id IN (SELECT value FROM json_each(?1))"))?;
-        let rows = st.query_map([&ids], |r| r.get::<_, String>(0))?;
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT id FROM {table} WHERE id IN (SELECT unhex(value, '-') FROM json_each(?1))"
+        ))?;
+        let rows = st.query_map([&ids], |r| r.get::<_, [u8; 16]>(0))?;
         for id in rows {
             out.insert(id?);
         }
@@ -248,12 +258,14 @@ fn existing_ids(conn: &Connection, incoming: &[Entity]) -> Result<HashSet<String
     Ok(out)
 }
 
+/// Per entity: `None` for walks and tombstones; `Some(None)` if this app cannot read it.
+type DecodedRow = Option<Option<Vec<Value>>>;
+
 /// A page of entities from the team, with the rows of its new records decoded in advance —
 /// work that can run on another thread while the previous page is being written.
 pub struct IncomingPage {
     entities: Vec<Entity>,
-    /// Per entity: `None` for walks and tombstones; `Some(None)` if this app cannot read it.
-    rows: Vec<Option<Option<Vec<Value>>>>,
+    rows: Vec<DecodedRow>,
 }
 
 impl IncomingPage {
@@ -328,17 +340,27 @@ impl Store {
                 let table = if e.kind == EntityKind::Walk { "walks" } else { "records" };
                 let n =
                     c.tx.prepare_cached(&format!("UPDATE {table} SET pending = 0 WHERE id = ?1 AND hlc = ?2"))?
-                        .execute((&e.id, e.hlc.to_string()))?;
+                        .execute((id_bytes(&e.id, "id")?, e.hlc.to_string()))?;
                 report.acknowledged += n as u32;
             }
+            // Each incoming entity with its id as stored; one whose id is not a UUID is not
+            // readable here.
+            let mut keyed: Vec<([u8; 16], &Entity, &mut DecodedRow)> = Vec::with_capacity(incoming.len());
+            for (e, row) in incoming.iter().zip(rows.iter_mut()) {
+                match id_bytes(&e.id, "id") {
+                    Ok(id) => keyed.push((id, e, row)),
+                    Err(_) => report.unreadable += 1,
+                }
+            }
             // Which incoming entities exist here already: one query per table for the page.
-            let mut existing = existing_ids(&c.tx, &incoming)?;
+            let ids: Vec<([u8; 16], &Entity)> = keyed.iter().map(|(id, e, _)| (*id, *e)).collect();
+            let mut existing = existing_ids(&c.tx, &ids)?;
             let mut walks_ensured: HashSet<&str> = HashSet::new();
             let mut new_rows: Vec<Vec<Value>> = Vec::new();
-            for (e, row) in incoming.iter().zip(rows.iter_mut()) {
+            for (id, e, row) in keyed {
                 c.observe(e.hlc);
                 // A record new here goes into a multi-row insert (an initial sync is mostly these).
-                if let Some(row) = row.take().filter(|_| !existing.contains(e.id.as_str())) {
+                if let Some(row) = row.take().filter(|_| !existing.contains(&id)) {
                     let Some(row) = row else {
                         report.unreadable += 1;
                         continue;
@@ -349,21 +371,21 @@ impl Store {
                         }
                     }
                     new_rows.push(row);
-                    existing.insert(e.id.clone());
+                    existing.insert(id);
                     report.applied += 1;
                     continue;
                 }
-                if existing.contains(e.id.as_str()) {
+                if existing.contains(&id) {
                     // The same id twice in a page: the first must be in the table first.
                     insert_new_records(c, &mut new_rows)?;
                 }
                 let mut pending = false;
-                let merged = if existing.contains(e.id.as_str()) {
-                    let Some(local) = load_entity(&c.tx, e.kind, &e.id)? else { continue };
+                let merged = if existing.contains(&id) {
+                    let Some(local) = load_entity(&c.tx, e.kind, &id)? else { continue };
                     let table = if e.kind == EntityKind::Walk { "walks" } else { "records" };
                     let local_pending =
                         c.tx.prepare_cached(&format!("SELECT pending FROM {table} WHERE id = ?1"))?
-                            .query_row([&e.id], |r| r.get::<_, bool>(0))?;
+                            .query_row([&id], |r| r.get::<_, bool>(0))?;
                     let merged = if local.hlc == Hlc::ZERO {
                         // A placeholder walk is replaced, not merged.
                         e.clone()

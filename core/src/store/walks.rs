@@ -31,8 +31,8 @@ pub(crate) fn walk_from_row(r: &Row) -> Result<Walk> {
     let ended_offset: Option<i32> = r.get(6)?;
     let summary: Option<String> = r.get(9)?;
     Ok(Walk {
-        id: text(0)?.parse()?,
-        author_id: text(1)?.parse()?,
+        id: r.get(0)?,
+        author_id: r.get(1)?,
         status: WalkStatus::parse(&text(2)?)?,
         started: crate::time::Moment { utc_ms: r.get(3)?, offset_s: r.get(4)? },
         ended: ended_ms.map(|ms| crate::time::Moment { utc_ms: ms, offset_s: ended_offset.unwrap_or(0) }),
@@ -50,7 +50,7 @@ pub(crate) fn walk_from_row(r: &Row) -> Result<Walk> {
 pub(crate) fn load_walk(conn: &Connection, id: &WalkId) -> Result<Walk> {
     let sql = format!("SELECT {WALK_COLUMNS} FROM walks WHERE id = ?1");
     let mut st = conn.prepare_cached(&sql)?;
-    let mut rows = st.query([id.to_string()])?;
+    let mut rows = st.query([id])?;
     match rows.next()? {
         Some(r) => walk_from_row(r),
         None => Err(Error::NotFound("walk")),
@@ -71,9 +71,7 @@ pub(crate) fn last_fixes(conn: &Connection, walk: &WalkId) -> Result<(Option<Fix
             "SELECT at_ms, lat, lon, accuracy_m, source FROM fixes
              WHERE walk_id = ?1 AND flags = 0 ORDER BY at_ms DESC LIMIT 1",
         )?
-        .query_row([walk.to_string()], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, String>(4)?))
-        })
+        .query_row([walk], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, String>(4)?)))
         .optional()?
         .map(|(at_ms, lat, lon, accuracy_m, source)| Fix {
             at_ms,
@@ -82,9 +80,8 @@ pub(crate) fn last_fixes(conn: &Connection, walk: &WalkId) -> Result<(Option<Fix
             accuracy_m,
             source: LocationSource::parse(&source).unwrap_or(LocationSource::Gps),
         });
-    let last_at: Option<i64> = conn
-        .prepare_cached("SELECT max(at_ms) FROM fixes WHERE walk_id = ?1")?
-        .query_row([walk.to_string()], |r| r.get(0))?;
+    let last_at: Option<i64> =
+        conn.prepare_cached("SELECT max(at_ms) FROM fixes WHERE walk_id = ?1")?.query_row([walk], |r| r.get(0))?;
     Ok((good, last_at))
 }
 
@@ -104,7 +101,7 @@ fn save_walk_state(c: &mut Change, walk: &Walk, fields: &[&str]) -> Result<Hlc> 
     let hlc = c.tick();
     let mut clocks: BTreeMap<String, Hlc> =
         c.tx.prepare_cached("SELECT field_clocks FROM walks WHERE id = ?1")?
-            .query_row([walk.id.to_string()], |r| r.get::<_, String>(0))
+            .query_row([walk.id], |r| r.get::<_, String>(0))
             .map(|s| serde_json::from_str(&s).unwrap_or_default())?;
     for f in fields {
         clocks.insert(f.to_string(), hlc);
@@ -114,7 +111,7 @@ fn save_walk_state(c: &mut Change, walk: &Walk, fields: &[&str]) -> Result<Hlc> 
              summary = ?7, buurten = ?8, hlc = ?9, field_clocks = ?10, pending = 1 WHERE id = ?1",
     )?
     .execute(params![
-        walk.id.to_string(),
+        walk.id,
         walk.status.as_str(),
         walk.ended.map(|m| m.utc_ms),
         walk.ended.map(|m| m.offset_s),
@@ -137,10 +134,10 @@ impl Store {
         details.validate(&self.taxonomy())?;
         let id = WalkId::new();
         self.write(|c| {
-            let active: Option<String> =
+            let active: Option<WalkId> =
                 c.tx.query_row(
                     "SELECT id FROM walks WHERE status = 'active' AND author_id = ?1 LIMIT 1",
-                    [me.member.id.to_string()],
+                    [me.member.id],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -152,8 +149,8 @@ impl Store {
                 "INSERT INTO walks (id, author_id, status, started_ms, started_offset_s, details, hlc)
                  VALUES (?1, ?2, 'active', ?3, ?4, ?5, ?6)",
                 params![
-                    id.to_string(),
-                    me.member.id.to_string(),
+                    id,
+                    me.member.id,
                     new.started.utc_ms,
                     new.started.offset_s,
                     serde_json::to_string(&details)?,
@@ -253,13 +250,12 @@ impl Store {
             let mut st = c.tx.prepare_cached(
                 "INSERT INTO fixes (walk_id, at_ms, lat, lon, accuracy_m, source, flags) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
-            let walk_id = id.to_string();
             for f in fixes {
                 let mut fl = track::assess(f, good.as_ref(), last_at, &settings);
                 if f.at_ms < walk.started.utc_ms || walk.paused_at(f.at_ms) {
                     fl |= flags::PAUSED;
                 }
-                st.execute(params![walk_id, f.at_ms, f.lat, f.lon, f.accuracy_m, f.source.as_str(), fl])?;
+                st.execute(params![id, f.at_ms, f.lat, f.lon, f.accuracy_m, f.source.as_str(), fl])?;
                 report.stored += 1;
                 if fl == 0 {
                     good = Some(*f);
@@ -296,7 +292,7 @@ impl Store {
             {
                 let mut st =
                     c.tx.prepare_cached("SELECT at_ms, lat, lon, flags FROM fixes WHERE walk_id = ?1 ORDER BY at_ms")?;
-                let mut rows = st.query([id.to_string()])?;
+                let mut rows = st.query([id])?;
                 while let Some(r) = rows.next()? {
                     fixes += 1;
                     let (at_ms, fl): (i64, u8) = (r.get(0)?, r.get(3)?);
@@ -321,8 +317,7 @@ impl Store {
             }
             let (records, record_buurten) = {
                 let mut st = c.tx.prepare_cached("SELECT buurt FROM records WHERE walk_id = ?1 AND deleted = 0")?;
-                let rows: Vec<Option<String>> =
-                    st.query_map([id.to_string()], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+                let rows: Vec<Option<String>> = st.query_map([id], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
                 (rows.len() as u32, rows.into_iter().flatten().collect::<Vec<_>>())
             };
             buurten.extend(record_buurten);
@@ -347,7 +342,7 @@ impl Store {
             });
             walk.buurten = buurten.into_iter().collect();
             c.tx.prepare_cached("INSERT OR REPLACE INTO walk_tracks (walk_id, points) VALUES (?1, ?2)")?
-                .execute((id.to_string(), serde_json::to_string(&simplified)?))?;
+                .execute((id, serde_json::to_string(&simplified)?))?;
             save_walk_state(c, &walk, &["status"])?;
             load_walk(&c.tx, id)
         })
@@ -376,7 +371,7 @@ impl Store {
         self.read(|c| {
             let sql = format!("SELECT {WALK_COLUMNS} FROM walks WHERE status = 'active' AND author_id = ?1 LIMIT 1");
             let mut st = c.prepare_cached(&sql)?;
-            let mut rows = st.query([me.member.id.to_string()])?;
+            let mut rows = st.query([me.member.id])?;
             rows.next()?.map(walk_from_row).transpose()
         })
     }
@@ -386,7 +381,7 @@ impl Store {
         self.read(|c| {
             let stored: Option<String> = c
                 .prepare_cached("SELECT points FROM walk_tracks WHERE walk_id = ?1")?
-                .query_row([id.to_string()], |r| r.get(0))
+                .query_row([id], |r| r.get(0))
                 .optional()?;
             if let Some(s) = stored {
                 return Ok(serde_json::from_str(&s)?);
@@ -395,7 +390,7 @@ impl Store {
             let mut st =
                 c.prepare_cached("SELECT at_ms, lat, lon FROM fixes WHERE walk_id = ?1 AND flags = 0 ORDER BY at_ms")?;
             let pts = st
-                .query_map([id.to_string()], |r| Ok(TrackPoint { at_ms: r.get(0)?, lat: r.get(1)?, lon: r.get(2)? }))?
+                .query_map([id], |r| Ok(TrackPoint { at_ms: r.get(0)?, lat: r.get(1)?, lon: r.get(2)? }))?
                 .collect::<rusqlite::Result<_>>()?;
             Ok(pts)
         })

@@ -164,8 +164,13 @@ pub fn walk_parts(e: &Entity) -> Result<WalkParts> {
     })
 }
 
+/// Ids travel in one spelling only, lowercase and hyphenated, so one id is one entity
+/// everywhere (phones store the 16 bytes and give back exactly this text).
 fn check_uuid(s: &str, field: &'static str) -> Result<()> {
-    uuid::Uuid::parse_str(s).map(|_| ()).map_err(|_| Error::invalid(field, "not a UUID"))
+    match uuid::Uuid::parse_str(s) {
+        Ok(u) if u.hyphenated().to_string() == s => Ok(()),
+        _ => Err(Error::invalid(field, "not a lowercase hyphenated UUID")),
+    }
 }
 
 /// Checks an entity from elsewhere by the same rules as local input: identity, times,
