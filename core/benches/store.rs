@@ -172,17 +172,17 @@ fn field_day(encrypted: bool) -> (Duration, Duration, Duration, Duration) {
 
     // Baseline: the same number of single-row transactions, raw, on the same kind of file.
     let conn = raw(&dir.path().join("day.db"), encrypted);
-    let wid = walk.id.to_string();
+    let (wid, author) = (walk.id, MemberId::new());
     let mut base = Vec::with_capacity(520);
     for i in 0..520usize {
         let start = Instant::now();
         let tx = conn.unchecked_transaction().unwrap();
         tx.prepare_cached(
             "INSERT INTO records (id, walk_id, kind, author_id, created_ms, created_offset_s, location, lat, lon,
-             accuracy_m, fix_ms, source, body, hlc) VALUES (?1, ?2, 'observation', 'a', ?3, 3600, 'fix', 52.1, 5.1, 8.0, ?3, 'gps', ?4, 'h')",
+             accuracy_m, fix_ms, source, body, hlc) VALUES (?1, ?2, 'observation', ?5, ?3, 3600, 'fix', 52.1, 5.1, 8.0, ?3, 'gps', ?4, 'h')",
         )
         .unwrap()
-        .execute(params![RecordId::new().to_string(), wid, t0 + i as i64, serde_json::to_string(&observation(i)).unwrap()])
+        .execute(params![RecordId::new(), wid, t0 + i as i64, serde_json::to_string(&observation(i)).unwrap(), author])
         .unwrap();
         tx.commit().unwrap();
         base.push(start.elapsed());
@@ -195,7 +195,7 @@ fn field_day(encrypted: bool) -> (Duration, Duration, Duration, Duration) {
 }
 
 struct Row {
-    id: String,
+    id: RecordId,
     ms: i64,
     lat: f64,
     lon: f64,
@@ -250,7 +250,7 @@ fn bulk_insert() -> (f64, f64) {
             let l = r.location.unwrap();
             let place = places.locate(l.lat, l.lon);
             Row {
-                id: RecordId::new().to_string(),
+                id: RecordId::new(),
                 ms: r.created.utc_ms,
                 lat: l.lat,
                 lon: l.lon,
@@ -265,11 +265,11 @@ fn bulk_insert() -> (f64, f64) {
     drop(new_store(&raw_path, true));
     let conn = raw(&raw_path, true);
     conn.execute(
-        "INSERT INTO walks (id, author_id, status, started_ms, started_offset_s, details, hlc) VALUES (?1, 'a', 'active', 0, 0, '{}', 'h')",
-        [walk.id.to_string()],
+        "INSERT INTO walks (id, author_id, status, started_ms, started_offset_s, details, hlc) VALUES (?1, ?2, 'active', 0, 0, '{}', 'h')",
+        params![walk.id, MemberId::new()],
     )
     .unwrap();
-    let wid = walk.id.to_string();
+    let wid = walk.id;
     let start = Instant::now();
     let tx = conn.unchecked_transaction().unwrap();
     {
@@ -280,7 +280,7 @@ fn bulk_insert() -> (f64, f64) {
                  VALUES (?1, ?2, 'observation', ?3, ?4, 3600, 'fix', ?5, ?6, 8.0, ?4, 'gps', ?7, ?8, 0, ?9, ?10)",
             )
             .unwrap();
-        let author = MemberId::new().to_string();
+        let author = MemberId::new();
         for r in &rows {
             st.execute(params![r.id, wid, author, r.ms, r.lat, r.lon, r.buurt, r.wijk, r.body, r.hlc]).unwrap();
         }

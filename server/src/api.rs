@@ -245,6 +245,9 @@ struct RawSyncResponse<'a> {
     rejected: Vec<wijkverkenner_core::sync::wire::Rejection>,
 }
 
+/// How stale a device's "last seen" may be (what `devices` lists for an administrator).
+const LAST_SEEN_PRECISION_MS: i64 = 60_000;
+
 async fn sync_handler(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response> {
     let caller = authenticate(&s.storage, &headers).await?;
     let req: SyncRequest = read_json(&headers, body).await?;
@@ -260,7 +263,12 @@ async fn sync_handler(State(s): State<AppState>, headers: HeaderMap, body: Body)
             sync::apply_push(storage.as_ref(), &caller, &req.push)?
         };
         let page = sync::pull(storage.as_ref(), &caller, req.cursor, req.pull_limit)?;
-        storage.touch_device(&caller.device.id, admin::now_ms())?;
+        // "Last seen" to the minute: one write per phone per minute, not one per page (a
+        // fresh phone pulls many pages in a row, and each write waits for the disk).
+        let now = admin::now_ms();
+        if caller.device.last_seen_ms.is_none_or(|seen| now - seen >= LAST_SEEN_PRECISION_MS) {
+            storage.touch_device(&caller.device.id, now)?;
+        }
         Ok((page, pushed_result))
     })
     .await?;

@@ -16,6 +16,23 @@ pub use api::{router, AppState};
 pub use error::{ApiError, Error, Result};
 pub use storage::Storage;
 
+/// Serves the API on `listener` until `shutdown` completes. Responses go out without Nagle's
+/// delay: a response written in two parts would otherwise wait for the phone's delayed ACK
+/// (40 ms on Linux) — measured as every fifth sync page taking 53 ms instead of 13.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    });
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
+
 /// Opens the storage: PostgreSQL when `database_url` is given, else SQLite in `data_dir`.
 pub fn open_storage(data_dir: &std::path::Path, database_url: Option<&str>) -> Result<Arc<dyn Storage>> {
     Ok(match database_url {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use wijkverkenner_core::Taxonomy;
 use wijkverkenner_server::storage::Role;
-use wijkverkenner_server::{admin, open_storage, router, AppState};
+use wijkverkenner_server::{admin, open_storage, AppState};
 
 /// The same allocator as the phone library (docs/adr/0005): many request threads allocate
 /// and free each other's buffers.
@@ -85,11 +85,10 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(listen).await?;
                 tracing::info!(%listen, storage = state.storage.backend(), "serving");
-                axum::serve(listener, router(state))
-                    .with_graceful_shutdown(async {
-                        let _ = tokio::signal::ctrl_c().await;
-                    })
-                    .await
+                wijkverkenner_server::serve(listener, state, async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await
             })?;
         }
         Command::TeamCreate { name } => println!("{}", admin::create_team(storage.as_ref(), &name)?.id),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use wijkverkenner_core::Taxonomy;
 
-use crate::{router, AppState, Storage};
+use crate::{AppState, Storage};
 
 /// A team server on 127.0.0.1 with a port of its own, stopped when dropped.
 pub struct TestServer {
@@ -28,12 +28,11 @@ impl TestServer {
         let listener = runtime.block_on(tokio::net::TcpListener::bind(addr)).unwrap();
         let addr = listener.local_addr().unwrap();
         runtime.spawn(async move {
-            axum::serve(listener, router(state))
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
+            crate::serve(listener, state, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
         });
         TestServer { url: format!("http://{addr}"), addr, storage, runtime: Some(runtime), stop: Some(stop) }
     }
