@@ -486,6 +486,8 @@ pub struct SyncOutcome {
     pub pulled: u32,
     pub unreadable: u32,
     pub refused: u32,
+    /// Records deleted from this phone because they became sensitive (need-to-know).
+    pub withdrawn: u32,
 }
 
 impl From<core::sync::SyncOutcome> for SyncOutcome {
@@ -496,6 +498,7 @@ impl From<core::sync::SyncOutcome> for SyncOutcome {
             pulled: o.pulled,
             unreadable: o.unreadable,
             refused: o.refused,
+            withdrawn: o.withdrawn,
         }
     }
 }

@@ -243,6 +243,8 @@ struct RawSyncResponse<'a> {
     more: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     rejected: Vec<wijkverkenner_core::sync::wire::Rejection>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    withdrawn: Vec<String>,
 }
 
 /// How stale a device's "last seen" may be (what `devices` lists for an administrator).
@@ -262,7 +264,7 @@ async fn sync_handler(State(s): State<AppState>, headers: HeaderMap, body: Body)
         } else {
             sync::apply_push(storage.as_ref(), &caller, &req.push)?
         };
-        let page = sync::pull(storage.as_ref(), &caller, req.cursor, req.pull_limit)?;
+        let page = sync::pull(storage.as_ref(), &caller, req.protocol, req.cursor, req.pull_limit)?;
         // "Last seen" to the minute: one write per phone per minute, not one per page (a
         // fresh phone pulls many pages in a row, and each write waits for the disk).
         let now = admin::now_ms();
@@ -285,6 +287,7 @@ async fn sync_handler(State(s): State<AppState>, headers: HeaderMap, body: Body)
             cursor: page.cursor,
             more: page.more,
             rejected: pushed_result.rejected,
+            withdrawn: page.withdrawn,
         },
     )
 }

@@ -161,12 +161,13 @@ pub fn apply_push(storage: &dyn Storage, caller: &Caller, push: &[Entity]) -> Re
 }
 
 /// The caller's page of the team feed after `cursor`.
-pub fn pull(storage: &dyn Storage, caller: &Caller, cursor: i64, limit: u32) -> Result<FeedPage> {
+pub fn pull(storage: &dyn Storage, caller: &Caller, protocol: u32, cursor: i64, limit: u32) -> Result<FeedPage> {
     let viewer = Viewer {
         team_id: caller.team.id.clone(),
         member_id: caller.member.id.clone(),
         device_id: caller.device.id.clone(),
         sees_sensitive: caller.member.role == Role::Lead,
+        withdrawals: protocol >= 2,
     };
     storage.feed(&viewer, cursor.max(0), limit.clamp(1, MAX_PULL as u32))
 }

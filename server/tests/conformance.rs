@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use common::*;
 use serde_json::json;
-use wijkverkenner_core::sync::wire::{Entity, EntityKind};
+use wijkverkenner_core::sync::wire::{Entity, EntityKind, PROTOCOL_VERSION};
 use wijkverkenner_core::Hlc;
 use wijkverkenner_server::storage::{Caller, Role};
 use wijkverkenner_server::{admin, sync, Error, Storage};
@@ -141,12 +141,12 @@ fn pushes_are_idempotent_and_sequenced(s: Arc<dyn Storage>) {
     }
     // Reordered: the record before its walk is fine too.
     assert_eq!(sync::apply_push(s.as_ref(), &a, &[r.clone(), w.clone()]).unwrap().changed, 0);
-    let page = sync::pull(s.as_ref(), &b, 0, 100).unwrap();
+    let page = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, 0, 100).unwrap();
     assert_eq!(page.docs.len(), 2);
     assert!(!page.more);
-    assert_eq!(sync::pull(s.as_ref(), &b, page.cursor, 100).unwrap().docs.len(), 0);
+    assert_eq!(sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, page.cursor, 100).unwrap().docs.len(), 0);
     // The pusher is not sent its own changes back.
-    assert_eq!(sync::pull(s.as_ref(), &a, 0, 100).unwrap().docs.len(), 0);
+    assert_eq!(sync::pull(s.as_ref(), &a, PROTOCOL_VERSION, 0, 100).unwrap().docs.len(), 0);
 }
 
 fn edits_merge_per_field(s: Arc<dyn Storage>) {
@@ -167,7 +167,7 @@ fn edits_merge_per_field(s: Arc<dyn Storage>) {
     question.hlc = clock(9);
     assert_eq!(sync::apply_push(s.as_ref(), &lead, &[question]).unwrap().changed, 1);
     assert_eq!(sync::apply_push(s.as_ref(), &a, &[edit]).unwrap().changed, 1);
-    let page = sync::pull(s.as_ref(), &lead, 0, 100).unwrap();
+    let page = sync::pull(s.as_ref(), &lead, PROTOCOL_VERSION, 0, 100).unwrap();
     let entities = page.entities().unwrap();
     let merged = entities.iter().find(|e| e.id == r.id).unwrap();
     assert_eq!(merged.fields["note"], json!("later"));
@@ -196,10 +196,10 @@ fn rights_are_enforced_and_a_refused_push_stores_nothing(s: Arc<dyn Storage>) {
     assert!(forbidden(sync::apply_push(s.as_ref(), &a, &[review.clone()])));
     // A push with one forbidden change among good ones stores none of them.
     let fine = record(&b.member.id, &w.id, &uuid(), "van b", false);
-    let before = sync::pull(s.as_ref(), &lead, 0, 100).unwrap().cursor;
+    let before = sync::pull(s.as_ref(), &lead, PROTOCOL_VERSION, 0, 100).unwrap().cursor;
     assert!(forbidden(sync::apply_push(s.as_ref(), &b, &[fine.clone(), edit])));
-    assert_eq!(sync::pull(s.as_ref(), &lead, 0, 100).unwrap().cursor, before);
-    assert_eq!(sync::pull(s.as_ref(), &lead, 0, 100).unwrap().docs.len(), 2);
+    assert_eq!(sync::pull(s.as_ref(), &lead, PROTOCOL_VERSION, 0, 100).unwrap().cursor, before);
+    assert_eq!(sync::pull(s.as_ref(), &lead, PROTOCOL_VERSION, 0, 100).unwrap().docs.len(), 2);
     // The lead may review; a delete only by the author.
     assert_eq!(sync::apply_push(s.as_ref(), &lead, &[review]).unwrap().changed, 1);
     let mut delete = r.clone();
@@ -235,7 +235,7 @@ fn signal_status_follows_the_transitions(s: Arc<dyn Storage>) {
     assert_eq!(out.rejected.len(), 1);
     assert_eq!(out.rejected[0].field, "review_status");
     // The pushing phone gets the server's version back, with a clock that wins over its own.
-    let back = sync::pull(s.as_ref(), &lead, 0, 100).unwrap();
+    let back = sync::pull(s.as_ref(), &lead, PROTOCOL_VERSION, 0, 100).unwrap();
     let back = back.entities().unwrap();
     let kept = back.iter().find(|e| e.id == sig.id).expect("the refused change comes back");
     assert_eq!(kept.fields["review_status"], json!("closed"));
@@ -268,7 +268,7 @@ fn the_feed_is_need_to_know_and_paged(s: Arc<dyn Storage>) {
         let mut seen = Vec::new();
         let mut cursor = 0;
         loop {
-            let p = sync::pull(s.as_ref(), c, cursor, 4).unwrap();
+            let p = sync::pull(s.as_ref(), c, PROTOCOL_VERSION, cursor, 4).unwrap();
             assert!(p.docs.len() <= 4);
             seen.extend(p.entities().unwrap().into_iter().map(|e| (e.id, e.sensitive)));
             cursor = p.cursor;
@@ -287,6 +287,51 @@ fn the_feed_is_need_to_know_and_paged(s: Arc<dyn Storage>) {
     assert_eq!(all(&a2).len(), 26);
 }
 
+fn a_record_that_becomes_sensitive_is_withdrawn(s: Arc<dyn Storage>) {
+    let t = team(s.as_ref(), "Zuidwest", 2);
+    let a = caller(s.as_ref(), &t.workers[0]);
+    let b = caller(s.as_ref(), &t.workers[1]);
+    let lead = caller(s.as_ref(), &t.lead);
+    let w = walk(&a.member.id, &uuid());
+    // A signal in a category everyone may see, and one sensitive from the start.
+    let mut open = record(&a.member.id, &w.id, &uuid(), "eerst een gewoon signaal", true);
+    open.fields.insert("category".into(), json!("sig.other"));
+    open.sensitive = false;
+    let secret = record(&a.member.id, &w.id, &uuid(), "meteen gevoelig", true);
+    sync::apply_push(s.as_ref(), &a, &[w.clone(), open.clone(), secret.clone()]).unwrap();
+    let first = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, 0, 100).unwrap();
+    assert_eq!(first.docs.len(), 2, "b sees the walk and the open signal");
+    assert!(first.withdrawn.is_empty());
+
+    // The author re-categorises the open signal: now only the author and the leads may see it.
+    let mut now_secret = open.clone();
+    now_secret.fields.insert("category".into(), json!("sig.exploitation"));
+    now_secret.clocks.insert("category".into(), clock(5));
+    now_secret.hlc = clock(5);
+    now_secret.sensitive = true;
+    assert_eq!(sync::apply_push(s.as_ref(), &a, &[now_secret]).unwrap().changed, 1);
+    let next = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, first.cursor, 100).unwrap();
+    assert!(next.docs.is_empty(), "b is not sent the sensitive version");
+    assert_eq!(next.withdrawn, vec![open.id.clone()], "b is told to delete its copy");
+    // A new phone of b: the walk, the withdrawal, and never a word of the always-secret one.
+    let b2 = caller(s.as_ref(), &t.workers[1]);
+    let fresh = sync::pull(s.as_ref(), &b2, PROTOCOL_VERSION, 0, 100).unwrap();
+    assert_eq!(fresh.entities().unwrap().iter().map(|e| e.id.clone()).collect::<Vec<_>>(), vec![w.id.clone()]);
+    assert_eq!(fresh.withdrawn, vec![open.id.clone()]);
+    // A protocol-1 app is not sent withdrawals (it would not understand them).
+    assert!(sync::pull(s.as_ref(), &b, 1, first.cursor, 100).unwrap().withdrawn.is_empty());
+    // The lead and the author's other phone get the sensitive version itself.
+    for c in [&lead, &caller(s.as_ref(), &t.workers[0])] {
+        let page = sync::pull(s.as_ref(), c, PROTOCOL_VERSION, 0, 100).unwrap();
+        assert!(page.withdrawn.is_empty());
+        let got = page.entities().unwrap();
+        let r = got.iter().find(|e| e.id == open.id).unwrap();
+        assert!(r.sensitive);
+        assert_eq!(r.fields["category"], json!("sig.exploitation"));
+        assert!(got.iter().any(|e| e.id == secret.id));
+    }
+}
+
 fn teams_are_isolated(s: Arc<dyn Storage>) {
     let ta = team(s.as_ref(), "Team A", 1);
     let tb = team(s.as_ref(), "Team B", 1);
@@ -296,8 +341,8 @@ fn teams_are_isolated(s: Arc<dyn Storage>) {
     let w = walk(&a.member.id, &uuid());
     let r = record(&a.member.id, &w.id, &uuid(), "alleen voor team A", false);
     sync::apply_push(s.as_ref(), &a, &[w.clone(), r.clone()]).unwrap();
-    assert!(sync::pull(s.as_ref(), &lead_b, 0, 100).unwrap().docs.is_empty());
-    assert!(sync::pull(s.as_ref(), &b, 0, 100).unwrap().docs.is_empty());
+    assert!(sync::pull(s.as_ref(), &lead_b, PROTOCOL_VERSION, 0, 100).unwrap().docs.is_empty());
+    assert!(sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, 0, 100).unwrap().docs.is_empty());
     // Pushing A's ids from team B cannot touch A's data: it is refused (not the author) ...
     let mut overwrite = r.clone();
     overwrite.fields.insert("note".into(), json!("door B"));
@@ -305,7 +350,7 @@ fn teams_are_isolated(s: Arc<dyn Storage>) {
     assert!(forbidden(sync::apply_push(s.as_ref(), &b, &[overwrite])));
     // ... and A's record is unchanged.
     let lead_a = caller(s.as_ref(), &ta.lead);
-    let seen = sync::pull(s.as_ref(), &lead_a, 0, 100).unwrap();
+    let seen = sync::pull(s.as_ref(), &lead_a, PROTOCOL_VERSION, 0, 100).unwrap();
     let seen = seen.entities().unwrap();
     assert_eq!(seen.iter().find(|e| e.id == r.id).unwrap().fields["note"], json!("alleen voor team A"));
 }
@@ -332,5 +377,6 @@ conformance!(
     rights_are_enforced_and_a_refused_push_stores_nothing,
     signal_status_follows_the_transitions,
     the_feed_is_need_to_know_and_paged,
+    a_record_that_becomes_sensitive_is_withdrawn,
     teams_are_isolated,
 );

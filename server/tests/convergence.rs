@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
 use proptest::prelude::*;
-use wijkverkenner_core::sync::wire::{Entity, EntityKind};
+use wijkverkenner_core::sync::wire::{Entity, EntityKind, PROTOCOL_VERSION};
 use wijkverkenner_core::*;
 
 #[derive(Clone, Debug)]
@@ -91,7 +91,7 @@ fn server_records(
     let mut out = Vec::new();
     let mut cursor = 0;
     loop {
-        let p = wijkverkenner_server::sync::pull(storage, &caller, cursor, 1000).unwrap();
+        let p = wijkverkenner_server::sync::pull(storage, &caller, PROTOCOL_VERSION, cursor, 1000).unwrap();
         out.extend(p.entities().unwrap());
         cursor = p.cursor;
         if !p.more {

@@ -89,6 +89,51 @@ fn a_walk_reaches_the_team_and_the_review_comes_back() {
 }
 
 #[test]
+fn a_signal_that_becomes_sensitive_leaves_the_other_field_workers_phones() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = sqlite_storage(dir.path());
+    let server = TestServer::start(storage.clone());
+    let t = team(storage.as_ref(), "Kanaleneiland", 2);
+    let sanne = Phone::enrol(&server, storage.as_ref(), &t.workers[0]);
+    let joost = Phone::enrol(&server, storage.as_ref(), &t.workers[1]);
+    let lead = Phone::enrol(&server, storage.as_ref(), &t.lead);
+    let walk = sanne.store.start_walk(new_walk(0)).unwrap();
+    let sig = sanne
+        .store
+        .add_record(NewRecord {
+            walk_id: walk.id,
+            body: signal("Jongeren worden aangesproken bij de snackbar", "sig.other"),
+            created: at(5),
+            location: Some(location(52.08, 5.09)),
+        })
+        .unwrap();
+    sanne.sync().unwrap();
+    joost.sync().unwrap();
+    lead.sync().unwrap();
+    assert!(joost.store.record(&sig.id).is_ok(), "an open signal reaches the team");
+
+    // Sanne sees it is recruitment of youths: a sensitive category.
+    sanne
+        .store
+        .edit_record(&sig.id, signal("Jongeren worden geronseld bij de snackbar", "sig.youth_recruitment"), None)
+        .unwrap();
+    sanne.sync().unwrap();
+    let out = joost.sync().unwrap();
+    assert_eq!(out.withdrawn, 1);
+    assert!(matches!(joost.store.record(&sig.id), Err(Error::NotFound(_))), "gone from Joost's phone");
+    assert_eq!(joost.store.record_counts().unwrap(), (0, 0), "no copy and no tombstone left");
+    // The lead and Sanne keep it, with the new text.
+    lead.sync().unwrap();
+    for phone in [&lead, &sanne] {
+        let r = phone.store.record(&sig.id).unwrap();
+        assert_eq!(r.body, signal("Jongeren worden geronseld bij de snackbar", "sig.youth_recruitment"));
+    }
+    // Nothing comes back on later syncs.
+    assert_eq!(joost.sync().unwrap().withdrawn, 0);
+    assert!(matches!(joost.store.record(&sig.id), Err(Error::NotFound(_))));
+}
+
+#[test]
 fn a_revoked_phone_is_refused_and_wiped() {
     let dir = tempfile::tempdir().unwrap();
     let storage = sqlite_storage(dir.path());

@@ -265,6 +265,8 @@ type DecodedRow = Option<Option<Vec<Value>>>;
 /// work that can run on another thread while the previous page is being written.
 pub struct IncomingPage {
     entities: Vec<Entity>,
+    /// Ids of records this device may no longer see: their copies are deleted.
+    withdrawn: Vec<String>,
     rows: Vec<DecodedRow>,
 }
 
@@ -274,7 +276,13 @@ impl IncomingPage {
             .iter()
             .map(|e| (e.kind != EntityKind::Walk && !e.deleted).then(|| record_row(e, false).ok()))
             .collect();
-        IncomingPage { entities, rows }
+        IncomingPage { entities, withdrawn: Vec::new(), rows }
+    }
+
+    /// The page's withdrawals (records that became sensitive; protocol 2).
+    pub fn with_withdrawn(mut self, ids: Vec<String>) -> Self {
+        self.withdrawn = ids;
+        self
     }
 }
 
@@ -287,6 +295,8 @@ pub struct ApplyReport {
     pub applied: u32,
     /// Incoming changes this app could not read (a newer app's data): kept out, reported.
     pub unreadable: u32,
+    /// Records deleted here because this member may no longer see them.
+    pub withdrawn: u32,
 }
 
 impl Store {
@@ -333,7 +343,8 @@ impl Store {
     /// changed since it was collected stays pending), the incoming entities are merged, the
     /// clock observes them, and the cursor advances.
     pub fn apply_sync_round(&self, pushed: &[Entity], page: IncomingPage, cursor: i64) -> Result<ApplyReport> {
-        let IncomingPage { entities: incoming, mut rows } = page;
+        let IncomingPage { entities: incoming, withdrawn, mut rows } = page;
+        let me = self.identity().map(|i| i.member.id);
         self.write_with(Durability::Replayable, |c| {
             let mut report = ApplyReport::default();
             for e in pushed {
@@ -421,6 +432,17 @@ impl Store {
                 }
             }
             insert_new_records(c, &mut new_rows)?;
+            // Records that became sensitive go from the phones of those who may no longer see
+            // them; an author's own records never do (the server does not list them).
+            for id in &withdrawn {
+                let Ok(id) = id_bytes(id, "withdrawn id") else {
+                    report.unreadable += 1;
+                    continue;
+                };
+                report.withdrawn +=
+                    c.tx.prepare_cached("DELETE FROM records WHERE id = ?1 AND author_id IS NOT ?2")?
+                        .execute(params![id, me])? as u32;
+            }
             write_meta(&c.tx, "sync_cursor", &cursor)?;
             Ok(report)
         })

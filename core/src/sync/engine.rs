@@ -89,6 +89,8 @@ pub struct SyncOutcome {
     pub unreadable: u32,
     /// Fields of pushed changes the server kept as they were (see [`SyncStatus::refused`]).
     pub refused: u32,
+    /// Records deleted here because they became sensitive (need-to-know).
+    pub withdrawn: u32,
 }
 
 const BACKOFF_BASE_MS: i64 = 5_000;
@@ -240,7 +242,8 @@ impl Store {
             return Err(Error::invalid("server answer", "acknowledged a different number of changes"));
         }
         let mut body = body;
-        let page = IncomingPage::new(std::mem::take(&mut body.pull));
+        let page =
+            IncomingPage::new(std::mem::take(&mut body.pull)).with_withdrawn(std::mem::take(&mut body.withdrawn));
         Ok((body, page))
     }
 
@@ -318,6 +321,7 @@ impl Store {
             outcome.acknowledged += report.acknowledged;
             outcome.pulled += report.applied;
             outcome.unreadable += report.unreadable;
+            outcome.withdrawn += report.withdrawn;
             outcome.refused += body.rejected.len() as u32;
             refused.extend(body.rejected.into_iter().map(|r| r.reason));
             if !body.more && !full_push {

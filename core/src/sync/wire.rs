@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::hlc::Hlc;
 
 /// The protocol version this code speaks. A server accepts a range; see `docs/sync-protocol.md`.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version 2 added `withdrawn` to the sync response.
+pub const PROTOCOL_VERSION: u32 = 2;
 /// Largest request or response body on the wire (compressed), in bytes.
 pub const MAX_WIRE_BYTES: usize = 8 * 1024 * 1024;
 /// Largest body after decompression, in bytes (guards against compression bombs).
@@ -122,6 +123,10 @@ pub struct SyncResponse {
     /// the pull.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rejected: Vec<Rejection>,
+    /// Records this device may no longer see (they became sensitive: need-to-know). The device
+    /// deletes its copies. Since protocol 2.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withdrawn: Vec<String>,
 }
 
 /// One field of one pushed entity that the server kept as it was, and why.

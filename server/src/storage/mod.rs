@@ -100,6 +100,9 @@ pub enum Redeemed {
 #[derive(Clone, Debug, PartialEq)]
 pub struct FeedPage {
     pub docs: Vec<String>,
+    /// Ids of records in this page that the viewer saw once and may no longer see (they became
+    /// sensitive); only when `Viewer::withdrawals`.
+    pub withdrawn: Vec<String>,
     pub cursor: i64,
     pub more: bool,
 }
@@ -119,6 +122,9 @@ pub struct Viewer {
     pub device_id: String,
     /// Leads see sensitive signals of everyone; others only their own.
     pub sees_sensitive: bool,
+    /// The device understands withdrawals (protocol 2): records it may have seen before they
+    /// became sensitive are listed in `FeedPage::withdrawn`.
+    pub withdrawals: bool,
 }
 
 /// Reads and writes inside one storage transaction.

@@ -25,6 +25,8 @@ CREATE TABLE IF NOT EXISTS entities (
     team_id TEXT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL, author_id TEXT NOT NULL,
     sensitive BOOLEAN NOT NULL, seq BIGINT NOT NULL, last_device TEXT NOT NULL, doc TEXT NOT NULL,
     PRIMARY KEY (team_id, id));
+-- Added with protocol 2 (withdrawals). Rows from before are assumed to have been visible.
+ALTER TABLE entities ADD COLUMN IF NOT EXISTS was_public BOOLEAN NOT NULL DEFAULT TRUE;
 CREATE INDEX IF NOT EXISTS entities_feed ON entities (team_id, seq);
 ";
 
@@ -149,10 +151,11 @@ impl Tx for PgTx<'_, '_> {
         let e = &s.entity;
         let doc = serde_json::to_string(e)?;
         self.0.execute(
-            "INSERT INTO entities (team_id, id, kind, author_id, sensitive, seq, last_device, doc)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            "INSERT INTO entities (team_id, id, kind, author_id, sensitive, seq, last_device, doc, was_public)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NOT $5)
              ON CONFLICT (team_id, id) DO UPDATE SET sensitive = excluded.sensitive, seq = excluded.seq,
-                 last_device = excluded.last_device, doc = excluded.doc",
+                 last_device = excluded.last_device, doc = excluded.doc,
+                 was_public = entities.was_public OR excluded.was_public",
             &[&team_id, &e.id, &e.kind.as_str(), &e.author_id, &e.sensitive, &s.seq, &s.last_device, &doc],
         )?;
         Ok(())
@@ -279,22 +282,39 @@ impl Storage for PostgresStorage {
             conn.client().build_transaction().isolation_level(postgres::IsolationLevel::RepeatableRead).start()?;
         let max: i64 =
             tx.query_opt("SELECT seq FROM teams WHERE id = $1", &[&v.team_id])?.map(|r| r.get(0)).unwrap_or(0);
+        // A row the viewer may not see comes as a withdrawal (its id only) if it was ever
+        // visible to the whole team; else not at all.
         let rows = tx.query(
-            "SELECT doc, seq FROM entities
-             WHERE team_id = $1 AND seq > $2 AND seq <= $3 AND last_device <> $4
-               AND (NOT sensitive OR author_id = $5 OR $6)
-             ORDER BY seq LIMIT $7",
-            &[&v.team_id, &cursor, &max, &v.device_id, &v.member_id, &v.sees_sensitive, &(limit as i64 + 1)],
+            "SELECT visible, CASE WHEN visible THEN doc ELSE id END, seq FROM (
+                 SELECT (NOT sensitive OR author_id = $5 OR $6) AS visible, doc, id, seq, was_public
+                 FROM entities WHERE team_id = $1 AND seq > $2 AND seq <= $3 AND last_device <> $4) AS f
+             WHERE visible OR (was_public AND $7)
+             ORDER BY seq LIMIT $8",
+            &[
+                &v.team_id,
+                &cursor,
+                &max,
+                &v.device_id,
+                &v.member_id,
+                &v.sees_sensitive,
+                &v.withdrawals,
+                &(limit as i64 + 1),
+            ],
         )?;
         tx.commit()?;
         let more = rows.len() > limit as usize;
-        let mut entities = Vec::with_capacity(rows.len().min(limit as usize));
+        let (mut docs, mut withdrawn) = (Vec::with_capacity(rows.len().min(limit as usize)), Vec::new());
         let mut last = cursor;
         for r in rows.iter().take(limit as usize) {
-            let doc: String = r.get(0);
-            entities.push(doc);
-            last = r.get(1);
+            let visible: bool = r.get(0);
+            let doc_or_id: String = r.get(1);
+            if visible {
+                docs.push(doc_or_id)
+            } else {
+                withdrawn.push(doc_or_id)
+            }
+            last = r.get(2);
         }
-        Ok(FeedPage { docs: entities, cursor: if more { last } else { max }, more })
+        Ok(FeedPage { docs, withdrawn, cursor: if more { last } else { max }, more })
     }
 }

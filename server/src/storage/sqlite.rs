@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS enrolment_codes (
 CREATE TABLE IF NOT EXISTS entities (
     team_id TEXT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL, author_id TEXT NOT NULL,
     sensitive INTEGER NOT NULL, seq INTEGER NOT NULL, last_device TEXT NOT NULL, doc TEXT NOT NULL,
+    was_public INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (team_id, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entities_feed ON entities (team_id, seq);
 ";
@@ -84,6 +85,15 @@ impl SqliteStorage {
         let path = dir.join("wijkverkenner-server.db");
         let writer = connect(&path)?;
         writer.execute_batch(SCHEMA)?;
+        // Added with protocol 2 (withdrawals). Rows from before are assumed to have been visible.
+        let has_was_public: bool = writer.query_row(
+            "SELECT count(*) > 0 FROM pragma_table_info('entities') WHERE name = 'was_public'",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_was_public {
+            writer.execute_batch("ALTER TABLE entities ADD COLUMN was_public INTEGER NOT NULL DEFAULT 1;")?;
+        }
         Ok(Self { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) })
     }
 
@@ -133,10 +143,11 @@ impl Tx for SqliteTx<'_> {
         let e = &s.entity;
         self.0
             .prepare_cached(
-                "INSERT INTO entities (team_id, id, kind, author_id, sensitive, seq, last_device, doc)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                "INSERT INTO entities (team_id, id, kind, author_id, sensitive, seq, last_device, doc, was_public)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NOT ?5)
                  ON CONFLICT (team_id, id) DO UPDATE SET sensitive = excluded.sensitive, seq = excluded.seq,
-                     last_device = excluded.last_device, doc = excluded.doc",
+                     last_device = excluded.last_device, doc = excluded.doc,
+                     was_public = entities.was_public OR excluded.was_public",
             )?
             .execute(params![
                 team_id,
@@ -284,29 +295,73 @@ impl Storage for SqliteStorage {
                 .query_row("SELECT seq FROM teams WHERE id = ?1", [&v.team_id], |r| r.get(0))
                 .optional()?
                 .unwrap_or(0);
+            // A row the viewer may not see comes as a withdrawal (its id only) if it was ever
+            // visible to the whole team; else not at all.
             let mut st = tx.prepare_cached(
-                "SELECT doc, seq FROM entities
-                 WHERE team_id = ?1 AND seq > ?2 AND seq <= ?3 AND last_device <> ?4
-                   AND (sensitive = 0 OR author_id = ?5 OR ?6)
-                 ORDER BY seq LIMIT ?7",
+                "SELECT visible, CASE WHEN visible THEN doc ELSE id END, seq FROM (
+                     SELECT (sensitive = 0 OR author_id = ?5 OR ?6) AS visible, doc, id, seq, was_public
+                     FROM entities WHERE team_id = ?1 AND seq > ?2 AND seq <= ?3 AND last_device <> ?4)
+                 WHERE visible OR (was_public AND ?7)
+                 ORDER BY seq LIMIT ?8",
             )?;
             let rows = st.query_map(
-                params![v.team_id, cursor, max, v.device_id, v.member_id, v.sees_sensitive, limit as i64 + 1],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+                params![
+                    v.team_id,
+                    cursor,
+                    max,
+                    v.device_id,
+                    v.member_id,
+                    v.sees_sensitive,
+                    v.withdrawals,
+                    limit as i64 + 1
+                ],
+                |r| Ok((r.get::<_, bool>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)),
             )?;
-            let mut entities = Vec::new();
+            let (mut docs, mut withdrawn) = (Vec::new(), Vec::new());
             let mut last = cursor;
             let mut more = false;
             for row in rows {
-                let (doc, seq) = row?;
-                if entities.len() == limit as usize {
+                let (visible, doc_or_id, seq) = row?;
+                if docs.len() + withdrawn.len() == limit as usize {
                     more = true;
                     break;
                 }
-                entities.push(doc);
+                if visible {
+                    docs.push(doc_or_id)
+                } else {
+                    withdrawn.push(doc_or_id)
+                }
                 last = seq;
             }
-            Ok(FeedPage { docs: entities, cursor: if more { last } else { max }, more })
+            Ok(FeedPage { docs, withdrawn, cursor: if more { last } else { max }, more })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_data_directory_from_before_withdrawals_is_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let old = Connection::open(dir.path().join("wijkverkenner-server.db")).unwrap();
+            let before = SCHEMA.replace("    was_public INTEGER NOT NULL DEFAULT 1,\n", "");
+            assert!(!before.contains("was_public"));
+            old.execute_batch(&before).unwrap();
+            old.execute(
+                "INSERT INTO entities (team_id, id, kind, author_id, sensitive, seq, last_device, doc)
+                 VALUES ('t', 'r', 'signal', 'a', 1, 1, 'd', '{}')",
+                [],
+            )
+            .unwrap();
+        }
+        for _ in 0..2 {
+            let s = SqliteStorage::open(dir.path()).unwrap();
+            let was_public: bool =
+                lock(&s.writer).query_row("SELECT was_public FROM entities WHERE id = 'r'", [], |r| r.get(0)).unwrap();
+            assert!(was_public, "rows from before count as once visible: their withdrawal is sent");
+        }
     }
 }
