@@ -78,6 +78,17 @@ pub fn issue_code(s: &dyn Storage, member_id: &str, hours: u32) -> Result<String
 
 /// Trades a code for a new device and its credential (returned once, stored hashed).
 pub fn redeem(s: &dyn Storage, code: &str, device_name: &str) -> Result<(Device, String, Member, Team)> {
+    redeem_attempt(s, code, None, device_name)
+}
+
+/// [`redeem`] for a phone's named attempt (`EnrolRequest::attempt`): the same attempt again
+/// with the same code — its answer was lost — gets the same device with a new credential.
+pub fn redeem_attempt(
+    s: &dyn Storage,
+    code: &str,
+    attempt: Option<&str>,
+    device_name: &str,
+) -> Result<(Device, String, Member, Team)> {
     let mut secret = [0u8; 32];
     rand::rng().fill_bytes(&mut secret);
     let credential = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
@@ -90,8 +101,9 @@ pub fn redeem(s: &dyn Storage, code: &str, device_name: &str) -> Result<(Device,
         last_seen_ms: None,
         revoked_ms: None,
     };
-    match s.redeem_enrolment(&sha256_hex(&normalise_code(code)), now_ms(), &device)? {
-        Redeemed::Enrolled(m, t) => Ok((Device { member_id: m.id.clone(), ..device }, credential, m, t)),
+    let attempt_hash = attempt.map(sha256_hex);
+    match s.redeem_enrolment(&sha256_hex(&normalise_code(code)), attempt_hash.as_deref(), now_ms(), &device)? {
+        Redeemed::Enrolled(m, t, id) => Ok((Device { id, member_id: m.id.clone(), ..device }, credential, m, t)),
         Redeemed::Invalid => Err(ApiError::new(
             axum::http::StatusCode::FORBIDDEN,
             "invalid_code",

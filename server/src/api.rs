@@ -207,16 +207,21 @@ async fn authenticate(storage: &Arc<dyn Storage>, headers: &HeaderMap) -> Result
 async fn enrol(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response> {
     let req: EnrolRequest = read_json(&headers, body).await?;
     check_protocol(req.protocol)?;
-    if req.device_name.trim().is_empty() || req.device_name.chars().count() > 100 || req.code.len() > 64 {
+    if req.device_name.trim().is_empty()
+        || req.device_name.chars().count() > 100
+        || req.code.len() > 64
+        || req.attempt.as_ref().is_some_and(|a| !(16..=100).contains(&a.len()))
+    {
         return Err(ApiError::bad_request(
             "invalid_enrolment",
-            "a device name has 1..100 characters; a code at most 64",
+            "a device name has 1..100 characters; a code at most 64; an attempt 16..100",
         )
         .into());
     }
     let storage = s.storage.clone();
     let (device, credential, member, team) =
-        blocking(move || admin::redeem(storage.as_ref(), &req.code, &req.device_name)).await?;
+        blocking(move || admin::redeem_attempt(storage.as_ref(), &req.code, req.attempt.as_deref(), &req.device_name))
+            .await?;
     tracing::info!(device = %device.id, team = %team.id, "device enrolled");
     reply(
         &headers,

@@ -128,6 +128,31 @@ fn enrolment_codes_are_one_time_and_expire(s: Arc<dyn Storage>) {
     assert!(admin::redeem(s.as_ref(), "nonsense", "d").is_err());
 }
 
+fn a_lost_enrolment_answer_can_be_asked_again(s: Arc<dyn Storage>) {
+    let t = team(s.as_ref(), "Hoograven", 1);
+    let member = &t.workers[0];
+    let code = admin::issue_code(s.as_ref(), &member.id, 1).unwrap();
+    let attempt = "8f3a0c9e5b7d4e21a6c0f1b2d3e4f5a6";
+    let (first, lost, _, _) = admin::redeem_attempt(s.as_ref(), &code, Some(attempt), "telefoon").unwrap();
+    // The answer never arrived; the phone asks again with the same attempt.
+    let (again, credential, m, _) = admin::redeem_attempt(s.as_ref(), &code, Some(attempt), "telefoon").unwrap();
+    assert_eq!(again.id, first.id, "the same device, not a second one");
+    assert_eq!(m.id, member.id);
+    assert_ne!(credential, lost);
+    let stored = s.caller(&first.id).unwrap().unwrap().device;
+    assert_eq!(stored.credential_hash, admin::sha256_hex(&credential), "only the newest credential is valid");
+    assert_eq!(s.devices(&t.team.id).unwrap().len(), 1);
+    // Anyone else with the code is still refused: another attempt, or none.
+    assert!(admin::redeem_attempt(s.as_ref(), &code, Some("0000000000000000ffffffffffffffff"), "x").is_err());
+    assert!(admin::redeem(s.as_ref(), &code, "x").is_err());
+    // Not after the code expired, and not for a revoked device.
+    let hash = admin::sha256_hex(&admin::normalise_code(&code));
+    let late = s.redeem_enrolment(&hash, Some(&admin::sha256_hex(attempt)), i64::MAX, &stored).unwrap();
+    assert_eq!(late, wijkverkenner_server::storage::Redeemed::Invalid);
+    assert!(s.revoke_device(&first.id, 5).unwrap());
+    assert!(admin::redeem_attempt(s.as_ref(), &code, Some(attempt), "telefoon").is_err());
+}
+
 fn pushes_are_idempotent_and_sequenced(s: Arc<dyn Storage>) {
     let t = team(s.as_ref(), "Noordwest", 2);
     let a = caller(s.as_ref(), &t.workers[0]);
@@ -372,6 +397,7 @@ macro_rules! conformance {
 conformance!(
     teams_members_and_devices,
     enrolment_codes_are_one_time_and_expire,
+    a_lost_enrolment_answer_can_be_asked_again,
     pushes_are_idempotent_and_sequenced,
     edits_merge_per_field,
     rights_are_enforced_and_a_refused_push_stores_nothing,

@@ -155,6 +155,49 @@ fn a_revoked_phone_is_refused_and_wiped() {
 }
 
 #[test]
+fn an_enrolment_whose_answer_is_lost_can_be_repeated() {
+    /// Delivers the first request and loses its answer, like a tunnel on the way home.
+    struct LosesFirstAnswer(wijkverkenner_core::sync::http::HttpTransport, std::sync::atomic::AtomicBool);
+    impl sync::Transport for LosesFirstAnswer {
+        fn post(
+            &self,
+            path: &str,
+            credential: Option<&str>,
+            body: Vec<u8>,
+        ) -> std::result::Result<sync::engine::HttpResponse, sync::engine::TransportError> {
+            let answer = self.0.post(path, credential, body);
+            if !self.1.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                return Err(sync::engine::TransportError("connection reset".into()));
+            }
+            answer
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let storage = sqlite_storage(dir.path());
+    let server = TestServer::start(storage.clone());
+    let t = team(storage.as_ref(), "Lunetten", 1);
+    let code = wijkverkenner_server::admin::issue_code(storage.as_ref(), &t.workers[0].id, 1).unwrap();
+    let transport = LosesFirstAnswer(
+        wijkverkenner_core::sync::http::HttpTransport::new(&server.url),
+        std::sync::atomic::AtomicBool::new(false),
+    );
+    let path = dir.path().join("phone.db");
+    let phone = Store::open(&path, Encryption::Key(StoreKey::new([3; 32]))).unwrap();
+    assert!(matches!(phone.enrol(&transport, &code, "telefoon"), Err(Error::Transport(_))));
+    assert!(phone.identity().is_none());
+    // The app is restarted, then tries again with the same code: it works, once.
+    drop(phone);
+    let phone = Store::open(&path, Encryption::Key(StoreKey::new([3; 32]))).unwrap();
+    let me = phone.enrol(&transport, &code, "telefoon").unwrap();
+    assert_eq!(storage.devices(&t.team.id).unwrap().len(), 1, "one device, not two");
+    assert_eq!(storage.devices(&t.team.id).unwrap()[0].0.id, me.device.to_string());
+    phone.sync(&transport, &std::sync::atomic::AtomicBool::new(false)).unwrap();
+    // Another phone with the spent code is still refused.
+    let other = Store::open(dir.path().join("other.db"), Encryption::Key(StoreKey::new([4; 32]))).unwrap();
+    assert!(matches!(other.enrol(&transport, &code, "ander"), Err(Error::Server { status: 403, .. })));
+}
+
+#[test]
 fn enrolment_codes_are_one_time() {
     let dir = tempfile::tempdir().unwrap();
     let storage = sqlite_storage(dir.path());

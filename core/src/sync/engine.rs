@@ -8,6 +8,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -93,6 +94,18 @@ pub struct SyncOutcome {
     pub withdrawn: u32,
 }
 
+/// An enrolment attempt in progress, kept in the store's `meta` until it succeeds.
+#[derive(Serialize, Deserialize)]
+struct EnrolAttempt {
+    code: String,
+    /// 32 random bytes as hex: names the attempt to the server (which keeps only a hash).
+    secret: String,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 const BACKOFF_BASE_MS: i64 = 5_000;
 const BACKOFF_MAX_MS: i64 = 15 * 60_000;
 /// Entities per pulled page: large enough to amortise a transaction, small enough that a page
@@ -140,10 +153,24 @@ impl Store {
     pub fn enrol(&self, transport: &dyn Transport, code: &str, device_name: &str) -> Result<Identity> {
         crate::text::check_required("enrolment code", code, 64)?;
         crate::text::check_required("device name", device_name, crate::text::SHORT)?;
+        // One attempt per code, kept across retries (and app restarts) until it succeeds: a
+        // retry after a lost answer is then answered again instead of refused.
+        let code = code.trim().to_string();
+        let attempt = match self.read(|c| crate::store::read_meta::<EnrolAttempt>(c, "enrol_attempt"))? {
+            Some(a) if a.code == code => a.secret,
+            _ => {
+                let mut secret = [0u8; 32];
+                rand::rng().fill_bytes(&mut secret);
+                let a = EnrolAttempt { code: code.clone(), secret: hex(&secret) };
+                self.write(|c| crate::store::write_meta(&c.tx, "enrol_attempt", &a))?;
+                a.secret
+            }
+        };
         let req = EnrolRequest {
             protocol: PROTOCOL_VERSION,
-            code: code.trim().to_string(),
+            code,
             device_name: device_name.to_string(),
+            attempt: Some(attempt),
         };
         let resp = transport.post("/v1/enrol", None, encode(&req)?).map_err(|e| Error::Transport(e.0))?;
         if resp.status != 200 {
@@ -165,7 +192,11 @@ impl Store {
         };
         self.set_identity(&identity)?;
         let credential = format!("{}.{}", r.device_id, r.credential);
-        self.write(|c| crate::store::write_meta(&c.tx, "credential", &credential))?;
+        self.write(|c| {
+            crate::store::write_meta(&c.tx, "credential", &credential)?;
+            c.tx.execute("DELETE FROM meta WHERE key = 'enrol_attempt'", [])?;
+            Ok(())
+        })?;
         Ok(identity)
     }
 

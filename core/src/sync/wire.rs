@@ -158,6 +158,11 @@ pub struct EnrolRequest {
     pub code: String,
     /// A label for the device list ("Pixel 8 van Sanne"); no personal data needed.
     pub device_name: String,
+    /// A random secret naming this enrolment attempt, the same on every retry: if the answer
+    /// was lost, the server answers the same attempt again (same device, new credential)
+    /// instead of refusing the spent code. Since protocol 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

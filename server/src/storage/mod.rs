@@ -89,8 +89,9 @@ pub struct Stored {
 /// What redeeming an enrolment code found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Redeemed {
-    /// The device was created for this member.
-    Enrolled(Member, Team),
+    /// The device (its id) was created for this member — or, for a repeated attempt whose
+    /// answer was lost, given the new credential.
+    Enrolled(Member, Team, String),
     /// No such code, already used, or expired (deliberately indistinguishable).
     Invalid,
 }
@@ -148,8 +149,16 @@ pub trait Storage: Send + Sync {
 
     /// Stores a one-time code (hashed) for a member, valid until `expires_ms`.
     fn create_enrolment(&self, code_hash: &str, member_id: &str, expires_ms: i64) -> Result<()>;
-    /// Uses the code once and creates the device, atomically.
-    fn redeem_enrolment(&self, code_hash: &str, now_ms: i64, device: &Device) -> Result<Redeemed>;
+    /// Uses the code once and creates the device, atomically. `attempt_hash` names the phone's
+    /// attempt: the same attempt again with the same unexpired code (its answer was lost) gets
+    /// the device it created, with `device`'s new credential, unless that device is revoked.
+    fn redeem_enrolment(
+        &self,
+        code_hash: &str,
+        attempt_hash: Option<&str>,
+        now_ms: i64,
+        device: &Device,
+    ) -> Result<Redeemed>;
 
     /// The device with its member and team; `None` if unknown.
     fn caller(&self, device_id: &str) -> Result<Option<Caller>>;

@@ -25,8 +25,11 @@ CREATE TABLE IF NOT EXISTS entities (
     team_id TEXT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL, author_id TEXT NOT NULL,
     sensitive BOOLEAN NOT NULL, seq BIGINT NOT NULL, last_device TEXT NOT NULL, doc TEXT NOT NULL,
     PRIMARY KEY (team_id, id));
--- Added with protocol 2 (withdrawals). Rows from before are assumed to have been visible.
+-- Added with protocol 2 (withdrawals; repeatable enrolment). Entity rows from before are
+-- assumed to have been visible to the team.
 ALTER TABLE entities ADD COLUMN IF NOT EXISTS was_public BOOLEAN NOT NULL DEFAULT TRUE;
+ALTER TABLE enrolment_codes ADD COLUMN IF NOT EXISTS attempt_hash TEXT;
+ALTER TABLE enrolment_codes ADD COLUMN IF NOT EXISTS device_id TEXT;
 CREATE INDEX IF NOT EXISTS entities_feed ON entities (team_id, seq);
 ";
 
@@ -208,26 +211,55 @@ impl Storage for PostgresStorage {
         })
     }
 
-    fn redeem_enrolment(&self, code_hash: &str, now_ms: i64, d: &Device) -> Result<Redeemed> {
+    fn redeem_enrolment(
+        &self,
+        code_hash: &str,
+        attempt_hash: Option<&str>,
+        now_ms: i64,
+        d: &Device,
+    ) -> Result<Redeemed> {
         self.write(|tx| {
             let row = tx.query_opt(
-                "UPDATE enrolment_codes SET used_ms = $2 WHERE code_hash = $1 AND used_ms IS NULL AND expires_ms > $2
+                "UPDATE enrolment_codes SET used_ms = $2, attempt_hash = $3, device_id = $4
+                 WHERE code_hash = $1 AND used_ms IS NULL AND expires_ms > $2
                  RETURNING member_id",
-                &[&code_hash, &now_ms],
+                &[&code_hash, &now_ms, &attempt_hash, &d.id],
             )?;
-            let Some(row) = row else { return Ok(Redeemed::Invalid) };
-            let member_id: String = row.get(0);
-            tx.execute(
-                "INSERT INTO devices (id, member_id, name, credential_hash, created_ms) VALUES ($1, $2, $3, $4, $5)",
-                &[&d.id, &member_id, &d.name, &d.credential_hash, &d.created_ms],
-            )?;
+            let (member_id, device_id): (String, String) = match row {
+                Some(row) => {
+                    let member_id: String = row.get(0);
+                    tx.execute(
+                        "INSERT INTO devices (id, member_id, name, credential_hash, created_ms) VALUES ($1, $2, $3, $4, $5)",
+                        &[&d.id, &member_id, &d.name, &d.credential_hash, &d.created_ms],
+                    )?;
+                    (member_id, d.id.clone())
+                }
+                None => {
+                    // The same attempt again: its answer was lost. The device gets the new credential.
+                    let Some(attempt_hash) = attempt_hash else { return Ok(Redeemed::Invalid) };
+                    let again = tx.query_opt(
+                        "SELECT c.member_id, c.device_id FROM enrolment_codes c JOIN devices d ON d.id = c.device_id
+                         WHERE c.code_hash = $1 AND c.attempt_hash = $2 AND c.expires_ms > $3 AND d.revoked_ms IS NULL
+                         FOR UPDATE OF c",
+                        &[&code_hash, &attempt_hash, &now_ms],
+                    )?;
+                    let Some(again) = again else { return Ok(Redeemed::Invalid) };
+                    let (member_id, device_id): (String, String) = (again.get(0), again.get(1));
+                    tx.execute("UPDATE devices SET credential_hash = $2 WHERE id = $1", &[&device_id, &d.credential_hash])?;
+                    (member_id, device_id)
+                }
+            };
             let r = tx.query_one(
                 &format!(
                     "SELECT {MEMBER_COLS}, t.id, t.name, t.created_ms FROM members m JOIN teams t ON t.id = m.team_id WHERE m.id = $1"
                 ),
                 &[&member_id],
             )?;
-            Ok(Redeemed::Enrolled(member_row(&r, 0), Team { id: r.get(6), name: r.get(7), created_ms: r.get(8) }))
+            Ok(Redeemed::Enrolled(
+                member_row(&r, 0),
+                Team { id: r.get(6), name: r.get(7), created_ms: r.get(8) },
+                device_id,
+            ))
         })
     }
 

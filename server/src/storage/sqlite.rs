@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS devices (
     credential_hash TEXT NOT NULL, created_ms INTEGER NOT NULL, last_seen_ms INTEGER, revoked_ms INTEGER);
 CREATE TABLE IF NOT EXISTS enrolment_codes (
     code_hash TEXT PRIMARY KEY NOT NULL, member_id TEXT NOT NULL REFERENCES members (id),
-    expires_ms INTEGER NOT NULL, used_ms INTEGER);
+    expires_ms INTEGER NOT NULL, used_ms INTEGER, attempt_hash TEXT, device_id TEXT);
 CREATE TABLE IF NOT EXISTS entities (
     team_id TEXT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL, author_id TEXT NOT NULL,
     sensitive INTEGER NOT NULL, seq INTEGER NOT NULL, last_device TEXT NOT NULL, doc TEXT NOT NULL,
@@ -85,14 +85,21 @@ impl SqliteStorage {
         let path = dir.join("wijkverkenner-server.db");
         let writer = connect(&path)?;
         writer.execute_batch(SCHEMA)?;
-        // Added with protocol 2 (withdrawals). Rows from before are assumed to have been visible.
-        let has_was_public: bool = writer.query_row(
-            "SELECT count(*) > 0 FROM pragma_table_info('entities') WHERE name = 'was_public'",
-            [],
-            |r| r.get(0),
-        )?;
-        if !has_was_public {
-            writer.execute_batch("ALTER TABLE entities ADD COLUMN was_public INTEGER NOT NULL DEFAULT 1;")?;
+        // Columns added with protocol 2 (withdrawals; repeatable enrolment) to older data.
+        // Entity rows from before are assumed to have been visible to the team.
+        for (table, column, def) in [
+            ("entities", "was_public", "INTEGER NOT NULL DEFAULT 1"),
+            ("enrolment_codes", "attempt_hash", "TEXT"),
+            ("enrolment_codes", "device_id", "TEXT"),
+        ] {
+            let present: bool = writer.query_row(
+                "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
+                [table, column],
+                |r| r.get(0),
+            )?;
+            if !present {
+                writer.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {def};"))?;
+            }
         }
         Ok(Self { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) })
     }
@@ -211,21 +218,50 @@ impl Storage for SqliteStorage {
         })
     }
 
-    fn redeem_enrolment(&self, code_hash: &str, now_ms: i64, d: &Device) -> Result<Redeemed> {
+    fn redeem_enrolment(
+        &self,
+        code_hash: &str,
+        attempt_hash: Option<&str>,
+        now_ms: i64,
+        d: &Device,
+    ) -> Result<Redeemed> {
         self.write(|tx| {
             let member_id: Option<String> = tx
                 .query_row(
-                    "UPDATE enrolment_codes SET used_ms = ?2 WHERE code_hash = ?1 AND used_ms IS NULL AND expires_ms > ?2
+                    "UPDATE enrolment_codes SET used_ms = ?2, attempt_hash = ?3, device_id = ?4
+                     WHERE code_hash = ?1 AND used_ms IS NULL AND expires_ms > ?2
                      RETURNING member_id",
-                    params![code_hash, now_ms],
+                    params![code_hash, now_ms, attempt_hash, d.id],
                     |r| r.get(0),
                 )
                 .optional()?;
-            let Some(member_id) = member_id else { return Ok(Redeemed::Invalid) };
-            tx.execute(
-                "INSERT INTO devices (id, member_id, name, credential_hash, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![d.id, member_id, d.name, d.credential_hash, d.created_ms],
-            )?;
+            let (member_id, device_id) = match member_id {
+                Some(member_id) => {
+                    tx.execute(
+                        "INSERT INTO devices (id, member_id, name, credential_hash, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![d.id, member_id, d.name, d.credential_hash, d.created_ms],
+                    )?;
+                    (member_id, d.id.clone())
+                }
+                None => {
+                    // The same attempt again: its answer was lost. The device gets the new credential.
+                    let Some(attempt_hash) = attempt_hash else { return Ok(Redeemed::Invalid) };
+                    let again: Option<(String, String)> = tx
+                        .query_row(
+                            "SELECT c.member_id, c.device_id FROM enrolment_codes c JOIN devices d ON d.id = c.device_id
+                             WHERE c.code_hash = ?1 AND c.attempt_hash = ?2 AND c.expires_ms > ?3 AND d.revoked_ms IS NULL",
+                            params![code_hash, attempt_hash, now_ms],
+                            |r| Ok((r.get(0)?, r.get(1)?)),
+                        )
+                        .optional()?;
+                    let Some((member_id, device_id)) = again else { return Ok(Redeemed::Invalid) };
+                    tx.execute(
+                        "UPDATE devices SET credential_hash = ?2 WHERE id = ?1",
+                        params![device_id, d.credential_hash],
+                    )?;
+                    (member_id, device_id)
+                }
+            };
             let (m, t) = tx.query_row(
                 &format!(
                     "SELECT {MEMBER_COLS}, t.id, t.name, t.created_ms FROM members m JOIN teams t ON t.id = m.team_id WHERE m.id = ?1"
@@ -233,7 +269,7 @@ impl Storage for SqliteStorage {
                 [&member_id],
                 |r| Ok((member_row(r, 0)?, Team { id: r.get(6)?, name: r.get(7)?, created_ms: r.get(8)? })),
             )?;
-            Ok(Redeemed::Enrolled(m, t))
+            Ok(Redeemed::Enrolled(m, t, device_id))
         })
     }
 
@@ -343,12 +379,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_data_directory_from_before_withdrawals_is_upgraded() {
+    fn a_data_directory_from_protocol_1_is_upgraded() {
         let dir = tempfile::tempdir().unwrap();
         {
             let old = Connection::open(dir.path().join("wijkverkenner-server.db")).unwrap();
-            let before = SCHEMA.replace("    was_public INTEGER NOT NULL DEFAULT 1,\n", "");
-            assert!(!before.contains("was_public"));
+            let before = SCHEMA
+                .replace("    was_public INTEGER NOT NULL DEFAULT 1,\n", "")
+                .replace(", attempt_hash TEXT, device_id TEXT", "");
+            assert!(!before.contains("was_public") && !before.contains("attempt_hash"));
             old.execute_batch(&before).unwrap();
             old.execute(
                 "INSERT INTO entities (team_id, id, kind, author_id, sensitive, seq, last_device, doc)
@@ -362,6 +400,10 @@ mod tests {
             let was_public: bool =
                 lock(&s.writer).query_row("SELECT was_public FROM entities WHERE id = 'r'", [], |r| r.get(0)).unwrap();
             assert!(was_public, "rows from before count as once visible: their withdrawal is sent");
+            let attempts: i64 = lock(&s.writer)
+                .query_row("SELECT count(attempt_hash) + count(device_id) FROM enrolment_codes", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(attempts, 0);
         }
     }
 }
