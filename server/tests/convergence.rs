@@ -1,7 +1,8 @@
 //! Convergence: five phones (two of them one member's, one a lead's, two with clocks a day
 //! off) make random creates, edits — many on the same few records — deletes, reviews and
-//! answers, with random partial syncs. After a final sync every replica holds the same state
-//! as the server, as far as need-to-know lets it see; nothing lost, nothing duplicated.
+//! answers, with random partial syncs; edits move open signals into sensitive categories. After
+//! a final sync every replica holds the same state as the server, as far as need-to-know lets
+//! it see (withdrawn copies gone); nothing lost, nothing duplicated.
 
 mod common;
 
@@ -70,7 +71,17 @@ fn edited(r: &Record, text: u16) -> RecordBody {
         RecordBody::Observation(o) => {
             RecordBody::Observation(Observation { note: format!("bewerkt {text}"), ..o.clone() })
         }
-        RecordBody::Signal(s) => RecordBody::Signal(Signal { description: format!("bewerkt {text}"), ..s.clone() }),
+        // Half the edits of an open signal re-categorise it as sensitive: it must then leave the
+        // other field workers' phones (a withdrawal), and never come back.
+        RecordBody::Signal(s) => RecordBody::Signal(Signal {
+            description: format!("bewerkt {text}"),
+            category: if s.category == "sig.other" && text % 2 == 0 {
+                "sig.youth_recruitment".into()
+            } else {
+                s.category.clone()
+            },
+            ..s.clone()
+        }),
         RecordBody::Conversation(c) => {
             RecordBody::Conversation(Conversation { gist: format!("bewerkt {text}"), ..c.clone() })
         }
@@ -108,6 +119,7 @@ struct Totals {
     created: usize,
     deleted: usize,
     syncs: usize,
+    withdrawn: u32,
 }
 
 #[test]
@@ -124,9 +136,10 @@ fn every_replica_converges() {
     let t = totals.into_inner().unwrap();
     // Every run checked: lost = 0 and duplicates = 0, or it would have failed above.
     eprintln!(
-        "convergence: {} runs, 5 phones each, {} records created, {} deleted, {} partial syncs; records lost: 0, duplicates: 0",
-        t.runs, t.created, t.deleted, t.syncs
+        "convergence: {} runs, 5 phones each, {} records created, {} deleted, {} partial syncs, {} copies withdrawn; records lost: 0, duplicates: 0",
+        t.runs, t.created, t.deleted, t.syncs, t.withdrawn
     );
+    assert!(t.withdrawn > 0, "the runs re-categorised no open signal that another phone held");
 }
 
 fn run_case(ops: Vec<Op>, totals: &std::sync::Mutex<Totals>) -> Result<(), TestCaseError> {
@@ -211,15 +224,17 @@ fn run_case(ops: Vec<Op>, totals: &std::sync::Mutex<Totals>) -> Result<(), TestC
                     }
                 }
                 Op::Sync { phone } => {
-                    phones[phone].sync().unwrap();
-                    totals.lock().unwrap().syncs += 1;
+                    let out = phones[phone].sync().unwrap();
+                    let mut t = totals.lock().unwrap();
+                    t.syncs += 1;
+                    t.withdrawn += out.withdrawn;
                 }
             }
         }
         // Final syncs: three rounds carry every change to every phone.
         for _ in 0..3 {
             for p in &phones {
-                p.sync().unwrap();
+                totals.lock().unwrap().withdrawn += p.sync().unwrap().withdrawn;
             }
         }
         for p in &phones {
