@@ -48,9 +48,13 @@ impl StoreKey {
     }
 
     fn pragma(&self) -> String {
-        let hex: String = self.0.iter().map(|b| format!("{b:02x}")).collect();
-        format!("PRAGMA key = \"x'{hex}'\";")
+        format!("PRAGMA key = \"x'{}'\";", hex(&self.0))
     }
+}
+
+/// Bytes as lowercase hex digits (a raw key for SQLCipher, a secret kept as text).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl std::fmt::Debug for StoreKey {

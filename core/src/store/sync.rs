@@ -243,8 +243,8 @@ fn ensure_walk(c: &Change, e: &Entity) -> Result<()> {
 }
 
 /// The ids among `incoming` that this store already holds (walks and records).
-fn existing_ids(conn: &Connection, incoming: &[([u8; 16], &Entity)]) -> Result<HashSet<[u8; 16]>> {
-    let ids = serde_json::to_string(&incoming.iter().map(|(_, e)| e.id.as_str()).collect::<Vec<_>>())?;
+fn existing_ids<'a>(conn: &Connection, incoming: impl Iterator<Item = &'a str>) -> Result<HashSet<[u8; 16]>> {
+    let ids = serde_json::to_string(&incoming.collect::<Vec<_>>())?;
     let mut out = HashSet::new();
     for table in ["walks", "records"] {
         let mut st = conn.prepare_cached(&format!(
@@ -364,8 +364,7 @@ impl Store {
                 }
             }
             // Which incoming entities exist here already: one query per table for the page.
-            let ids: Vec<([u8; 16], &Entity)> = keyed.iter().map(|(id, e, _)| (*id, *e)).collect();
-            let mut existing = existing_ids(&c.tx, &ids)?;
+            let mut existing = existing_ids(&c.tx, keyed.iter().map(|(_, e, _)| e.id.as_str()))?;
             let mut walks_ensured: HashSet<&str> = HashSet::new();
             let mut new_rows: Vec<Vec<Value>> = Vec::new();
             for (id, e, row) in keyed {

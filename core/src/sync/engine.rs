@@ -102,10 +102,6 @@ struct EnrolAttempt {
     secret: String,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 const BACKOFF_BASE_MS: i64 = 5_000;
 const BACKOFF_MAX_MS: i64 = 15 * 60_000;
 /// Entities per pulled page: large enough to amortise a transaction, small enough that a page
@@ -161,7 +157,7 @@ impl Store {
             _ => {
                 let mut secret = [0u8; 32];
                 rand::rng().fill_bytes(&mut secret);
-                let a = EnrolAttempt { code: code.clone(), secret: hex(&secret) };
+                let a = EnrolAttempt { code: code.clone(), secret: crate::store::hex(&secret) };
                 self.write(|c| crate::store::write_meta(&c.tx, "enrol_attempt", &a))?;
                 a.secret
             }
