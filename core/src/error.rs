@@ -18,8 +18,9 @@ pub enum Error {
     #[error("walk is {status}: cannot {action}")]
     WalkState { status: &'static str, action: &'static str },
 
-    /// A record that was reviewed by a lead can no longer be edited or deleted on the phone.
-    #[error("record was reviewed and is no longer editable")]
+    /// A record that a lead reviewed, or a signal a lead referred, can no longer be edited or
+    /// deleted by its author ([`crate::Review::freezes_content`]).
+    #[error("a lead reviewed or referred this record; it can no longer be changed")]
     Reviewed,
 
     /// Only a record's author may change it.

@@ -22,19 +22,42 @@ pub struct Hlc {
     pub node: u64,
 }
 
+/// How far ahead of the receiver's own clock a clock value may lie and still be believed.
+/// The team server refuses changes stamped later than this; a phone does not let such a value
+/// move its own clock. Two days: a phone whose clock is a day off still syncs with one a day
+/// off the other way.
+pub const CLOCK_AHEAD_MS: i64 = 2 * 24 * 3600 * 1000;
+/// No clock value of this product lies before 2026-01-01 (when it was first used): an earlier
+/// one is a phone whose clock was reset, or a forgery.
+pub const CLOCK_EPOCH_MS: i64 = 1_767_225_600_000;
+
 impl Hlc {
     pub const ZERO: Hlc = Hlc { wall_ms: 0, counter: 0, node: 0 };
+    /// The largest wall time the text form holds (12 hex digits: the year 10889).
+    pub const MAX_WALL_MS: u64 = (1 << 48) - 1;
 
-    /// The next value after `self` on device `node`, given the device's wall clock.
+    /// The next value after `self` on device `node`, given the device's wall clock. Saturates
+    /// at the largest value the text form holds instead of overflowing it.
     pub fn tick(&self, now_ms: u64, node: u64) -> Hlc {
+        let now_ms = now_ms.min(Self::MAX_WALL_MS);
         if now_ms > self.wall_ms {
             Hlc { wall_ms: now_ms, counter: 0, node }
-        } else if self.counter == u16::MAX {
+        } else if self.counter < u16::MAX {
+            Hlc { wall_ms: self.wall_ms, counter: self.counter + 1, node }
+        } else if self.wall_ms < Self::MAX_WALL_MS {
             // Counter exhausted within one millisecond: borrow the next millisecond.
             Hlc { wall_ms: self.wall_ms + 1, counter: 0, node }
         } else {
-            Hlc { wall_ms: self.wall_ms, counter: self.counter + 1, node }
+            Hlc { wall_ms: Self::MAX_WALL_MS, counter: u16::MAX, node }
         }
+    }
+
+    /// Whether a clock value stamped elsewhere is believable at `now_ms` (the receiver's
+    /// clock): not beyond [`CLOCK_AHEAD_MS`] ahead, and not before [`CLOCK_EPOCH_MS`].
+    /// `ZERO` (a field unchanged since creation) is always.
+    pub fn is_plausible(&self, now_ms: i64) -> bool {
+        *self == Hlc::ZERO
+            || ((CLOCK_EPOCH_MS as u64..=now_ms.saturating_add(CLOCK_AHEAD_MS).max(0) as u64).contains(&self.wall_ms))
     }
 
     /// Merge a clock value seen from elsewhere (sync), so later local ticks order after it.
@@ -52,8 +75,10 @@ impl Hlc {
 }
 
 impl fmt::Display for Hlc {
+    /// Always 12 + 4 + 16 hex digits: a wall time beyond the text form (only made by hand,
+    /// never by `tick` or parsing) prints as the largest one.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:012x}.{:04x}.{:016x}", self.wall_ms, self.counter, self.node)
+        write!(f, "{:012x}.{:04x}.{:016x}", self.wall_ms.min(Self::MAX_WALL_MS), self.counter, self.node)
     }
 }
 
@@ -64,6 +89,10 @@ impl FromStr for Hlc {
         let mut parts = s.split('.');
         let (w, c, n) = (parts.next().ok_or_else(bad)?, parts.next().ok_or_else(bad)?, parts.next().ok_or_else(bad)?);
         if parts.next().is_some() || w.len() != 12 || c.len() != 4 || n.len() != 16 {
+            return Err(bad());
+        }
+        // One spelling: lowercase hex digits only (no signs, no capitals).
+        if ![w, c, n].iter().all(|p| p.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))) {
             return Err(bad());
         }
         Ok(Hlc {
@@ -93,6 +122,21 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn the_largest_clock_saturates() {
+        let max: Hlc = "ffffffffffff.ffff.ffffffffffffffff".parse().unwrap();
+        assert_eq!(max.tick(u64::MAX, 1), Hlc { node: 1, ..max });
+        assert_eq!(max.tick(5, 1).to_string(), "ffffffffffff.ffff.0000000000000001");
+        assert!("+fffffffffff.ffff.ffffffffffffffff".parse::<Hlc>().is_err());
+        assert!("FFFFFFFFFFFF.ffff.ffffffffffffffff".parse::<Hlc>().is_err());
+        assert!("1000000000000.0000.0000000000000000".parse::<Hlc>().is_err());
+        let now = 1_795_539_600_000;
+        assert!(Hlc { wall_ms: now as u64, counter: 0, node: 1 }.is_plausible(now));
+        assert!(!max.is_plausible(now));
+        assert!(!Hlc { wall_ms: 978_307_200_000, counter: 0, node: 1 }.is_plausible(now));
+        assert!(Hlc::ZERO.is_plausible(now));
+    }
+
+    #[test]
     fn a_clock_running_behind_still_moves_forward() {
         let a = Hlc::ZERO.tick(2_000, 7);
         let b = a.tick(1_000, 7); // wall clock jumped back a second
@@ -109,6 +153,15 @@ mod tests {
             let hb = Hlc { wall_ms: b.0 & mask, counter: b.1, node: b.2 };
             prop_assert_eq!(ha.cmp(&hb), ha.to_string().cmp(&hb.to_string()));
             prop_assert_eq!(ha.to_string().parse::<Hlc>().unwrap(), ha);
+        }
+
+        #[test]
+        fn ticks_never_leave_the_text_form(wall in any::<u64>(), counter in any::<u16>(), now in any::<u64>()) {
+            let h = Hlc { wall_ms: wall.min(Hlc::MAX_WALL_MS), counter, node: 3 };
+            let next = h.tick(now, 4);
+            prop_assert!(next >= h);
+            prop_assert_eq!(next.to_string().len(), 34);
+            prop_assert_eq!(next.to_string().parse::<Hlc>().unwrap(), next);
         }
 
         #[test]

@@ -39,6 +39,7 @@ impl LocationSource {
 
 /// A position fix as the phone delivered it.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Location {
     pub lat: f64,
     pub lon: f64,
@@ -70,7 +71,7 @@ impl Location {
 
 /// A record's location: where it came from matters as much as the point itself.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RecordLocation {
     /// A fix taken for this record.
     Fix(Location),

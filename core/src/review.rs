@@ -61,6 +61,14 @@ pub struct Review {
 }
 
 impl Review {
+    /// Whether the record is out of its author's hands: a lead reviewed it, or referred the
+    /// signal to another organisation (what was referred must stay what was referred). The
+    /// author can still answer a question; a lead can still decide. The phone and the team
+    /// server apply the same rule.
+    pub fn freezes_content(&self, reviewed_ms: Option<i64>) -> bool {
+        reviewed_ms.is_some() || self.status == Some(SignalStatus::Referred)
+    }
+
     pub fn validate(&self, taxonomy: &Taxonomy) -> Result<()> {
         if let Some(r) = &self.referral {
             taxonomy.check(CategoryKind::ReferralTarget, r, "referral")?;

@@ -17,6 +17,7 @@ const MAX_OFFSET_S: i32 = 18 * 3600;
 
 /// A moment: UTC instant (millisecond precision) plus the device's UTC offset at capture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Moment {
     /// Milliseconds since the Unix epoch, UTC.
     pub utc_ms: i64,

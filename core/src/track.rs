@@ -101,6 +101,7 @@ pub fn assess(fix: &Fix, last_good: Option<&Fix>, last_at_ms: Option<i64>, setti
 
 /// A point of a track: time and position.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TrackPoint {
     pub at_ms: i64,
     pub lat: f64,

@@ -45,7 +45,7 @@ impl WalkStatus {
 
 /// Someone on the walk: a team member, or a guest known only by role (e.g. a *wijkagent*).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Participant {
     Member { member_id: MemberId, display_name: String, organisation: String },
     Guest { role: String },
@@ -97,6 +97,7 @@ impl WalkDetails {
 
 /// A pause in a walk (coffee, a long talk indoors). Open while `until` is `None`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Pause {
     pub from: Moment,
     pub until: Option<Moment>,
@@ -104,6 +105,7 @@ pub struct Pause {
 
 /// What a walk report shows about the walk as a whole, computed when it ends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WalkSummary {
     /// Along good fixes, pauses left out.
     pub distance_m: f64,
@@ -118,6 +120,24 @@ pub struct WalkSummary {
     /// Points kept in the simplified track.
     pub track_points: u32,
     pub records: u32,
+}
+
+impl WalkSummary {
+    /// Numbers a walk can have: finite, not negative, a share within 0..1, no walk longer than
+    /// 10,000 km or a year.
+    pub fn validate(&self) -> Result<()> {
+        let year_ms = 366 * 24 * 3600 * 1000;
+        if !self.distance_m.is_finite() || !(0.0..=1e7).contains(&self.distance_m) {
+            return Err(Error::invalid("summary", "distance must lie within 0..10,000 km"));
+        }
+        if !(0..=year_ms).contains(&self.walking_ms) || !(0..=year_ms).contains(&self.outside_office_hours_ms) {
+            return Err(Error::invalid("summary", "walking times must lie within 0 and a year"));
+        }
+        if !self.outside_office_hours_share.is_finite() || !(0.0..=1.0).contains(&self.outside_office_hours_share) {
+            return Err(Error::invalid("summary", "the share outside office hours must lie within 0..1"));
+        }
+        Ok(())
+    }
 }
 
 /// A walk as stored on the phone.

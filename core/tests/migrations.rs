@@ -189,3 +189,26 @@ fn a_store_from_a_newer_app_is_refused_and_left_alone() {
     }
     assert!(std::fs::read(&path).unwrap() == before, "the newer store was changed");
 }
+
+#[test]
+fn a_walk_ended_before_v4_has_its_end_under_the_end_clock() {
+    // Schema 3 stamped only `status` when a walk ended; `ended`, `summary`, `buurten`, `track`
+    // and `pauses` changed under older clocks, which a team server refuses (clock_reused).
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v3.db");
+    let conn = Connection::open(&db).unwrap();
+    conn.execute_batch(&std::fs::read_to_string(fixtures_dir().join("v3.sql")).unwrap()).unwrap();
+    let before: String =
+        conn.query_row("SELECT field_clocks FROM walks WHERE status = 'ended'", [], |r| r.get(0)).unwrap();
+    assert!(!before.contains("\"ended\""), "the v3 fixture shows the old stamping: {before}");
+    drop(conn);
+    drop(Store::open(&db, Encryption::PlaintextForTestsOnly).unwrap());
+    let after: String = Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT field_clocks FROM walks WHERE status = 'ended'", [], |r| r.get(0))
+        .unwrap();
+    let clocks: std::collections::BTreeMap<String, String> = serde_json::from_str(&after).unwrap();
+    for f in ["ended", "summary", "buurten", "track", "pauses"] {
+        assert_eq!(clocks.get(f), clocks.get("status"), "{f}: {after}");
+    }
+}

@@ -1,8 +1,9 @@
 //! Administration: teams, members, enrolment codes, device credentials.
 //!
-//! Codes are short enough to type (8 characters of Crockford base32, shown as `XXXX-XXXX`),
-//! one-time and expiring; credentials are 32 random bytes. Both are stored only as SHA-256
-//! hashes.
+//! Codes are short enough to type (12 characters of Crockford base32 — 60 bits — shown as
+//! `XXXX-XXXX-XXXX`, or scanned as a QR payload), one-time and expiring; credentials are 32
+//! random bytes. Both are stored only as SHA-256 hashes. Guessing a code is slowed down by the
+//! enrolment endpoint's rate limits (`crate::limits`).
 
 use base64::Engine;
 use rand::RngCore;
@@ -56,12 +57,16 @@ pub fn add_member(s: &dyn Storage, team_id: &str, name: &str, role: Role, organi
         role,
         organisation: organisation.trim().into(),
         created_ms: now_ms(),
+        disabled_ms: None,
     };
     s.add_member(&m)?;
     Ok(m)
 }
 
-/// Issues a one-time code for `member_id`, valid for `hours`; returns it as `XXXX-XXXX`.
+/// Characters of an enrolment code: 12 of Crockford base32 are 60 bits.
+pub const CODE_CHARS: usize = 12;
+
+/// Issues a one-time code for `member_id`, valid for `hours`; returns it as `XXXX-XXXX-XXXX`.
 pub fn issue_code(s: &dyn Storage, member_id: &str, hours: u32) -> Result<String> {
     let member = s.member(member_id)?.ok_or_else(|| ApiError::bad_request("unknown_member", "no such member"))?;
     if member.role == Role::Admin {
@@ -69,11 +74,39 @@ pub fn issue_code(s: &dyn Storage, member_id: &str, hours: u32) -> Result<String
             ApiError::bad_request("admin_cannot_enrol", "administrators manage devices; they do not sync").into()
         );
     }
-    let mut bytes = [0u8; 8];
+    if member.disabled_ms.is_some() {
+        return Err(ApiError::bad_request("member_disabled", "this member was disabled").into());
+    }
+    let mut bytes = [0u8; CODE_CHARS];
     rand::rng().fill_bytes(&mut bytes);
     let code: String = bytes.iter().map(|b| CROCKFORD[(*b & 31) as usize] as char).collect();
-    s.create_enrolment(&sha256_hex(&code), member_id, now_ms() + hours.clamp(1, 24 * 14) as i64 * 3_600_000)?;
-    Ok(format!("{}-{}", &code[..4], &code[4..]))
+    let now = now_ms();
+    s.create_enrolment(&sha256_hex(&code), member_id, now, now + hours.clamp(1, 24 * 14) as i64 * 3_600_000)?;
+    Ok(format!("{}-{}-{}", &code[..4], &code[4..8], &code[8..]))
+}
+
+/// What a phone scans to enrol: the server's address and the code, in one line for a QR code.
+pub fn enrol_payload(server_url: &str, code: &str) -> String {
+    format!("wijkverkenner:enrol?server={}&code={}", server_url.trim_end_matches('/'), code)
+}
+
+/// A device name as stored and listed: 1..100 characters, no control characters (a name is
+/// printed in the administrator's device list, where a newline could forge a line).
+pub fn check_device_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_enrolment",
+            "a device name has 1..100 characters and no control characters",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// A name from storage, for one line of a listing: control characters (from before names were
+/// checked) shown as `?`.
+pub fn printable(name: &str) -> String {
+    name.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
 }
 
 /// Trades a code for a new device and its credential (returned once, stored hashed).
@@ -95,7 +128,7 @@ pub fn redeem_attempt(
     let device = Device {
         id: uuid::Uuid::now_v7().to_string(),
         member_id: String::new(),
-        name: device_name.trim().chars().take(100).collect(),
+        name: check_device_name(device_name)?,
         credential_hash: sha256_hex(&credential),
         created_ms: now_ms(),
         last_seen_ms: None,
@@ -103,7 +136,7 @@ pub fn redeem_attempt(
     };
     let attempt_hash = attempt.map(sha256_hex);
     match s.redeem_enrolment(&sha256_hex(&normalise_code(code)), attempt_hash.as_deref(), now_ms(), &device)? {
-        Redeemed::Enrolled(m, t, id) => Ok((Device { id, member_id: m.id.clone(), ..device }, credential, m, t)),
+        Redeemed::Enrolled(m, t, id) => Ok((Device { id, member_id: m.id.clone(), ..device }, credential, *m, t)),
         Redeemed::Invalid => Err(ApiError::new(
             axum::http::StatusCode::FORBIDDEN,
             "invalid_code",

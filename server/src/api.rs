@@ -1,38 +1,72 @@
-//! The HTTP API: `/health`, `/openapi.json`, `POST /v1/enrol`, `POST /v1/sync`.
-//! Bodies are JSON, zstd-compressed on the wire (`Content-Encoding: zstd`); every error is
-//! an [`ErrorBody`](wijkverkenner_core::sync::wire::ErrorBody) with a 4xx/5xx status.
+//! The HTTP API: `/health`, `/openapi.json`, `POST /v1/enrol`, `POST /v1/sync`,
+//! `GET /v1/taxonomy`. Bodies are JSON, zstd-compressed on the wire (`Content-Encoding: zstd`);
+//! every error, whatever its status, is an [`ErrorBody`](wijkverkenner_core::sync::wire::ErrorBody).
+//!
+//! Nothing a client sends is trusted with the server's time or memory: bodies are read with an
+//! idle timeout and a size limit before anything is unpacked, unpacked and parsed on blocking
+//! threads (a few at a time) with a limit after unpacking, and enrolment — the one endpoint
+//! anyone can call — takes a few KiB and is rate-limited per address and overall.
 
+use std::convert::Infallible;
 use std::io::Read;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use wijkverkenner_core::sync::wire::{
-    EnrolRequest, EnrolResponse, SyncRequest, MAX_BODY_BYTES, MAX_WIRE_BYTES, PROTOCOL_VERSION,
+    EnrolRequest, EnrolResponse, SyncRequest, MAX_PULL, MAX_REQUEST_BYTES, MAX_WIRE_BYTES, PROTOCOL_VERSION,
 };
 use wijkverkenner_core::Taxonomy;
 
 use crate::admin;
 use crate::error::{ApiError, Error, Result};
+use crate::limits::EnrolLimits;
 use crate::storage::{Caller, Role, Storage};
 use crate::sync;
 
 /// Oldest protocol version this server still speaks.
 pub const MIN_PROTOCOL: u32 = 1;
-
-const OPENAPI: &str = include_str!("../openapi.json");
+/// Largest enrolment request, on the wire and unpacked: a code, a name and an attempt.
+pub const MAX_ENROL_BYTES: usize = 4 * 1024;
+/// A request whose body stalls this long between two parts is dropped.
+const BODY_IDLE: Duration = Duration::from_secs(30);
+/// And no body may take longer than this in all (8 MiB at 15 KB/s, a poor mobile connection).
+const BODY_TOTAL: Duration = Duration::from_secs(600);
+/// Requests unpacked and parsed at the same time; the rest wait their turn.
+const DECODING_AT_ONCE: usize = 4;
 
 #[derive(Clone)]
 pub struct AppState {
     pub storage: Arc<dyn Storage>,
     pub taxonomy: Arc<Taxonomy>,
+    pub limits: Arc<EnrolLimits>,
+    decoding: Arc<tokio::sync::Semaphore>,
+    /// Take the client's address from the last `X-Forwarded-For` entry (behind a reverse
+    /// proxy that sets it); otherwise the peer address counts.
+    pub trust_forwarded_for: bool,
+}
+
+impl AppState {
+    pub fn new(storage: Arc<dyn Storage>, taxonomy: Arc<Taxonomy>) -> Self {
+        AppState {
+            storage,
+            taxonomy,
+            limits: Arc::new(EnrolLimits::default()),
+            decoding: Arc::new(tokio::sync::Semaphore::new(DECODING_AT_ONCE)),
+            trust_forwarded_for: false,
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -41,8 +75,31 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/v1/enrol", post(enrol))
         .route("/v1/sync", post(sync_handler))
+        .route("/v1/taxonomy", get(taxonomy))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint takes another method")
+        })
         .with_state(state)
+}
+
+/// The client's address, for rate limits and the security log.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+        if state.trust_forwarded_for {
+            let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+            if let Some(ip) = forwarded.and_then(|v| v.rsplit(',').next()).and_then(|a| a.trim().parse().ok()) {
+                return Ok(ClientAddr(ip));
+            }
+        }
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        Ok(ClientAddr(peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))))
+    }
 }
 
 /// Runs blocking storage work off the async workers.
@@ -57,45 +114,96 @@ async fn health(State(s): State<AppState>) -> Response {
 }
 
 async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+    ([(header::CONTENT_TYPE, "application/json")], crate::openapi::document()).into_response()
 }
 
-/// Reads, decompresses and parses a request body, with size limits and privacy-safe errors.
-async fn read_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, ApiError> {
-    let raw: Bytes = axum::body::to_bytes(body, MAX_WIRE_BYTES).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("bodies are limited to {MAX_WIRE_BYTES} bytes"),
-        )
-    })?;
-    let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("identity");
-    decode_json(encoding, &raw)
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("bodies are limited to {limit} bytes"))
 }
 
-/// The payload decoder: decompresses (`zstd` or `identity`) within `MAX_BODY_BYTES` and parses
-/// JSON into `T`. Its messages say where and what kind of error, never a value from the body.
+/// Reads a body of at most `limit` bytes, giving up on one that stalls.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let timeout = || ApiError::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", "the request body came too slowly");
+    let started = Instant::now();
+    let mut body = body;
+    let mut out = Vec::new();
+    loop {
+        let frame = tokio::time::timeout(BODY_IDLE, body.frame()).await.map_err(|_| timeout())?;
+        match frame {
+            None => break,
+            Some(Err(_)) => return Err(ApiError::bad_request("malformed", "the request body could not be read")),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    if out.len() + data.len() > limit {
+                        return Err(too_large(limit));
+                    }
+                    out.extend_from_slice(&data);
+                }
+            }
+        }
+        if started.elapsed() > BODY_TOTAL {
+            return Err(timeout());
+        }
+    }
+    Ok(out.into())
+}
+
+/// Reads, unpacks and parses a request body: read here within `limit` bytes, unpacked and
+/// parsed on a blocking thread (a few at a time) within `limit_unpacked`.
+async fn read_json<T: DeserializeOwned + Send + 'static>(
+    s: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    limit_unpacked: usize,
+) -> Result<T, ApiError> {
+    let raw = read_body(body, limit).await?;
+    let encoding =
+        headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("identity").to_string();
+    let _turn = s
+        .decoding
+        .acquire()
+        .await
+        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the server is stopping"))?;
+    tokio::task::spawn_blocking(move || decode_json_within(&encoding, &raw, limit_unpacked)).await.map_err(|_| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server failed; try again later")
+    })?
+}
+
+/// The sync payload decoder: decompresses (`zstd` or `identity`) within `MAX_REQUEST_BYTES`
+/// and parses JSON into `T`. Its messages say where and what kind of error, never a value from
+/// the body.
 pub fn decode_json<T: DeserializeOwned>(encoding: &str, raw: &[u8]) -> Result<T, ApiError> {
-    if raw.len() > MAX_WIRE_BYTES {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("bodies are limited to {MAX_WIRE_BYTES} bytes"),
-        ));
+    decode_json_within(encoding, raw, MAX_REQUEST_BYTES)
+}
+
+fn decode_json_within<T: DeserializeOwned>(encoding: &str, raw: &[u8], limit: usize) -> Result<T, ApiError> {
+    if raw.len() > MAX_WIRE_BYTES.min(limit) {
+        return Err(too_large(MAX_WIRE_BYTES.min(limit)));
     }
     let inflated;
     let json: &[u8] = match encoding {
         "zstd" => {
-            let mut out = Vec::new();
             let bad = || ApiError::bad_request("bad_encoding", "the body is not valid zstd");
-            let dec = zstd::stream::read::Decoder::new(raw).map_err(|_| bad())?;
-            dec.take(MAX_BODY_BYTES as u64 + 1).read_to_end(&mut out).map_err(|_| bad())?;
-            if out.len() > MAX_BODY_BYTES {
-                return Err(ApiError::new(
+            let inflates_too_far = || {
+                ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "payload_too_large",
-                    format!("bodies inflate to at most {MAX_BODY_BYTES} bytes"),
-                ));
+                    format!("bodies inflate to at most {limit} bytes"),
+                )
+            };
+            // A frame that says it unpacks to more is refused before a byte is unpacked.
+            if zstd::zstd_safe::get_frame_content_size(raw).ok().flatten().is_some_and(|n| n > limit as u64) {
+                return Err(inflates_too_far());
+            }
+            let mut dec = zstd::stream::read::Decoder::new(raw).map_err(|_| bad())?;
+            // The frame says how much memory its window needs; no more than the largest body.
+            let window_log = usize::BITS - limit.next_power_of_two().leading_zeros();
+            dec.window_log_max(window_log.clamp(10, 27)).map_err(|_| bad())?;
+            let mut out = Vec::new();
+            dec.take(limit as u64 + 1).read_to_end(&mut out).map_err(|_| bad())?;
+            if out.len() > limit {
+                return Err(inflates_too_far());
             }
             inflated = out;
             &inflated
@@ -124,17 +232,24 @@ pub fn decode_json<T: DeserializeOwned>(encoding: &str, raw: &[u8]) -> Result<T,
 #[doc(hidden)]
 pub fn fuzz_payload(data: &[u8]) {
     let taxonomy = Taxonomy::default_taxonomy();
+    let now = chrono::Utc::now().timestamp_millis();
     for encoding in ["identity", "zstd"] {
         match decode_json::<SyncRequest>(encoding, data) {
             Ok(req) => {
                 let _ = check_protocol(req.protocol);
-                if let Err(e) = sync::validate_push(&req.push, &taxonomy) {
+                if let Err(e) = sync::check_push(&req.push) {
                     assert!(e.status.is_client_error());
+                }
+                for e in &req.push {
+                    if let Ok(v) = wijkverkenner_core::sync::codec::validate_entity(e, &taxonomy, now) {
+                        // What validates once validates again, unchanged: it is what is stored.
+                        assert_eq!(wijkverkenner_core::sync::codec::validate_entity(&v, &taxonomy, now).ok(), Some(v));
+                    }
                 }
             }
             Err(e) => assert!(e.status.is_client_error()),
         }
-        let _ = decode_json::<EnrolRequest>(encoding, data);
+        let _ = decode_json_within::<EnrolRequest>(encoding, data, MAX_ENROL_BYTES);
     }
 }
 
@@ -173,56 +288,90 @@ fn check_protocol(v: u32) -> Result<(), ApiError> {
     ))
 }
 
+/// A refused call, in the security log: when (the log's time), from where, which device (if
+/// the request named one), and why — never a credential or any content.
+fn refused_auth(addr: ClientAddr, device: Option<&str>, reason: &'static str) {
+    tracing::warn!(target: "security", addr = %addr.0, device = device.unwrap_or("-"), reason, "call refused");
+}
+
 /// Who is calling: `Authorization: Bearer <device id>.<credential>`, checked against the hash.
-async fn authenticate(storage: &Arc<dyn Storage>, headers: &HeaderMap) -> Result<Caller> {
+async fn authenticate(s: &AppState, addr: ClientAddr, headers: &HeaderMap) -> Result<Caller> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <device id>.<credential>"))?;
-    let (device_id, secret) = token.split_once('.').ok_or_else(|| ApiError::unauthorized("malformed credential"))?;
-    if uuid::Uuid::parse_str(device_id).is_err() || secret.is_empty() || secret.len() > 100 {
+        .ok_or_else(|| {
+            refused_auth(addr, None, "no credential");
+            ApiError::unauthorized("send Authorization: Bearer <device id>.<credential>")
+        })?;
+    let Some((device_id, secret)) = token.split_once('.') else {
+        refused_auth(addr, None, "malformed credential");
+        return Err(ApiError::unauthorized("malformed credential").into());
+    };
+    let Ok(device_uuid) = uuid::Uuid::parse_str(device_id) else {
+        refused_auth(addr, None, "malformed credential");
+        return Err(ApiError::unauthorized("malformed credential").into());
+    };
+    // The id as the server writes it, for the log and the lookup (never the caller's spelling).
+    let device_id = device_uuid.hyphenated().to_string();
+    if secret.is_empty() || secret.len() > 100 {
+        refused_auth(addr, Some(&device_id), "malformed credential");
         return Err(ApiError::unauthorized("malformed credential").into());
     }
-    let (device_id, secret) = (device_id.to_string(), secret.to_string());
-    let s = storage.clone();
-    let caller =
-        blocking(move || s.caller(&device_id)).await?.ok_or_else(|| ApiError::unauthorized("unknown device"))?;
+    let secret = secret.to_string();
+    let storage = s.storage.clone();
+    let lookup = device_id.clone();
+    let Some(caller) = blocking(move || storage.caller(&lookup)).await? else {
+        refused_auth(addr, Some(&device_id), "unknown device");
+        return Err(ApiError::unauthorized("unknown device").into());
+    };
     // Compare hashes in constant time.
     let given = admin::sha256_hex(&secret);
     let same = given.len() == caller.device.credential_hash.len()
         && given.bytes().zip(caller.device.credential_hash.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
     if !same {
+        refused_auth(addr, Some(&device_id), "wrong credential");
         return Err(ApiError::unauthorized("wrong credential").into());
     }
     if caller.device.revoked_ms.is_some() {
+        refused_auth(addr, Some(&device_id), "revoked device");
         return Err(ApiError::revoked().into());
     }
     if caller.member.role == Role::Admin {
+        refused_auth(addr, Some(&device_id), "administrator device");
         return Err(ApiError::forbidden("administrators do not sync").into());
     }
     Ok(caller)
 }
 
-async fn enrol(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response> {
-    let req: EnrolRequest = read_json(&headers, body).await?;
+async fn enrol(State(s): State<AppState>, addr: ClientAddr, headers: HeaderMap, body: Body) -> Result<Response> {
+    if let Err(wait) = s.limits.check(addr.0, Instant::now()) {
+        tracing::warn!(target: "security", addr = %addr.0, wait_s = wait.as_secs(), reason = "rate limited", "enrolment refused");
+        return Err(ApiError::too_many(wait).into());
+    }
+    let req: EnrolRequest = read_json(&s, &headers, body, MAX_ENROL_BYTES, MAX_ENROL_BYTES).await?;
     check_protocol(req.protocol)?;
-    if req.device_name.trim().is_empty()
-        || req.device_name.chars().count() > 100
-        || req.code.len() > 64
-        || req.attempt.as_ref().is_some_and(|a| !(16..=100).contains(&a.len()))
-    {
-        return Err(ApiError::bad_request(
-            "invalid_enrolment",
-            "a device name has 1..100 characters; a code at most 64; an attempt 16..100",
-        )
-        .into());
+    let device_name = admin::check_device_name(&req.device_name)?;
+    if req.code.len() > 64 || req.attempt.as_ref().is_some_and(|a| !(16..=100).contains(&a.len())) {
+        return Err(
+            ApiError::bad_request("invalid_enrolment", "a code has at most 64 characters; an attempt 16..100").into()
+        );
     }
     let storage = s.storage.clone();
-    let (device, credential, member, team) =
-        blocking(move || admin::redeem_attempt(storage.as_ref(), &req.code, req.attempt.as_deref(), &req.device_name))
-            .await?;
-    tracing::info!(device = %device.id, team = %team.id, "device enrolled");
+    let redeemed =
+        blocking(move || admin::redeem_attempt(storage.as_ref(), &req.code, req.attempt.as_deref(), &device_name))
+            .await;
+    let (device, credential, member, team) = match redeemed {
+        Ok(r) => r,
+        Err(Error::Api(e)) if e.code == "invalid_code" => {
+            s.limits.failed(addr.0, Instant::now());
+            tracing::warn!(target: "security", addr = %addr.0, reason = "invalid code", "enrolment refused");
+            return Err(e.into());
+        }
+        Err(e) => return Err(e),
+    };
+    s.limits.succeeded(addr.0);
+    tracing::info!(target: "security", addr = %addr.0, device = %device.id, team = %team.id, "device enrolled");
     reply(
         &headers,
         &EnrolResponse {
@@ -238,7 +387,15 @@ async fn enrol(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Res
     )
 }
 
-/// Serialises exactly like [`SyncResponse`] (field for field; tested), with raw entities.
+/// The team's categories: codes, labels, which are sensitive (need-to-know).
+async fn taxonomy(State(s): State<AppState>, addr: ClientAddr, headers: HeaderMap) -> Result<Response> {
+    authenticate(&s, addr, &headers).await?;
+    let doc: serde_json::Value = serde_json::from_str(&s.taxonomy.to_json())?;
+    reply(&headers, &doc)
+}
+
+/// Serialises exactly like [`SyncResponse`](wijkverkenner_core::sync::wire::SyncResponse)
+/// (field for field; tested), with raw entities.
 #[derive(Serialize)]
 struct RawSyncResponse<'a> {
     protocol: u32,
@@ -255,19 +412,27 @@ struct RawSyncResponse<'a> {
 /// How stale a device's "last seen" may be (what `devices` lists for an administrator).
 const LAST_SEEN_PRECISION_MS: i64 = 60_000;
 
-async fn sync_handler(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response> {
-    let caller = authenticate(&s.storage, &headers).await?;
-    let req: SyncRequest = read_json(&headers, body).await?;
+async fn sync_handler(State(s): State<AppState>, addr: ClientAddr, headers: HeaderMap, body: Body) -> Result<Response> {
+    let caller = authenticate(&s, addr, &headers).await?;
+    let req: SyncRequest = read_json(&s, &headers, body, MAX_WIRE_BYTES, MAX_REQUEST_BYTES).await?;
     check_protocol(req.protocol)?;
-    sync::validate_push(&req.push, &s.taxonomy)?;
+    if !(1..=MAX_PULL as u32).contains(&req.pull_limit) || req.cursor < 0 {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            format!("pull_limit lies within 1..{MAX_PULL} and the cursor is not negative"),
+        )
+        .into());
+    }
+    sync::check_push(&req.push)?;
     let storage = s.storage.clone();
+    let taxonomy = s.taxonomy.clone();
     let device = caller.device.id.clone();
     let pushed = req.push.len();
     let (page, pushed_result) = blocking(move || {
         let pushed_result = if req.push.is_empty() {
             Default::default()
         } else {
-            sync::apply_push(storage.as_ref(), &caller, &req.push)?
+            sync::apply_push(storage.as_ref(), &caller, &req.push, &taxonomy)?
         };
         let page = sync::pull(storage.as_ref(), &caller, req.protocol, req.cursor, req.pull_limit)?;
         // "Last seen" to the minute: one write per phone per minute, not one per page (a

@@ -32,11 +32,13 @@ pub struct ApiError {
     /// A sentence for a person; never contains record content.
     pub message: String,
     pub wipe: bool,
+    /// Seconds to wait before trying again (`Retry-After`, with 429).
+    pub retry_after_s: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), wipe: false }
+        Self { status, code, message: message.into(), wipe: false, retry_after_s: None }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
@@ -53,6 +55,18 @@ impl ApiError {
             code: "device_revoked",
             message: "this device was removed from the team; delete its data".into(),
             wipe: true,
+            retry_after_s: None,
+        }
+    }
+    pub fn too_many(wait: std::time::Duration) -> Self {
+        let secs = wait.as_secs().max(1);
+        Self {
+            retry_after_s: Some(secs),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many attempts; try again in {secs} seconds"),
+            )
         }
     }
 }
@@ -66,7 +80,11 @@ impl From<ApiError> for Error {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody { error: self.code.into(), message: self.message, wipe: self.wipe };
-        (self.status, axum::Json(body)).into_response()
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if let Some(s) = self.retry_after_s {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, s.into());
+        }
+        resp
     }
 }
 

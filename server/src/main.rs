@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use wijkverkenner_core::Taxonomy;
+use wijkverkenner_server::admin::printable;
 use wijkverkenner_server::storage::Role;
-use wijkverkenner_server::{admin, open_storage, AppState};
+use wijkverkenner_server::{admin, open_storage, sync, AppState};
 
 /// The same allocator as the phone library (docs/adr/0005): many request threads allocate
 /// and free each other's buffers.
@@ -33,6 +34,10 @@ enum Command {
     Serve {
         #[arg(long, env = "WV_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Behind a reverse proxy that sets X-Forwarded-For: take the client's address from it
+        /// (for the rate limits and the security log). Never set this without such a proxy.
+        #[arg(long, env = "WV_TRUST_FORWARDED_FOR")]
+        trust_forwarded_for: bool,
     },
     /// Create a team; prints its id.
     TeamCreate { name: String },
@@ -48,20 +53,64 @@ enum Command {
         #[arg(long, default_value = "")]
         organisation: String,
     },
+    /// List a team's members.
+    Members {
+        #[arg(long)]
+        team: String,
+    },
+    /// Disable a member (someone who left the team): every phone revoked and wiped at its next
+    /// sync, every unused code cancelled, no new codes.
+    MemberDisable { member: String },
+    /// Change a member's role (field_worker, lead, admin); applies at the member's next sync.
+    MemberRole { member: String, role: String },
     /// Issue a one-time enrolment code for a member (default valid 24 hours).
     EnrolCode {
         #[arg(long)]
         member: String,
         #[arg(long, default_value_t = 24)]
         hours: u32,
+        /// The server's address as phones reach it: also prints the line to put in a QR code.
+        #[arg(long)]
+        server_url: Option<String>,
+    },
+    /// List a team's enrolment codes (never the codes themselves: an id, whose, and state).
+    Codes {
+        #[arg(long)]
+        team: String,
+    },
+    /// Cancel an unused enrolment code by the id `codes` lists.
+    CodeCancel {
+        #[arg(long)]
+        team: String,
+        code: String,
     },
     /// List a team's devices.
     Devices {
         #[arg(long)]
         team: String,
     },
-    /// Revoke a device (a lost phone): its next sync is refused and it wipes its data.
+    /// Revoke a device (a lost phone): its next sync is refused and it wipes its data; its
+    /// member's unused codes are cancelled.
     Revoke { device: String },
+    /// List a team's stored entities that break today's rules (clocks beyond belief, over the
+    /// size budget, unreadable): stored before the server bounded them.
+    Suspects {
+        #[arg(long)]
+        team: String,
+    },
+    /// Turn one stored walk or record into a tombstone: every phone deletes it.
+    EntityDelete {
+        #[arg(long)]
+        team: String,
+        id: String,
+    },
+    /// Take one stored walk or record out of sync: no longer served, deleted from every phone
+    /// but its author's, pushes on it refused.
+    EntityQuarantine {
+        #[arg(long)]
+        team: String,
+        id: String,
+    },
 }
 
 fn main() {
@@ -76,11 +125,24 @@ fn main() {
     }
 }
 
+fn time(ms: Option<i64>) -> String {
+    ms.and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| "never".into())
+}
+
+fn role(s: &str) -> Result<Role, &'static str> {
+    Role::parse(s).ok_or("role is field_worker, lead or admin")
+}
+
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let storage = open_storage(&cli.data, cli.database_url.as_deref())?;
+    let s = storage.as_ref();
+    let found = |ok: bool, what: &'static str| if ok { Ok(()) } else { Err(what) };
     match cli.command {
-        Command::Serve { listen } => {
-            let state = AppState { storage, taxonomy: Arc::new(Taxonomy::default_taxonomy()) };
+        Command::Serve { listen, trust_forwarded_for } => {
+            let mut state = AppState::new(storage.clone(), Arc::new(Taxonomy::default_taxonomy()));
+            state.trust_forwarded_for = trust_forwarded_for;
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(listen).await?;
@@ -91,24 +153,96 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 .await
             })?;
         }
-        Command::TeamCreate { name } => println!("{}", admin::create_team(storage.as_ref(), &name)?.id),
-        Command::MemberAdd { team, name, role, organisation } => {
-            let role = Role::parse(&role).ok_or("role is field_worker, lead or admin")?;
-            println!("{}", admin::add_member(storage.as_ref(), &team, &name, role, &organisation)?.id);
+        Command::TeamCreate { name } => println!("{}", admin::create_team(s, &name)?.id),
+        Command::MemberAdd { team, name, role: r, organisation } => {
+            println!("{}", admin::add_member(s, &team, &name, role(&r)?, &organisation)?.id);
         }
-        Command::EnrolCode { member, hours } => println!("{}", admin::issue_code(storage.as_ref(), &member, hours)?),
+        Command::Members { team } => {
+            for m in s.members(&team)? {
+                let state = if m.disabled_ms.is_some() { "disabled" } else { "active" };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    m.id,
+                    state,
+                    m.role.as_str(),
+                    printable(&m.display_name),
+                    printable(&m.organisation)
+                );
+            }
+        }
+        Command::MemberDisable { member } => {
+            found(s.disable_member(&member, admin::now_ms())?, "no such member")?;
+            tracing::warn!(target: "security", member = %member, "member disabled");
+            println!("disabled {member}: its phones are wiped at their next sync");
+        }
+        Command::MemberRole { member, role: r } => {
+            let r = role(&r)?;
+            found(s.set_role(&member, r)?, "no such member")?;
+            tracing::warn!(target: "security", member = %member, role = r.as_str(), "role changed");
+            println!("{member} is now {}", r.as_str());
+        }
+        Command::EnrolCode { member, hours, server_url } => {
+            let code = admin::issue_code(s, &member, hours)?;
+            println!("{code}");
+            if let Some(url) = server_url {
+                println!("{}", admin::enrol_payload(&url, &code));
+            }
+        }
+        Command::Codes { team } => {
+            let now = admin::now_ms();
+            for c in s.codes(&team)? {
+                let state = match c.used_ms {
+                    Some(_) => "used or cancelled",
+                    None if c.expires_ms <= now => "expired",
+                    None => "open",
+                };
+                println!(
+                    "{}\t{}\t{}\tissued {}\texpires {}",
+                    c.id,
+                    state,
+                    printable(&c.member_name),
+                    time(c.issued_ms),
+                    time(Some(c.expires_ms))
+                );
+            }
+        }
+        Command::CodeCancel { team, code } => {
+            found(s.cancel_code(&team, &code, admin::now_ms())?, "no open code with that id in this team")?;
+            tracing::warn!(target: "security", team = %team, code = %code, "enrolment code cancelled");
+            println!("cancelled {code}");
+        }
         Command::Devices { team } => {
-            for (d, m) in storage.devices(&team)? {
+            for (d, m) in s.devices(&team)? {
                 let state = if d.revoked_ms.is_some() { "revoked" } else { "active" };
-                let seen = d.last_seen_ms.map(|ms| ms.to_string()).unwrap_or_else(|| "never".into());
-                println!("{}\t{}\t{}\t{}\tlast seen {}", d.id, state, m.display_name, d.name, seen);
+                println!(
+                    "{}\t{}\t{}\t{}\tlast seen {}",
+                    d.id,
+                    state,
+                    printable(&m.display_name),
+                    printable(&d.name),
+                    time(d.last_seen_ms)
+                );
             }
         }
         Command::Revoke { device } => {
-            if !storage.revoke_device(&device, admin::now_ms())? {
-                return Err("no such device".into());
-            }
+            found(s.revoke_device(&device, admin::now_ms())?, "no such device")?;
+            tracing::warn!(target: "security", device = %device, "device revoked");
             println!("revoked {device}");
+        }
+        Command::Suspects { team } => {
+            for (id, why) in sync::suspects(s, &team)? {
+                println!("{id}\t{why}");
+            }
+        }
+        Command::EntityDelete { team, id } => {
+            found(sync::delete_entity(s, &team, &id)?, "no such entity in this team")?;
+            tracing::warn!(target: "security", team = %team, entity = %id, "entity deleted by an operator");
+            println!("deleted {id}: every phone removes it at its next sync");
+        }
+        Command::EntityQuarantine { team, id } => {
+            found(sync::quarantine_entity(s, &team, &id)?, "no such entity in this team")?;
+            tracing::warn!(target: "security", team = %team, entity = %id, "entity quarantined by an operator");
+            println!("quarantined {id}");
         }
     }
     Ok(())

@@ -1,19 +1,35 @@
-//! The server's sync rules, written once for every storage backend: validate a push, check
-//! who may change what, merge, sequence, and serve the need-to-know feed.
+//! The server's sync rules, written once for every storage backend: validate a push, judge
+//! every change by who may make it, merge, sequence, and serve the need-to-know feed.
+//!
+//! The server trusts no phone. Each pushed entity is validated ([`validate_entity`]: shape,
+//! bounds, plausible clocks), then merged with the stored version, and the *result* is judged
+//! field by field: every field whose value or clock would change must be one the pusher may
+//! change (docs/sync-protocol.md, "Rights"). A refused change leaves the field as stored and
+//! is reported in `rejected`, with the team's version of the entity when the pusher may see it,
+//! so the phone takes the team's value and its outbox moves on. The rest of the push applies.
+
+use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
-use wijkverkenner_core::hlc::Hlc;
 use wijkverkenner_core::review::SignalStatus;
-use wijkverkenner_core::sync::codec::{check_entity, record_parts};
-use wijkverkenner_core::sync::merge::merge;
+use wijkverkenner_core::sync::codec::validate_entity;
+use wijkverkenner_core::sync::merge::{merge, same_identity};
 use wijkverkenner_core::sync::wire::{Entity, EntityKind, Rejection, LEAD_FIELDS, MAX_PULL, MAX_PUSH};
-use wijkverkenner_core::Taxonomy;
+use wijkverkenner_core::{Hlc, Taxonomy};
 
-use crate::error::{ApiError, Error, Result};
-use crate::storage::{Caller, FeedPage, Role, Storage, Stored, Viewer};
+use crate::error::{ApiError, Result};
+use crate::storage::{Caller, FeedPage, Role, Storage, Stored, Tx, Viewer};
 
-/// Checks every pushed entity before anything is stored: a push is applied whole or not at all.
-pub fn validate_push(push: &[Entity], taxonomy: &Taxonomy) -> Result<(), ApiError> {
+/// The team's version of refused entities goes back in one answer up to this many bytes; a
+/// push with more refusals than that gets the reasons without the versions.
+const MAX_CURRENT_BYTES: usize = 4 * 1024 * 1024;
+
+/// A walk's details, which its author can no longer change once a lead reviewed the walk.
+const WALK_DETAILS: &[&str] = &["participants", "purpose", "focus"];
+
+/// Checks a push as a whole before any entity is looked at: at most `MAX_PUSH` entities,
+/// each named by a well-formed id, each at most once.
+pub fn check_push(push: &[Entity]) -> Result<(), ApiError> {
     if push.len() > MAX_PUSH {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -23,17 +39,55 @@ pub fn validate_push(push: &[Entity], taxonomy: &Taxonomy) -> Result<(), ApiErro
     }
     let mut seen = std::collections::HashSet::new();
     for (i, e) in push.iter().enumerate() {
-        check_entity(e, taxonomy)
-            .map_err(|err| ApiError::bad_request("invalid_change", format!("change #{i}: {err}")))?;
+        // A refusal names the entity by its id: an id that is not one cannot be named (nor
+        // echoed), so it makes the whole request malformed. Ids are made by code, never typed.
+        if uuid::Uuid::parse_str(&e.id).map_or(true, |u| u.hyphenated().to_string() != e.id) {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                format!("change #{i}: the id is not a lowercase hyphenated UUID"),
+            ));
+        }
         if !seen.insert(e.id.as_str()) {
             return Err(ApiError::bad_request(
-                "invalid_change",
+                "invalid_request",
                 format!("change #{i}: the same entity twice in one push"),
             ));
         }
     }
     Ok(())
 }
+
+/// Why a change was refused: a stable code and a sentence, never a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub reason: &'static str,
+}
+
+const NOT_AUTHOR: Refusal = Refusal { code: "not_author", reason: "only the author can make this change" };
+const LEAD_ONLY: Refusal = Refusal { code: "lead_only", reason: "only a team lead decides on a review" };
+const FROZEN: Refusal =
+    Refusal { code: "frozen", reason: "a lead reviewed or referred this; only a lead can change it now" };
+const STATUS: Refusal = Refusal {
+    code: "status_transition",
+    reason: "the status cannot go there from the team's current status (another change came first)",
+};
+const CLOCK_REUSED: Refusal =
+    Refusal { code: "clock_reused", reason: "another value under a clock the team already holds for this field" };
+const WALK_NOT_FOUND: Refusal = Refusal {
+    code: "walk_not_found",
+    reason: "a record belongs in an existing walk of its own author; send the walk first",
+};
+const IDENTITY: Refusal = Refusal {
+    code: "identity_conflict",
+    reason: "an entity with this id exists with another kind, author, walk or creation time",
+};
+const QUARANTINED: Refusal = Refusal { code: "quarantined", reason: "an administrator took this entity out of sync" };
+const UNREADABLE: Refusal = Refusal {
+    code: "unreadable",
+    reason: "the team's version of this entity cannot be read; an administrator must repair it",
+};
+const NOT_VISIBLE: Refusal = Refusal { code: "not_author", reason: "only the author can create a walk or record" };
 
 fn status_of(e: &Entity) -> SignalStatus {
     e.fields
@@ -42,122 +96,282 @@ fn status_of(e: &Entity) -> SignalStatus {
         .unwrap_or(SignalStatus::New)
 }
 
-/// May `caller` push this version over `stored`? Fields whose clock moves forward count as
-/// changed by the pusher: content only by the author, review decisions only by a lead.
-fn check_rights(caller: &Caller, stored: Option<&Entity>, e: &Entity, i: usize) -> Result<(), ApiError> {
-    let me = &caller.member;
-    let lead = me.role == Role::Lead;
-    let deny = |what: &str| Err(ApiError::forbidden(format!("change #{i}: {what}")));
-    let changed: Vec<&String> =
-        e.fields.keys().filter(|f| e.clock(f) > stored.map_or(Hlc::ZERO, |s| s.clock(f))).collect();
-    match stored {
-        None => {
-            if e.author_id != me.id {
-                return deny("only the author can create a walk or record");
-            }
-            if !lead && LEAD_FIELDS.iter().any(|f| e.fields.get(*f).is_some_and(|v| !v.is_null())) {
-                return deny("only a team lead can review");
-            }
-        }
-        // A deleted entity stays deleted whatever is pushed: nothing to check.
-        Some(s) if s.deleted => {}
-        Some(_) => {
-            if e.deleted && e.author_id != me.id {
-                return deny("only the author can delete");
-            }
-            for f in &changed {
-                let lead_field = LEAD_FIELDS.contains(&f.as_str());
-                if lead_field && !lead {
-                    return deny("only a team lead can review");
-                }
-                if !lead_field && e.author_id != me.id {
-                    return deny("only the author can change the content");
-                }
-            }
-        }
-    }
-    if e.kind == EntityKind::Signal && !e.deleted {
-        // A new or changed status must be a valid one for the record as merged.
-        record_parts(e).map_err(|err| ApiError::bad_request("invalid_change", format!("change #{i}: {err}")))?;
-    }
-    Ok(())
+fn is_set(e: &Entity, field: &str) -> bool {
+    e.fields.get(field).is_some_and(|v| !v.is_null())
 }
 
-/// The server's own node in clock values it stamps.
-const SERVER_NODE: u64 = 0;
+/// Out of the author's hands: reviewed, or a referred signal ([`wijkverkenner_core::Review::freezes_content`]).
+fn record_frozen(e: &Entity) -> bool {
+    e.kind != EntityKind::Walk && (is_set(e, "reviewed_ms") || status_of(e) == SignalStatus::Referred)
+}
 
-/// A signal status change that does not follow the transitions from the stored status (another
-/// lead changed it first) is not applied: the stored status and referral are kept, stamped with
-/// a clock after the refused one so every replica converges on them.
-fn resolve_status(stored: &Entity, e: &mut Entity) -> Option<Rejection> {
-    if e.kind != EntityKind::Signal || e.clock("review_status") <= stored.clock("review_status") {
+fn walk_rank(e: &Entity) -> u8 {
+    match e.fields.get("status").and_then(|v| v.as_str()) {
+        Some("active") => 0,
+        Some("ended") => 1,
+        _ => 2,
+    }
+}
+
+fn derived_sensitive(e: &Entity, taxonomy: &Taxonomy) -> bool {
+    e.kind == EntityKind::Signal
+        && e.fields
+            .get("category")
+            .and_then(|v| v.as_str())
+            .is_none_or(|c| taxonomy.get(c).is_none_or(|cat| cat.sensitive))
+}
+
+/// May `caller` change `field` of `stored`? The rules of docs/sync-protocol.md, "Rights".
+fn may_change(caller: &Caller, stored: &Entity, field: &str) -> Option<Refusal> {
+    let author = stored.author_id == caller.member.id;
+    let lead = caller.member.role == Role::Lead;
+    if LEAD_FIELDS.contains(&field) {
+        return (!lead).then_some(LEAD_ONLY);
+    }
+    if !author {
+        return Some(NOT_AUTHOR);
+    }
+    if field == "review_answer" {
         return None;
     }
-    let (from, to) = (status_of(stored), status_of(e));
-    if from.can_become(to) {
-        return None;
+    let frozen = match stored.kind {
+        EntityKind::Walk => WALK_DETAILS.contains(&field) && is_set(stored, "reviewed_ms"),
+        _ => record_frozen(stored),
+    };
+    frozen.then_some(FROZEN)
+}
+
+/// What a push does to one entity: the version to store (`None`: nothing to store) and the
+/// fields refused.
+#[derive(Debug, PartialEq)]
+pub struct Judgement {
+    pub result: Option<Entity>,
+    pub refused: Vec<(String, Refusal)>,
+}
+
+impl Judgement {
+    fn refuse(field: &str, r: Refusal) -> Self {
+        Judgement { result: None, refused: vec![(field.to_string(), r)] }
     }
-    let after = e.clock("review_status").max(stored.clock("review_status")).max(e.clock("review_referral"));
-    let stamp = after.tick(0, SERVER_NODE);
-    for f in ["review_status", "review_referral"] {
-        e.fields.insert(f.into(), stored.fields.get(f).cloned().unwrap_or(serde_json::Value::Null));
-        e.clocks.insert(f.into(), stamp);
+}
+
+/// A new entity: only in the pusher's own name; a record only in an existing walk of its own;
+/// review decisions only by a lead; a signal's status must be reachable from `new`.
+pub fn judge_new(caller: &Caller, pushed: &Entity, walk: Option<&Entity>, taxonomy: &Taxonomy) -> Judgement {
+    let lead = caller.member.role == Role::Lead;
+    if pushed.author_id != caller.member.id {
+        return Judgement::refuse("", NOT_VISIBLE);
     }
-    e.hlc = e.hlc.max(stamp);
-    Some(Rejection {
-        id: e.id.clone(),
-        field: "review_status".into(),
-        reason: format!("a signal's status could not go from {from:?} to {to:?}: another lead changed it first"),
-    })
+    if pushed.kind != EntityKind::Walk
+        && !walk.is_some_and(|w| w.kind == EntityKind::Walk && !w.deleted && w.author_id == caller.member.id)
+    {
+        return Judgement::refuse("", WALK_NOT_FOUND);
+    }
+    if !pushed.deleted {
+        if let Some(f) = LEAD_FIELDS.iter().find(|f| is_set(pushed, f)).filter(|_| !lead) {
+            return Judgement::refuse(f, LEAD_ONLY);
+        }
+        if pushed.kind == EntityKind::Signal && !SignalStatus::New.can_become(status_of(pushed)) {
+            return Judgement::refuse("review_status", STATUS);
+        }
+    }
+    let mut e = pushed.clone();
+    if !e.deleted {
+        e.sensitive = derived_sensitive(&e, taxonomy);
+    }
+    Judgement { result: Some(e), refused: vec![] }
+}
+
+/// A new version of a stored entity: merged field by field, then every field whose value or
+/// clock would change is judged; refused fields keep their stored value and clock.
+pub fn judge_update(caller: &Caller, stored: &Entity, pushed: &Entity, taxonomy: &Taxonomy, now_ms: i64) -> Judgement {
+    if !same_identity(stored, pushed) {
+        return Judgement::refuse("", IDENTITY);
+    }
+    if stored.deleted {
+        // Deleted stays deleted: nothing to judge, and the pusher gets the tombstone back.
+        return Judgement { result: Some(stored.clone()), refused: vec![] };
+    }
+    if pushed.deleted {
+        return match may_change(caller, stored, "deleted") {
+            Some(r) => Judgement { result: Some(stored.clone()), refused: vec![("deleted".into(), r)] },
+            None => Judgement { result: merge(stored, pushed).ok(), refused: vec![] },
+        };
+    }
+    let Ok(mut merged) = merge(stored, pushed) else { return Judgement::refuse("", IDENTITY) };
+    let mut refused = Vec::new();
+    let names: BTreeSet<String> = merged.fields.keys().chain(stored.fields.keys()).cloned().collect();
+    for f in names {
+        let (sv, sc) = (stored.fields.get(&f), stored.clock(&f));
+        let (pv, pc) = (pushed.fields.get(&f), pushed.clock(&f));
+        // One clock names one value: a different value under the stored clock is never an
+        // honest change (with no clock at all, it would rewrite what was created).
+        let reused = pc == sc && pv.is_some() && pv != sv;
+        let changed = merged.fields.get(&f) != sv || merged.clock(&f) != sc;
+        let refusal = if reused {
+            Some(CLOCK_REUSED)
+        } else if changed {
+            may_change(caller, stored, &f)
+        } else {
+            None
+        };
+        if let Some(r) = refusal {
+            restore(&mut merged, stored, &f);
+            refused.push((f, r));
+        }
+    }
+    if merged.kind == EntityKind::Signal && !status_of(stored).can_become(status_of(&merged)) {
+        for f in ["review_status", "review_referral"] {
+            restore(&mut merged, stored, f);
+        }
+        refused.push(("review_status".into(), STATUS));
+    }
+    if merged.kind == EntityKind::Walk && walk_rank(&merged) < walk_rank(stored) {
+        restore(&mut merged, stored, "status");
+        refused.push(("status".into(), STATUS));
+    }
+    merged.sensitive = stored.sensitive || derived_sensitive(&merged, taxonomy);
+    merged.hlc = stored.hlc.max(merged.max_clock());
+    // Allowed fields from two valid versions can still make an invalid whole (a status
+    // `referred` whose referral an older change cleared): then nothing of it applies.
+    if let Err(e) = validate_entity(&merged, taxonomy, now_ms) {
+        tracing::debug!(error = %e, "a merged version breaks a rule");
+        let r = Refusal { code: "invalid", reason: "together with the team's version, the change breaks a rule" };
+        return Judgement { result: Some(stored.clone()), refused: vec![(String::new(), r)] };
+    }
+    Judgement { result: Some(merged), refused }
+}
+
+fn restore(merged: &mut Entity, stored: &Entity, field: &str) {
+    match stored.fields.get(field) {
+        Some(v) => merged.fields.insert(field.to_string(), v.clone()),
+        None => merged.fields.remove(field),
+    };
+    match stored.clocks.get(field) {
+        Some(c) => merged.clocks.insert(field.to_string(), *c),
+        None => merged.clocks.remove(field),
+    };
 }
 
 /// What a push did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Pushed {
     /// Entities whose stored version changed.
     pub changed: u32,
     pub rejected: Vec<Rejection>,
 }
 
-/// Applies a validated push for `caller` in one transaction.
-pub fn apply_push(storage: &dyn Storage, caller: &Caller, push: &[Entity]) -> Result<Pushed> {
+/// May the caller see this entity in its feed?
+fn visible_to(caller: &Caller, e: &Entity) -> bool {
+    !e.sensitive || e.author_id == caller.member.id || caller.member.role == Role::Lead
+}
+
+/// Applies a push for `caller` in one transaction: each entity is validated, judged and
+/// merged; what is refused is reported. Walks go first, so a record and its new walk may come
+/// in one push in any order.
+pub fn apply_push(storage: &dyn Storage, caller: &Caller, push: &[Entity], taxonomy: &Taxonomy) -> Result<Pushed> {
+    check_push(push)?;
+    let now = chrono::Utc::now().timestamp_millis();
     let team = caller.team.id.clone();
+    let mut order: Vec<&Entity> = push.iter().collect();
+    order.sort_by_key(|e| e.kind != EntityKind::Walk);
+    let validated: Vec<(&Entity, Result<Entity, Rejection>)> = order
+        .into_iter()
+        .map(|e| {
+            let v = validate_entity(e, taxonomy, now).map_err(|err| {
+                let code = match &err {
+                    wijkverkenner_core::Error::Invalid { field: "clock", .. } => "clock_out_of_range",
+                    _ => "invalid",
+                };
+                rejection(e, "", code, format!("the change breaks a rule: {err}"), None)
+            });
+            (e, v)
+        })
+        .collect();
     let mut out = Pushed::default();
     storage.transaction(&mut |tx| {
         out = Pushed::default();
+        let mut current_bytes = 0;
         let mut seq = tx.lock_feed(&team)?;
-        for (i, pushed) in push.iter().enumerate() {
-            let stored = tx.get(&team, &pushed.id)?;
-            check_rights(caller, stored.as_ref().map(|s| &s.entity), pushed, i)?;
-            let mut e = pushed.clone();
-            if let Some(r) = stored.as_ref().and_then(|s| resolve_status(&s.entity, &mut e)) {
-                out.rejected.push(r);
-            }
-            let e = &e;
-            let merged = match &stored {
-                Some(s) => merge(&s.entity, e).map_err(|_| {
-                    Error::from(ApiError::new(
-                        StatusCode::CONFLICT,
-                        "identity_conflict",
-                        format!("change #{i}: an entity with this id exists with other identity fields"),
-                    ))
-                })?,
-                None => e.clone(),
+        for (sent, v) in &validated {
+            let pushed = match v {
+                Ok(e) => e,
+                Err(r) => {
+                    out.rejected.push(r.clone());
+                    continue;
+                }
             };
-            let unchanged = stored.as_ref().is_some_and(|s| s.entity == merged);
-            // The pusher lacks part of the merged version: it must come back in its feed.
-            let pusher_current = merged == *pushed;
-            if unchanged && pusher_current {
-                continue; // Already known: a repeated push changes nothing.
+            let stored = match tx.get_row(&team, &pushed.id)? {
+                None => None,
+                Some(row) if row.quarantined => {
+                    out.rejected.push(rejection(sent, "", QUARANTINED.code, QUARANTINED.reason.into(), None));
+                    continue;
+                }
+                Some(row) => match row.parse() {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        // Stored before the server bounded what it stores; only an operator can
+                        // repair it (`entity-delete`, `entity-quarantine`).
+                        tracing::error!(error = %e, team = %team, entity = %pushed.id, "a stored entity cannot be read");
+                        out.rejected.push(rejection(sent, "", UNREADABLE.code, UNREADABLE.reason.into(), None));
+                        continue;
+                    }
+                },
+            };
+            let judged = match &stored {
+                Some(s) => judge_update(caller, &s.entity, pushed, taxonomy, now),
+                None => {
+                    let walk = match &pushed.walk_id {
+                        Some(w) => tx.get_row(&team, w)?.filter(|w| !w.quarantined).and_then(|w| w.parse().ok()),
+                        None => None,
+                    };
+                    let walk = walk.map(|w| w.entity);
+                    judge_new(caller, pushed, walk.as_ref(), taxonomy)
+                }
+            };
+            let current = judged.result.as_ref().or(stored.as_ref().map(|s| &s.entity));
+            for (field, r) in &judged.refused {
+                let mut shown = current.filter(|c| visible_to(caller, c)).cloned();
+                if let Some(c) = &shown {
+                    let size = serde_json::to_vec(c)?.len();
+                    current_bytes += size;
+                    if current_bytes > MAX_CURRENT_BYTES {
+                        shown = None;
+                    }
+                }
+                out.rejected.push(rejection(sent, field, r.code, r.reason.into(), shown));
+            }
+            let Some(result) = judged.result else { continue };
+            let unchanged = stored.as_ref().is_some_and(|s| s.entity == result);
+            // The pusher lacks part of the result: it must come back in its feed (unless a
+            // refusal just sent it along).
+            let pusher_current = result == *pushed;
+            if unchanged && (pusher_current || !judged.refused.is_empty()) {
+                continue; // Nothing new: a repeated push, or a refused one, changes nothing.
             }
             seq += 1;
             out.changed += !unchanged as u32;
             let last_device = if pusher_current { caller.device.id.clone() } else { String::new() };
-            tx.put(&team, &Stored { entity: merged, seq, last_device })?;
+            tx.put(&team, &Stored { entity: result, seq, last_device, quarantined: false })?;
         }
         tx.set_feed(&team, seq)
     })?;
+    if !out.rejected.is_empty() {
+        let codes: BTreeSet<&str> = out.rejected.iter().map(|r| r.code.as_str()).collect();
+        tracing::warn!(
+            target: "security",
+            device = %caller.device.id,
+            team = %caller.team.id,
+            refused = out.rejected.len(),
+            codes = ?codes,
+            "pushed changes refused"
+        );
+    }
     Ok(out)
+}
+
+fn rejection(e: &Entity, field: &str, code: &str, reason: String, current: Option<Entity>) -> Rejection {
+    Rejection { id: e.id.clone(), field: field.into(), code: code.into(), reason, current }
 }
 
 /// The caller's page of the team feed after `cursor`.
@@ -170,4 +384,99 @@ pub fn pull(storage: &dyn Storage, caller: &Caller, protocol: u32, cursor: i64, 
         withdrawals: protocol >= 2,
     };
     storage.feed(&viewer, cursor.max(0), limit.clamp(1, MAX_PULL as u32))
+}
+
+/// An operator's repair of one stored entity (`wijkverkenner-server entity-delete`): it
+/// becomes a tombstone stamped by the server, which every phone takes whatever the clocks of
+/// its copy (deletion wins). For a team whose data was poisoned before the server bounded
+/// clocks and sizes. Works on a document that can no longer be read whole.
+pub fn delete_entity(storage: &dyn Storage, team_id: &str, id: &str) -> Result<bool> {
+    let mut found = false;
+    storage.transaction(&mut |tx: &mut dyn Tx| {
+        found = false;
+        let Some(row) = tx.get_row(team_id, id)? else { return Ok(()) };
+        let doc: serde_json::Value = serde_json::from_str(&row.doc)?;
+        let text = |k: &str| doc.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let kind = text("kind")
+            .and_then(|k| EntityKind::parse(&k))
+            .ok_or_else(|| crate::Error::Other("the stored document has no kind".into()))?;
+        let now = chrono::Utc::now().timestamp_millis().max(0) as u64;
+        let hlc = text("hlc").and_then(|h| h.parse::<Hlc>().ok()).unwrap_or(Hlc::ZERO).tick(now, 0);
+        let tombstone = Entity {
+            kind,
+            id: id.to_string(),
+            walk_id: text("walk_id"),
+            author_id: text("author_id").unwrap_or_default(),
+            created_ms: doc.get("created_ms").and_then(|v| v.as_i64()).unwrap_or(0),
+            created_offset_s: doc.get("created_offset_s").and_then(|v| v.as_i64()).unwrap_or(0) as i32,
+            sensitive: doc.get("sensitive").and_then(|v| v.as_bool()).unwrap_or(true),
+            deleted: true,
+            hlc,
+            fields: Default::default(),
+            clocks: Default::default(),
+        };
+        let seq = tx.lock_feed(team_id)? + 1;
+        tx.put(team_id, &Stored { entity: tombstone, seq, last_device: String::new(), quarantined: false })?;
+        tx.set_feed(team_id, seq)?;
+        found = true;
+        Ok(())
+    })?;
+    Ok(found)
+}
+
+/// An operator takes one stored entity out of sync (`wijkverkenner-server entity-quarantine`):
+/// it is no longer served, every phone that may hold it is told to delete its copy (the
+/// author's own phones keep theirs), and pushes on it are refused. Works on a document that
+/// can no longer be read whole.
+pub fn quarantine_entity(storage: &dyn Storage, team_id: &str, id: &str) -> Result<bool> {
+    let mut found = false;
+    storage.transaction(&mut |tx: &mut dyn Tx| {
+        found = false;
+        let seq = tx.lock_feed(team_id)? + 1;
+        found = tx.set_quarantined(team_id, id, seq)?;
+        if found {
+            tx.set_feed(team_id, seq)?;
+        }
+        Ok(())
+    })?;
+    Ok(found)
+}
+
+/// The team's stored entities that today's rules would refuse — clocks beyond belief, over the
+/// size budget, unreadable — with the rule each breaks (never a value). For an operator
+/// repairing a team whose data was poisoned before the server bounded what it stores.
+pub fn suspects(storage: &dyn Storage, team_id: &str) -> Result<Vec<(String, String)>> {
+    let viewer = Viewer {
+        team_id: team_id.to_string(),
+        member_id: String::new(),
+        // No device: every row, whichever device last changed it.
+        device_id: "-".into(),
+        sees_sensitive: true,
+        withdrawals: false,
+    };
+    let taxonomy = Taxonomy::default_taxonomy();
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut out = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let page = storage.feed(&viewer, cursor, MAX_PULL as u32)?;
+        for doc in &page.docs {
+            let id = serde_json::from_str::<serde_json::Value>(doc)
+                .ok()
+                .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_string))
+                .unwrap_or_else(|| "?".into());
+            match serde_json::from_str::<Entity>(doc) {
+                Err(_) => out.push((id, "unreadable".to_string())),
+                Ok(e) => {
+                    if let Err(err) = validate_entity(&e, &taxonomy, now) {
+                        out.push((id, err.to_string()));
+                    }
+                }
+            }
+        }
+        cursor = page.cursor;
+        if !page.more {
+            return Ok(out);
+        }
+    }
 }

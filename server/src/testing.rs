@@ -24,7 +24,7 @@ impl TestServer {
     pub fn start_on(storage: Arc<dyn Storage>, addr: SocketAddr) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState { storage: storage.clone(), taxonomy: Arc::new(Taxonomy::default_taxonomy()) };
+        let state = AppState::new(storage.clone(), Arc::new(Taxonomy::default_taxonomy()));
         let listener = runtime.block_on(tokio::net::TcpListener::bind(addr)).unwrap();
         let addr = listener.local_addr().unwrap();
         runtime.spawn(async move {

@@ -45,7 +45,7 @@ impl Api {
 }
 
 fn sync_body(push: Value) -> Vec<u8> {
-    serde_json::to_vec(&json!({"protocol": 1, "cursor": 0, "push": push, "pull_limit": 100})).unwrap()
+    serde_json::to_vec(&json!({"protocol": 3, "cursor": 0, "push": push, "pull_limit": 100})).unwrap()
 }
 
 /// A valid observation entity for `author` in walk `walk`, as JSON, with a planted string.
@@ -132,20 +132,36 @@ fn bad_requests_get_clear_4xx_answers_and_change_nothing() {
         ("bad zstd", Some(&credential), Some("zstd"), b"PLANTED-06-12345678".to_vec(), 400, "bad_encoding"),
         ("unknown encoding", Some(&credential), Some("br"), sync_body(json!([])), 415, "bad_encoding"),
         (
-            "invalid latitude",
+            "pull limit zero",
             Some(&credential),
             None,
-            sync_body(json!([good.clone(), observation_entity(&author, &walk.id.to_string(), 200.0)])),
+            br#"{"protocol":3,"cursor":0,"push":[],"pull_limit":0}"#.to_vec(),
             400,
-            "invalid_change",
+            "invalid_request",
         ),
         (
-            "unknown theme",
+            "pull limit above the page",
             Some(&credential),
             None,
-            sync_body(Value::Array(vec![altered(&good, |e| e["fields"]["themes"] = json!(["obs.PLANTED"]))])),
+            br#"{"protocol":3,"cursor":0,"push":[],"pull_limit":5001}"#.to_vec(),
             400,
-            "invalid_change",
+            "invalid_request",
+        ),
+        (
+            "a clock in capitals (one spelling)",
+            Some(&credential),
+            None,
+            sync_body(Value::Array(vec![altered(&good, |e| e["hlc"] = json!("01A2236D001F.0000.0000000000000001"))])),
+            400,
+            "malformed",
+        ),
+        (
+            "a clock of thirteen digits",
+            Some(&credential),
+            None,
+            sync_body(Value::Array(vec![altered(&good, |e| e["hlc"] = json!("1000000000000.0000.0000000000000001"))])),
+            400,
+            "malformed",
         ),
         (
             "not a uuid",
@@ -153,7 +169,7 @@ fn bad_requests_get_clear_4xx_answers_and_change_nothing() {
             None,
             sync_body(Value::Array(vec![altered(&good, |e| e["id"] = json!("PLANTED-06-12345678"))])),
             400,
-            "invalid_change",
+            "invalid_request",
         ),
         (
             "an id in capitals (one id, one spelling)",
@@ -163,33 +179,15 @@ fn bad_requests_get_clear_4xx_answers_and_change_nothing() {
                 e["id"] = json!(e["id"].as_str().unwrap().to_uppercase())
             })])),
             400,
-            "invalid_change",
+            "invalid_request",
         ),
         (
-            "text too long",
+            "the same entity twice",
             Some(&credential),
             None,
-            sync_body(Value::Array(vec![altered(&good, |e| e["fields"]["note"] = json!("x".repeat(5000)))])),
+            sync_body(json!([good.clone(), good.clone()])),
             400,
-            "invalid_change",
-        ),
-        (
-            "NaN-like accuracy",
-            Some(&credential),
-            None,
-            sync_body(Value::Array(vec![altered(&good, |e| {
-                e["fields"]["location"]["at"]["accuracy_m"] = json!(-1.0)
-            })])),
-            400,
-            "invalid_change",
-        ),
-        (
-            "someone else's name",
-            Some(&credential),
-            None,
-            sync_body(json!([observation_entity(&t.lead.id, &walk.id.to_string(), 52.09)])),
-            403,
-            "forbidden",
+            "invalid_request",
         ),
         (
             "protocol too new",
@@ -229,6 +227,70 @@ fn bad_requests_get_clear_4xx_answers_and_change_nothing() {
         assert!(!text.contains("PLANTED"), "{what}: the answer repeats input: {text}");
     }
 
+    // Changes that break a rule: the push is answered (the phone's outbox moves on), the change
+    // is refused with a code and a sentence that repeats nothing, and nothing of it is stored.
+    let entity_cases: Vec<(&str, Value, &str)> = vec![
+        ("invalid latitude", observation_entity(&author, &walk.id.to_string(), 200.0), "invalid"),
+        ("unknown theme", altered(&good, |e| e["fields"]["themes"] = json!(["obs.PLANTED"])), "invalid"),
+        (
+            "unknown tone, a name planted",
+            altered(&good, |e| e["fields"]["tone"] = json!("PLANTED-Jan-de-Vries")),
+            "invalid",
+        ),
+        ("an author id in capitals", altered(&good, |e| e["author_id"] = json!(author.to_uppercase())), "invalid"),
+        ("text too long", altered(&good, |e| e["fields"]["note"] = json!("x".repeat(5000))), "invalid"),
+        ("negative accuracy", altered(&good, |e| e["fields"]["location"]["at"]["accuracy_m"] = json!(-1.0)), "invalid"),
+        (
+            "an unknown key deep inside",
+            altered(&good, |e| e["fields"]["location"]["at"]["PLANTED"] = json!("x".repeat(100_000))),
+            "invalid",
+        ),
+        ("an unknown field", altered(&good, |e| e["fields"]["PLANTED"] = json!(1)), "invalid"),
+        (
+            "a buurt code of a megabyte",
+            altered(&good, |e| e["fields"]["location"]["buurt"] = json!("x".repeat(1_000_000))),
+            "invalid",
+        ),
+        ("the smallest UTC offset", altered(&good, |e| e["created_offset_s"] = json!(-2147483648i64)), "invalid"),
+        (
+            "the largest clock",
+            altered(&good, |e| e["hlc"] = json!("ffffffffffff.ffff.ffffffffffffffff")),
+            "clock_out_of_range",
+        ),
+        (
+            "a clock from 2001",
+            altered(&good, |e| e["hlc"] = json!("00e3c8d7e000.0000.0000000000000001")),
+            "clock_out_of_range",
+        ),
+        (
+            "a field clock later than the version",
+            altered(&good, |e| e["clocks"] = json!({"note": "01a2236d0020.0000.0000000000000001"})),
+            "invalid",
+        ),
+        ("someone else's name", observation_entity(&t.lead.id, &walk.id.to_string(), 52.09), "not_author"),
+        (
+            "a walk that does not exist",
+            observation_entity(&author, &uuid::Uuid::now_v7().to_string(), 52.09),
+            "walk_not_found",
+        ),
+    ];
+    for (what, entity, code) in entity_cases {
+        let (got, _, text) = api.post("/v1/sync", Some(&credential), None, &sync_body(json!([entity])));
+        assert_eq!(got, 200, "{what}: {text}");
+        let answer: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(answer["acknowledged"], 1, "{what}");
+        let rejected = answer["rejected"].as_array().unwrap_or_else(|| panic!("{what}: nothing refused: {text}"));
+        assert_eq!(rejected.len(), 1, "{what}: {text}");
+        assert_eq!(rejected[0]["code"], code, "{what}: {text}");
+        assert!(!rejected[0]["reason"].as_str().unwrap().is_empty());
+        assert!(!text.contains("PLANTED"), "{what}: the answer repeats input: {text}");
+    }
+    // Every status answers with a JSON error body, a wrong method too.
+    let resp = api.agent.get(format!("{}/v1/sync", server.url)).call().unwrap();
+    assert_eq!(resp.status().as_u16(), 405);
+    let err: ErrorBody = serde_json::from_str(&resp.into_body().read_to_string().unwrap()).unwrap();
+    assert_eq!(err.error, "method_not_allowed");
+
     // Oversized and compression bombs.
     let (got, err, _) = api.post("/v1/sync", Some(&credential), None, &vec![b' '; 9 * 1024 * 1024]);
     assert_eq!((got, err.unwrap().error.as_str()), (413, "payload_too_large"));
@@ -239,8 +301,13 @@ fn bad_requests_get_clear_4xx_answers_and_change_nothing() {
     // Enrolment with nonsense.
     let (got, err, _) = api.post("/v1/enrol", None, None, br#"{"protocol":1,"code":"PLANTED","device_name":"x"}"#);
     assert_eq!((got, err.unwrap().error.as_str()), (403, "invalid_code"));
-    let (got, _, _) = api.post("/v1/enrol", None, None, br#"{"protocol":1,"code":"x","device_name":""}"#);
-    assert_eq!(got, 400);
+    for name in ["", r"telefoon\nabc-123\tactive\tlast seen never", r"x\u0007"] {
+        let body = format!(r#"{{"protocol":3,"code":"x","device_name":"{name}"}}"#);
+        let (got, err, text) = api.post("/v1/enrol", None, None, body.as_bytes());
+        assert_eq!((got, err.unwrap().error.as_str()), (400, "invalid_enrolment"), "{name}: {text}");
+    }
+    let (got, err, _) = api.post("/v1/enrol", None, None, &vec![b' '; 5000]);
+    assert_eq!((got, err.unwrap().error.as_str()), (413, "payload_too_large"), "enrolment takes a few KiB");
     let (got, _, _) = api.post("/v1/nowhere", None, None, b"{}");
     assert_eq!(got, 404);
 

@@ -1,5 +1,8 @@
 //! The administrator's command line and the served process: create a team, add members, issue
-//! a code, list and revoke devices; the server's structured logs never carry record content.
+//! and cancel codes, list and revoke devices, disable a member, change a role, repair stored
+//! entities; the security log records refusals with address and reason; enrolment is rate
+//! limited and a compression bomb costs the server no memory; the server's structured logs
+//! never carry record content.
 
 mod common;
 
@@ -29,8 +32,18 @@ fn administer_a_team_and_serve_it_without_logging_content() {
         &["member-add", "--team", &team, "--name", "Sanne", "--role", "field_worker", "--organisation", "Buurtteam"],
     );
     let code = admin(&data, &["enrol-code", "--member", &sanne]);
-    assert_eq!(code.len(), 9, "{code}");
-    assert_eq!(&code[4..5], "-");
+    assert_eq!(code.len(), 14, "{code}");
+    assert_eq!((&code[4..5], &code[9..10]), ("-", "-"));
+    // A spare code, listed by an id and cancelled; and a QR line for the app.
+    let spare = admin(&data, &["enrol-code", "--member", &sanne, "--server-url", "https://wijk.example.nl/"]);
+    let (spare_code, qr) = spare.split_once('\n').unwrap();
+    assert_eq!(qr, format!("wijkverkenner:enrol?server=https://wijk.example.nl&code={spare_code}"));
+    let codes = admin(&data, &["codes", "--team", &team]);
+    assert_eq!(codes.lines().count(), 2, "{codes}");
+    assert!(!codes.contains(spare_code) && !codes.contains(&code), "codes are never listed: {codes}");
+    let spare_id = codes.lines().next().unwrap().split('\t').next().unwrap().to_string();
+    assert_eq!(admin(&data, &["code-cancel", "--team", &team, &spare_id]), format!("cancelled {spare_id}"));
+    assert!(admin(&data, &["codes", "--team", &team]).contains("used or cancelled"));
     // Wrong input is a clear error, not a crash.
     let out = Command::new(BIN)
         .arg("--data")
@@ -41,28 +54,10 @@ fn administer_a_team_and_serve_it_without_logging_content() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("role"));
 
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-    let mut server = Command::new(BIN)
-        .arg("--data")
-        .arg(&data)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .stderr(Stdio::from(log))
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
+    let (server, url) = serve(&data, &dir.path().join("server.log"));
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut up = false;
-    for _ in 0..100 {
-        if let Ok(mut r) = agent.get(format!("{url}/health")).call() {
-            let body = r.body_mut().read_to_string().unwrap();
-            assert!(body.contains("\"storage\":\"sqlite\""), "{body}");
-            up = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert!(up, "the server did not come up");
+    let health = agent.get(format!("{url}/health")).call().unwrap().body_mut().read_to_string().unwrap();
+    assert!(health.contains("\"storage\":\"sqlite\""), "{health}");
     let openapi: serde_json::Value = serde_json::from_str(
         &agent.get(format!("{url}/openapi.json")).call().unwrap().body_mut().read_to_string().unwrap(),
     )
@@ -84,18 +79,157 @@ fn administer_a_team_and_serve_it_without_logging_content() {
         .unwrap();
     store.sync(&transport, &AtomicBool::new(false)).unwrap();
 
+    // The operator's repair tools: nothing suspect here; one record deleted for everyone.
+    assert_eq!(admin(&data, &["suspects", "--team", &team]), "");
+    let record = store.latest_records(&PageRequest::first(1)).unwrap().items[0].id.to_string();
+    assert!(admin(&data, &["entity-quarantine", "--team", &team, &walk.id.to_string()]).starts_with("quarantined"));
+    assert!(admin(&data, &["entity-delete", "--team", &team, &record]).starts_with("deleted"));
+
     let devices = admin(&data, &["devices", "--team", &team]);
     assert!(devices.contains("Sanne") && devices.contains("active"), "{devices}");
     let device = devices.split('\t').next().unwrap().to_string();
     assert_eq!(admin(&data, &["revoke", &device]), format!("revoked {device}"));
     assert!(matches!(store.sync(&transport, &AtomicBool::new(false)), Err(Error::Revoked)));
+    // A member who left: disabled, no new codes; a role changes.
+    let joost = admin(&data, &["member-add", "--team", &team, "--name", "Joost"]);
+    assert!(admin(&data, &["member-role", &joost, "lead"]).ends_with("lead"));
+    admin(&data, &["member-disable", &joost]);
+    let members = admin(&data, &["members", "--team", &team]);
+    assert!(
+        members.lines().any(|l| l.starts_with(&joost) && l.contains("disabled") && l.contains("lead")),
+        "{members}"
+    );
+    let out = Command::new(BIN).arg("--data").arg(&data).args(["enrol-code", "--member", &joost]).output().unwrap();
+    assert!(!out.status.success());
 
-    server.kill().unwrap();
-    server.wait().unwrap();
+    drop(server);
     let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
     let events: Vec<serde_json::Value> = log.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     assert!(events.iter().any(|e| e["fields"]["message"] == "sync"), "structured sync events: {log}");
     assert!(events.iter().any(|e| e["fields"]["message"] == "device enrolled"));
+    // The revoked phone's last call is in the security log, with its address and device.
+    assert!(
+        events.iter().any(|e| e["target"] == "security"
+            && e["fields"]["reason"] == "revoked device"
+            && e["fields"]["device"] == device.as_str()
+            && e["fields"]["addr"] == "127.0.0.1"),
+        "{log}"
+    );
     assert!(!log.contains("PLANTED-LOG"), "the log holds record content");
     assert!(!log.contains("Sanne"), "the log holds a member's name");
+}
+
+/// A served process, killed when dropped (also when a test fails).
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(data: &std::path::Path, log: &std::path::Path) -> (Served, String) {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(BIN)
+        .arg("--data")
+        .arg(data)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(log).unwrap()))
+        .spawn()
+        .unwrap();
+    let served = Served(child);
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if ureq::get(format!("{url}/health")).call().is_ok() {
+            return (served, url);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the server did not come up");
+}
+
+/// Resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn enrolment_is_rate_limited_logged_and_costs_no_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let team = admin(&data, &["team-create", "Wijkteam Zuid"]);
+    let member = admin(&data, &["member-add", "--team", &team, "--name", "Fatima"]);
+    let good = admin(&data, &["enrol-code", "--member", &member]);
+    let log_path = dir.path().join("server.log");
+    let (server, url) = serve(&data, &log_path);
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let enrol = |body: &[u8], encoding: Option<&str>| {
+        let mut req = agent.post(format!("{url}/v1/enrol")).header("Content-Type", "application/json");
+        if let Some(e) = encoding {
+            req = req.header("Content-Encoding", e);
+        }
+        let resp = req.send(body).unwrap();
+        let status = resp.status().as_u16();
+        let retry = resp.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+        (status, retry, resp.into_body().read_to_string().unwrap_or_default())
+    };
+
+    // A compression bomb — 2 KB on the wire, 64 MB unpacked — over and over: refused before it
+    // is unpacked beyond a few KiB, and the server's memory stays where it was.
+    let bomb = zstd::bulk::compress(&vec![b' '; 64 * 1024 * 1024], 19).unwrap();
+    assert!(bomb.len() < 4096, "{}", bomb.len());
+    let (status, _, _) = enrol(&bomb, Some("zstd"));
+    assert_eq!(status, 413);
+    // The same without the size in its header: unpacking stops at the limit (or at a window
+    // larger than the limit needs).
+    let stream_bomb = {
+        use std::io::Write;
+        let mut e = zstd::stream::Encoder::new(Vec::new(), 1).unwrap();
+        e.write_all(&vec![b' '; 64 * 1024 * 1024]).unwrap();
+        e.finish().unwrap()
+    };
+    assert!(zstd::zstd_safe::get_frame_content_size(&stream_bomb).unwrap().is_none());
+    let before = rss_kib(server.0.id());
+    for _ in 0..50 {
+        assert_eq!(enrol(&bomb, Some("zstd")).0, 413);
+        let (status, _, _) = enrol(&stream_bomb, Some("zstd"));
+        assert!(status == 413 || status == 400, "{status}");
+    }
+    let after = rss_kib(server.0.id());
+    assert!(after < before + 4 * 1024, "memory grew from {before} KiB to {after} KiB");
+
+    // A burst of wrong codes: five are taken, then the address must wait, told how long.
+    let wrong = |i: usize| format!(r#"{{"protocol":3,"code":"AAAA-BBBB-{i:04}","device_name":"x"}}"#);
+    for i in 0..5 {
+        assert_eq!(enrol(wrong(i).as_bytes(), None).0, 403);
+    }
+    let (status, retry, body) = enrol(wrong(5).as_bytes(), None);
+    assert_eq!(status, 403, "the sixth wrong code is still judged: {body}");
+    let (status, retry_after, body) = enrol(wrong(6).as_bytes(), None);
+    assert_eq!(status, 429, "{body} {retry:?}");
+    assert!(body.contains("rate_limited"));
+    let wait: u64 = retry_after.expect("Retry-After").parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    // Even the right code waits now: guessing is not faster with a good code in between.
+    let right = format!(r#"{{"protocol":3,"code":"{good}","device_name":"telefoon"}}"#);
+    assert_eq!(enrol(right.as_bytes(), None).0, 429);
+
+    drop(server);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let events: Vec<serde_json::Value> = log.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let security = |reason: &str| {
+        events
+            .iter()
+            .filter(|e| {
+                e["target"] == "security" && e["fields"]["reason"] == reason && e["fields"]["addr"] == "127.0.0.1"
+            })
+            .count()
+    };
+    assert_eq!(security("invalid code"), 6, "{log}");
+    assert!(security("rate limited") >= 2, "{log}");
+    assert!(!log.contains("AAAA-BBBB"), "the log holds a code");
 }

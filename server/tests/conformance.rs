@@ -8,17 +8,49 @@ use std::sync::Arc;
 
 use common::*;
 use serde_json::json;
-use wijkverkenner_core::sync::wire::{Entity, EntityKind, PROTOCOL_VERSION};
-use wijkverkenner_core::Hlc;
+use wijkverkenner_core::sync::wire::{Entity, EntityKind, Rejection, MAX_PULL_BYTES, PROTOCOL_VERSION};
+use wijkverkenner_core::{Hlc, Taxonomy};
 use wijkverkenner_server::storage::{Caller, Role};
-use wijkverkenner_server::{admin, sync, Error, Storage};
+use wijkverkenner_server::{admin, sync, Storage};
 
 fn uuid() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// Clock values of this evening: `ms` after a fixed moment in 2026.
 fn clock(ms: u64) -> Hlc {
-    Hlc { wall_ms: ms, counter: 0, node: 1 }
+    Hlc { wall_ms: 1_795_539_600_000 + ms, counter: 0, node: 1 }
+}
+
+fn push(s: &dyn Storage, c: &Caller, entities: &[Entity]) -> sync::Pushed {
+    sync::apply_push(s, c, entities, &Taxonomy::default_taxonomy()).unwrap()
+}
+
+/// The codes of a push's refusals, in order.
+fn codes(p: &sync::Pushed) -> Vec<&str> {
+    p.rejected.iter().map(|r| r.code.as_str()).collect()
+}
+
+/// The entity as the team holds it, read as a new device of the lead would.
+fn team_version(s: &dyn Storage, lead: &Caller, id: &str) -> Option<Entity> {
+    let viewer = wijkverkenner_server::storage::Viewer {
+        team_id: lead.team.id.clone(),
+        member_id: lead.member.id.clone(),
+        device_id: "-".into(),
+        sees_sensitive: true,
+        withdrawals: false,
+    };
+    let mut cursor = 0;
+    loop {
+        let p = s.feed(&viewer, cursor, 1000).unwrap();
+        if let Some(e) = p.entities().unwrap().into_iter().find(|e| e.id == id) {
+            return Some(e);
+        }
+        cursor = p.cursor;
+        if !p.more {
+            return None;
+        }
+    }
 }
 
 /// A device for `member` straight in storage, and the caller it makes.
@@ -98,10 +130,6 @@ fn record(author: &str, walk_id: &str, id: &str, note: &str, sensitive_signal: b
     }
 }
 
-fn forbidden(r: Result<sync::Pushed, Error>) -> bool {
-    matches!(r, Err(Error::Api(e)) if e.status.as_u16() == 403)
-}
-
 fn teams_members_and_devices(s: Arc<dyn Storage>) {
     let t = team(s.as_ref(), "Kanaleneiland", 1);
     assert_eq!(s.team(&t.team.id).unwrap().unwrap().name, "Kanaleneiland");
@@ -115,17 +143,23 @@ fn teams_members_and_devices(s: Arc<dyn Storage>) {
     assert_eq!(s.caller(&c.device.id).unwrap().unwrap().device.revoked_ms, Some(5));
     assert!(!s.revoke_device(&uuid(), 5).unwrap());
     assert!(s.caller(&uuid()).unwrap().is_none());
+    assert_eq!(s.members(&t.team.id).unwrap().len(), 2);
 }
 
 fn enrolment_codes_are_one_time_and_expire(s: Arc<dyn Storage>) {
     let t = team(s.as_ref(), "Zuilen", 1);
     let code = admin::issue_code(s.as_ref(), &t.workers[0].id, 1).unwrap();
+    assert_eq!(admin::normalise_code(&code).len(), admin::CODE_CHARS, "60 bits: {code}");
     assert!(admin::redeem(s.as_ref(), &code, "a").is_ok());
     assert!(admin::redeem(s.as_ref(), &code, "b").is_err());
     // Expired: stored with a time in the past.
-    s.create_enrolment(&admin::sha256_hex("ABCD1234"), &t.workers[0].id, 1).unwrap();
-    assert!(admin::redeem(s.as_ref(), "abcd-1234", "c").is_err());
+    s.create_enrolment(&admin::sha256_hex("ABCD1234EFGH"), &t.workers[0].id, 0, 1).unwrap();
+    assert!(admin::redeem(s.as_ref(), "abcd-1234-efgh", "c").is_err());
     assert!(admin::redeem(s.as_ref(), "nonsense", "d").is_err());
+    // A device name that could forge a line of the device list is refused.
+    let code = admin::issue_code(s.as_ref(), &t.workers[0].id, 1).unwrap();
+    assert!(admin::redeem(s.as_ref(), &code, "telefoon\nnep-regel\tactive").is_err());
+    assert!(admin::redeem(s.as_ref(), &code, "telefoon").is_ok(), "the refused name did not spend the code");
 }
 
 fn a_lost_enrolment_answer_can_be_asked_again(s: Arc<dyn Storage>) {
@@ -145,12 +179,57 @@ fn a_lost_enrolment_answer_can_be_asked_again(s: Arc<dyn Storage>) {
     // Anyone else with the code is still refused: another attempt, or none.
     assert!(admin::redeem_attempt(s.as_ref(), &code, Some("0000000000000000ffffffffffffffff"), "x").is_err());
     assert!(admin::redeem(s.as_ref(), &code, "x").is_err());
-    // Not after the code expired, and not for a revoked device.
+    // Not after the code expired, not minutes later, not once the device synced, and not for
+    // a revoked device.
     let hash = admin::sha256_hex(&admin::normalise_code(&code));
-    let late = s.redeem_enrolment(&hash, Some(&admin::sha256_hex(attempt)), i64::MAX, &stored).unwrap();
+    let attempt_hash = admin::sha256_hex(attempt);
+    let late = s.redeem_enrolment(&hash, Some(&attempt_hash), i64::MAX, &stored).unwrap();
     assert_eq!(late, wijkverkenner_server::storage::Redeemed::Invalid);
-    assert!(s.revoke_device(&first.id, 5).unwrap());
-    assert!(admin::redeem_attempt(s.as_ref(), &code, Some(attempt), "telefoon").is_err());
+    let later = admin::now_ms() + wijkverkenner_server::storage::ENROL_RETRY_MS + 60_000;
+    assert_eq!(
+        s.redeem_enrolment(&hash, Some(&attempt_hash), later, &stored).unwrap(),
+        wijkverkenner_server::storage::Redeemed::Invalid
+    );
+    s.touch_device(&first.id, admin::now_ms()).unwrap();
+    assert!(admin::redeem_attempt(s.as_ref(), &code, Some(attempt), "telefoon").is_err(), "the device has synced");
+    let code = admin::issue_code(s.as_ref(), &member.id, 1).unwrap();
+    let (second, _, _, _) = admin::redeem_attempt(s.as_ref(), &code, Some(attempt), "telefoon 2").unwrap();
+    assert!(s.revoke_device(&second.id, 5).unwrap());
+    assert!(admin::redeem_attempt(s.as_ref(), &code, Some(attempt), "telefoon 2").is_err());
+}
+
+fn operators_manage_codes_members_and_roles(s: Arc<dyn Storage>) {
+    let t = team(s.as_ref(), "Lunetten", 2);
+    let other = team(s.as_ref(), "Elders", 1);
+    // Codes are listed by an id, never the code; one can be cancelled, and only in its team.
+    let code = admin::issue_code(s.as_ref(), &t.workers[0].id, 1).unwrap();
+    let listed = s.codes(&t.team.id).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(!listed[0].id.is_empty() && !code.contains(&listed[0].id));
+    assert!(listed[0].used_ms.is_none() && listed[0].issued_ms.is_some());
+    assert!(!s.cancel_code(&other.team.id, &listed[0].id, 5).unwrap());
+    assert!(s.cancel_code(&t.team.id, &listed[0].id, 5).unwrap());
+    assert!(admin::redeem(s.as_ref(), &code, "telefoon").is_err(), "a cancelled code is dead");
+    // Revoking a phone kills its member's unused codes.
+    let phone = caller(s.as_ref(), &t.workers[0]);
+    let spare = admin::issue_code(s.as_ref(), &t.workers[0].id, 1).unwrap();
+    assert!(s.revoke_device(&phone.device.id, 6).unwrap());
+    assert!(admin::redeem(s.as_ref(), &spare, "dief").is_err(), "a revoked phone's member's code is dead");
+    // Disabling a member revokes every phone, kills every code, and allows no new one.
+    let a = caller(s.as_ref(), &t.workers[1]);
+    let b = caller(s.as_ref(), &t.workers[1]);
+    let open = admin::issue_code(s.as_ref(), &t.workers[1].id, 1).unwrap();
+    assert!(s.disable_member(&t.workers[1].id, 7).unwrap());
+    for d in [&a, &b] {
+        assert!(s.caller(&d.device.id).unwrap().unwrap().device.revoked_ms.is_some());
+    }
+    assert!(admin::redeem(s.as_ref(), &open, "x").is_err());
+    assert!(admin::issue_code(s.as_ref(), &t.workers[1].id, 1).is_err());
+    assert!(s.member(&t.workers[1].id).unwrap().unwrap().disabled_ms.is_some());
+    // A role changes.
+    assert!(s.set_role(&t.workers[0].id, Role::Lead).unwrap());
+    assert_eq!(s.member(&t.workers[0].id).unwrap().unwrap().role, Role::Lead);
+    assert!(!s.set_role(&uuid(), Role::Lead).unwrap());
 }
 
 fn pushes_are_idempotent_and_sequenced(s: Arc<dyn Storage>) {
@@ -159,19 +238,24 @@ fn pushes_are_idempotent_and_sequenced(s: Arc<dyn Storage>) {
     let b = caller(s.as_ref(), &t.workers[1]);
     let w = walk(&a.member.id, &uuid());
     let r = record(&a.member.id, &w.id, &uuid(), "zwerfvuil", false);
-    let push = vec![w.clone(), r.clone()];
-    assert_eq!(sync::apply_push(s.as_ref(), &a, &push).unwrap().changed, 2);
+    let both = vec![w.clone(), r.clone()];
+    assert_eq!(push(s.as_ref(), &a, &both).changed, 2);
     for _ in 0..3 {
-        assert_eq!(sync::apply_push(s.as_ref(), &a, &push).unwrap().changed, 0, "a repeated push changes nothing");
+        assert_eq!(push(s.as_ref(), &a, &both).changed, 0, "a repeated push changes nothing");
     }
     // Reordered: the record before its walk is fine too.
-    assert_eq!(sync::apply_push(s.as_ref(), &a, &[r.clone(), w.clone()]).unwrap().changed, 0);
+    assert_eq!(push(s.as_ref(), &a, &[r.clone(), w.clone()]).changed, 0);
     let page = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, 0, 100).unwrap();
     assert_eq!(page.docs.len(), 2);
     assert!(!page.more);
     assert_eq!(sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, page.cursor, 100).unwrap().docs.len(), 0);
     // The pusher is not sent its own changes back.
     assert_eq!(sync::pull(s.as_ref(), &a, PROTOCOL_VERSION, 0, 100).unwrap().docs.len(), 0);
+    // A new walk and its record in one push, record first, also work.
+    let w2 = walk(&a.member.id, &uuid());
+    let r2 = record(&a.member.id, &w2.id, &uuid(), "later", false);
+    let p = push(s.as_ref(), &a, &[r2, w2]);
+    assert_eq!((p.changed, p.rejected.len()), (2, 0));
 }
 
 fn edits_merge_per_field(s: Arc<dyn Storage>) {
@@ -180,59 +264,123 @@ fn edits_merge_per_field(s: Arc<dyn Storage>) {
     let lead = caller(s.as_ref(), &t.lead);
     let w = walk(&a.member.id, &uuid());
     let r = record(&a.member.id, &w.id, &uuid(), "eerst", false);
-    sync::apply_push(s.as_ref(), &a, &[w, r.clone()]).unwrap();
+    push(s.as_ref(), &a, &[w, r.clone()]);
     // The author edits the note; the lead, concurrently, asks a question.
-    let mut edit = r.clone();
-    edit.fields.insert("note".into(), json!("later"));
-    edit.clocks.insert("note".into(), clock(10));
-    edit.hlc = clock(10);
-    let mut question = r.clone();
-    question.fields.insert("review_question".into(), json!("Waar precies?"));
-    question.clocks.insert("review_question".into(), clock(9));
-    question.hlc = clock(9);
-    assert_eq!(sync::apply_push(s.as_ref(), &lead, &[question]).unwrap().changed, 1);
-    assert_eq!(sync::apply_push(s.as_ref(), &a, &[edit]).unwrap().changed, 1);
-    let page = sync::pull(s.as_ref(), &lead, PROTOCOL_VERSION, 0, 100).unwrap();
-    let entities = page.entities().unwrap();
-    let merged = entities.iter().find(|e| e.id == r.id).unwrap();
+    let edit = with(&r, "note", json!("later"), 10);
+    let question = with(&r, "review_question", json!("Waar precies?"), 9);
+    assert_eq!(push(s.as_ref(), &lead, &[question]).changed, 1);
+    assert_eq!(push(s.as_ref(), &a, &[edit]).changed, 1);
+    let merged = team_version(s.as_ref(), &lead, &r.id).unwrap();
     assert_eq!(merged.fields["note"], json!("later"));
     assert_eq!(merged.fields["review_question"], json!("Waar precies?"));
 }
 
-fn rights_are_enforced_and_a_refused_push_stores_nothing(s: Arc<dyn Storage>) {
+/// `e` with `field` set to `value` under `clock(at)`.
+fn with(e: &Entity, field: &str, value: serde_json::Value, at: u64) -> Entity {
+    let mut e = e.clone();
+    e.fields.insert(field.into(), value);
+    e.clocks.insert(field.into(), clock(at));
+    e.hlc = e.hlc.max(clock(at));
+    e
+}
+
+fn a_refused_change_is_reported_and_the_rest_applies(s: Arc<dyn Storage>) {
     let t = team(s.as_ref(), "West", 2);
     let a = caller(s.as_ref(), &t.workers[0]);
     let b = caller(s.as_ref(), &t.workers[1]);
     let lead = caller(s.as_ref(), &t.lead);
     let w = walk(&a.member.id, &uuid());
     let r = record(&a.member.id, &w.id, &uuid(), "van a", false);
-    sync::apply_push(s.as_ref(), &a, &[w.clone(), r.clone()]).unwrap();
+    push(s.as_ref(), &a, &[w.clone(), r.clone()]);
 
-    // b may not create in a's name, nor edit a's record, nor review.
+    // b may not create in a's name, nor in a's walk, nor edit a's record, nor review.
     let forged = record(&a.member.id, &w.id, &uuid(), "namens a", false);
-    assert!(forbidden(sync::apply_push(s.as_ref(), &b, &[forged])));
-    let mut edit = r.clone();
-    edit.fields.insert("note".into(), json!("door b"));
-    edit.clocks.insert("note".into(), clock(20));
-    assert!(forbidden(sync::apply_push(s.as_ref(), &b, &[edit.clone()])));
-    let mut review = r.clone();
-    review.fields.insert("reviewed_ms".into(), json!(5));
-    review.clocks.insert("reviewed_ms".into(), clock(21));
-    assert!(forbidden(sync::apply_push(s.as_ref(), &a, &[review.clone()])));
-    // A push with one forbidden change among good ones stores none of them.
-    let fine = record(&b.member.id, &w.id, &uuid(), "van b", false);
-    let before = sync::pull(s.as_ref(), &lead, PROTOCOL_VERSION, 0, 100).unwrap().cursor;
-    assert!(forbidden(sync::apply_push(s.as_ref(), &b, &[fine.clone(), edit])));
-    assert_eq!(sync::pull(s.as_ref(), &lead, PROTOCOL_VERSION, 0, 100).unwrap().cursor, before);
-    assert_eq!(sync::pull(s.as_ref(), &lead, PROTOCOL_VERSION, 0, 100).unwrap().docs.len(), 2);
-    // The lead may review; a delete only by the author.
-    assert_eq!(sync::apply_push(s.as_ref(), &lead, &[review]).unwrap().changed, 1);
+    assert_eq!(codes(&push(s.as_ref(), &b, std::slice::from_ref(&forged))), ["not_author"]);
+    let in_a_walk = record(&b.member.id, &w.id, &uuid(), "in de ronde van a", false);
+    assert_eq!(codes(&push(s.as_ref(), &b, &[in_a_walk])), ["walk_not_found"]);
+    let nowhere = record(&b.member.id, &uuid(), &uuid(), "in geen ronde", false);
+    assert_eq!(codes(&push(s.as_ref(), &b, &[nowhere])), ["walk_not_found"]);
+    let edit = with(&r, "note", json!("door b"), 20);
+    let p = push(s.as_ref(), &b, std::slice::from_ref(&edit));
+    assert_eq!(codes(&p), ["not_author"]);
+    // The refusal carries the team's version, so b's phone can take it.
+    let current = p.rejected[0].current.as_ref().expect("b may see a's observation");
+    assert_eq!(current.fields["note"], json!("van a"));
+    let review = with(&r, "reviewed_ms", json!(1_795_539_600_000i64), 21);
+    assert_eq!(codes(&push(s.as_ref(), &a, std::slice::from_ref(&review))), ["lead_only"]);
+    // A push with a refused change among good ones applies the good ones.
+    let w_b = walk(&b.member.id, &uuid());
+    let fine = record(&b.member.id, &w_b.id, &uuid(), "van b", false);
+    let p = push(s.as_ref(), &b, &[w_b, fine.clone(), edit]);
+    assert_eq!((p.changed, codes(&p)), (2, vec!["not_author"]));
+    assert_eq!(team_version(s.as_ref(), &lead, &r.id).unwrap().fields["note"], json!("van a"));
+    assert!(team_version(s.as_ref(), &lead, &fine.id).is_some());
+    // The lead may review; a delete only by the author, and not once reviewed.
+    assert_eq!(push(s.as_ref(), &lead, &[review]).changed, 1);
     let mut delete = r.clone();
     delete.deleted = true;
     delete.fields.clear();
     delete.hlc = clock(30);
-    assert!(forbidden(sync::apply_push(s.as_ref(), &b, &[delete.clone()])));
-    assert_eq!(sync::apply_push(s.as_ref(), &a, &[delete]).unwrap().changed, 1);
+    assert_eq!(codes(&push(s.as_ref(), &b, std::slice::from_ref(&delete))), ["not_author"]);
+    assert_eq!(codes(&push(s.as_ref(), &a, &[delete])), ["frozen"]);
+    assert!(!team_version(s.as_ref(), &lead, &r.id).unwrap().deleted);
+    // A record the author may still change can be deleted.
+    let mut gone = fine.clone();
+    gone.deleted = true;
+    gone.fields.clear();
+    gone.hlc = clock(31);
+    assert_eq!(push(s.as_ref(), &b, &[gone]).changed, 1);
+    assert!(team_version(s.as_ref(), &lead, &fine.id).unwrap().deleted);
+}
+
+fn equal_or_missing_clocks_change_nothing_that_is_not_the_pushers(s: Arc<dyn Storage>) {
+    let t = team(s.as_ref(), "Vleuten", 2);
+    let a = caller(s.as_ref(), &t.workers[0]);
+    let b = caller(s.as_ref(), &t.workers[1]);
+    let lead = caller(s.as_ref(), &t.lead);
+    let w = walk(&a.member.id, &uuid());
+    let r = with(&record(&a.member.id, &w.id, &uuid(), "van a", false), "tone", json!("neutral"), 5);
+    push(s.as_ref(), &a, &[w.clone(), r.clone()]);
+    // The same clocks (none for the note: it dates from creation) and another note that sorts
+    // higher: refused, the note stays.
+    let mut forged = r.clone();
+    forged.fields.insert("note".into(), json!("~ vervalst"));
+    assert_eq!(codes(&push(s.as_ref(), &b, std::slice::from_ref(&forged))), ["clock_reused"]);
+    forged.clocks.insert("tone".into(), clock(5));
+    forged.fields.insert("tone".into(), json!("positive"));
+    let p = push(s.as_ref(), &b, &[forged]);
+    assert!(p.rejected.iter().all(|r| r.code == "clock_reused") && p.rejected.len() == 2);
+    assert_eq!(team_version(s.as_ref(), &lead, &r.id).unwrap().fields["note"], json!("van a"));
+    // Not even the author reuses a clock.
+    let mut own = r.clone();
+    own.fields.insert("note".into(), json!("~ zelf, zonder klok"));
+    assert_eq!(codes(&push(s.as_ref(), &a, &[own])), ["clock_reused"]);
+    // Marking someone else's walk submitted, or one's own walk active again, is refused.
+    let submitted = with(
+        &with(&w, "status", json!("submitted"), 6),
+        "ended",
+        json!({"utc_ms": 1_795_539_900_000i64, "offset_s": 3600}),
+        6,
+    );
+    assert_eq!(codes(&push(s.as_ref(), &b, std::slice::from_ref(&submitted))), ["not_author", "not_author"]);
+    assert_eq!(push(s.as_ref(), &a, std::slice::from_ref(&submitted)).changed, 1);
+    assert_eq!(codes(&push(s.as_ref(), &a, &[with(&submitted, "status", json!("active"), 7)])), ["status_transition"]);
+    // `sensitive` is the server's to derive: pushed on a colleague's observation it is ignored.
+    let mut hide = r.clone();
+    hide.sensitive = true;
+    push(s.as_ref(), &b, &[hide]);
+    let kept = team_version(s.as_ref(), &lead, &r.id).unwrap();
+    assert!(!kept.sensitive);
+    assert!(sync::pull(s.as_ref(), &caller(s.as_ref(), &t.workers[1]), PROTOCOL_VERSION, 0, 100)
+        .unwrap()
+        .entities()
+        .unwrap()
+        .iter()
+        .any(|e| e.id == r.id));
+    // Nor does the identity change: a later creation offset is a conflict, not a merge.
+    let mut moved = r.clone();
+    moved.created_offset_s = -36_000;
+    assert_eq!(codes(&push(s.as_ref(), &a, &[moved])), ["identity_conflict"]);
 }
 
 fn signal_status_follows_the_transitions(s: Arc<dyn Storage>) {
@@ -241,41 +389,38 @@ fn signal_status_follows_the_transitions(s: Arc<dyn Storage>) {
     let lead = caller(s.as_ref(), &t.lead);
     let w = walk(&a.member.id, &uuid());
     let sig = record(&a.member.id, &w.id, &uuid(), "wapen gezien", true);
-    sync::apply_push(s.as_ref(), &a, &[w, sig.clone()]).unwrap();
+    push(s.as_ref(), &a, &[w, sig.clone()]);
     let set = |e: &Entity, status: &str, referral: Option<&str>, at: u64| {
-        let mut e = e.clone();
-        e.fields.insert("review_status".into(), json!(status));
-        e.fields.insert("review_referral".into(), json!(referral));
-        e.clocks.insert("review_status".into(), clock(at));
-        e.clocks.insert("review_referral".into(), clock(at));
-        e.hlc = clock(at);
-        e
+        with(&with(e, "review_status", json!(status), at), "review_referral", json!(referral), at)
     };
     let closed = set(&sig, "closed", None, 40);
-    assert_eq!(sync::apply_push(s.as_ref(), &lead, std::slice::from_ref(&closed)).unwrap().changed, 1);
-    // Closed → referred is not allowed (reopen through review first): the push is applied,
-    // the status kept, stamped after the refused change, and the refusal reported.
+    assert_eq!(push(s.as_ref(), &lead, std::slice::from_ref(&closed)).changed, 1);
+    // Closed → referred is not allowed (reopen through review first): refused, with the team's
+    // version for the phone to take; nothing is re-stamped.
     let referred = set(&closed, "referred", Some("ref.police"), 41);
-    let out = sync::apply_push(s.as_ref(), &lead, std::slice::from_ref(&referred)).unwrap();
+    let out = push(s.as_ref(), &lead, std::slice::from_ref(&referred));
     assert_eq!(out.rejected.len(), 1);
-    assert_eq!(out.rejected[0].field, "review_status");
-    // The pushing phone gets the server's version back, with a clock that wins over its own.
-    let back = sync::pull(s.as_ref(), &lead, PROTOCOL_VERSION, 0, 100).unwrap();
-    let back = back.entities().unwrap();
-    let kept = back.iter().find(|e| e.id == sig.id).expect("the refused change comes back");
-    assert_eq!(kept.fields["review_status"], json!("closed"));
-    assert!(kept.clock("review_status") > referred.clock("review_status"));
-    let reopened = set(kept, "in_review", None, 42);
-    let reopened = Entity { hlc: kept.hlc.max(clock(42)), ..reopened };
-    let mut reopened = reopened;
-    let later = kept.clock("review_status").tick(kept.clock("review_status").wall_ms + 1, 1);
-    reopened.clocks.insert("review_status".into(), later);
-    reopened.clocks.insert("review_referral".into(), later);
-    assert_eq!(sync::apply_push(s.as_ref(), &lead, &[reopened]).unwrap().changed, 1);
-    assert!(
-        sync::apply_push(s.as_ref(), &lead, &[closed]).unwrap().rejected.is_empty(),
-        "an old version changes nothing"
-    );
+    let Rejection { field, code, current, .. } = &out.rejected[0];
+    assert_eq!((field.as_str(), code.as_str()), ("review_status", "status_transition"));
+    let current = current.as_ref().unwrap();
+    assert_eq!(current.fields["review_status"], json!("closed"));
+    assert_eq!(current.clock("review_status"), clock(40));
+    assert_eq!(team_version(s.as_ref(), &lead, &sig.id).unwrap(), *current);
+    let reopened = set(current, "in_review", None, 42);
+    assert_eq!(push(s.as_ref(), &lead, &[reopened]).changed, 1);
+    assert!(push(s.as_ref(), &lead, &[closed]).rejected.is_empty(), "an old version changes nothing");
+    // The author cannot set a status, not even on a new signal of her own.
+    let mut own = record(&a.member.id, &sig.walk_id.clone().unwrap(), &uuid(), "nieuw", true);
+    own = set(&own, "referred", Some("ref.police"), 43);
+    assert_eq!(codes(&push(s.as_ref(), &a, &[own])), ["lead_only"]);
+    // Referred: the author can no longer change or delete it, but can still answer.
+    let referred = set(&team_version(s.as_ref(), &lead, &sig.id).unwrap(), "referred", Some("ref.police"), 44);
+    assert_eq!(push(s.as_ref(), &lead, std::slice::from_ref(&referred)).changed, 1);
+    let p = push(s.as_ref(), &a, &[with(&referred, "description", json!("anders"), 45)]);
+    assert_eq!(codes(&p), ["frozen"]);
+    let asked = with(&referred, "review_question", json!("Wie?"), 46);
+    push(s.as_ref(), &lead, std::slice::from_ref(&asked));
+    assert!(push(s.as_ref(), &a, &[with(&asked, "review_answer", json!("Een buurman"), 47)]).rejected.is_empty());
 }
 
 fn the_feed_is_need_to_know_and_paged(s: Arc<dyn Storage>) {
@@ -284,11 +429,11 @@ fn the_feed_is_need_to_know_and_paged(s: Arc<dyn Storage>) {
     let b = caller(s.as_ref(), &t.workers[1]);
     let lead = caller(s.as_ref(), &t.lead);
     let w = walk(&a.member.id, &uuid());
-    let mut push = vec![w.clone()];
+    let mut entities = vec![w.clone()];
     for i in 0..25 {
-        push.push(record(&a.member.id, &w.id, &uuid(), &format!("r{i}"), i % 5 == 0));
+        entities.push(record(&a.member.id, &w.id, &uuid(), &format!("r{i}"), i % 5 == 0));
     }
-    sync::apply_push(s.as_ref(), &a, &push).unwrap();
+    push(s.as_ref(), &a, &entities);
     let all = |c: &Caller| {
         let mut seen = Vec::new();
         let mut cursor = 0;
@@ -312,6 +457,41 @@ fn the_feed_is_need_to_know_and_paged(s: Arc<dyn Storage>) {
     assert_eq!(all(&a2).len(), 26);
 }
 
+fn pages_are_cut_by_bytes(s: Arc<dyn Storage>) {
+    let t = team(s.as_ref(), "Papendorp", 1);
+    let a = caller(s.as_ref(), &t.workers[0]);
+    let b = caller(s.as_ref(), &t.lead);
+    // Ended walks with the longest track the protocol allows: ~330 KB each.
+    let walks: Vec<Entity> = (0..40)
+        .map(|i| {
+            let mut w = walk(&a.member.id, &uuid());
+            let track: Vec<_> = (0..wijkverkenner_core::sync::codec::MAX_TRACK_POINTS)
+                .map(|k| json!({"at_ms": 1_795_539_600_000i64 + k as i64, "lat": 52.0 + k as f64 * 1e-6 + i as f64 * 1e-3, "lon": 5.1234567891}))
+                .collect();
+            w = with(&w, "track", json!(track), 2);
+            w
+        })
+        .collect();
+    for chunk in walks.chunks(10) {
+        assert!(push(s.as_ref(), &a, chunk).rejected.is_empty());
+    }
+    let (mut cursor, mut pages, mut total) = (0, 0, 0);
+    loop {
+        let p = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, cursor, 5000).unwrap();
+        let bytes: usize = p.docs.iter().map(String::len).sum();
+        assert!(bytes <= MAX_PULL_BYTES, "a page of {bytes} bytes");
+        assert!(!p.docs.is_empty());
+        total += p.docs.len();
+        pages += 1;
+        cursor = p.cursor;
+        if !p.more {
+            break;
+        }
+    }
+    assert_eq!(total, 40);
+    assert!(pages >= 2, "forty large walks do not fit one page");
+}
+
 fn a_record_that_becomes_sensitive_is_withdrawn(s: Arc<dyn Storage>) {
     let t = team(s.as_ref(), "Zuidwest", 2);
     let a = caller(s.as_ref(), &t.workers[0]);
@@ -323,18 +503,14 @@ fn a_record_that_becomes_sensitive_is_withdrawn(s: Arc<dyn Storage>) {
     open.fields.insert("category".into(), json!("sig.other"));
     open.sensitive = false;
     let secret = record(&a.member.id, &w.id, &uuid(), "meteen gevoelig", true);
-    sync::apply_push(s.as_ref(), &a, &[w.clone(), open.clone(), secret.clone()]).unwrap();
+    push(s.as_ref(), &a, &[w.clone(), open.clone(), secret.clone()]);
     let first = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, 0, 100).unwrap();
     assert_eq!(first.docs.len(), 2, "b sees the walk and the open signal");
     assert!(first.withdrawn.is_empty());
 
     // The author re-categorises the open signal: now only the author and the leads may see it.
-    let mut now_secret = open.clone();
-    now_secret.fields.insert("category".into(), json!("sig.exploitation"));
-    now_secret.clocks.insert("category".into(), clock(5));
-    now_secret.hlc = clock(5);
-    now_secret.sensitive = true;
-    assert_eq!(sync::apply_push(s.as_ref(), &a, &[now_secret]).unwrap().changed, 1);
+    let now_secret = with(&open, "category", json!("sig.exploitation"), 5);
+    assert_eq!(push(s.as_ref(), &a, &[now_secret]).changed, 1);
     let next = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, first.cursor, 100).unwrap();
     assert!(next.docs.is_empty(), "b is not sent the sensitive version");
     assert_eq!(next.withdrawn, vec![open.id.clone()], "b is told to delete its copy");
@@ -357,6 +533,38 @@ fn a_record_that_becomes_sensitive_is_withdrawn(s: Arc<dyn Storage>) {
     }
 }
 
+fn operators_delete_or_quarantine_one_entity(s: Arc<dyn Storage>) {
+    let t = team(s.as_ref(), "Rivierenwijk", 2);
+    let a = caller(s.as_ref(), &t.workers[0]);
+    let b = caller(s.as_ref(), &t.workers[1]);
+    let lead = caller(s.as_ref(), &t.lead);
+    let w = walk(&a.member.id, &uuid());
+    let r1 = record(&a.member.id, &w.id, &uuid(), "een", false);
+    let r2 = record(&a.member.id, &w.id, &uuid(), "twee", false);
+    push(s.as_ref(), &a, &[w.clone(), r1.clone(), r2.clone()]);
+    let seen = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, 0, 100).unwrap();
+    assert_eq!(seen.docs.len(), 3);
+    assert!(sync::suspects(s.as_ref(), &t.team.id).unwrap().is_empty());
+
+    // Deleted by an operator: a tombstone for everyone, whatever clocks the phones hold.
+    assert!(sync::delete_entity(s.as_ref(), &t.team.id, &r1.id).unwrap());
+    assert!(!sync::delete_entity(s.as_ref(), &t.team.id, &uuid()).unwrap());
+    let next = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, seen.cursor, 100).unwrap();
+    let gone = next.entities().unwrap();
+    assert!(gone.iter().any(|e| e.id == r1.id && e.deleted));
+    // Quarantined: withdrawn from every phone that could see it, never served, pushes refused.
+    assert!(sync::quarantine_entity(s.as_ref(), &t.team.id, &r2.id).unwrap());
+    let after = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, next.cursor, 100).unwrap();
+    assert_eq!(after.withdrawn, vec![r2.id.clone()]);
+    assert!(team_version(s.as_ref(), &lead, &r2.id).is_none());
+    let p = push(s.as_ref(), &a, &[with(&r2, "note", json!("toch"), 9)]);
+    assert_eq!(codes(&p), ["quarantined"]);
+    assert!(p.rejected[0].current.is_none());
+    // The other team is untouched.
+    let other = team(s.as_ref(), "Ergens", 0);
+    assert!(!sync::delete_entity(s.as_ref(), &other.team.id, &r2.id).unwrap());
+}
+
 fn teams_are_isolated(s: Arc<dyn Storage>) {
     let ta = team(s.as_ref(), "Team A", 1);
     let tb = team(s.as_ref(), "Team B", 1);
@@ -365,19 +573,18 @@ fn teams_are_isolated(s: Arc<dyn Storage>) {
     let lead_b = caller(s.as_ref(), &tb.lead);
     let w = walk(&a.member.id, &uuid());
     let r = record(&a.member.id, &w.id, &uuid(), "alleen voor team A", false);
-    sync::apply_push(s.as_ref(), &a, &[w.clone(), r.clone()]).unwrap();
+    push(s.as_ref(), &a, &[w.clone(), r.clone()]);
     assert!(sync::pull(s.as_ref(), &lead_b, PROTOCOL_VERSION, 0, 100).unwrap().docs.is_empty());
     assert!(sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, 0, 100).unwrap().docs.is_empty());
-    // Pushing A's ids from team B cannot touch A's data: it is refused (not the author) ...
-    let mut overwrite = r.clone();
-    overwrite.fields.insert("note".into(), json!("door B"));
-    overwrite.clocks.insert("note".into(), clock(99));
-    assert!(forbidden(sync::apply_push(s.as_ref(), &b, &[overwrite])));
+    // Pushing A's ids from team B cannot touch A's data: it is refused (not the author, and no
+    // such walk in team B) ...
+    let overwrite = with(&r, "note", json!("door B"), 99);
+    let p = push(s.as_ref(), &b, &[overwrite]);
+    assert_eq!(codes(&p), ["not_author"]);
+    assert!(p.rejected[0].current.is_none(), "nothing of team A comes back");
     // ... and A's record is unchanged.
     let lead_a = caller(s.as_ref(), &ta.lead);
-    let seen = sync::pull(s.as_ref(), &lead_a, PROTOCOL_VERSION, 0, 100).unwrap();
-    let seen = seen.entities().unwrap();
-    assert_eq!(seen.iter().find(|e| e.id == r.id).unwrap().fields["note"], json!("alleen voor team A"));
+    assert_eq!(team_version(s.as_ref(), &lead_a, &r.id).unwrap().fields["note"], json!("alleen voor team A"));
 }
 
 macro_rules! conformance {
@@ -398,11 +605,15 @@ conformance!(
     teams_members_and_devices,
     enrolment_codes_are_one_time_and_expire,
     a_lost_enrolment_answer_can_be_asked_again,
+    operators_manage_codes_members_and_roles,
     pushes_are_idempotent_and_sequenced,
     edits_merge_per_field,
-    rights_are_enforced_and_a_refused_push_stores_nothing,
+    a_refused_change_is_reported_and_the_rest_applies,
+    equal_or_missing_clocks_change_nothing_that_is_not_the_pushers,
     signal_status_follows_the_transitions,
     the_feed_is_need_to_know_and_paged,
+    pages_are_cut_by_bytes,
     a_record_that_becomes_sensitive_is_withdrawn,
+    operators_delete_or_quarantine_one_entity,
     teams_are_isolated,
 );

@@ -204,7 +204,7 @@ fn enrolment_codes_are_one_time() {
     let server = TestServer::start(storage.clone());
     let t = team(storage.as_ref(), "Noord", 1);
     let code = wijkverkenner_server::admin::issue_code(storage.as_ref(), &t.workers[0].id, 1).unwrap();
-    assert_eq!(code.len(), 9);
+    assert_eq!(code.len(), 14);
     let transport = wijkverkenner_core::sync::http::HttpTransport::new(&server.url);
     let a = Store::open(dir.path().join("a.db"), Encryption::Key(StoreKey::new([1; 32]))).unwrap();
     // Typed in lower case, without the dash: still valid.
@@ -215,4 +215,89 @@ fn enrolment_codes_are_one_time() {
         other => panic!("a used code must be refused, got {other:?}"),
     }
     assert!(b.identity().is_none());
+}
+
+#[test]
+fn a_refused_change_gives_the_phone_the_teams_version_and_the_outbox_moves_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = sqlite_storage(dir.path());
+    let server = TestServer::start(storage.clone());
+    let t = team(storage.as_ref(), "Zuilen", 1);
+    let sanne = Phone::enrol(&server, storage.as_ref(), &t.workers[0]);
+    let lead = Phone::enrol(&server, storage.as_ref(), &t.lead);
+    let second_lead_member = wijkverkenner_server::admin::add_member(
+        storage.as_ref(),
+        &t.team.id,
+        "Tweede",
+        wijkverkenner_server::storage::Role::Lead,
+        "Gemeente",
+    )
+    .unwrap();
+    let lead2 = Phone::enrol(&server, storage.as_ref(), &second_lead_member);
+    let walk = sanne.store.start_walk(new_walk(0)).unwrap();
+    let add = |text: &str| {
+        sanne
+            .store
+            .add_record(NewRecord {
+                walk_id: walk.id,
+                body: signal(text, "sig.drug_dealing"),
+                created: at(5),
+                location: Some(location(52.1, 5.1)),
+            })
+            .unwrap()
+    };
+    let (edited, deleted) = (add("Aanloop bij nummer 3"), add("Auto met draaiende motor"));
+    sanne.sync().unwrap();
+    lead.sync().unwrap();
+    lead2.sync().unwrap();
+    // Both leads decide at once; the first refers both signals, the second closes one.
+    for id in [&edited.id, &deleted.id] {
+        lead.store
+            .review_record(
+                id,
+                Review {
+                    status: Some(SignalStatus::Referred),
+                    referral: Some("ref.police".into()),
+                    question: None,
+                    answer: None,
+                },
+            )
+            .unwrap();
+    }
+    lead.sync().unwrap();
+    lead2
+        .store
+        .review_record(
+            &edited.id,
+            Review { status: Some(SignalStatus::InReview), referral: None, question: None, answer: None },
+        )
+        .unwrap();
+    // Meanwhile Sanne, offline, changes one and deletes the other.
+    sanne.store.edit_record(&edited.id, signal("Aanloop bij nummer 5", "sig.drug_dealing"), None).unwrap();
+    sanne.store.delete_record(&deleted.id).unwrap();
+
+    // Referred means frozen for the author: both are refused, and her phone shows the team's
+    // version again (the deleted signal comes back); nothing stays in the outbox.
+    let out = sanne.sync().unwrap();
+    assert_eq!(out.refused, 2, "{out:?}");
+    assert_eq!(sanne.store.pending_count().unwrap(), 0);
+    let back = sanne.store.record(&edited.id).unwrap();
+    assert_eq!(back.body, edited.body);
+    assert_eq!(back.review.status, Some(SignalStatus::Referred));
+    assert_eq!(sanne.store.record(&deleted.id).unwrap().body, deleted.body);
+    let status = sanne.store.sync_status().unwrap();
+    assert_eq!(status.refused.len(), 2, "{status:?}");
+    // And the phone itself now refuses to change what a lead referred.
+    assert!(matches!(sanne.store.edit_record(&edited.id, signal("x", "sig.drug_dealing"), None), Err(Error::Reviewed)));
+    // The second lead's "in review" was decided before it saw the referral; from "referred"
+    // it is still a legal step (reopened for review), so it applies.
+    let out = lead2.sync().unwrap();
+    assert_eq!(out.refused, 0);
+    assert_eq!(lead2.store.record(&edited.id).unwrap().review.status, Some(SignalStatus::InReview));
+    // Everyone ends with the same state.
+    for p in [&sanne, &lead, &lead2] {
+        p.sync().unwrap();
+    }
+    assert_eq!(snapshot(&sanne.store), snapshot(&lead.store));
+    assert_eq!(snapshot(&lead.store), snapshot(&lead2.store));
 }

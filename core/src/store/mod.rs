@@ -124,17 +124,24 @@ pub(crate) struct Change<'a> {
 }
 
 impl Change<'_> {
+    fn now_ms(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis() + self.skew_ms
+    }
+
     /// The next clock value for a change in this transaction.
     pub fn tick(&mut self) -> Hlc {
-        let now = (chrono::Utc::now().timestamp_millis() + self.skew_ms).max(0) as u64;
+        let now = self.now_ms().max(0) as u64;
         self.last = self.last.tick(now, self.node);
         self.ticked = true;
         self.last
     }
 
-    /// Moves this device's clock past a value seen from elsewhere (sync).
+    /// Moves this device's clock past a value seen from elsewhere (sync) — unless the value is
+    /// not believable ([`Hlc::is_plausible`]): a clock far in the future, from a broken phone or
+    /// a forgery, must not drag this device's clock along (its changes would be refused, and at
+    /// the largest value it could not count on).
     pub fn observe(&mut self, seen: Hlc) {
-        if seen > self.last {
+        if seen > self.last && seen.is_plausible(self.now_ms()) {
             self.last = self.last.observe(&seen);
             self.ticked = true;
         }
@@ -205,6 +212,43 @@ fn connect(path: &Path, encryption: &Encryption, reader: bool) -> Result<Connect
     Ok(conn)
 }
 
+/// This device's clock as stored — repaired if it lies beyond belief ahead of the wall clock:
+/// a clock pulled from a broken or hostile phone before servers bounded clocks, or a wall clock
+/// that was far ahead and was set right. Such a clock would make every change refused by the
+/// team server (and, at the largest value, could not count on). It restarts from the wall
+/// clock, and the pending changes stamped beyond belief are stamped again, so they sync.
+fn repair_clock(conn: &mut Connection, identity: Option<&Identity>) -> Result<Hlc> {
+    let stored: Hlc = read_meta(conn, "hlc")?.unwrap_or(Hlc::ZERO);
+    let now = chrono::Utc::now().timestamp_millis();
+    if stored.is_plausible(now) {
+        return Ok(stored);
+    }
+    let node = identity.map(|i| Hlc::node_of(&i.device)).unwrap_or(0);
+    let fresh = Hlc::ZERO.tick(now.max(0) as u64, node);
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for table in ["walks", "records"] {
+        let rows: Vec<(Vec<u8>, String)> = tx
+            .prepare(&format!("SELECT id, field_clocks FROM {table} WHERE pending = 1"))?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (id, clocks) in rows {
+            let mut clocks: std::collections::BTreeMap<String, Hlc> = serde_json::from_str(&clocks)?;
+            for c in clocks.values_mut().filter(|c| !c.is_plausible(now)) {
+                *c = fresh;
+            }
+            let version = clocks.values().copied().max().unwrap_or(fresh).max(fresh);
+            tx.execute(
+                &format!("UPDATE {table} SET field_clocks = ?2, hlc = ?3 WHERE id = ?1"),
+                rusqlite::params![id, serde_json::to_string(&clocks)?, version.to_string()],
+            )?;
+        }
+    }
+    write_meta(&tx, "hlc", &fresh)?;
+    tx.commit()?;
+    tracing::warn!("this device's clock lay beyond belief ahead of the wall clock; it was reset");
+    Ok(fresh)
+}
+
 pub(crate) fn read_meta<T: serde::de::DeserializeOwned>(conn: &Connection, key: &str) -> Result<Option<T>> {
     let v: Option<String> = conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?;
     Ok(match v {
@@ -232,8 +276,8 @@ impl Store {
         let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         conn.execute_batch("PRAGMA journal_size_limit = 8388608;")?;
         schema::migrate(&mut conn)?;
-        let hlc: Hlc = read_meta(&conn, "hlc")?.unwrap_or(Hlc::ZERO);
-        let identity = read_meta(&conn, "identity")?;
+        let identity: Option<Identity> = read_meta(&conn, "identity")?;
+        let hlc = repair_clock(&mut conn, identity.as_ref())?;
         let taxonomy = match read_meta::<String>(&conn, "taxonomy")? {
             Some(json) => Taxonomy::from_json(&json)?,
             None => Taxonomy::default_taxonomy(),

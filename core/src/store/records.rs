@@ -225,7 +225,7 @@ impl Store {
             if old.author_id != me.member.id {
                 return Err(Error::NotAuthor);
             }
-            if old.reviewed_ms.is_some() {
+            if old.review.freezes_content(old.reviewed_ms) {
                 return Err(Error::Reviewed);
             }
             if old.body.kind() != body.kind() {
@@ -278,7 +278,7 @@ impl Store {
             if old.author_id != me.member.id {
                 return Err(Error::NotAuthor);
             }
-            if old.reviewed_ms.is_some() {
+            if old.review.freezes_content(old.reviewed_ms) {
                 return Err(Error::Reviewed);
             }
             let hlc = c.tick();

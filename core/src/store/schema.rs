@@ -9,8 +9,12 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::{Error, Result};
 
 /// Migration `i` brings a store from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] =
-    &[include_str!("../../sql/v1.sql"), include_str!("../../sql/v2.sql"), include_str!("../../sql/v3.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../sql/v1.sql"),
+    include_str!("../../sql/v2.sql"),
+    include_str!("../../sql/v3.sql"),
+    include_str!("../../sql/v4.sql"),
+];
 
 /// The schema version this code writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

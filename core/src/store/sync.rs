@@ -16,8 +16,8 @@ use crate::hlc::Hlc;
 use crate::id::{id_bytes, MemberId, RecordId, WalkId};
 use crate::location::RecordLocation;
 use crate::sync::codec;
-use crate::sync::merge::merge;
-use crate::sync::wire::{Entity, EntityKind};
+use crate::sync::merge::{merge, same_identity};
+use crate::sync::wire::{Entity, EntityKind, Rejection};
 use crate::track::TrackPoint;
 
 const SYNC_RECORD_COLUMNS: &str = "field_clocks, sensitive, deleted";
@@ -104,7 +104,7 @@ fn write_record(c: &Change, e: &Entity, pending: bool) -> Result<()> {
              accuracy_m = excluded.accuracy_m, fix_ms = excluded.fix_ms, source = excluded.source, buurt = excluded.buurt,
              wijk = excluded.wijk, sensitive = excluded.sensitive, body = excluded.body, hlc = excluded.hlc,
              field_clocks = excluded.field_clocks, reviewed_ms = excluded.reviewed_ms, review = excluded.review,
-             pending = excluded.pending",
+             deleted = excluded.deleted, pending = excluded.pending",
         placeholders(0, RECORD_INSERT_ARITY)
     ))?
     .execute(rusqlite::params_from_iter(row))?;
@@ -187,8 +187,22 @@ fn insert_new_records(c: &Change, rows: &mut Vec<Vec<Value>>) -> Result<()> {
 }
 
 fn write_walk(c: &Change, e: &Entity, pending: bool) -> Result<()> {
-    let codec::WalkParts { details, pauses, status, ended, summary, buurten, track, review, reviewed_ms } =
-        codec::walk_parts(e)?;
+    let w = codec::walk_parts(e)?;
+    let review = w.review();
+    let codec::WalkFields {
+        participants,
+        purpose,
+        focus,
+        pauses,
+        status,
+        ended,
+        summary,
+        buurten,
+        track,
+        reviewed_ms,
+        ..
+    } = w;
+    let details = crate::walk::WalkDetails { participants, purpose, focus };
     c.tx.prepare_cached(
         "INSERT INTO walks (id, author_id, status, started_ms, started_offset_s, ended_ms, ended_offset_s, details, pauses,
              summary, buurten, hlc, field_clocks, reviewed_ms, review, pending)
@@ -258,6 +272,57 @@ fn existing_ids<'a>(conn: &Connection, incoming: impl Iterator<Item = &'a str>) 
     Ok(out)
 }
 
+/// Applies the server's refusals of this round's push: for each refused entity whose team
+/// version came along, the refused fields take the team's value and clock. A copy unchanged
+/// since it was pushed is replaced by the team's version whole (a refused deletion brings the
+/// record back); a copy changed meanwhile keeps its newer changes and stays pending. Without
+/// this, a refused field would stay on this phone under a clock newer than the team's, and
+/// the phone would never show what the team holds. Returns how many copies were corrected.
+fn take_refusals(c: &mut Change, pushed: &[Entity], rejected: &[Rejection]) -> Result<u32> {
+    let mut corrected = 0;
+    let mut seen: HashSet<&str> = HashSet::new();
+    for r in rejected {
+        let Some(current) = &r.current else { continue };
+        if !seen.insert(r.id.as_str()) {
+            continue;
+        }
+        let Some(p) = pushed.iter().find(|p| p.id == r.id) else { continue };
+        if !same_identity(p, current) {
+            continue;
+        }
+        let Ok(id) = id_bytes(&r.id, "id") else { continue };
+        let Some(local) = load_entity(&c.tx, current.kind, &id)? else { continue };
+        let (next, pending) = if local.hlc == p.hlc {
+            (current.clone(), false)
+        } else {
+            let Ok(mut m) = merge(&local, current) else { continue };
+            for f in rejected.iter().filter(|x| x.id == r.id).map(|x| x.field.as_str()) {
+                if !m.deleted && local.clock(f) == p.clock(f) {
+                    match current.fields.get(f) {
+                        Some(v) => m.fields.insert(f.to_string(), v.clone()),
+                        None => m.fields.remove(f),
+                    };
+                    match current.clocks.get(f) {
+                        Some(clock) => m.clocks.insert(f.to_string(), *clock),
+                        None => m.clocks.remove(f),
+                    };
+                }
+            }
+            (m, true)
+        };
+        c.observe(current.hlc);
+        let written =
+            if next.kind == EntityKind::Walk { write_walk(c, &next, pending) } else { write_record(c, &next, pending) };
+        match written {
+            Ok(()) => corrected += 1,
+            // A team version this app cannot read: keep the phone's copy.
+            Err(Error::Decode(_)) | Err(Error::Invalid { .. }) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(corrected)
+}
+
 /// Per entity: `None` for walks and tombstones; `Some(None)` if this app cannot read it.
 type DecodedRow = Option<Option<Vec<Value>>>;
 
@@ -267,6 +332,8 @@ pub struct IncomingPage {
     entities: Vec<Entity>,
     /// Ids of records this device may no longer see: their copies are deleted.
     withdrawn: Vec<String>,
+    /// Pushed changes the server refused, with the team's version where this device may see it.
+    rejected: Vec<Rejection>,
     rows: Vec<DecodedRow>,
 }
 
@@ -276,7 +343,14 @@ impl IncomingPage {
             .iter()
             .map(|e| (e.kind != EntityKind::Walk && !e.deleted).then(|| record_row(e, false).ok()))
             .collect();
-        IncomingPage { entities, withdrawn: Vec::new(), rows }
+        IncomingPage { entities, withdrawn: Vec::new(), rejected: Vec::new(), rows }
+    }
+
+    /// The round's refusals of pushed changes (protocol 3): the refused fields are taken from
+    /// the team's version.
+    pub fn with_rejected(mut self, rejected: Vec<Rejection>) -> Self {
+        self.rejected = rejected;
+        self
     }
 
     /// The page's withdrawals (records that became sensitive; protocol 2).
@@ -297,6 +371,8 @@ pub struct ApplyReport {
     pub unreadable: u32,
     /// Records deleted here because this member may no longer see them.
     pub withdrawn: u32,
+    /// Walks and records whose refused changes were replaced by the team's version.
+    pub corrected: u32,
 }
 
 impl Store {
@@ -343,7 +419,7 @@ impl Store {
     /// changed since it was collected stays pending), the incoming entities are merged, the
     /// clock observes them, and the cursor advances.
     pub fn apply_sync_round(&self, pushed: &[Entity], page: IncomingPage, cursor: i64) -> Result<ApplyReport> {
-        let IncomingPage { entities: incoming, withdrawn, mut rows } = page;
+        let IncomingPage { entities: incoming, withdrawn, rejected, mut rows } = page;
         let me = self.identity().map(|i| i.member.id);
         self.write_with(Durability::Replayable, |c| {
             let mut report = ApplyReport::default();
@@ -354,6 +430,7 @@ impl Store {
                         .execute((id_bytes(&e.id, "id")?, e.hlc.to_string()))?;
                 report.acknowledged += n as u32;
             }
+            report.corrected = take_refusals(c, pushed, &rejected)?;
             // Each incoming entity with its id as stored; one whose id is not a UUID is not
             // readable here.
             let mut keyed: Vec<([u8; 16], &Entity, &mut DecodedRow)> = Vec::with_capacity(incoming.len());

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::hlc::Hlc;
 use crate::id::WalkId;
 use crate::location::LocationSource;
+use crate::sync::codec;
 use crate::track::{self, flags, Fix, TrackPoint};
 use crate::walk::{NewWalk, Pause, Walk, WalkDetails, WalkStatus, WalkSummary};
 
@@ -97,7 +98,18 @@ fn walked_m(good: &[TrackPoint], intervals: &[(i64, i64)]) -> f64 {
         .sum()
 }
 
-fn save_walk_state(c: &mut Change, walk: &Walk, fields: &[&str]) -> Result<Hlc> {
+/// Writes a walk's new state; every sync field that differs from `before` gets this change's
+/// clock (the track, kept apart, when `track_changed`). Stamping by difference, not by a list
+/// each action keeps, means no changed field can go out under an old clock.
+fn save_walk_state(c: &mut Change, before: &Walk, walk: &Walk, track_changed: bool) -> Result<()> {
+    let (old, new) = (codec::walk_fields(before, None)?, codec::walk_fields(walk, None)?);
+    let mut fields: Vec<&str> = new.iter().filter(|(k, v)| old.get(*k) != Some(*v)).map(|(k, _)| k.as_str()).collect();
+    if track_changed {
+        fields.push("track");
+    }
+    if fields.is_empty() {
+        return Ok(());
+    }
     let hlc = c.tick();
     let mut clocks: BTreeMap<String, Hlc> =
         c.tx.prepare_cached("SELECT field_clocks FROM walks WHERE id = ?1")?
@@ -122,7 +134,16 @@ fn save_walk_state(c: &mut Change, walk: &Walk, fields: &[&str]) -> Result<Hlc> 
         hlc.to_string(),
         serde_json::to_string(&clocks)?,
     ])?;
-    Ok(hlc)
+    Ok(())
+}
+
+/// A walk of this phone's member: only its author changes a walk.
+fn load_own_walk(conn: &Connection, id: &WalkId, me: &crate::member::Identity) -> Result<Walk> {
+    let walk = load_walk(conn, id)?;
+    if walk.author_id != me.member.id {
+        return Err(Error::NotAuthor);
+    }
+    Ok(walk)
 }
 
 impl Store {
@@ -166,36 +187,22 @@ impl Store {
         details.validate(&self.taxonomy())?;
         let me = self.require_identity()?;
         self.write(|c| {
-            let mut walk = load_walk(&c.tx, id)?;
-            if walk.author_id != me.member.id {
-                return Err(Error::NotAuthor);
-            }
-            if walk.reviewed_ms.is_some() {
+            let before = load_own_walk(&c.tx, id, &me)?;
+            if before.reviewed_ms.is_some() {
                 return Err(Error::Reviewed);
             }
-            let mut changed = Vec::new();
-            if walk.details.participants != details.participants {
-                changed.push("participants");
-            }
-            if walk.details.purpose != details.purpose {
-                changed.push("purpose");
-            }
-            if walk.details.focus != details.focus {
-                changed.push("focus");
-            }
-            if changed.is_empty() {
-                return Ok(walk);
-            }
-            walk.details = details;
-            save_walk_state(c, &walk, &changed)?;
+            let walk = Walk { details, ..before.clone() };
+            save_walk_state(c, &before, &walk, false)?;
             load_walk(&c.tx, id)
         })
     }
 
     pub fn pause_walk(&self, id: &WalkId, at: crate::time::Moment) -> Result<Walk> {
         at.validate("pause time")?;
+        let me = self.require_identity()?;
         self.write(|c| {
-            let mut walk = load_walk(&c.tx, id)?;
+            let before = load_own_walk(&c.tx, id, &me)?;
+            let mut walk = before.clone();
             require_active(&walk, "pause")?;
             if walk.is_paused() {
                 return Err(Error::WalkState { status: "paused", action: "pause again" });
@@ -205,15 +212,17 @@ impl Store {
                 return Err(Error::invalid("pause time", "before the walk started or resumed"));
             }
             walk.pauses.push(Pause { from: at, until: None });
-            save_walk_state(c, &walk, &["pauses"])?;
+            save_walk_state(c, &before, &walk, false)?;
             load_walk(&c.tx, id)
         })
     }
 
     pub fn resume_walk(&self, id: &WalkId, at: crate::time::Moment) -> Result<Walk> {
         at.validate("resume time")?;
+        let me = self.require_identity()?;
         self.write(|c| {
-            let mut walk = load_walk(&c.tx, id)?;
+            let before = load_own_walk(&c.tx, id, &me)?;
+            let mut walk = before.clone();
             require_active(&walk, "resume")?;
             let pause = match walk.pauses.last_mut() {
                 Some(p) if p.until.is_none() => p,
@@ -223,7 +232,7 @@ impl Store {
                 return Err(Error::invalid("resume time", "before the pause began"));
             }
             pause.until = Some(at);
-            save_walk_state(c, &walk, &["pauses"])?;
+            save_walk_state(c, &before, &walk, false)?;
             load_walk(&c.tx, id)
         })
     }
@@ -274,8 +283,10 @@ impl Store {
         at.validate("end time")?;
         let settings = self.settings();
         let places = self.neighbourhoods()?;
+        let me = self.require_identity()?;
         self.write(|c| {
-            let mut walk = load_walk(&c.tx, id)?;
+            let before = load_own_walk(&c.tx, id, &me)?;
+            let mut walk = before.clone();
             require_active(&walk, "end")?;
             let floor = walk.pauses.last().map(|p| p.until.unwrap_or(p.from)).unwrap_or(walk.started);
             if at.utc_ms < floor.utc_ms {
@@ -329,7 +340,13 @@ impl Store {
                 outside += settings.office_hours.outside_ms(*a, *b)?;
             }
             let distance_m = walked_m(&good, &intervals);
-            let simplified = track::simplify(&good, settings.track.simplify_tolerance_m);
+            // A track the team can take: simplified harder until it fits the protocol's bound.
+            let mut tolerance = settings.track.simplify_tolerance_m;
+            let mut simplified = track::simplify(&good, tolerance);
+            while simplified.len() > codec::MAX_TRACK_POINTS {
+                tolerance *= 2.0;
+                simplified = track::simplify(&good, tolerance);
+            }
             walk.summary = Some(WalkSummary {
                 distance_m,
                 walking_ms,
@@ -343,20 +360,21 @@ impl Store {
             walk.buurten = buurten.into_iter().collect();
             c.tx.prepare_cached("INSERT OR REPLACE INTO walk_tracks (walk_id, points) VALUES (?1, ?2)")?
                 .execute((id, serde_json::to_string(&simplified)?))?;
-            save_walk_state(c, &walk, &["status"])?;
+            save_walk_state(c, &before, &walk, true)?;
             load_walk(&c.tx, id)
         })
     }
 
     /// Hands an ended walk in for review.
     pub fn submit_walk(&self, id: &WalkId) -> Result<Walk> {
+        let me = self.require_identity()?;
         self.write(|c| {
-            let mut walk = load_walk(&c.tx, id)?;
-            if walk.status != WalkStatus::Ended {
-                return Err(Error::WalkState { status: walk.status.as_str(), action: "submit (end it first)" });
+            let before = load_own_walk(&c.tx, id, &me)?;
+            if before.status != WalkStatus::Ended {
+                return Err(Error::WalkState { status: before.status.as_str(), action: "submit (end it first)" });
             }
-            walk.status = WalkStatus::Submitted;
-            save_walk_state(c, &walk, &["status"])?;
+            let walk = Walk { status: WalkStatus::Submitted, ..before.clone() };
+            save_walk_state(c, &before, &walk, false)?;
             load_walk(&c.tx, id)
         })
     }

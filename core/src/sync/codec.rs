@@ -1,5 +1,10 @@
 //! Walks and records as sync entities, and back. The store and the team server use the same
 //! functions, so both sides read a field the same way and validate it by the same rules.
+//!
+//! [`validate_entity`] is the one gate for entities from elsewhere: it checks every field at
+//! every depth (no unknown keys, every list and text bounded, every clock plausible) and
+//! returns the entity *as validated*: its fields written again from the typed values, so what
+//! is stored and forwarded is what was checked, never the bytes that were sent.
 
 use std::collections::BTreeMap;
 
@@ -7,14 +12,25 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
+use crate::hlc::Hlc;
 use crate::location::RecordLocation;
 use crate::record::{Record, RecordBody};
 use crate::review::Review;
-use crate::sync::wire::{Entity, EntityKind, REVIEW_FIELDS};
+use crate::sync::wire::{Entity, EntityKind, MAX_ENTITY_BYTES, REVIEW_FIELDS};
 use crate::taxonomy::Taxonomy;
 use crate::time::Moment;
 use crate::track::TrackPoint;
-use crate::walk::{Pause, Walk, WalkDetails, WalkStatus, WalkSummary};
+use crate::walk::{Participant, Pause, Walk, WalkStatus, WalkSummary};
+
+/// Most pauses one walk may have.
+pub const MAX_PAUSES: usize = 200;
+/// Most buurten one walk may cover.
+pub const MAX_BUURTEN: usize = 500;
+/// Most points of a walk's simplified track (a long evening at 10 m tolerance keeps a few
+/// hundred; the phone simplifies harder when a track would have more).
+pub const MAX_TRACK_POINTS: usize = 5_000;
+/// Longest buurt or wijk code.
+const MAX_CODE_CHARS: usize = 64;
 
 /// A record's place as one sync field: the point and the buurt it was tagged with.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -36,21 +52,62 @@ pub struct RecordParts {
     pub reviewed_ms: Option<i64>,
 }
 
-/// The content of a walk entity, decoded.
-#[derive(Clone, Debug, PartialEq)]
-pub struct WalkParts {
-    pub details: WalkDetails,
+/// The fields of a walk entity: exactly these, no others.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WalkFields {
+    pub participants: Vec<Participant>,
+    pub purpose: String,
+    /// Observation theme codes the walk pays attention to.
+    pub focus: Vec<String>,
     pub pauses: Vec<Pause>,
     pub status: WalkStatus,
     pub ended: Option<Moment>,
     pub summary: Option<WalkSummary>,
+    /// CBS codes of the buurten covered, sorted.
     pub buurten: Vec<String>,
+    /// The simplified track, once the walk ended.
     pub track: Option<Vec<TrackPoint>>,
-    pub review: Review,
+    #[serde(default)]
+    pub review_question: Option<String>,
+    #[serde(default)]
+    pub review_answer: Option<String>,
+    #[serde(default)]
     pub reviewed_ms: Option<i64>,
 }
 
-const WALK_FIELDS: &[&str] = &[
+impl WalkFields {
+    pub fn review(&self) -> Review {
+        Review {
+            status: None,
+            referral: None,
+            question: self.review_question.clone(),
+            answer: self.review_answer.clone(),
+        }
+    }
+}
+
+/// Every content field name of any record kind: what an error may name.
+const CONTENT_FIELDS: &[&str] = &[
+    "themes",
+    "tone",
+    "note",
+    "roles",
+    "people",
+    "duration_min",
+    "gist",
+    "mood",
+    "trust",
+    "agreements",
+    "immediate_help",
+    "category",
+    "severity",
+    "description",
+    "at_known_place",
+    "follow_up",
+    "suggested_referral",
+];
+const WALK_FIELD_NAMES: &[&str] = &[
     "participants",
     "purpose",
     "focus",
@@ -65,6 +122,20 @@ const WALK_FIELDS: &[&str] = &[
     "reviewed_ms",
 ];
 
+/// A decoding error that names where, never what: serde's own messages quote the offending
+/// value ("unknown variant `…`"), which may be anything a phone sent.
+fn shape_error(
+    err: &serde_path_to_error::Error<serde_json::Error>,
+    known: &[&'static str],
+    whole: &'static str,
+) -> Error {
+    let first = err.path().iter().next().and_then(|s| match s {
+        serde_path_to_error::Segment::Map { key } => known.iter().find(|k| **k == key.as_str()).copied(),
+        _ => None,
+    });
+    Error::invalid(first.unwrap_or(whole), "is missing, has an unknown key, or holds a value of the wrong kind")
+}
+
 fn review_fields(fields: &mut BTreeMap<String, Value>, review: &Review, reviewed_ms: Option<i64>, signal: bool) {
     if signal {
         fields.insert("review_status".into(), json!(review.status));
@@ -75,9 +146,10 @@ fn review_fields(fields: &mut BTreeMap<String, Value>, review: &Review, reviewed
     fields.insert("reviewed_ms".into(), json!(reviewed_ms));
 }
 
-fn field<T: serde::de::DeserializeOwned>(e: &Entity, name: &str) -> Result<T> {
+fn field<T: serde::de::DeserializeOwned>(e: &Entity, name: &'static str) -> Result<T> {
     // Deserialise from the borrowed value: no copy of the field.
-    Ok(T::deserialize(e.fields.get(name).unwrap_or(&Value::Null))?)
+    T::deserialize(e.fields.get(name).unwrap_or(&Value::Null))
+        .map_err(|_| Error::invalid(name, "is missing or holds a value of the wrong kind"))
 }
 
 fn review_of(e: &Entity) -> Result<(Review, Option<i64>)> {
@@ -92,32 +164,52 @@ fn review_of(e: &Entity) -> Result<(Review, Option<i64>)> {
     ))
 }
 
-/// The fields of a record (content, place, review).
-pub fn record_fields(r: &Record) -> Result<BTreeMap<String, Value>> {
+/// The fields of a record from its parts (content, place, review).
+fn fields_of_record(
+    body: &RecordBody,
+    place: &PlaceField,
+    review: &Review,
+    reviewed_ms: Option<i64>,
+) -> Result<BTreeMap<String, Value>> {
     let mut fields = BTreeMap::new();
-    if let Value::Object(body) = serde_json::to_value(&r.body)? {
+    if let Value::Object(body) = serde_json::to_value(body)? {
         fields.extend(body.into_iter().filter(|(k, _)| k != "kind"));
     }
-    let place = PlaceField { at: r.location, buurt: r.buurt.clone(), wijk: r.wijk.clone() };
     fields.insert("location".into(), serde_json::to_value(place)?);
-    review_fields(&mut fields, &r.review, r.reviewed_ms, matches!(r.body, RecordBody::Signal(_)));
+    review_fields(&mut fields, review, reviewed_ms, matches!(body, RecordBody::Signal(_)));
     Ok(fields)
+}
+
+/// The fields of a record (content, place, review).
+pub fn record_fields(r: &Record) -> Result<BTreeMap<String, Value>> {
+    let place = PlaceField { at: r.location, buurt: r.buurt.clone(), wijk: r.wijk.clone() };
+    fields_of_record(&r.body, &place, &r.review, r.reviewed_ms)
 }
 
 /// The fields of a walk, with its simplified track once it ended.
 pub fn walk_fields(w: &Walk, track: Option<&[TrackPoint]>) -> Result<BTreeMap<String, Value>> {
-    let mut f = BTreeMap::new();
-    f.insert("participants".into(), serde_json::to_value(&w.details.participants)?);
-    f.insert("purpose".into(), json!(w.details.purpose));
-    f.insert("focus".into(), json!(w.details.focus));
-    f.insert("pauses".into(), serde_json::to_value(&w.pauses)?);
-    f.insert("status".into(), serde_json::to_value(w.status)?);
-    f.insert("ended".into(), serde_json::to_value(w.ended)?);
-    f.insert("summary".into(), serde_json::to_value(&w.summary)?);
-    f.insert("buurten".into(), json!(w.buurten));
-    f.insert("track".into(), serde_json::to_value(track)?);
-    review_fields(&mut f, &w.review, w.reviewed_ms, false);
-    Ok(f)
+    let f = WalkFields {
+        participants: w.details.participants.clone(),
+        purpose: w.details.purpose.clone(),
+        focus: w.details.focus.clone(),
+        pauses: w.pauses.clone(),
+        status: w.status,
+        ended: w.ended,
+        summary: w.summary.clone(),
+        buurten: w.buurten.clone(),
+        track: track.map(<[TrackPoint]>::to_vec),
+        review_question: w.review.question.clone(),
+        review_answer: w.review.answer.clone(),
+        reviewed_ms: w.reviewed_ms,
+    };
+    fields_of_walk(&f)
+}
+
+fn fields_of_walk(f: &WalkFields) -> Result<BTreeMap<String, Value>> {
+    match serde_json::to_value(f)? {
+        Value::Object(m) => Ok(m.into_iter().collect()),
+        _ => Err(Error::invalid("walk", "fields are not an object")),
+    }
 }
 
 /// Decodes a record entity's fields.
@@ -133,7 +225,8 @@ pub fn record_parts(e: &Entity) -> Result<RecordParts> {
         }
     }
     let body_json = serde_json::to_string(&content)?;
-    let body: RecordBody = serde_json::from_str(&body_json)?;
+    let body: RecordBody = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(&body_json))
+        .map_err(|err| shape_error(&err, CONTENT_FIELDS, "content"))?;
     if body.kind().as_str() != e.kind.as_str() {
         return Err(Error::invalid("entity", "content does not match its kind"));
     }
@@ -142,26 +235,10 @@ pub fn record_parts(e: &Entity) -> Result<RecordParts> {
 }
 
 /// Decodes a walk entity's fields.
-pub fn walk_parts(e: &Entity) -> Result<WalkParts> {
-    if let Some(k) = e.fields.keys().find(|k| !WALK_FIELDS.contains(&k.as_str())) {
-        return Err(Error::invalid("walk", format!("unknown field {k}")));
-    }
-    let (review, reviewed_ms) = review_of(e)?;
-    Ok(WalkParts {
-        details: WalkDetails {
-            participants: field(e, "participants")?,
-            purpose: field(e, "purpose")?,
-            focus: field(e, "focus")?,
-        },
-        pauses: field(e, "pauses")?,
-        status: field(e, "status")?,
-        ended: field(e, "ended")?,
-        summary: field(e, "summary")?,
-        buurten: field(e, "buurten")?,
-        track: field(e, "track")?,
-        review,
-        reviewed_ms,
-    })
+pub fn walk_parts(e: &Entity) -> Result<WalkFields> {
+    let map =
+        serde::de::value::MapDeserializer::<_, serde_json::Error>::new(e.fields.iter().map(|(k, v)| (k.as_str(), v)));
+    serde_path_to_error::deserialize(map).map_err(|err| shape_error(&err, WALK_FIELD_NAMES, "walk"))
 }
 
 /// Ids travel in one spelling only, lowercase and hyphenated, so one id is one entity
@@ -173,18 +250,106 @@ fn check_uuid(s: &str, field: &'static str) -> Result<()> {
     }
 }
 
-/// Checks an entity from elsewhere by the same rules as local input: identity, times,
-/// coordinates, texts, category codes, review. Messages name the field, never the value.
-pub fn check_entity(e: &Entity, taxonomy: &Taxonomy) -> Result<()> {
+/// A time a phone stamped (pause, end, fix, review): after 2000, at most two days ahead of
+/// `now_ms` (a phone's clock may be a day off), offset within ±18 h.
+fn check_moment(m: &Moment, field: &'static str, now_ms: i64) -> Result<()> {
+    check_ms(m.utc_ms, field, now_ms)?;
+    if !(-18 * 3600..=18 * 3600).contains(&m.offset_s) {
+        return Err(Error::invalid(field, "UTC offset beyond ±18 hours"));
+    }
+    Ok(())
+}
+
+fn check_ms(ms: i64, field: &'static str, now_ms: i64) -> Result<()> {
+    if ms < crate::time::EARLIEST_MS || ms > now_ms.saturating_add(2 * crate::time::MAX_FUTURE_MS) {
+        return Err(Error::invalid(field, "outside the plausible range"));
+    }
+    Ok(())
+}
+
+fn check_code_list(field: &'static str, codes: &[String], max: usize) -> Result<()> {
+    if codes.len() > max {
+        return Err(Error::invalid(field, format!("more than {max}")));
+    }
+    for c in codes {
+        crate::text::check_required(field, c, MAX_CODE_CHARS)?;
+    }
+    Ok(())
+}
+
+fn check_walk(w: &WalkFields, taxonomy: &Taxonomy, now_ms: i64) -> Result<()> {
+    crate::walk::WalkDetails {
+        participants: w.participants.clone(),
+        purpose: w.purpose.clone(),
+        focus: w.focus.clone(),
+    }
+    .validate(taxonomy)?;
+    w.review().validate(taxonomy)?;
+    if w.pauses.len() > MAX_PAUSES {
+        return Err(Error::invalid("pauses", format!("more than {MAX_PAUSES}")));
+    }
+    for p in &w.pauses {
+        check_moment(&p.from, "pauses", now_ms)?;
+        if let Some(u) = &p.until {
+            check_moment(u, "pauses", now_ms)?;
+        }
+    }
+    if let Some(m) = &w.ended {
+        check_moment(m, "ended", now_ms)?;
+    }
+    if let Some(s) = &w.summary {
+        s.validate()?;
+    }
+    check_code_list("buurten", &w.buurten, MAX_BUURTEN)?;
+    if let Some(track) = &w.track {
+        if track.len() > MAX_TRACK_POINTS {
+            return Err(Error::invalid("track", format!("more than {MAX_TRACK_POINTS} points")));
+        }
+        for p in track {
+            crate::location::validate_point(p.lat, p.lon)?;
+            check_ms(p.at_ms, "track", now_ms)?;
+        }
+    }
+    if let Some(ms) = w.reviewed_ms {
+        check_ms(ms, "reviewed", now_ms)?;
+    }
+    Ok(())
+}
+
+fn check_record(kind: EntityKind, r: &RecordParts, taxonomy: &Taxonomy, now_ms: i64) -> Result<()> {
+    r.body.validate(taxonomy)?;
+    r.review.validate(taxonomy)?;
+    if let Some(l) = r.place.at.point() {
+        // The fix time is the phone's; a clock off by a day is no reason to refuse.
+        l.validate_shape()?;
+        check_ms(l.fix_ms, "fix time", now_ms)?;
+    }
+    for (field, code) in [("buurt", &r.place.buurt), ("wijk", &r.place.wijk)] {
+        if let Some(c) = code {
+            crate::text::check_required(field, c, MAX_CODE_CHARS)?;
+        }
+    }
+    if r.review.status.is_some() && kind != EntityKind::Signal {
+        return Err(Error::invalid("review status", "only signals have a status"));
+    }
+    if let Some(ms) = r.reviewed_ms {
+        check_ms(ms, "reviewed", now_ms)?;
+    }
+    Ok(())
+}
+
+/// Checks an entity from elsewhere by the same rules as local input — identity, times, clocks,
+/// coordinates, texts, lists, category codes, review — and returns it as validated: fields
+/// written again from their typed values (unknown keys refused at every depth), clocks only
+/// for fields it has, `sensitive` as its category says (a tombstone keeps the flag it came
+/// with), and within [`MAX_ENTITY_BYTES`]. `now_ms` is the receiver's clock. Messages name the
+/// field and the rule, never the value.
+pub fn validate_entity(e: &Entity, taxonomy: &Taxonomy, now_ms: i64) -> Result<Entity> {
     check_uuid(&e.id, "id")?;
     check_uuid(&e.author_id, "author id")?;
     // A phone whose clock runs a day ahead still syncs; beyond that a time is not plausible.
-    if e.created_ms < crate::time::EARLIEST_MS
-        || e.created_ms > chrono::Utc::now().timestamp_millis() + 2 * crate::time::MAX_FUTURE_MS
-    {
-        return Err(Error::invalid("created", "outside the plausible range"));
-    }
-    if e.created_offset_s.abs() > 18 * 3600 {
+    check_ms(e.created_ms, "created", now_ms)?;
+    if !(-18 * 3600..=18 * 3600).contains(&e.created_offset_s) {
         return Err(Error::invalid("created", "UTC offset beyond ±18 hours"));
     }
     match (e.kind, &e.walk_id) {
@@ -193,39 +358,132 @@ pub fn check_entity(e: &Entity, taxonomy: &Taxonomy) -> Result<()> {
         (_, Some(w)) => check_uuid(w, "walk id")?,
         (_, None) => return Err(Error::invalid("walk id", "a record needs its walk")),
     }
+    if e.hlc == Hlc::ZERO || !e.hlc.is_plausible(now_ms) || e.clocks.values().any(|c| !c.is_plausible(now_ms)) {
+        return Err(Error::invalid("clock", "before 2026 or more than two days ahead of the server"));
+    }
+    if e.clocks.values().any(|c| *c > e.hlc) {
+        return Err(Error::invalid("version", "a field's clock is later than the entity's version"));
+    }
+    let mut out = Entity { fields: BTreeMap::new(), clocks: BTreeMap::new(), ..e.clone() };
     if e.deleted {
-        if !e.fields.is_empty() {
+        if !e.fields.is_empty() || !e.clocks.is_empty() {
             return Err(Error::invalid("fields", "a deleted entity carries no content"));
         }
-        return Ok(());
+        return Ok(out);
     }
     if let Some(k) = e.clocks.keys().find(|k| !e.fields.contains_key(*k)) {
-        return Err(Error::invalid("clocks", format!("clock for a field that is absent: {k}")));
+        let known = WALK_FIELD_NAMES.iter().chain(CONTENT_FIELDS).chain(REVIEW_FIELDS).chain(&["location"]);
+        let name = known.into_iter().find(|n| **n == k.as_str()).copied().unwrap_or("clocks");
+        return Err(Error::invalid(name, "has a clock but no value"));
     }
     if e.kind == EntityKind::Walk {
         let w = walk_parts(e)?;
-        w.details.validate(taxonomy)?;
-        w.review.validate(taxonomy)?;
-        for b in &w.buurten {
-            crate::text::check("buurt", b, 64)?;
-        }
-        for p in w.track.iter().flatten() {
-            crate::location::validate_point(p.lat, p.lon)?;
-        }
+        check_walk(&w, taxonomy, now_ms)?;
+        out.fields = fields_of_walk(&w)?;
+        out.sensitive = false;
     } else {
         let r = record_parts(e)?;
-        r.body.validate(taxonomy)?;
-        r.review.validate(taxonomy)?;
-        if let Some(l) = r.place.at.point() {
-            // The fix time is the phone's; a clock off by a day is no reason to refuse.
-            l.validate_shape()?;
-        }
-        if r.review.status.is_some() && e.kind != EntityKind::Signal {
-            return Err(Error::invalid("review status", "only signals have a status"));
-        }
-        if e.sensitive != r.body.is_sensitive(taxonomy) && !e.sensitive {
-            return Err(Error::invalid("sensitive", "a signal in a sensitive category must be marked sensitive"));
+        check_record(e.kind, &r, taxonomy, now_ms)?;
+        out.fields = fields_of_record(&r.body, &r.place, &r.review, r.reviewed_ms)?;
+        out.sensitive = r.body.is_sensitive(taxonomy);
+    }
+    if let Some(k) = e.fields.keys().find(|k| !out.fields.contains_key(*k) && !e.fields[*k].is_null()) {
+        let name = REVIEW_FIELDS.iter().find(|n| **n == k.as_str()).copied().unwrap_or("fields");
+        return Err(Error::invalid(name, "is not a field of this kind"));
+    }
+    out.clocks = e.clocks.iter().filter(|(k, _)| out.fields.contains_key(*k)).map(|(k, c)| (k.clone(), *c)).collect();
+    if serde_json::to_vec(&out)?.len() > MAX_ENTITY_BYTES {
+        return Err(Error::invalid("entity", format!("larger than {MAX_ENTITY_BYTES} bytes")));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn walk_entity() -> Entity {
+        let now = chrono::Utc::now().timestamp_millis();
+        let fields: BTreeMap<String, Value> = serde_json::from_value(json!({
+            "participants": [{"type": "guest", "role": "wijkagent"}], "purpose": "ronde", "focus": [],
+            "pauses": [], "status": "active", "ended": null, "summary": null, "buurten": [], "track": null,
+            "review_question": null, "review_answer": null, "reviewed_ms": null
+        }))
+        .unwrap();
+        Entity {
+            kind: EntityKind::Walk,
+            id: uuid::Uuid::now_v7().to_string(),
+            walk_id: None,
+            author_id: uuid::Uuid::now_v7().to_string(),
+            created_ms: now,
+            created_offset_s: 3600,
+            sensitive: false,
+            deleted: false,
+            hlc: Hlc { wall_ms: now as u64, counter: 0, node: 1 },
+            fields,
+            clocks: BTreeMap::new(),
         }
     }
-    Ok(())
+
+    #[test]
+    fn unknown_keys_are_refused_at_every_depth_without_repeating_them() {
+        let t = Taxonomy::default_taxonomy();
+        let now = chrono::Utc::now().timestamp_millis();
+        assert!(validate_entity(&walk_entity(), &t, now).is_ok());
+        type Change = Box<dyn Fn(&mut Entity)>;
+        let cases: Vec<Change> = vec![
+            Box::new(|e| e.fields.get_mut("participants").unwrap()[0]["GEHEIM"] = json!("x")),
+            Box::new(|e| {
+                e.fields.insert(
+                    "pauses".into(),
+                    json!([{"from": {"utc_ms": 1_795_539_600_000i64, "offset_s": 0, "GEHEIM": 1}, "until": null}]),
+                );
+            }),
+            Box::new(|e| {
+                e.fields.insert("GEHEIM".into(), json!(1));
+            }),
+            Box::new(|e| {
+                e.fields.insert("status".into(), json!("GEHEIM"));
+            }),
+            Box::new(|e| {
+                e.fields.insert("participants".into(), json!([{"type": "GEHEIM"}]));
+            }),
+        ];
+        for (i, change) in cases.iter().enumerate() {
+            let mut e = walk_entity();
+            change(&mut e);
+            let err = validate_entity(&e, &t, now).expect_err(&format!("case {i}"));
+            assert!(!err.to_string().contains("GEHEIM"), "case {i}: {err}");
+        }
+    }
+
+    #[test]
+    fn what_is_stored_is_what_was_validated() {
+        let t = Taxonomy::default_taxonomy();
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut e = walk_entity();
+        // Missing review fields are written out; numbers take their typed form.
+        e.fields.remove("review_answer");
+        let v = validate_entity(&e, &t, now).unwrap();
+        assert_eq!(v.fields["review_answer"], Value::Null);
+        assert_eq!(v.fields.len(), WALK_FIELD_NAMES.len());
+    }
+
+    #[test]
+    fn clocks_are_bounded() {
+        let t = Taxonomy::default_taxonomy();
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut e = walk_entity();
+        e.hlc = "ffffffffffff.ffff.ffffffffffffffff".parse().unwrap();
+        assert!(validate_entity(&e, &t, now).is_err());
+        let mut e = walk_entity();
+        e.clocks.insert("purpose".into(), Hlc { wall_ms: 978_307_200_000, counter: 0, node: 1 });
+        assert!(validate_entity(&e, &t, now).is_err());
+        let mut e = walk_entity();
+        e.hlc = Hlc::ZERO;
+        assert!(validate_entity(&e, &t, now).is_err());
+        let mut e = walk_entity();
+        e.created_offset_s = i32::MIN;
+        assert!(validate_entity(&e, &t, now).is_err());
+    }
 }

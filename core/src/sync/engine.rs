@@ -269,8 +269,9 @@ impl Store {
             return Err(Error::invalid("server answer", "acknowledged a different number of changes"));
         }
         let mut body = body;
-        let page =
-            IncomingPage::new(std::mem::take(&mut body.pull)).with_withdrawn(std::mem::take(&mut body.withdrawn));
+        let page = IncomingPage::new(std::mem::take(&mut body.pull))
+            .with_withdrawn(std::mem::take(&mut body.withdrawn))
+            .with_rejected(body.rejected.clone());
         Ok((body, page))
     }
 
@@ -288,6 +289,9 @@ impl Store {
     fn sync_pages(&self, transport: &dyn Transport, cancel: &AtomicBool, credential: &str) -> Result<SyncOutcome> {
         let mut outcome = SyncOutcome::default();
         let mut refused = Vec::new();
+        // Halved after an answer this phone could not take (too large to unpack or parse);
+        // a page of one entity always fits (the server bounds an entity's size).
+        let mut pull_limit = PULL_PAGE;
         // The next page, already fetched while the current one was being applied.
         let mut prefetched: Option<(SyncRequest, Result<(SyncResponse, IncomingPage)>)> = None;
         loop {
@@ -300,7 +304,7 @@ impl Store {
                     // Stage 1: collect the outbox.
                     let push = self.pending_changes(MAX_PUSH)?;
                     let cursor = self.sync_cursor()?;
-                    let req = SyncRequest { protocol: PROTOCOL_VERSION, cursor, push, pull_limit: PULL_PAGE };
+                    let req = SyncRequest { protocol: PROTOCOL_VERSION, cursor, push, pull_limit };
                     // Stage 2: send it and pull in the same round trip.
                     let answer = self.exchange(transport, credential, &req);
                     (req, answer)
@@ -313,6 +317,12 @@ impl Store {
                     self.wipe_data()?;
                     return Err(Error::Revoked);
                 }
+                Err(Error::Invalid { field: "server answer" | "response", .. }) if pull_limit > 1 => {
+                    // Nothing of this round was applied: ask again for a smaller page.
+                    pull_limit /= 2;
+                    tracing::warn!(pull_limit, "an answer could not be taken; asking for smaller pages");
+                    continue;
+                }
                 Err(e) => return Err(e),
             };
             let full_push = req.push.len() == MAX_PUSH;
@@ -322,12 +332,8 @@ impl Store {
             let prefetch = body.more && !full_push;
             let report = std::thread::scope(|scope| {
                 let next = prefetch.then(|| {
-                    let next_req = SyncRequest {
-                        protocol: PROTOCOL_VERSION,
-                        cursor: body.cursor,
-                        push: Vec::new(),
-                        pull_limit: PULL_PAGE,
-                    };
+                    let next_req =
+                        SyncRequest { protocol: PROTOCOL_VERSION, cursor: body.cursor, push: Vec::new(), pull_limit };
                     scope.spawn(move || {
                         let answer = self.exchange(transport, credential, &next_req);
                         // The pages applied so far go into the database file here, on this

@@ -5,15 +5,25 @@
 use crate::error::{Error, Result};
 use crate::sync::wire::Entity;
 
-/// Merges `b` into `a`. Both must be versions of the same entity (same id, kind, author,
-/// walk and creation), or the merge is refused.
+/// Whether two entities are versions of one: same id, kind, author, walk and creation.
+pub fn same_identity(a: &Entity, b: &Entity) -> bool {
+    a.id == b.id
+        && a.kind == b.kind
+        && a.author_id == b.author_id
+        && a.walk_id == b.walk_id
+        && a.created_ms == b.created_ms
+        && a.created_offset_s == b.created_offset_s
+}
+
+/// Merges `b` into `a`. Both must be versions of the same entity ([`same_identity`]), or the
+/// merge is refused.
+///
+/// Equal clocks with different values never come from honest replicas (a clock names one
+/// change of one device; the team server refuses a second value under a clock it holds, see
+/// `docs/sync-protocol.md`); should they meet anyway, the value whose JSON text sorts higher
+/// is kept, so the merge stays deterministic.
 pub fn merge(a: &Entity, b: &Entity) -> Result<Entity> {
-    if a.id != b.id
-        || a.kind != b.kind
-        || a.author_id != b.author_id
-        || a.walk_id != b.walk_id
-        || a.created_ms != b.created_ms
-    {
+    if !same_identity(a, b) {
         return Err(Error::invalid("entity", "identity fields differ between versions"));
     }
     let mut out = Entity {
@@ -22,7 +32,7 @@ pub fn merge(a: &Entity, b: &Entity) -> Result<Entity> {
         walk_id: a.walk_id.clone(),
         author_id: a.author_id.clone(),
         created_ms: a.created_ms,
-        created_offset_s: a.created_offset_s.max(b.created_offset_s),
+        created_offset_s: a.created_offset_s,
         sensitive: a.sensitive || b.sensitive,
         deleted: a.deleted || b.deleted,
         hlc: a.hlc.max(b.hlc),

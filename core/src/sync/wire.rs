@@ -8,16 +8,26 @@ use serde::{Deserialize, Serialize};
 use crate::hlc::Hlc;
 
 /// The protocol version this code speaks. A server accepts a range; see `docs/sync-protocol.md`.
-/// Version 2 added `withdrawn` to the sync response.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// Version 2 added `withdrawn` to the sync response; version 3 reports every refused change
+/// in `rejected` with a code and the team's version (`current`) instead of refusing the push.
+pub const PROTOCOL_VERSION: u32 = 3;
 /// Largest request or response body on the wire (compressed), in bytes.
 pub const MAX_WIRE_BYTES: usize = 8 * 1024 * 1024;
-/// Largest body after decompression, in bytes (guards against compression bombs).
+/// Largest response body after decompression that a phone takes, in bytes (guards against
+/// compression bombs).
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// Largest sync request body after decompression that the server takes, in bytes.
+pub const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
 /// Most entities a device pushes in one request.
 pub const MAX_PUSH: usize = 2_000;
 /// Most entities a server returns in one pull page.
 pub const MAX_PULL: usize = 5_000;
+/// Largest walk or record, as JSON, in bytes. Every list and text of an entity is bounded; this
+/// is the budget they add up to, checked on what is stored.
+pub const MAX_ENTITY_BYTES: usize = 512 * 1024;
+/// A pull page ends before its entities add up to more than this many bytes of JSON (a page
+/// always holds at least one), so no entity can make a page too large for a phone.
+pub const MAX_PULL_BYTES: usize = 8 * 1024 * 1024;
 
 /// What an entity is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -129,13 +139,26 @@ pub struct SyncResponse {
     pub withdrawn: Vec<String>,
 }
 
-/// One field of one pushed entity that the server kept as it was, and why.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A pushed change the server did not apply — one field of an entity, or the whole entity —
+/// and why. The rest of the push was applied.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Rejection {
     pub id: String,
+    /// The field kept as it was; `deleted` for a refused deletion; empty when the whole
+    /// entity was refused.
     pub field: String,
+    /// Stable machine-readable reason (`not_author`, `lead_only`, `frozen`, `status_transition`,
+    /// `clock_reused`, `walk_not_found`, `invalid`, …; see `docs/sync-protocol.md`). Since
+    /// protocol 3.
+    #[serde(default)]
+    pub code: String,
     /// A sentence for a person; never contains record content.
     pub reason: String,
+    /// The team's version of the entity after this push, when the pusher may see it: the phone
+    /// takes the refused fields from it (it replaces the phone's copy if that has not changed
+    /// since it was pushed). Since protocol 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<Entity>,
 }
 
 /// The body of every error answer.

@@ -55,6 +55,9 @@ pub struct Member {
     pub role: Role,
     pub organisation: String,
     pub created_ms: i64,
+    /// Set when an administrator disabled the member: every device is revoked, every unused
+    /// code cancelled, and no new code can be issued.
+    pub disabled_ms: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,14 +87,52 @@ pub struct Stored {
     pub entity: Entity,
     pub seq: i64,
     pub last_device: String,
+    /// Taken out of sync by an operator: not served, pushes on it refused.
+    pub quarantined: bool,
 }
+
+/// A stored entity as its row holds it, the document not yet parsed (an operator must be able
+/// to repair a document that no longer parses).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredRow {
+    pub doc: String,
+    pub seq: i64,
+    pub last_device: String,
+    pub quarantined: bool,
+}
+
+impl StoredRow {
+    pub fn parse(self) -> Result<Stored> {
+        Ok(Stored {
+            entity: serde_json::from_str(&self.doc)?,
+            seq: self.seq,
+            last_device: self.last_device,
+            quarantined: self.quarantined,
+        })
+    }
+}
+
+/// An enrolment code as an administrator sees it: never the code, an id made of its hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodeInfo {
+    /// The first 12 hex digits of the code's hash: enough to name it, useless to guess it.
+    pub id: String,
+    pub member_id: String,
+    pub member_name: String,
+    pub issued_ms: Option<i64>,
+    pub expires_ms: i64,
+    pub used_ms: Option<i64>,
+}
+
+/// How long after a code was used its attempt may be repeated (the answer was lost).
+pub const ENROL_RETRY_MS: i64 = 10 * 60_000;
 
 /// What redeeming an enrolment code found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Redeemed {
     /// The device (its id) was created for this member — or, for a repeated attempt whose
     /// answer was lost, given the new credential.
-    Enrolled(Member, Team, String),
+    Enrolled(Box<Member>, Team, String),
     /// No such code, already used, or expired (deliberately indistinguishable).
     Invalid,
 }
@@ -133,8 +174,15 @@ pub trait Tx {
     /// Locks the team's feed for this transaction and returns its last sequence number.
     fn lock_feed(&mut self, team_id: &str) -> Result<i64>;
     fn set_feed(&mut self, team_id: &str, seq: i64) -> Result<()>;
-    fn get(&mut self, team_id: &str, id: &str) -> Result<Option<Stored>>;
+    fn get_row(&mut self, team_id: &str, id: &str) -> Result<Option<StoredRow>>;
+    /// Stores `stored` (not quarantined) at its sequence number.
     fn put(&mut self, team_id: &str, stored: &Stored) -> Result<()>;
+    /// Marks an entity quarantined at sequence number `seq`; `false` if there is none.
+    fn set_quarantined(&mut self, team_id: &str, id: &str, seq: i64) -> Result<bool>;
+
+    fn get(&mut self, team_id: &str, id: &str) -> Result<Option<Stored>> {
+        self.get_row(team_id, id)?.map(StoredRow::parse).transpose()
+    }
 }
 
 /// The storage the server runs on. Every method is one transaction.
@@ -148,10 +196,12 @@ pub trait Storage: Send + Sync {
     fn member(&self, id: &str) -> Result<Option<Member>>;
 
     /// Stores a one-time code (hashed) for a member, valid until `expires_ms`.
-    fn create_enrolment(&self, code_hash: &str, member_id: &str, expires_ms: i64) -> Result<()>;
-    /// Uses the code once and creates the device, atomically. `attempt_hash` names the phone's
-    /// attempt: the same attempt again with the same unexpired code (its answer was lost) gets
-    /// the device it created, with `device`'s new credential, unless that device is revoked.
+    fn create_enrolment(&self, code_hash: &str, member_id: &str, issued_ms: i64, expires_ms: i64) -> Result<()>;
+    /// Uses the code once and creates the device, atomically; never for a disabled member.
+    /// `attempt_hash` names the phone's attempt: the same attempt again with the same unexpired
+    /// code (its answer was lost) gets the device it created, with `device`'s new credential —
+    /// only within [`ENROL_RETRY_MS`] of the first answer, and only while that device has
+    /// never synced and is not revoked.
     fn redeem_enrolment(
         &self,
         code_hash: &str,
@@ -163,9 +213,20 @@ pub trait Storage: Send + Sync {
     /// The device with its member and team; `None` if unknown.
     fn caller(&self, device_id: &str) -> Result<Option<Caller>>;
     fn devices(&self, team_id: &str) -> Result<Vec<(Device, Member)>>;
-    /// Marks a device revoked; `false` if it did not exist.
+    /// Marks a device revoked and cancels its member's unused codes (a lost phone's owner
+    /// enrols again with a new code); `false` if there is no such device.
     fn revoke_device(&self, device_id: &str, now_ms: i64) -> Result<bool>;
     fn touch_device(&self, device_id: &str, now_ms: i64) -> Result<()>;
+
+    fn members(&self, team_id: &str) -> Result<Vec<Member>>;
+    /// Disables a member: every device revoked, every unused code cancelled; `false` if there is
+    /// no such member.
+    fn disable_member(&self, member_id: &str, now_ms: i64) -> Result<bool>;
+    fn set_role(&self, member_id: &str, role: Role) -> Result<bool>;
+    /// The team's enrolment codes, newest first.
+    fn codes(&self, team_id: &str) -> Result<Vec<CodeInfo>>;
+    /// Cancels an unused code by its id ([`CodeInfo::id`]); `false` if none matched.
+    fn cancel_code(&self, team_id: &str, code_id: &str, now_ms: i64) -> Result<bool>;
 
     /// Runs `f` in one transaction; commits if it returns `Ok`, rolls back otherwise.
     fn transaction(&self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<()>) -> Result<()>;

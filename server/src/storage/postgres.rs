@@ -6,8 +6,12 @@ use std::sync::{Condvar, Mutex};
 
 use postgres::{Client, NoTls, Row, Transaction};
 
-use super::{Caller, Device, FeedPage, Member, Redeemed, Role, Storage, Stored, Team, Tx, Viewer};
+use super::{
+    Caller, CodeInfo, Device, FeedPage, Member, Redeemed, Role, Storage, Stored, StoredRow, Team, Tx, Viewer,
+    ENROL_RETRY_MS,
+};
 use crate::error::Result;
+use wijkverkenner_core::sync::wire::MAX_PULL_BYTES;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS teams (
@@ -30,6 +34,10 @@ CREATE TABLE IF NOT EXISTS entities (
 ALTER TABLE entities ADD COLUMN IF NOT EXISTS was_public BOOLEAN NOT NULL DEFAULT TRUE;
 ALTER TABLE enrolment_codes ADD COLUMN IF NOT EXISTS attempt_hash TEXT;
 ALTER TABLE enrolment_codes ADD COLUMN IF NOT EXISTS device_id TEXT;
+-- The operator's tools: quarantine, disabled members, when a code was issued.
+ALTER TABLE entities ADD COLUMN IF NOT EXISTS quarantined BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE members ADD COLUMN IF NOT EXISTS disabled_ms BIGINT;
+ALTER TABLE enrolment_codes ADD COLUMN IF NOT EXISTS issued_ms BIGINT;
 CREATE INDEX IF NOT EXISTS entities_feed ON entities (team_id, seq);
 ";
 
@@ -41,7 +49,7 @@ pub struct PostgresStorage {
     freed: Condvar,
 }
 
-const MEMBER_COLS: &str = "m.id, m.team_id, m.display_name, m.role, m.organisation, m.created_ms";
+const MEMBER_COLS: &str = "m.id, m.team_id, m.display_name, m.role, m.organisation, m.created_ms, m.disabled_ms";
 const DEVICE_COLS: &str = "d.id, d.member_id, d.name, d.credential_hash, d.created_ms, d.last_seen_ms, d.revoked_ms";
 
 fn member_row(r: &Row, at: usize) -> Member {
@@ -53,6 +61,7 @@ fn member_row(r: &Row, at: usize) -> Member {
         role: Role::parse(&role).unwrap_or(Role::FieldWorker),
         organisation: r.get(at + 4),
         created_ms: r.get(at + 5),
+        disabled_ms: r.get(at + 6),
     }
 }
 
@@ -140,15 +149,18 @@ impl Tx for PgTx<'_, '_> {
         self.0.execute("UPDATE teams SET seq = $2 WHERE id = $1", &[&team_id, &seq])?;
         Ok(())
     }
-    fn get(&mut self, team_id: &str, id: &str) -> Result<Option<Stored>> {
-        let row = self
-            .0
-            .query_opt("SELECT doc, seq, last_device FROM entities WHERE team_id = $1 AND id = $2", &[&team_id, &id])?;
-        row.map(|r| {
-            let doc: String = r.get(0);
-            Ok(Stored { entity: serde_json::from_str(&doc)?, seq: r.get(1), last_device: r.get(2) })
-        })
-        .transpose()
+    fn get_row(&mut self, team_id: &str, id: &str) -> Result<Option<StoredRow>> {
+        let row = self.0.query_opt(
+            "SELECT doc, seq, last_device, quarantined FROM entities WHERE team_id = $1 AND id = $2",
+            &[&team_id, &id],
+        )?;
+        Ok(row.map(|r| StoredRow { doc: r.get(0), seq: r.get(1), last_device: r.get(2), quarantined: r.get(3) }))
+    }
+    fn set_quarantined(&mut self, team_id: &str, id: &str, seq: i64) -> Result<bool> {
+        Ok(self.0.execute(
+            "UPDATE entities SET quarantined = TRUE, seq = $3, last_device = '' WHERE team_id = $1 AND id = $2",
+            &[&team_id, &id, &seq],
+        )? == 1)
     }
     fn put(&mut self, team_id: &str, s: &Stored) -> Result<()> {
         let e = &s.entity;
@@ -157,7 +169,7 @@ impl Tx for PgTx<'_, '_> {
             "INSERT INTO entities (team_id, id, kind, author_id, sensitive, seq, last_device, doc, was_public)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NOT $5)
              ON CONFLICT (team_id, id) DO UPDATE SET sensitive = excluded.sensitive, seq = excluded.seq,
-                 last_device = excluded.last_device, doc = excluded.doc,
+                 last_device = excluded.last_device, doc = excluded.doc, quarantined = FALSE,
                  was_public = entities.was_public OR excluded.was_public",
             &[&team_id, &e.id, &e.kind.as_str(), &e.author_id, &e.sensitive, &s.seq, &s.last_device, &doc],
         )?;
@@ -201,11 +213,11 @@ impl Storage for PostgresStorage {
         Ok(row.map(|r| member_row(&r, 0)))
     }
 
-    fn create_enrolment(&self, code_hash: &str, member_id: &str, expires_ms: i64) -> Result<()> {
+    fn create_enrolment(&self, code_hash: &str, member_id: &str, issued_ms: i64, expires_ms: i64) -> Result<()> {
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO enrolment_codes (code_hash, member_id, expires_ms) VALUES ($1, $2, $3)",
-                &[&code_hash, &member_id, &expires_ms],
+                "INSERT INTO enrolment_codes (code_hash, member_id, issued_ms, expires_ms) VALUES ($1, $2, $3, $4)",
+                &[&code_hash, &member_id, &issued_ms, &expires_ms],
             )?;
             Ok(())
         })
@@ -222,6 +234,7 @@ impl Storage for PostgresStorage {
             let row = tx.query_opt(
                 "UPDATE enrolment_codes SET used_ms = $2, attempt_hash = $3, device_id = $4
                  WHERE code_hash = $1 AND used_ms IS NULL AND expires_ms > $2
+                     AND member_id IN (SELECT id FROM members WHERE disabled_ms IS NULL)
                  RETURNING member_id",
                 &[&code_hash, &now_ms, &attempt_hash, &d.id],
             )?;
@@ -240,8 +253,9 @@ impl Storage for PostgresStorage {
                     let again = tx.query_opt(
                         "SELECT c.member_id, c.device_id FROM enrolment_codes c JOIN devices d ON d.id = c.device_id
                          WHERE c.code_hash = $1 AND c.attempt_hash = $2 AND c.expires_ms > $3 AND d.revoked_ms IS NULL
+                             AND d.last_seen_ms IS NULL AND c.used_ms > $3 - $4
                          FOR UPDATE OF c",
-                        &[&code_hash, &attempt_hash, &now_ms],
+                        &[&code_hash, &attempt_hash, &now_ms, &ENROL_RETRY_MS],
                     )?;
                     let Some(again) = again else { return Ok(Redeemed::Invalid) };
                     let (member_id, device_id): (String, String) = (again.get(0), again.get(1));
@@ -256,8 +270,8 @@ impl Storage for PostgresStorage {
                 &[&member_id],
             )?;
             Ok(Redeemed::Enrolled(
-                member_row(&r, 0),
-                Team { id: r.get(6), name: r.get(7), created_ms: r.get(8) },
+                Box::new(member_row(&r, 0)),
+                Team { id: r.get(7), name: r.get(8), created_ms: r.get(9) },
                 device_id,
             ))
         })
@@ -274,7 +288,7 @@ impl Storage for PostgresStorage {
         Ok(row.map(|r| Caller {
             device: device_row(&r, 0),
             member: member_row(&r, 7),
-            team: Team { id: r.get(13), name: r.get(14), created_ms: r.get(15) },
+            team: Team { id: r.get(14), name: r.get(15), created_ms: r.get(16) },
         }))
     }
 
@@ -291,10 +305,82 @@ impl Storage for PostgresStorage {
 
     fn revoke_device(&self, device_id: &str, now_ms: i64) -> Result<bool> {
         self.write(|tx| {
-            Ok(tx.execute(
+            let found = tx.execute(
                 "UPDATE devices SET revoked_ms = coalesce(revoked_ms, $2) WHERE id = $1",
                 &[&device_id, &now_ms],
-            )? == 1)
+            )? == 1;
+            tx.execute(
+                "UPDATE enrolment_codes SET used_ms = $2
+                 WHERE used_ms IS NULL AND member_id = (SELECT member_id FROM devices WHERE id = $1)",
+                &[&device_id, &now_ms],
+            )?;
+            Ok(found)
+        })
+    }
+
+    fn members(&self, team_id: &str) -> Result<Vec<Member>> {
+        let rows = self.conn()?.client().query(
+            &format!("SELECT {MEMBER_COLS} FROM members m WHERE m.team_id = $1 ORDER BY m.created_ms"),
+            &[&team_id],
+        )?;
+        Ok(rows.iter().map(|r| member_row(r, 0)).collect())
+    }
+
+    fn disable_member(&self, member_id: &str, now_ms: i64) -> Result<bool> {
+        self.write(|tx| {
+            let found = tx.execute(
+                "UPDATE members SET disabled_ms = coalesce(disabled_ms, $2) WHERE id = $1",
+                &[&member_id, &now_ms],
+            )? == 1;
+            tx.execute(
+                "UPDATE devices SET revoked_ms = coalesce(revoked_ms, $2) WHERE member_id = $1",
+                &[&member_id, &now_ms],
+            )?;
+            tx.execute(
+                "UPDATE enrolment_codes SET used_ms = $2 WHERE used_ms IS NULL AND member_id = $1",
+                &[&member_id, &now_ms],
+            )?;
+            Ok(found)
+        })
+    }
+
+    fn set_role(&self, member_id: &str, role: Role) -> Result<bool> {
+        self.write(|tx| {
+            Ok(tx.execute("UPDATE members SET role = $2 WHERE id = $1", &[&member_id, &role.as_str()])? == 1)
+        })
+    }
+
+    fn codes(&self, team_id: &str) -> Result<Vec<CodeInfo>> {
+        let rows = self.conn()?.client().query(
+            "SELECT substr(e.code_hash, 1, 12), e.member_id, m.display_name, e.issued_ms, e.expires_ms, e.used_ms
+             FROM enrolment_codes e JOIN members m ON m.id = e.member_id
+             WHERE m.team_id = $1 ORDER BY e.expires_ms DESC",
+            &[&team_id],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| CodeInfo {
+                id: r.get(0),
+                member_id: r.get(1),
+                member_name: r.get(2),
+                issued_ms: r.get(3),
+                expires_ms: r.get(4),
+                used_ms: r.get(5),
+            })
+            .collect())
+    }
+
+    fn cancel_code(&self, team_id: &str, code_id: &str, now_ms: i64) -> Result<bool> {
+        if code_id.len() != 12 || !code_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(false);
+        }
+        self.write(|tx| {
+            Ok(tx.execute(
+                "UPDATE enrolment_codes SET used_ms = $3
+                 WHERE substr(code_hash, 1, 12) = lower($2) AND used_ms IS NULL
+                     AND member_id IN (SELECT id FROM members WHERE team_id = $1)",
+                &[&team_id, &code_id, &now_ms],
+            )? > 0)
         })
     }
 
@@ -315,12 +401,15 @@ impl Storage for PostgresStorage {
         let max: i64 =
             tx.query_opt("SELECT seq FROM teams WHERE id = $1", &[&v.team_id])?.map(|r| r.get(0)).unwrap_or(0);
         // A row the viewer may not see comes as a withdrawal (its id only) if it was ever
-        // visible to the whole team; else not at all.
-        let rows = tx.query(
+        // visible to the whole team, or if the viewer could see it before an operator
+        // quarantined it; else not at all. Rows are fetched in batches through a portal, so a
+        // page cut by bytes never loads the rows after the cut.
+        let portal = tx.bind(
             "SELECT visible, CASE WHEN visible THEN doc ELSE id END, seq FROM (
-                 SELECT (NOT sensitive OR author_id = $5 OR $6) AS visible, doc, id, seq, was_public
-                 FROM entities WHERE team_id = $1 AND seq > $2 AND seq <= $3 AND last_device <> $4) AS f
-             WHERE visible OR (was_public AND $7)
+                 SELECT could_see AND NOT quarantined AS visible, could_see, quarantined, doc, id, seq, was_public FROM (
+                     SELECT (NOT sensitive OR author_id = $5 OR $6) AS could_see, quarantined, doc, id, seq, was_public
+                     FROM entities WHERE team_id = $1 AND seq > $2 AND seq <= $3 AND last_device <> $4) AS e) AS f
+             WHERE visible OR ($7 AND (was_public OR (quarantined AND could_see)))
              ORDER BY seq LIMIT $8",
             &[
                 &v.team_id,
@@ -333,20 +422,33 @@ impl Storage for PostgresStorage {
                 &(limit as i64 + 1),
             ],
         )?;
-        tx.commit()?;
-        let more = rows.len() > limit as usize;
-        let (mut docs, mut withdrawn) = (Vec::with_capacity(rows.len().min(limit as usize)), Vec::new());
+        let (mut docs, mut withdrawn) = (Vec::new(), Vec::new());
         let mut last = cursor;
-        for r in rows.iter().take(limit as usize) {
-            let visible: bool = r.get(0);
-            let doc_or_id: String = r.get(1);
-            if visible {
-                docs.push(doc_or_id)
-            } else {
-                withdrawn.push(doc_or_id)
+        let mut more = false;
+        let mut bytes = 0;
+        'page: loop {
+            let rows = tx.query_portal(&portal, 1000)?;
+            if rows.is_empty() {
+                break;
             }
-            last = r.get(2);
+            for r in &rows {
+                let doc_or_id: String = r.get(1);
+                // Cut by count and by bytes; a page holds at least one entity.
+                bytes += doc_or_id.len();
+                if docs.len() + withdrawn.len() == limit as usize || (bytes > MAX_PULL_BYTES && last != cursor) {
+                    more = true;
+                    break 'page;
+                }
+                if r.get(0) {
+                    docs.push(doc_or_id)
+                } else {
+                    withdrawn.push(doc_or_id)
+                }
+                last = r.get(2);
+            }
         }
+        drop(portal);
+        tx.commit()?;
         Ok(FeedPage { docs, withdrawn, cursor: if more { last } else { max }, more })
     }
 }

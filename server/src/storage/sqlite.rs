@@ -6,8 +6,12 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
-use super::{Caller, Device, FeedPage, Member, Redeemed, Role, Storage, Stored, Team, Tx, Viewer};
+use super::{
+    Caller, CodeInfo, Device, FeedPage, Member, Redeemed, Role, Storage, Stored, StoredRow, Team, Tx, Viewer,
+    ENROL_RETRY_MS,
+};
 use crate::error::{Error, Result};
+use wijkverkenner_core::sync::wire::MAX_PULL_BYTES;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS teams (
@@ -60,6 +64,7 @@ fn member_row(r: &Row, at: usize) -> rusqlite::Result<Member> {
         role: Role::parse(&role).unwrap_or(Role::FieldWorker),
         organisation: r.get(at + 4)?,
         created_ms: r.get(at + 5)?,
+        disabled_ms: r.get(at + 6)?,
     })
 }
 
@@ -75,7 +80,7 @@ fn device_row(r: &Row, at: usize) -> rusqlite::Result<Device> {
     })
 }
 
-const MEMBER_COLS: &str = "m.id, m.team_id, m.display_name, m.role, m.organisation, m.created_ms";
+const MEMBER_COLS: &str = "m.id, m.team_id, m.display_name, m.role, m.organisation, m.created_ms, m.disabled_ms";
 const DEVICE_COLS: &str = "d.id, d.member_id, d.name, d.credential_hash, d.created_ms, d.last_seen_ms, d.revoked_ms";
 
 impl SqliteStorage {
@@ -85,12 +90,16 @@ impl SqliteStorage {
         let path = dir.join("wijkverkenner-server.db");
         let writer = connect(&path)?;
         writer.execute_batch(SCHEMA)?;
-        // Columns added with protocol 2 (withdrawals; repeatable enrolment) to older data.
-        // Entity rows from before are assumed to have been visible to the team.
+        // Columns added later, for older data: protocol 2 (withdrawals; repeatable enrolment;
+        // entity rows from before are assumed to have been visible to the team), then the
+        // operator's tools (quarantine, disabled members, when a code was issued).
         for (table, column, def) in [
             ("entities", "was_public", "INTEGER NOT NULL DEFAULT 1"),
             ("enrolment_codes", "attempt_hash", "TEXT"),
             ("enrolment_codes", "device_id", "TEXT"),
+            ("entities", "quarantined", "INTEGER NOT NULL DEFAULT 0"),
+            ("members", "disabled_ms", "INTEGER"),
+            ("enrolment_codes", "issued_ms", "INTEGER"),
         ] {
             let present: bool = writer.query_row(
                 "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
@@ -137,14 +146,23 @@ impl Tx for SqliteTx<'_> {
         self.0.prepare_cached("UPDATE teams SET seq = ?2 WHERE id = ?1")?.execute(params![team_id, seq])?;
         Ok(())
     }
-    fn get(&mut self, team_id: &str, id: &str) -> Result<Option<Stored>> {
-        let row: Option<(String, i64, String)> = self
+    fn get_row(&mut self, team_id: &str, id: &str) -> Result<Option<StoredRow>> {
+        Ok(self
             .0
-            .prepare_cached("SELECT doc, seq, last_device FROM entities WHERE team_id = ?1 AND id = ?2")?
-            .query_row(params![team_id, id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()?;
-        row.map(|(doc, seq, last_device)| Ok(Stored { entity: serde_json::from_str(&doc)?, seq, last_device }))
-            .transpose()
+            .prepare_cached("SELECT doc, seq, last_device, quarantined FROM entities WHERE team_id = ?1 AND id = ?2")?
+            .query_row(params![team_id, id], |r| {
+                Ok(StoredRow { doc: r.get(0)?, seq: r.get(1)?, last_device: r.get(2)?, quarantined: r.get(3)? })
+            })
+            .optional()?)
+    }
+    fn set_quarantined(&mut self, team_id: &str, id: &str, seq: i64) -> Result<bool> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "UPDATE entities SET quarantined = 1, seq = ?3, last_device = '' WHERE team_id = ?1 AND id = ?2",
+            )?
+            .execute(params![team_id, id, seq])?
+            == 1)
     }
     fn put(&mut self, team_id: &str, s: &Stored) -> Result<()> {
         let e = &s.entity;
@@ -153,7 +171,7 @@ impl Tx for SqliteTx<'_> {
                 "INSERT INTO entities (team_id, id, kind, author_id, sensitive, seq, last_device, doc, was_public)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NOT ?5)
                  ON CONFLICT (team_id, id) DO UPDATE SET sensitive = excluded.sensitive, seq = excluded.seq,
-                     last_device = excluded.last_device, doc = excluded.doc,
+                     last_device = excluded.last_device, doc = excluded.doc, quarantined = 0,
                      was_public = entities.was_public OR excluded.was_public",
             )?
             .execute(params![
@@ -208,11 +226,11 @@ impl Storage for SqliteStorage {
         })
     }
 
-    fn create_enrolment(&self, code_hash: &str, member_id: &str, expires_ms: i64) -> Result<()> {
+    fn create_enrolment(&self, code_hash: &str, member_id: &str, issued_ms: i64, expires_ms: i64) -> Result<()> {
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO enrolment_codes (code_hash, member_id, expires_ms) VALUES (?1, ?2, ?3)",
-                params![code_hash, member_id, expires_ms],
+                "INSERT INTO enrolment_codes (code_hash, member_id, issued_ms, expires_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![code_hash, member_id, issued_ms, expires_ms],
             )?;
             Ok(())
         })
@@ -230,6 +248,7 @@ impl Storage for SqliteStorage {
                 .query_row(
                     "UPDATE enrolment_codes SET used_ms = ?2, attempt_hash = ?3, device_id = ?4
                      WHERE code_hash = ?1 AND used_ms IS NULL AND expires_ms > ?2
+                         AND member_id IN (SELECT id FROM members WHERE disabled_ms IS NULL)
                      RETURNING member_id",
                     params![code_hash, now_ms, attempt_hash, d.id],
                     |r| r.get(0),
@@ -249,8 +268,9 @@ impl Storage for SqliteStorage {
                     let again: Option<(String, String)> = tx
                         .query_row(
                             "SELECT c.member_id, c.device_id FROM enrolment_codes c JOIN devices d ON d.id = c.device_id
-                             WHERE c.code_hash = ?1 AND c.attempt_hash = ?2 AND c.expires_ms > ?3 AND d.revoked_ms IS NULL",
-                            params![code_hash, attempt_hash, now_ms],
+                             WHERE c.code_hash = ?1 AND c.attempt_hash = ?2 AND c.expires_ms > ?3 AND d.revoked_ms IS NULL
+                                 AND d.last_seen_ms IS NULL AND c.used_ms > ?3 - ?4",
+                            params![code_hash, attempt_hash, now_ms, ENROL_RETRY_MS],
                             |r| Ok((r.get(0)?, r.get(1)?)),
                         )
                         .optional()?;
@@ -267,9 +287,9 @@ impl Storage for SqliteStorage {
                     "SELECT {MEMBER_COLS}, t.id, t.name, t.created_ms FROM members m JOIN teams t ON t.id = m.team_id WHERE m.id = ?1"
                 ),
                 [&member_id],
-                |r| Ok((member_row(r, 0)?, Team { id: r.get(6)?, name: r.get(7)?, created_ms: r.get(8)? })),
+                |r| Ok((member_row(r, 0)?, Team { id: r.get(7)?, name: r.get(8)?, created_ms: r.get(9)? })),
             )?;
-            Ok(Redeemed::Enrolled(m, t, device_id))
+            Ok(Redeemed::Enrolled(Box::new(m), t, device_id))
         })
     }
 
@@ -285,7 +305,7 @@ impl Storage for SqliteStorage {
                     Ok(Caller {
                         device: device_row(r, 0)?,
                         member: member_row(r, 7)?,
-                        team: Team { id: r.get(13)?, name: r.get(14)?, created_ms: r.get(15)? },
+                        team: Team { id: r.get(14)?, name: r.get(15)?, created_ms: r.get(16)? },
                     })
                 },
             )
@@ -306,10 +326,84 @@ impl Storage for SqliteStorage {
 
     fn revoke_device(&self, device_id: &str, now_ms: i64) -> Result<bool> {
         self.write(|tx| {
-            Ok(tx.execute(
+            let found = tx.execute(
                 "UPDATE devices SET revoked_ms = coalesce(revoked_ms, ?2) WHERE id = ?1",
                 params![device_id, now_ms],
-            )? == 1)
+            )? == 1;
+            tx.execute(
+                "UPDATE enrolment_codes SET used_ms = ?2
+                 WHERE used_ms IS NULL AND member_id = (SELECT member_id FROM devices WHERE id = ?1)",
+                params![device_id, now_ms],
+            )?;
+            Ok(found)
+        })
+    }
+
+    fn members(&self, team_id: &str) -> Result<Vec<Member>> {
+        self.read(|c| {
+            let mut st =
+                c.prepare(&format!("SELECT {MEMBER_COLS} FROM members m WHERE m.team_id = ?1 ORDER BY m.created_ms"))?;
+            let rows = st.query_map([team_id], |r| member_row(r, 0))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn disable_member(&self, member_id: &str, now_ms: i64) -> Result<bool> {
+        self.write(|tx| {
+            let found = tx.execute(
+                "UPDATE members SET disabled_ms = coalesce(disabled_ms, ?2) WHERE id = ?1",
+                params![member_id, now_ms],
+            )? == 1;
+            tx.execute(
+                "UPDATE devices SET revoked_ms = coalesce(revoked_ms, ?2) WHERE member_id = ?1",
+                params![member_id, now_ms],
+            )?;
+            tx.execute(
+                "UPDATE enrolment_codes SET used_ms = ?2 WHERE used_ms IS NULL AND member_id = ?1",
+                params![member_id, now_ms],
+            )?;
+            Ok(found)
+        })
+    }
+
+    fn set_role(&self, member_id: &str, role: Role) -> Result<bool> {
+        self.write(|tx| {
+            Ok(tx.execute("UPDATE members SET role = ?2 WHERE id = ?1", params![member_id, role.as_str()])? == 1)
+        })
+    }
+
+    fn codes(&self, team_id: &str) -> Result<Vec<CodeInfo>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT substr(e.code_hash, 1, 12), e.member_id, m.display_name, e.issued_ms, e.expires_ms, e.used_ms
+                 FROM enrolment_codes e JOIN members m ON m.id = e.member_id
+                 WHERE m.team_id = ?1 ORDER BY e.expires_ms DESC",
+            )?;
+            let rows = st.query_map([team_id], |r| {
+                Ok(CodeInfo {
+                    id: r.get(0)?,
+                    member_id: r.get(1)?,
+                    member_name: r.get(2)?,
+                    issued_ms: r.get(3)?,
+                    expires_ms: r.get(4)?,
+                    used_ms: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn cancel_code(&self, team_id: &str, code_id: &str, now_ms: i64) -> Result<bool> {
+        if code_id.len() != 12 || !code_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(false);
+        }
+        self.write(|tx| {
+            Ok(tx.execute(
+                "UPDATE enrolment_codes SET used_ms = ?3
+                 WHERE substr(code_hash, 1, 12) = lower(?2) AND used_ms IS NULL
+                     AND member_id IN (SELECT id FROM members WHERE team_id = ?1)",
+                params![team_id, code_id, now_ms],
+            )? > 0)
         })
     }
 
@@ -332,12 +426,14 @@ impl Storage for SqliteStorage {
                 .optional()?
                 .unwrap_or(0);
             // A row the viewer may not see comes as a withdrawal (its id only) if it was ever
-            // visible to the whole team; else not at all.
+            // visible to the whole team, or if the viewer could see it before an operator
+            // quarantined it; else not at all.
             let mut st = tx.prepare_cached(
                 "SELECT visible, CASE WHEN visible THEN doc ELSE id END, seq FROM (
-                     SELECT (sensitive = 0 OR author_id = ?5 OR ?6) AS visible, doc, id, seq, was_public
-                     FROM entities WHERE team_id = ?1 AND seq > ?2 AND seq <= ?3 AND last_device <> ?4)
-                 WHERE visible OR (was_public AND ?7)
+                     SELECT could_see AND NOT quarantined AS visible, could_see, quarantined, doc, id, seq, was_public
+                     FROM (SELECT (sensitive = 0 OR author_id = ?5 OR ?6) AS could_see, quarantined, doc, id, seq, was_public
+                           FROM entities WHERE team_id = ?1 AND seq > ?2 AND seq <= ?3 AND last_device <> ?4))
+                 WHERE visible OR (?7 AND (was_public OR (quarantined AND could_see)))
                  ORDER BY seq LIMIT ?8",
             )?;
             let rows = st.query_map(
@@ -356,9 +452,12 @@ impl Storage for SqliteStorage {
             let (mut docs, mut withdrawn) = (Vec::new(), Vec::new());
             let mut last = cursor;
             let mut more = false;
+            let mut bytes = 0;
             for row in rows {
                 let (visible, doc_or_id, seq) = row?;
-                if docs.len() + withdrawn.len() == limit as usize {
+                // Cut by count and by bytes; a page holds at least one entity.
+                bytes += doc_or_id.len();
+                if docs.len() + withdrawn.len() == limit as usize || (bytes > MAX_PULL_BYTES && last != cursor) {
                     more = true;
                     break;
                 }

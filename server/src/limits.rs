@@ -1,0 +1,148 @@
+//! Limits on unauthenticated work: how often enrolment codes may be tried.
+//!
+//! A code has 60 bits, and every wrong one counts: per address, five wrong codes in ten
+//! minutes are free; after that the address waits, one minute, then twice as long after each
+//! further wrong code (up to an hour). Across all addresses, at most sixty wrong codes a minute
+//! are taken (an attacker with many addresses then blocks enrolment for everyone for the rest
+//! of the minute — a phone just tries again — but cannot guess faster). The counts live in
+//! this process: behind a load balancer with several instances the limits apply per instance
+//! (docs/sync-protocol.md, "Enrolment").
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Wrong codes an address may send per window before it has to wait.
+const FREE_FAILURES: u32 = 5;
+const WINDOW: Duration = Duration::from_secs(600);
+const FIRST_BLOCK: Duration = Duration::from_secs(60);
+const LONGEST_BLOCK: Duration = Duration::from_secs(3600);
+/// Wrong codes per minute across all addresses.
+const GLOBAL_FAILURES_PER_MINUTE: u32 = 60;
+/// Addresses remembered at most (older entries are dropped first).
+const MAX_ADDRESSES: usize = 100_000;
+
+#[derive(Clone, Copy, Debug)]
+struct AddressState {
+    window_start: Instant,
+    failures: u32,
+    blocked_until: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct Global {
+    minute_start: Instant,
+    failures: u32,
+}
+
+/// The enrolment rate limits of one server process.
+#[derive(Debug)]
+pub struct EnrolLimits {
+    addresses: Mutex<HashMap<IpAddr, AddressState>>,
+    global: Mutex<Global>,
+}
+
+impl Default for EnrolLimits {
+    fn default() -> Self {
+        Self {
+            addresses: Mutex::new(HashMap::new()),
+            global: Mutex::new(Global { minute_start: Instant::now(), failures: 0 }),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl EnrolLimits {
+    /// May `addr` try a code now? `Err(wait)` says how long it must wait first.
+    pub fn check(&self, addr: IpAddr, now: Instant) -> Result<(), Duration> {
+        if let Some(until) = lock(&self.addresses).get(&addr).and_then(|s| s.blocked_until) {
+            if until > now {
+                return Err(until - now);
+            }
+        }
+        let g = lock(&self.global);
+        if now < g.minute_start + Duration::from_secs(60) && g.failures >= GLOBAL_FAILURES_PER_MINUTE {
+            return Err(g.minute_start + Duration::from_secs(60) - now);
+        }
+        Ok(())
+    }
+
+    /// `addr` sent a wrong code.
+    pub fn failed(&self, addr: IpAddr, now: Instant) {
+        {
+            let mut g = lock(&self.global);
+            if now >= g.minute_start + Duration::from_secs(60) {
+                *g = Global { minute_start: now, failures: 0 };
+            }
+            g.failures += 1;
+        }
+        let mut all = lock(&self.addresses);
+        if all.len() >= MAX_ADDRESSES && !all.contains_key(&addr) {
+            all.retain(|_, s| now < s.window_start + WINDOW || s.blocked_until.is_some_and(|u| u > now));
+            if all.len() >= MAX_ADDRESSES {
+                all.clear();
+            }
+        }
+        let s = all.entry(addr).or_insert(AddressState { window_start: now, failures: 0, blocked_until: None });
+        if now >= s.window_start + WINDOW && s.blocked_until.is_none_or(|u| u <= now) {
+            *s = AddressState { window_start: now, failures: 0, blocked_until: None };
+        }
+        s.failures += 1;
+        if s.failures > FREE_FAILURES {
+            let doublings = (s.failures - FREE_FAILURES - 1).min(6);
+            let block = (FIRST_BLOCK * 2u32.pow(doublings)).min(LONGEST_BLOCK);
+            s.blocked_until = Some(now + block);
+            s.window_start = now;
+        }
+    }
+
+    /// `addr` enrolled: its wrong codes are forgiven.
+    pub fn succeeded(&self, addr: IpAddr) {
+        lock(&self.addresses).remove(&addr);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_waits_longer_after_each_wrong_code_beyond_five() {
+        let l = EnrolLimits::default();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let t = Instant::now();
+        for _ in 0..FREE_FAILURES {
+            assert!(l.check(a, t).is_ok());
+            l.failed(a, t);
+        }
+        assert!(l.check(a, t).is_ok());
+        l.failed(a, t);
+        assert_eq!(l.check(a, t), Err(FIRST_BLOCK));
+        assert!(l.check(b, t).is_ok(), "another address is not affected");
+        let later = t + FIRST_BLOCK;
+        assert!(l.check(a, later).is_ok());
+        l.failed(a, later);
+        assert_eq!(l.check(a, later), Err(FIRST_BLOCK * 2));
+        l.succeeded(a);
+        assert!(l.check(a, later).is_ok());
+    }
+
+    #[test]
+    fn all_addresses_together_get_sixty_wrong_codes_a_minute() {
+        let l = EnrolLimits::default();
+        let t = Instant::now();
+        for i in 0..GLOBAL_FAILURES_PER_MINUTE {
+            let addr = IpAddr::from([10, 0, (i / 256) as u8, (i % 256) as u8]);
+            assert!(l.check(addr, t).is_ok());
+            l.failed(addr, t);
+        }
+        let fresh: IpAddr = "198.51.100.7".parse().unwrap();
+        assert!(l.check(fresh, t).is_err());
+        assert!(l.check(fresh, t + Duration::from_secs(61)).is_ok());
+    }
+}
