@@ -39,10 +39,29 @@ use crate::sync;
 pub const MIN_PROTOCOL: u32 = 1;
 /// Largest enrolment request, on the wire and unpacked: a code, a name and an attempt.
 pub const MAX_ENROL_BYTES: usize = 4 * 1024;
-/// A request whose body stalls this long between two parts is dropped.
-const BODY_IDLE: Duration = Duration::from_secs(30);
-/// And no body may take longer than this in all (8 MiB at 15 KB/s, a poor mobile connection).
-const BODY_TOTAL: Duration = Duration::from_secs(600);
+/// How long clients may take, and how many may be connected at once.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// To send a request's headers.
+    pub headers: Duration,
+    /// Between two parts of a request body.
+    pub body_idle: Duration,
+    /// For a whole body (8 MiB at 15 KB/s, a poor mobile connection, takes nine minutes).
+    pub body_total: Duration,
+    /// Connections served at once; more are closed as they arrive (a client retries).
+    pub max_connections: usize,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            headers: Duration::from_secs(10),
+            body_idle: Duration::from_secs(30),
+            body_total: Duration::from_secs(600),
+            max_connections: 1024,
+        }
+    }
+}
 /// Requests unpacked and parsed at the same time; the rest wait their turn.
 const DECODING_AT_ONCE: usize = 4;
 
@@ -55,6 +74,7 @@ pub struct AppState {
     /// Take the client's address from the last `X-Forwarded-For` entry (behind a reverse
     /// proxy that sets it); otherwise the peer address counts.
     pub trust_forwarded_for: bool,
+    pub timeouts: Timeouts,
 }
 
 impl AppState {
@@ -65,6 +85,7 @@ impl AppState {
             limits: Arc::new(EnrolLimits::default()),
             decoding: Arc::new(tokio::sync::Semaphore::new(DECODING_AT_ONCE)),
             trust_forwarded_for: false,
+            timeouts: Timeouts::default(),
         }
     }
 }
@@ -122,13 +143,13 @@ fn too_large(limit: usize) -> ApiError {
 }
 
 /// Reads a body of at most `limit` bytes, giving up on one that stalls.
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+async fn read_body(body: Body, limit: usize, t: Timeouts) -> Result<Bytes, ApiError> {
     let timeout = || ApiError::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", "the request body came too slowly");
     let started = Instant::now();
     let mut body = body;
     let mut out = Vec::new();
     loop {
-        let frame = tokio::time::timeout(BODY_IDLE, body.frame()).await.map_err(|_| timeout())?;
+        let frame = tokio::time::timeout(t.body_idle, body.frame()).await.map_err(|_| timeout())?;
         match frame {
             None => break,
             Some(Err(_)) => return Err(ApiError::bad_request("malformed", "the request body could not be read")),
@@ -141,7 +162,7 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
                 }
             }
         }
-        if started.elapsed() > BODY_TOTAL {
+        if started.elapsed() > t.body_total {
             return Err(timeout());
         }
     }
@@ -157,7 +178,7 @@ async fn read_json<T: DeserializeOwned + Send + 'static>(
     limit: usize,
     limit_unpacked: usize,
 ) -> Result<T, ApiError> {
-    let raw = read_body(body, limit).await?;
+    let raw = read_body(body, limit, s.timeouts).await?;
     let encoding =
         headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("identity").to_string();
     let _turn = s

@@ -16,19 +16,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use api::{router, AppState};
+pub use api::{router, AppState, Timeouts};
 pub use error::{ApiError, Error, Result};
 pub use storage::Storage;
-
-/// Connections served at once; more are closed as they arrive (a client retries).
-pub const MAX_CONNECTIONS: usize = 1024;
-/// A client has this long to send a request's headers.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves the API on `listener` until `shutdown` completes.
 ///
 /// Every connection is HTTP/1.1 with a timeout for the request headers (the body has its own,
-/// in `api`), at most [`MAX_CONNECTIONS`] at once. Responses go out without Nagle's delay: a
+/// in `api`), at most `state.timeouts.max_connections` at once. Responses go out without Nagle's delay: a
 /// response written in two parts would otherwise wait for the phone's delayed ACK (40 ms on
 /// Linux) — measured as every fifth sync page taking 53 ms instead of 13. Each request carries
 /// its peer address (`ConnectInfo`) for the rate limits and the security log.
@@ -40,8 +35,9 @@ pub async fn serve(
     use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::ServiceExt;
 
+    let timeouts = state.timeouts;
     let app = router(state);
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let slots = Arc::new(tokio::sync::Semaphore::new(timeouts.max_connections));
     let (stop, stopped) = tokio::sync::watch::channel(());
     let mut shutdown = std::pin::pin!(shutdown);
     let mut last_full_warning: Option<std::time::Instant> = None;
@@ -60,7 +56,7 @@ pub async fn serve(
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             if last_full_warning.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
-                tracing::warn!(target: "security", addr = %addr.ip(), limit = MAX_CONNECTIONS, "connection limit reached; closing new connections");
+                tracing::warn!(target: "security", addr = %addr.ip(), limit = timeouts.max_connections, "connection limit reached; closing new connections");
                 last_full_warning = Some(std::time::Instant::now());
             }
             drop(tcp);
@@ -78,7 +74,7 @@ pub async fn serve(
         tokio::spawn(async move {
             let _slot = slot;
             let mut builder = hyper::server::conn::http1::Builder::new();
-            builder.timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
+            builder.timer(TokioTimer::new()).header_read_timeout(timeouts.headers);
             let conn = builder.serve_connection(TokioIo::new(tcp), service);
             let mut conn = std::pin::pin!(conn);
             tokio::select! {
