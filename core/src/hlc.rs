@@ -103,6 +103,21 @@ impl FromStr for Hlc {
     }
 }
 
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Hlc {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Hlc".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[0-9a-f]{12}\\.[0-9a-f]{4}\\.[0-9a-f]{16}$",
+            "description": "A hybrid logical clock: wall time in ms (12 lowercase hex digits), a counter (4), the node (16: the low 64 bits of the device id; 0 for the server). The text sorts in clock order."
+        })
+    }
+}
+
 impl Serialize for Hlc {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)

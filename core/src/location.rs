@@ -10,6 +10,7 @@ pub const MAX_ACCURACY_M: f64 = 100_000.0;
 
 /// How the position was obtained.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LocationSource {
     Gps,
@@ -39,11 +40,15 @@ impl LocationSource {
 
 /// A position fix as the phone delivered it.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Location {
+    #[cfg_attr(feature = "schema", schemars(range(min = -90.0, max = 90.0)))]
     pub lat: f64,
+    #[cfg_attr(feature = "schema", schemars(range(min = -180.0, max = 180.0)))]
     pub lon: f64,
     /// Radius of the 68% confidence circle, in metres.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0.0, max = 100000.0)))]
     pub accuracy_m: f64,
     /// When the fix was taken (ms since epoch, UTC).
     pub fix_ms: i64,
@@ -71,6 +76,7 @@ impl Location {
 
 /// A record's location: where it came from matters as much as the point itself.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RecordLocation {
     /// A fix taken for this record.

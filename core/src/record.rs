@@ -44,6 +44,7 @@ impl RecordKind {
 
 /// How what was seen feels: a pleasant square is worth noting too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Tone {
     Positive,
@@ -53,15 +54,19 @@ pub enum Tone {
 
 /// What the walker sees (*waarneming*).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Observation {
     /// Observation theme codes, at least one.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 20), inner(length(min = 1, max = 64))))]
     pub themes: Vec<String>,
     pub tone: Tone,
+    #[cfg_attr(feature = "schema", schemars(length(max = 4000)))]
     pub note: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Mood {
     Hostile,
@@ -72,6 +77,7 @@ pub enum Mood {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Trust {
     Low,
@@ -81,23 +87,30 @@ pub enum Trust {
 
 /// A talk with people in the street (*gesprek*): with whom by role, never by name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Conversation {
     /// Counterpart role codes, at least one.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 20), inner(length(min = 1, max = 64))))]
     pub roles: Vec<String>,
     /// How many people took part besides the walkers.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 100)))]
     pub people: u8,
+    #[cfg_attr(feature = "schema", schemars(range(max = 1440)))]
     pub duration_min: u16,
+    #[cfg_attr(feature = "schema", schemars(length(max = 4000)))]
     pub gist: String,
     pub mood: Mood,
     pub trust: Trust,
     /// What was agreed: a follow-up, a promise, a referral.
+    #[cfg_attr(feature = "schema", schemars(length(max = 4000)))]
     pub agreements: String,
     /// Practical help was given on the spot (street tactic: mean something immediately).
     pub immediate_help: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Low,
@@ -109,17 +122,22 @@ pub enum Severity {
 
 /// A signal (*signaal*) of organised crime or of a victim.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Signal {
     /// Signal category code.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 64)))]
     pub category: String,
     pub severity: Severity,
+    #[cfg_attr(feature = "schema", schemars(length(max = 4000)))]
     pub description: String,
     /// Seen at a known place where victims are found (*vindplaats*).
     pub at_known_place: bool,
     /// The walker's proposed next step.
+    #[cfg_attr(feature = "schema", schemars(length(max = 4000)))]
     pub follow_up: String,
     /// Referral target code the walker suggests, if any; the lead decides.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 64)))]
     pub suggested_referral: Option<String>,
 }
 

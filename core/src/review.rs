@@ -12,6 +12,7 @@ use crate::text;
 
 /// Where a signal is in its follow-up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SignalStatus {
     /// Noted in the field, not yet looked at by a lead.

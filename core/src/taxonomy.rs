@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 
 /// What a category classifies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CategoryKind {
     /// Themes of an observation (*waarneming*).
@@ -35,6 +36,7 @@ impl CategoryKind {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Category {
     pub kind: CategoryKind,
@@ -51,6 +53,7 @@ pub struct Category {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Taxonomy {
     pub version: String,

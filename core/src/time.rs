@@ -17,11 +17,13 @@ const MAX_OFFSET_S: i32 = 18 * 3600;
 
 /// A moment: UTC instant (millisecond precision) plus the device's UTC offset at capture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Moment {
     /// Milliseconds since the Unix epoch, UTC.
     pub utc_ms: i64,
     /// The device's offset from UTC in seconds at that moment (e.g. 3600 in Dutch winter).
+    #[cfg_attr(feature = "schema", schemars(range(min = -64800, max = 64800)))]
     pub offset_s: i32,
 }
 

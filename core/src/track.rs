@@ -101,10 +101,13 @@ pub fn assess(fix: &Fix, last_good: Option<&Fix>, last_at_ms: Option<i64>, setti
 
 /// A point of a track: time and position.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TrackPoint {
     pub at_ms: i64,
+    #[cfg_attr(feature = "schema", schemars(range(min = -90.0, max = 90.0)))]
     pub lat: f64,
+    #[cfg_attr(feature = "schema", schemars(range(min = -180.0, max = 180.0)))]
     pub lon: f64,
 }
 

@@ -14,6 +14,7 @@ use crate::time::Moment;
 pub const MAX_PARTICIPANTS: usize = 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WalkStatus {
     /// Under way (possibly paused).
@@ -45,10 +46,20 @@ impl WalkStatus {
 
 /// Someone on the walk: a team member, or a guest known only by role (e.g. a *wijkagent*).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Participant {
-    Member { member_id: MemberId, display_name: String, organisation: String },
-    Guest { role: String },
+    Member {
+        member_id: MemberId,
+        #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 200)))]
+        display_name: String,
+        #[cfg_attr(feature = "schema", schemars(length(max = 200)))]
+        organisation: String,
+    },
+    Guest {
+        #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 200)))]
+        role: String,
+    },
 }
 
 /// What the walker says when starting a walk.
@@ -97,6 +108,7 @@ impl WalkDetails {
 
 /// A pause in a walk (coffee, a long talk indoors). Open while `until` is `None`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Pause {
     pub from: Moment,
@@ -105,15 +117,18 @@ pub struct Pause {
 
 /// What a walk report shows about the walk as a whole, computed when it ends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WalkSummary {
     /// Along good fixes, pauses left out.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0.0, max = 10000000.0)))]
     pub distance_m: f64,
     /// From start to end, pauses left out.
     pub walking_ms: i64,
     /// Walking time outside the team's office hours (street tactic: go out outside office hours).
     pub outside_office_hours_ms: i64,
     /// `outside_office_hours_ms / walking_ms`, 0 for a walk of no length.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0.0, max = 1.0)))]
     pub outside_office_hours_share: f64,
     pub fixes: u32,
     pub flagged_fixes: u32,

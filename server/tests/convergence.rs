@@ -44,7 +44,7 @@ fn view(store: &Store) -> BTreeMap<String, String> {
 fn own_records(store: &Store) -> Vec<Record> {
     let me = store.identity().unwrap().member.id;
     let mut all = store.latest_records(&PageRequest::first(500)).unwrap().items;
-    all.retain(|r| r.author_id == me && r.reviewed_ms.is_none());
+    all.retain(|r| r.author_id == me && !r.review.freezes_content(r.reviewed_ms));
     all.sort_by_key(|r| r.id);
     all
 }
@@ -241,12 +241,23 @@ fn run_case(ops: Vec<Op>, totals: &std::sync::Mutex<Totals>) -> Result<(), TestC
             prop_assert_eq!(p.store.pending_count().unwrap(), 0);
         }
 
-        // Nothing lost, nothing duplicated: the server holds exactly the created, undeleted records.
+        // Nothing lost, nothing duplicated: the server holds exactly the created, undeleted
+        // records — and the deleted ones whose deletion the rules refused because a lead had
+        // decided on them first (reviewed or referred; the author's phone took them back).
         let on_server = server_records(storage.as_ref(), &t.team.id, &t.lead);
         let ids: Vec<String> = on_server.iter().map(|e| e.id.clone()).collect();
         let unique: BTreeSet<String> = ids.iter().cloned().collect();
         prop_assert_eq!(ids.len(), unique.len(), "duplicates on the server");
-        let expected: BTreeSet<String> = created.difference(&deleted).cloned().collect();
+        let decided = |e: &Entity| {
+            e.fields.get("reviewed_ms").is_some_and(|v| !v.is_null())
+                || e.fields.get("review_status").is_some_and(|v| !v.is_null() && *v != "new")
+        };
+        let kept: BTreeSet<String> =
+            on_server.iter().filter(|e| deleted.contains(&e.id)).map(|e| e.id.clone()).collect();
+        for e in on_server.iter().filter(|e| kept.contains(&e.id)) {
+            prop_assert!(decided(e), "a deleted record came back although no lead had decided on it");
+        }
+        let expected: BTreeSet<String> = created.difference(&deleted).chain(&kept).cloned().collect();
         prop_assert_eq!(&unique, &expected, "records lost or resurrected");
 
         // The lead's phone equals the server; every other phone equals the lead's, filtered by

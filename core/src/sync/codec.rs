@@ -34,10 +34,13 @@ const MAX_CODE_CHARS: usize = 64;
 
 /// A record's place as one sync field: the point and the buurt it was tagged with.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PlaceField {
     pub at: RecordLocation,
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 64)))]
     pub buurt: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 64)))]
     pub wijk: Option<String>,
 }
 
@@ -54,23 +57,32 @@ pub struct RecordParts {
 
 /// The fields of a walk entity: exactly these, no others.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WalkFields {
+    #[cfg_attr(feature = "schema", schemars(length(max = 20)))]
     pub participants: Vec<Participant>,
+    #[cfg_attr(feature = "schema", schemars(length(max = 4000)))]
     pub purpose: String,
     /// Observation theme codes the walk pays attention to.
+    #[cfg_attr(feature = "schema", schemars(length(max = 20), inner(length(min = 1, max = 64))))]
     pub focus: Vec<String>,
+    #[cfg_attr(feature = "schema", schemars(length(max = 200)))]
     pub pauses: Vec<Pause>,
     pub status: WalkStatus,
     pub ended: Option<Moment>,
     pub summary: Option<WalkSummary>,
     /// CBS codes of the buurten covered, sorted.
+    #[cfg_attr(feature = "schema", schemars(length(max = 500), inner(length(min = 1, max = 64))))]
     pub buurten: Vec<String>,
     /// The simplified track, once the walk ended.
+    #[cfg_attr(feature = "schema", schemars(length(max = 5000)))]
     pub track: Option<Vec<TrackPoint>>,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 4000)))]
     pub review_question: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 4000)))]
     pub review_answer: Option<String>,
     #[serde(default)]
     pub reviewed_ms: Option<i64>,

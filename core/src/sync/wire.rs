@@ -29,8 +29,13 @@ pub const MAX_ENTITY_BYTES: usize = 512 * 1024;
 /// always holds at least one), so no entity can make a page too large for a phone.
 pub const MAX_PULL_BYTES: usize = 8 * 1024 * 1024;
 
+/// Ids in their one spelling: a lowercase, hyphenated UUID.
+#[cfg(feature = "schema")]
+const UUID_PATTERN: &str = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
+
 /// What an entity is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EntityKind {
     Walk,
@@ -63,15 +68,20 @@ impl EntityKind {
 /// A walk or record as it travels: fixed identity plus named fields, each with the hybrid
 /// logical clock of its last change. A field without a clock dates from creation (`Hlc::ZERO`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Entity {
     pub kind: EntityKind,
+    #[cfg_attr(feature = "schema", schemars(pattern(UUID_PATTERN)))]
     pub id: String,
     /// The walk a record belongs to; `None` for a walk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(pattern(UUID_PATTERN)))]
     pub walk_id: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(pattern(UUID_PATTERN)))]
     pub author_id: String,
     pub created_ms: i64,
+    #[cfg_attr(feature = "schema", schemars(range(min = -64800, max = 64800)))]
     pub created_offset_s: i32,
     /// Shared only with the author and the team's leads.
     #[serde(default)]
@@ -107,17 +117,23 @@ pub const REVIEW_FIELDS: &[&str] =
 
 /// One sync round trip: push what changed here, pull what changed elsewhere.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SyncRequest {
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = PROTOCOL_VERSION)))]
     pub protocol: u32,
     /// The server cursor of the last page this device applied; 0 at first.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0)))]
     pub cursor: i64,
+    #[cfg_attr(feature = "schema", schemars(length(max = MAX_PUSH)))]
     pub push: Vec<Entity>,
     /// Most entities to pull in this response (server caps it at `MAX_PULL`).
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = MAX_PULL)))]
     pub pull_limit: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SyncResponse {
     pub protocol: u32,
@@ -128,9 +144,9 @@ pub struct SyncResponse {
     pub cursor: i64,
     /// More changes wait on the server: sync again.
     pub more: bool,
-    /// Parts of pushed changes the server could not apply (e.g. a signal status another lead
-    /// changed first). The rest of the push was applied; the server's version comes back in
-    /// the pull.
+    /// Pushed changes the server did not apply, each with a code and, where the pusher may see
+    /// it, the team's version of the entity (the phone takes the refused fields from it). The
+    /// rest of the push was applied.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rejected: Vec<Rejection>,
     /// Records this device may no longer see (they became sensitive: need-to-know). The device
@@ -142,6 +158,7 @@ pub struct SyncResponse {
 /// A pushed change the server did not apply — one field of an entity, or the whole entity —
 /// and why. The rest of the push was applied.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Rejection {
     pub id: String,
     /// The field kept as it was; `deleted` for a refused deletion; empty when the whole
@@ -163,6 +180,7 @@ pub struct Rejection {
 
 /// The body of every error answer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ErrorBody {
     /// Stable machine-readable code, e.g. `device_revoked`, `payload_too_large`.
     pub error: String,
@@ -175,20 +193,26 @@ pub struct ErrorBody {
 
 /// Enrolment: a phone trades a one-time code for a device credential.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EnrolRequest {
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = PROTOCOL_VERSION)))]
     pub protocol: u32,
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 64)))]
     pub code: String,
     /// A label for the device list ("Pixel 8 van Sanne"); no personal data needed.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 100), pattern(r"^[^\x00-\x1f\x7f-\x9f]+$")))]
     pub device_name: String,
     /// A random secret naming this enrolment attempt, the same on every retry: if the answer
     /// was lost, the server answers the same attempt again (same device, new credential)
     /// instead of refusing the spent code. Since protocol 2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(length(min = 16, max = 100)))]
     pub attempt: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct EnrolResponse {
     pub device_id: String,
     /// Secret; send as `Authorization: Bearer <device_id>.<credential>`. Stored hashed on the server.
