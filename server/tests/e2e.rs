@@ -301,3 +301,99 @@ fn a_refused_change_gives_the_phone_the_teams_version_and_the_outbox_moves_on() 
     assert_eq!(snapshot(&sanne.store), snapshot(&lead.store));
     assert_eq!(snapshot(&lead.store), snapshot(&lead2.store));
 }
+
+/// Passes requests on; changes what the server answers.
+struct Meddling<F: Fn(&serde_json::Value, Vec<u8>) -> Vec<u8> + Send + Sync> {
+    inner: wijkverkenner_core::sync::http::HttpTransport,
+    answer: F,
+}
+
+impl<F: Fn(&serde_json::Value, Vec<u8>) -> Vec<u8> + Send + Sync> sync::Transport for Meddling<F> {
+    fn post(
+        &self,
+        path: &str,
+        credential: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<sync::HttpResponse, sync::TransportError> {
+        let request: serde_json::Value = serde_json::from_slice(&sync::engine::decode_body(&body).unwrap()).unwrap();
+        let mut resp = self.inner.post(path, credential, body)?;
+        if path == "/v1/sync" && resp.status == 200 {
+            resp.body = (self.answer)(&request, resp.body);
+        }
+        Ok(resp)
+    }
+}
+
+#[test]
+fn a_page_the_phone_cannot_take_is_asked_for_smaller_and_one_bad_entity_spoils_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = sqlite_storage(dir.path());
+    let server = TestServer::start(storage.clone());
+    let t = team(storage.as_ref(), "Paginas", 1);
+    let sanne = Phone::enrol(&server, storage.as_ref(), &t.workers[0]);
+    let walk = sanne.store.start_walk(new_walk(0)).unwrap();
+    for i in 0..5 {
+        sanne
+            .store
+            .add_record(NewRecord {
+                walk_id: walk.id,
+                body: observation(&format!("nummer {i}")),
+                created: at(1),
+                location: None,
+            })
+            .unwrap();
+    }
+    sanne.sync().unwrap();
+
+    // An answer too large to unpack whenever more than 64 entities are asked for.
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let bomb = zstd::bulk::compress(&vec![b' '; 65 * 1024 * 1024], 3).unwrap();
+    let seen = asked.clone();
+    let shrinking = Meddling {
+        inner: wijkverkenner_core::sync::http::HttpTransport::new(&server.url),
+        answer: move |req: &serde_json::Value, body: Vec<u8>| {
+            let asked = &seen;
+            let limit = req["pull_limit"].as_u64().unwrap();
+            asked.lock().unwrap().push(limit);
+            if limit > 64 {
+                bomb.clone()
+            } else {
+                body
+            }
+        },
+    };
+    let lead = Phone::enrol_with(Box::new(shrinking), storage.as_ref(), &t.lead);
+    let out = lead.sync().unwrap();
+    assert_eq!(out.pulled, 6, "the walk and its five records");
+    let asked = asked.lock().unwrap().clone();
+    assert!(asked.windows(2).all(|w| w[1] <= w[0]) && *asked.last().unwrap() <= 64, "{asked:?}");
+
+    // One entity no app can read (a clock of thirteen digits, stored before servers bounded
+    // clocks) among good ones: it is counted, the others arrive.
+    let poisoning = Meddling {
+        inner: wijkverkenner_core::sync::http::HttpTransport::new(&server.url),
+        answer: |_: &serde_json::Value, body: Vec<u8>| {
+            let mut answer: serde_json::Value =
+                serde_json::from_slice(&sync::engine::decode_body(&body).unwrap()).unwrap();
+            if let Some(pull) = answer["pull"].as_array_mut().filter(|p| !p.is_empty()) {
+                let mut bad = pull[0].clone();
+                bad["id"] = serde_json::json!(uuid::Uuid::now_v7().to_string());
+                bad["hlc"] = serde_json::json!("1000000000000.0000.0000000000000000");
+                pull.insert(0, bad);
+            }
+            serde_json::to_vec(&answer).unwrap()
+        },
+    };
+    let joost_member = wijkverkenner_server::admin::add_member(
+        storage.as_ref(),
+        &t.team.id,
+        "Joost",
+        wijkverkenner_server::storage::Role::FieldWorker,
+        "",
+    )
+    .unwrap();
+    let joost = Phone::enrol_with(Box::new(poisoning), storage.as_ref(), &joost_member);
+    let out = joost.sync().unwrap();
+    assert_eq!((out.pulled, out.unreadable), (6, 1));
+    assert_eq!(joost.store.sync_status().unwrap().unreadable, 1);
+}

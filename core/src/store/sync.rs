@@ -334,6 +334,8 @@ pub struct IncomingPage {
     withdrawn: Vec<String>,
     /// Pushed changes the server refused, with the team's version where this device may see it.
     rejected: Vec<Rejection>,
+    /// Entities of the answer that could not even be parsed.
+    unreadable: u32,
     rows: Vec<DecodedRow>,
 }
 
@@ -343,7 +345,13 @@ impl IncomingPage {
             .iter()
             .map(|e| (e.kind != EntityKind::Walk && !e.deleted).then(|| record_row(e, false).ok()))
             .collect();
-        IncomingPage { entities, withdrawn: Vec::new(), rejected: Vec::new(), rows }
+        IncomingPage { entities, withdrawn: Vec::new(), rejected: Vec::new(), unreadable: 0, rows }
+    }
+
+    /// Entities of the page that could not be parsed at all (counted as unreadable).
+    pub fn with_unreadable(mut self, n: u32) -> Self {
+        self.unreadable = n;
+        self
     }
 
     /// The round's refusals of pushed changes (protocol 3): the refused fields are taken from
@@ -419,10 +427,10 @@ impl Store {
     /// changed since it was collected stays pending), the incoming entities are merged, the
     /// clock observes them, and the cursor advances.
     pub fn apply_sync_round(&self, pushed: &[Entity], page: IncomingPage, cursor: i64) -> Result<ApplyReport> {
-        let IncomingPage { entities: incoming, withdrawn, rejected, mut rows } = page;
+        let IncomingPage { entities: incoming, withdrawn, rejected, unreadable, mut rows } = page;
         let me = self.identity().map(|i| i.member.id);
         self.write_with(Durability::Replayable, |c| {
-            let mut report = ApplyReport::default();
+            let mut report = ApplyReport { unreadable, ..ApplyReport::default() };
             for e in pushed {
                 let table = if e.kind == EntityKind::Walk { "walks" } else { "records" };
                 let n =

@@ -17,7 +17,8 @@ use crate::id::{DeviceId, MemberId};
 use crate::member::{Identity, Member, MemberRole};
 use crate::store::{IncomingPage, Store};
 use crate::sync::wire::{
-    EnrolRequest, EnrolResponse, ErrorBody, SyncRequest, SyncResponse, MAX_BODY_BYTES, MAX_PUSH, PROTOCOL_VERSION,
+    EnrolRequest, EnrolResponse, Entity, ErrorBody, SyncRequest, SyncResponse, MAX_BODY_BYTES, MAX_PUSH,
+    PROTOCOL_VERSION,
 };
 
 /// An HTTP answer as the transport received it.
@@ -92,6 +93,22 @@ pub struct SyncOutcome {
     pub refused: u32,
     /// Records deleted here because they became sensitive (need-to-know).
     pub withdrawn: u32,
+}
+
+/// A sync answer as the phone reads it: entities kept as raw JSON until each is parsed on its
+/// own, and fields a newer server may add ignored (`SyncResponse` is the strict form).
+#[derive(Deserialize)]
+struct Answer<'a> {
+    protocol: u32,
+    acknowledged: u32,
+    #[serde(borrow)]
+    pull: Vec<&'a serde_json::value::RawValue>,
+    cursor: i64,
+    more: bool,
+    #[serde(default)]
+    rejected: Vec<crate::sync::wire::Rejection>,
+    #[serde(default)]
+    withdrawn: Vec<String>,
 }
 
 /// An enrolment attempt in progress, kept in the store's `meta` until it succeeds.
@@ -263,15 +280,35 @@ impl Store {
         if resp.status != 200 {
             return Err(server_error(resp.status, &resp.body));
         }
-        let body: SyncResponse = serde_json::from_slice(&decode_body(&resp.body)?)
-            .map_err(|_| Error::invalid("server answer", "not a sync response"))?;
-        if body.acknowledged as usize != req.push.len() {
+        let bytes = decode_body(&resp.body)?;
+        let answer: Answer =
+            serde_json::from_slice(&bytes).map_err(|_| Error::invalid("server answer", "not a sync response"))?;
+        if answer.acknowledged as usize != req.push.len() {
             return Err(Error::invalid("server answer", "acknowledged a different number of changes"));
         }
-        let mut body = body;
-        let page = IncomingPage::new(std::mem::take(&mut body.pull))
-            .with_withdrawn(std::mem::take(&mut body.withdrawn))
-            .with_rejected(body.rejected.clone());
+        // Each entity on its own: one this app cannot read is counted and kept out, never a
+        // reason to refuse the whole page (it would be refused again on every retry).
+        let mut unreadable = 0;
+        let mut pull = Vec::with_capacity(answer.pull.len());
+        for raw in &answer.pull {
+            match serde_json::from_str::<Entity>(raw.get()) {
+                Ok(e) => pull.push(e),
+                Err(_) => unreadable += 1,
+            }
+        }
+        let body = SyncResponse {
+            protocol: answer.protocol,
+            acknowledged: answer.acknowledged,
+            pull: Vec::new(),
+            cursor: answer.cursor,
+            more: answer.more,
+            rejected: answer.rejected,
+            withdrawn: Vec::new(),
+        };
+        let page = IncomingPage::new(pull)
+            .with_withdrawn(answer.withdrawn)
+            .with_rejected(body.rejected.clone())
+            .with_unreadable(unreadable);
         Ok((body, page))
     }
 
