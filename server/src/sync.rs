@@ -87,7 +87,7 @@ const UNREADABLE: Refusal = Refusal {
     code: "unreadable",
     reason: "the team's version of this entity cannot be read; an administrator must repair it",
 };
-const NOT_VISIBLE: Refusal = Refusal { code: "not_author", reason: "only the author can create a walk or record" };
+const NOT_OWN_NAME: Refusal = Refusal { code: "not_author", reason: "only the author can create a walk or record" };
 
 fn status_of(e: &Entity) -> SignalStatus {
     e.fields
@@ -160,7 +160,7 @@ impl Judgement {
 pub fn judge_new(caller: &Caller, pushed: &Entity, walk: Option<&Entity>, taxonomy: &Taxonomy) -> Judgement {
     let lead = caller.member.role == Role::Lead;
     if pushed.author_id != caller.member.id {
-        return Judgement::refuse("", NOT_VISIBLE);
+        return Judgement::refuse("", NOT_OWN_NAME);
     }
     if pushed.kind != EntityKind::Walk
         && !walk.is_some_and(|w| w.kind == EntityKind::Walk && !w.deleted && w.author_id == caller.member.id)
