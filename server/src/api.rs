@@ -31,34 +31,43 @@ use wijkverkenner_core::Taxonomy;
 
 use crate::admin;
 use crate::error::{ApiError, Error, Result};
-use crate::limits::EnrolLimits;
+use crate::limits::{EnrolLimits, PushLimits};
 use crate::storage::{Caller, Role, Storage};
 use crate::sync;
 
-/// Oldest protocol version this server still speaks.
-pub const MIN_PROTOCOL: u32 = 1;
+/// Oldest protocol version this server still speaks. Apps before protocol 3 cannot take the
+/// team's version of a refused change (they would keep the refused value for good), so they
+/// are asked to update.
+pub const MIN_PROTOCOL: u32 = 3;
 /// Largest enrolment request, on the wire and unpacked: a code, a name and an attempt.
 pub const MAX_ENROL_BYTES: usize = 4 * 1024;
 /// How long clients may take, and how many may be connected at once.
 #[derive(Clone, Copy, Debug)]
-pub struct Timeouts {
+pub struct ClientLimits {
     /// To send a request's headers.
     pub headers: Duration,
     /// Between two parts of a request body.
     pub body_idle: Duration,
-    /// For a whole body (8 MiB at 15 KB/s, a poor mobile connection, takes nine minutes).
+    /// For a whole sync body (8 MiB at 15 KB/s, a poor mobile connection, takes nine minutes).
     pub body_total: Duration,
+    /// For a whole enrolment body (a few KiB).
+    pub enrol_body_total: Duration,
     /// Connections served at once; more are closed as they arrive (a client retries).
     pub max_connections: usize,
+    /// Connections from one address at once (not applied behind a trusted proxy, whose
+    /// address every client shares).
+    pub max_connections_per_address: usize,
 }
 
-impl Default for Timeouts {
+impl Default for ClientLimits {
     fn default() -> Self {
-        Timeouts {
+        ClientLimits {
             headers: Duration::from_secs(10),
             body_idle: Duration::from_secs(30),
             body_total: Duration::from_secs(600),
+            enrol_body_total: Duration::from_secs(10),
             max_connections: 1024,
+            max_connections_per_address: 32,
         }
     }
 }
@@ -74,7 +83,8 @@ pub struct AppState {
     /// Take the client's address from the last `X-Forwarded-For` entry (behind a reverse
     /// proxy that sets it); otherwise the peer address counts.
     pub trust_forwarded_for: bool,
-    pub timeouts: Timeouts,
+    pub clients: ClientLimits,
+    pub pushes: Arc<PushLimits>,
 }
 
 impl AppState {
@@ -85,7 +95,8 @@ impl AppState {
             limits: Arc::new(EnrolLimits::default()),
             decoding: Arc::new(tokio::sync::Semaphore::new(DECODING_AT_ONCE)),
             trust_forwarded_for: false,
-            timeouts: Timeouts::default(),
+            clients: ClientLimits::default(),
+            pushes: Arc::new(PushLimits::default()),
         }
     }
 }
@@ -142,8 +153,22 @@ fn too_large(limit: usize) -> ApiError {
     ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("bodies are limited to {limit} bytes"))
 }
 
-/// Reads a body of at most `limit` bytes, giving up on one that stalls.
-async fn read_body(body: Body, limit: usize, t: Timeouts) -> Result<Bytes, ApiError> {
+/// Reads a body of at most `limit` bytes, giving up on one that stalls or takes longer than
+/// `total`.
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    t: ClientLimits,
+    total: Duration,
+) -> Result<Bytes, ApiError> {
+    let announced =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    // Far beyond the limit: refused before a byte is read. (Just beyond it, the body is read up
+    // to the limit first, so that a client that only reads the answer after sending gets it.)
+    if announced.is_some_and(|n| n > 4 * limit as u64) {
+        return Err(too_large(limit));
+    }
     let timeout = || ApiError::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", "the request body came too slowly");
     let started = Instant::now();
     let mut body = body;
@@ -162,7 +187,7 @@ async fn read_body(body: Body, limit: usize, t: Timeouts) -> Result<Bytes, ApiEr
                 }
             }
         }
-        if started.elapsed() > t.body_total {
+        if started.elapsed() > total {
             return Err(timeout());
         }
     }
@@ -177,8 +202,9 @@ async fn read_json<T: DeserializeOwned + Send + 'static>(
     body: Body,
     limit: usize,
     limit_unpacked: usize,
-) -> Result<T, ApiError> {
-    let raw = read_body(body, limit, s.timeouts).await?;
+    total: Duration,
+) -> Result<(T, usize), ApiError> {
+    let raw = read_body(headers, body, limit, s.clients, total).await?;
     let encoding =
         headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("identity").to_string();
     let _turn = s
@@ -186,7 +212,7 @@ async fn read_json<T: DeserializeOwned + Send + 'static>(
         .acquire()
         .await
         .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the server is stopping"))?;
-    tokio::task::spawn_blocking(move || decode_json_within(&encoding, &raw, limit_unpacked)).await.map_err(|_| {
+    tokio::task::spawn_blocking(move || decode_json_sized(&encoding, &raw, limit_unpacked)).await.map_err(|_| {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server failed; try again later")
     })?
 }
@@ -195,10 +221,11 @@ async fn read_json<T: DeserializeOwned + Send + 'static>(
 /// and parses JSON into `T`. Its messages say where and what kind of error, never a value from
 /// the body.
 pub fn decode_json<T: DeserializeOwned>(encoding: &str, raw: &[u8]) -> Result<T, ApiError> {
-    decode_json_within(encoding, raw, MAX_REQUEST_BYTES)
+    decode_json_sized(encoding, raw, MAX_REQUEST_BYTES).map(|(t, _)| t)
 }
 
-fn decode_json_within<T: DeserializeOwned>(encoding: &str, raw: &[u8], limit: usize) -> Result<T, ApiError> {
+/// [`decode_json`] within `limit` unpacked bytes; also says how many bytes the JSON had.
+fn decode_json_sized<T: DeserializeOwned>(encoding: &str, raw: &[u8], limit: usize) -> Result<(T, usize), ApiError> {
     if raw.len() > MAX_WIRE_BYTES.min(limit) {
         return Err(too_large(MAX_WIRE_BYTES.min(limit)));
     }
@@ -219,8 +246,9 @@ fn decode_json_within<T: DeserializeOwned>(encoding: &str, raw: &[u8], limit: us
             }
             let mut dec = zstd::stream::read::Decoder::new(raw).map_err(|_| bad())?;
             // The frame says how much memory its window needs; no more than the largest body.
+            // (At least 1 MiB: a small body compressed as a stream carries the level's window.)
             let window_log = usize::BITS - limit.next_power_of_two().leading_zeros();
-            dec.window_log_max(window_log.clamp(10, 27)).map_err(|_| bad())?;
+            dec.window_log_max(window_log.clamp(20, 27)).map_err(|_| bad())?;
             let mut out = Vec::new();
             dec.take(limit as u64 + 1).read_to_end(&mut out).map_err(|_| bad())?;
             if out.len() > limit {
@@ -238,7 +266,8 @@ fn decode_json_within<T: DeserializeOwned>(encoding: &str, raw: &[u8], limit: us
             ))
         }
     };
-    serde_json::from_slice(json).map_err(|e| {
+    let size = json.len();
+    serde_json::from_slice(json).map(|t| (t, size)).map_err(|e| {
         // serde's message may quote a value; say where and what kind of error instead.
         let what = match e.classify() {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "is not valid JSON",
@@ -270,7 +299,7 @@ pub fn fuzz_payload(data: &[u8]) {
             }
             Err(e) => assert!(e.status.is_client_error()),
         }
-        let _ = decode_json_within::<EnrolRequest>(encoding, data, MAX_ENROL_BYTES);
+        let _ = decode_json_sized::<EnrolRequest>(encoding, data, MAX_ENROL_BYTES);
     }
 }
 
@@ -305,7 +334,7 @@ fn check_protocol(v: u32) -> Result<(), ApiError> {
     Err(ApiError::new(
         StatusCode::UPGRADE_REQUIRED,
         "protocol_unsupported",
-        format!("{msg} (server speaks {MIN_PROTOCOL}..{PROTOCOL_VERSION}, app {v})"),
+        format!("{msg} (the server speaks protocol {MIN_PROTOCOL}..{PROTOCOL_VERSION})"),
     ))
 }
 
@@ -314,6 +343,10 @@ fn check_protocol(v: u32) -> Result<(), ApiError> {
 fn refused_auth(addr: ClientAddr, device: Option<&str>, reason: &'static str) {
     tracing::warn!(target: "security", addr = %addr.0, device = device.unwrap_or("-"), reason, "call refused");
 }
+
+/// One answer for an unknown device and a wrong credential: whether a device id exists is not
+/// for a caller to find out (the security log tells them apart).
+const NOT_KNOWN: &str = "unknown device or wrong credential";
 
 /// Who is calling: `Authorization: Bearer <device id>.<credential>`, checked against the hash.
 async fn authenticate(s: &AppState, addr: ClientAddr, headers: &HeaderMap) -> Result<Caller> {
@@ -344,7 +377,7 @@ async fn authenticate(s: &AppState, addr: ClientAddr, headers: &HeaderMap) -> Re
     let lookup = device_id.clone();
     let Some(caller) = blocking(move || storage.caller(&lookup)).await? else {
         refused_auth(addr, Some(&device_id), "unknown device");
-        return Err(ApiError::unauthorized("unknown device").into());
+        return Err(ApiError::unauthorized(NOT_KNOWN).into());
     };
     // Compare hashes in constant time.
     let given = admin::sha256_hex(&secret);
@@ -352,7 +385,7 @@ async fn authenticate(s: &AppState, addr: ClientAddr, headers: &HeaderMap) -> Re
         && given.bytes().zip(caller.device.credential_hash.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
     if !same {
         refused_auth(addr, Some(&device_id), "wrong credential");
-        return Err(ApiError::unauthorized("wrong credential").into());
+        return Err(ApiError::unauthorized(NOT_KNOWN).into());
     }
     if caller.device.revoked_ms.is_some() {
         refused_auth(addr, Some(&device_id), "revoked device");
@@ -370,7 +403,8 @@ async fn enrol(State(s): State<AppState>, addr: ClientAddr, headers: HeaderMap, 
         tracing::warn!(target: "security", addr = %addr.0, wait_s = wait.as_secs(), reason = "rate limited", "enrolment refused");
         return Err(ApiError::too_many(wait).into());
     }
-    let req: EnrolRequest = read_json(&s, &headers, body, MAX_ENROL_BYTES, MAX_ENROL_BYTES).await?;
+    let (req, _): (EnrolRequest, _) =
+        read_json(&s, &headers, body, MAX_ENROL_BYTES, MAX_ENROL_BYTES, s.clients.enrol_body_total).await?;
     check_protocol(req.protocol)?;
     let device_name = admin::check_device_name(&req.device_name)?;
     if req.code.len() > 64 || req.attempt.as_ref().is_some_and(|a| !(16..=100).contains(&a.len())) {
@@ -435,7 +469,31 @@ const LAST_SEEN_PRECISION_MS: i64 = 60_000;
 
 async fn sync_handler(State(s): State<AppState>, addr: ClientAddr, headers: HeaderMap, body: Body) -> Result<Response> {
     let caller = authenticate(&s, addr, &headers).await?;
-    let req: SyncRequest = read_json(&s, &headers, body, MAX_WIRE_BYTES, MAX_REQUEST_BYTES).await?;
+    let device = caller.device.id.clone();
+    let answer = sync_for(&s, caller, &headers, body).await;
+    if let Err(Error::Api(e)) = &answer {
+        // A device that was let in sent what the protocol refuses.
+        tracing::warn!(target: "security", addr = %addr.0, device = %device, reason = e.code, "sync refused");
+    }
+    let (response, pushed) = answer?;
+    if !pushed.rejected.is_empty() {
+        let codes: std::collections::BTreeSet<&str> = pushed.rejected.iter().map(|r| r.code.as_str()).collect();
+        tracing::warn!(
+            target: "security",
+            addr = %addr.0,
+            device = %device,
+            refused = pushed.rejected.len(),
+            reason = ?codes,
+            "pushed changes refused"
+        );
+    }
+    Ok(response)
+}
+
+/// One sync round trip for an authenticated device.
+async fn sync_for(s: &AppState, caller: Caller, headers: &HeaderMap, body: Body) -> Result<(Response, sync::Pushed)> {
+    let (req, bytes): (SyncRequest, usize) =
+        read_json(s, headers, body, MAX_WIRE_BYTES, MAX_REQUEST_BYTES, s.clients.body_total).await?;
     check_protocol(req.protocol)?;
     if !(1..=MAX_PULL as u32).contains(&req.pull_limit) || req.cursor < 0 {
         return Err(ApiError::bad_request(
@@ -445,6 +503,11 @@ async fn sync_handler(State(s): State<AppState>, addr: ClientAddr, headers: Head
         .into());
     }
     sync::check_push(&req.push)?;
+    if !req.push.is_empty() {
+        if let Err(wait) = s.pushes.charge(&caller.device.id, req.push.len() as u64, bytes as u64, Instant::now()) {
+            return Err(ApiError::too_many(wait).into());
+        }
+    }
     let storage = s.storage.clone();
     let taxonomy = s.taxonomy.clone();
     let device = caller.device.id.clone();
@@ -467,18 +530,22 @@ async fn sync_handler(State(s): State<AppState>, addr: ClientAddr, headers: Head
     .await?;
     let changed = pushed_result.changed;
     tracing::info!(device = %device, pushed, changed, pulled = page.docs.len(), more = page.more, "sync");
-    // A `SyncResponse` whose entities are the stored documents, passed through as they are.
-    let pull: Vec<&RawValue> = page.docs.iter().map(|d| serde_json::from_str(d)).collect::<Result<_, _>>()?;
-    reply(
-        &headers,
+    // A `SyncResponse` whose entities are the stored documents, passed through as they are,
+    // then the team's version of what the push left unchanged but the pusher lacked.
+    let echo: Vec<String> = pushed_result.echo.iter().map(serde_json::to_string).collect::<Result<_, _>>()?;
+    let pull: Vec<&RawValue> =
+        page.docs.iter().chain(&echo).map(|d| serde_json::from_str(d)).collect::<Result<_, _>>()?;
+    let response = reply(
+        headers,
         &RawSyncResponse {
             protocol: PROTOCOL_VERSION,
             acknowledged: pushed as u32,
             pull,
             cursor: page.cursor,
             more: page.more,
-            rejected: pushed_result.rejected,
+            rejected: pushed_result.rejected.clone(),
             withdrawn: page.withdrawn,
         },
-    )
+    )?;
+    Ok((response, pushed_result))
 }

@@ -16,14 +16,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use api::{router, AppState, Timeouts};
+pub use api::{router, AppState, ClientLimits};
 pub use error::{ApiError, Error, Result};
 pub use storage::Storage;
 
 /// Serves the API on `listener` until `shutdown` completes.
 ///
 /// Every connection is HTTP/1.1 with a timeout for the request headers (the body has its own,
-/// in `api`), at most `state.timeouts.max_connections` at once. Responses go out without Nagle's delay: a
+/// in `api`), at most `state.clients.max_connections` at once and
+/// `max_connections_per_address` from one address (unless behind a trusted proxy). Responses go out without Nagle's delay: a
 /// response written in two parts would otherwise wait for the phone's delayed ACK (40 ms on
 /// Linux) — measured as every fifth sync page taking 53 ms instead of 13. Each request carries
 /// its peer address (`ConnectInfo`) for the rate limits and the security log.
@@ -35,9 +36,11 @@ pub async fn serve(
     use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::ServiceExt;
 
-    let timeouts = state.timeouts;
+    let limits = state.clients;
+    let per_address = !state.trust_forwarded_for;
     let app = router(state);
-    let slots = Arc::new(tokio::sync::Semaphore::new(timeouts.max_connections));
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let open: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>> = Default::default();
     let (stop, stopped) = tokio::sync::watch::channel(());
     let mut shutdown = std::pin::pin!(shutdown);
     let mut last_full_warning: Option<std::time::Instant> = None;
@@ -56,12 +59,18 @@ pub async fn serve(
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             if last_full_warning.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
-                tracing::warn!(target: "security", addr = %addr.ip(), limit = timeouts.max_connections, "connection limit reached; closing new connections");
+                tracing::warn!(target: "security", addr = %addr.ip(), limit = limits.max_connections, "connection limit reached; closing new connections");
                 last_full_warning = Some(std::time::Instant::now());
             }
             drop(tcp);
             continue;
         };
+        let from_address = per_address.then(|| AddressSlot::take(&open, addr.ip(), limits.max_connections_per_address));
+        if let Some(None) = from_address {
+            tracing::warn!(target: "security", addr = %addr.ip(), limit = limits.max_connections_per_address, "connections from one address at the limit; closing");
+            drop(tcp);
+            continue;
+        }
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "TCP_NODELAY not set");
         }
@@ -72,9 +81,9 @@ pub async fn serve(
         let service = hyper_util::service::TowerToHyperService::new(service);
         let mut stopped = stopped.clone();
         tokio::spawn(async move {
-            let _slot = slot;
+            let _slot = (slot, from_address);
             let mut builder = hyper::server::conn::http1::Builder::new();
-            builder.timer(TokioTimer::new()).header_read_timeout(timeouts.headers);
+            builder.timer(TokioTimer::new()).header_read_timeout(limits.headers);
             let conn = builder.serve_connection(TokioIo::new(tcp), service);
             let mut conn = std::pin::pin!(conn);
             tokio::select! {
@@ -88,6 +97,41 @@ pub async fn serve(
     }
     drop(stop);
     Ok(())
+}
+
+/// One open connection from an address, counted until dropped.
+struct AddressSlot {
+    open: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+    addr: std::net::IpAddr,
+}
+
+impl AddressSlot {
+    /// A slot for one more connection from `addr`, if it has fewer than `max` open.
+    fn take(
+        open: &Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+        addr: std::net::IpAddr,
+        max: usize,
+    ) -> Option<AddressSlot> {
+        let mut counts = open.lock().unwrap_or_else(|p| p.into_inner());
+        let n = counts.entry(addr).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot { open: open.clone(), addr })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut counts = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = counts.get_mut(&self.addr) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.addr);
+            }
+        }
+    }
 }
 
 /// Opens the storage: PostgreSQL when `database_url` is given, else SQLite in `data_dir`.

@@ -1,12 +1,13 @@
-//! Limits on unauthenticated work: how often enrolment codes may be tried.
+//! Limits on how fast a client may go: how often enrolment codes may be tried, and how much a
+//! device may push.
 //!
 //! A code has 60 bits, and every wrong one counts: per address, five wrong codes in ten
-//! minutes are free; after that the address waits, one minute, then twice as long after each
-//! further wrong code (up to an hour). Across all addresses, at most sixty wrong codes a minute
-//! are taken (an attacker with many addresses then blocks enrolment for everyone for the rest
-//! of the minute — a phone just tries again — but cannot guess faster). The counts live in
-//! this process: behind a load balancer with several instances the limits apply per instance
-//! (docs/sync-protocol.md, "Enrolment").
+//! minutes are answered; then the address waits, one minute, then twice as long after each
+//! further wrong code (up to an hour). Addresses that already sent a wrong code also share a
+//! budget of sixty wrong codes a minute; an address with no wrong code is never held back by
+//! others, so many addresses guessing together cannot lock everyone out of enrolment. The
+//! counts live in this process: behind a load balancer with several instances the limits apply
+//! per instance (docs/sync-protocol.md, "Enrolment").
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -59,10 +60,15 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl EnrolLimits {
     /// May `addr` try a code now? `Err(wait)` says how long it must wait first.
     pub fn check(&self, addr: IpAddr, now: Instant) -> Result<(), Duration> {
-        if let Some(until) = lock(&self.addresses).get(&addr).and_then(|s| s.blocked_until) {
-            if until > now {
-                return Err(until - now);
+        let known = match lock(&self.addresses).get(&addr) {
+            None => false,
+            Some(s) if s.blocked_until.is_some_and(|until| until > now) => {
+                return Err(s.blocked_until.unwrap_or(now) - now);
             }
+            Some(s) => now < s.window_start + WINDOW,
+        };
+        if !known {
+            return Ok(());
         }
         let g = lock(&self.global);
         if now < g.minute_start + Duration::from_secs(60) && g.failures >= GLOBAL_FAILURES_PER_MINUTE {
@@ -92,8 +98,8 @@ impl EnrolLimits {
             *s = AddressState { window_start: now, failures: 0, blocked_until: None };
         }
         s.failures += 1;
-        if s.failures > FREE_FAILURES {
-            let doublings = (s.failures - FREE_FAILURES - 1).min(6);
+        if s.failures >= FREE_FAILURES {
+            let doublings = (s.failures - FREE_FAILURES).min(6);
             let block = (FIRST_BLOCK * 2u32.pow(doublings)).min(LONGEST_BLOCK);
             s.blocked_until = Some(now + block);
             s.window_start = now;
@@ -120,8 +126,6 @@ mod tests {
             assert!(l.check(a, t).is_ok());
             l.failed(a, t);
         }
-        assert!(l.check(a, t).is_ok());
-        l.failed(a, t);
         assert_eq!(l.check(a, t), Err(FIRST_BLOCK));
         assert!(l.check(b, t).is_ok(), "another address is not affected");
         let later = t + FIRST_BLOCK;
@@ -133,7 +137,7 @@ mod tests {
     }
 
     #[test]
-    fn all_addresses_together_get_sixty_wrong_codes_a_minute() {
+    fn guessing_addresses_together_get_sixty_wrong_codes_a_minute_and_lock_no_one_else_out() {
         let l = EnrolLimits::default();
         let t = Instant::now();
         for i in 0..GLOBAL_FAILURES_PER_MINUTE {
@@ -141,8 +145,63 @@ mod tests {
             assert!(l.check(addr, t).is_ok());
             l.failed(addr, t);
         }
-        let fresh: IpAddr = "198.51.100.7".parse().unwrap();
-        assert!(l.check(fresh, t).is_err());
-        assert!(l.check(fresh, t + Duration::from_secs(61)).is_ok());
+        let guesser = IpAddr::from([10, 0, 0, 1]);
+        assert!(l.check(guesser, t).is_err(), "an address that guessed waits for the minute");
+        assert!(l.check(guesser, t + Duration::from_secs(61)).is_ok());
+        let newcomer: IpAddr = "198.51.100.7".parse().unwrap();
+        assert!(l.check(newcomer, t).is_ok(), "a phone that never sent a wrong code enrols");
+    }
+}
+
+/// Entities one device may push in an hour (a phone back after months offline has a few
+/// thousand), and bytes of pushes.
+const PUSH_ENTITIES_PER_HOUR: u64 = 20_000;
+const PUSH_BYTES_PER_HOUR: u64 = 64 * 1024 * 1024;
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// How much each device may push per hour, so that no member can fill the team's storage, and
+/// every colleague's phone, faster than a person records. Per server process, like
+/// [`EnrolLimits`].
+#[derive(Debug, Default)]
+pub struct PushLimits {
+    devices: Mutex<HashMap<String, (Instant, u64, u64)>>,
+}
+
+impl PushLimits {
+    /// Counts a push of `entities` entities and `bytes` bytes by `device`; `Err(wait)` if it
+    /// would go over the hour's budget (then nothing is counted).
+    pub fn charge(&self, device: &str, entities: u64, bytes: u64, now: Instant) -> Result<(), Duration> {
+        let mut all = lock(&self.devices);
+        if all.len() >= MAX_ADDRESSES && !all.contains_key(device) {
+            all.retain(|_, (start, _, _)| now < *start + HOUR);
+        }
+        let (start, n, b) = all.entry(device.to_string()).or_insert((now, 0, 0));
+        if now >= *start + HOUR {
+            (*start, *n, *b) = (now, 0, 0);
+        }
+        if *n + entities > PUSH_ENTITIES_PER_HOUR || *b + bytes > PUSH_BYTES_PER_HOUR {
+            return Err(*start + HOUR - now);
+        }
+        *n += entities;
+        *b += bytes;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod push_tests {
+    use super::*;
+
+    #[test]
+    fn a_device_pushes_at_most_its_hours_budget() {
+        let l = PushLimits::default();
+        let t = Instant::now();
+        for _ in 0..10 {
+            assert!(l.charge("a", 2_000, 1_000, t).is_ok());
+        }
+        assert!(l.charge("a", 1, 1, t).is_err());
+        assert!(l.charge("b", 2_000, 1_000, t).is_ok(), "another device has its own budget");
+        assert!(l.charge("a", 1, PUSH_BYTES_PER_HOUR + 1, t + HOUR).is_err(), "bytes count too");
+        assert!(l.charge("a", 2_000, 1_000, t + HOUR).is_ok(), "a new hour");
     }
 }

@@ -61,7 +61,8 @@ enum Command {
     /// Disable a member (someone who left the team): every phone revoked and wiped at its next
     /// sync, every unused code cancelled, no new codes.
     MemberDisable { member: String },
-    /// Change a member's role (field_worker, lead, admin); applies at the member's next sync.
+    /// Change a member's role (field_worker, lead, admin). What a phone may hold depends on the
+    /// role, so the member's phones are revoked (wiped at their next sync): issue a new code.
     MemberRole { member: String, role: String },
     /// Issue a one-time enrolment code for a member (default valid 24 hours).
     EnrolCode {
@@ -177,9 +178,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::MemberRole { member, role: r } => {
             let r = role(&r)?;
-            found(s.set_role(&member, r)?, "no such member")?;
+            found(s.set_role(&member, r, admin::now_ms())?, "no such member, or it has that role already")?;
             tracing::warn!(target: "security", member = %member, role = r.as_str(), "role changed");
-            println!("{member} is now {}", r.as_str());
+            println!("{member} is now {}; its phones are wiped at their next sync: issue a new code", r.as_str());
         }
         Command::EnrolCode { member, hours, server_url } => {
             let code = admin::issue_code(s, &member, hours)?;

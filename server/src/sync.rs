@@ -232,12 +232,24 @@ pub fn judge_update(caller: &Caller, stored: &Entity, pushed: &Entity, taxonomy:
     }
     merged.sensitive = stored.sensitive || derived_sensitive(&merged, taxonomy);
     merged.hlc = stored.hlc.max(merged.max_clock());
-    // Allowed fields from two valid versions can still make an invalid whole (a status
-    // `referred` whose referral an older change cleared): then nothing of it applies.
-    if let Err(e) = validate_entity(&merged, taxonomy, now_ms) {
-        tracing::debug!(error = %e, "a merged version breaks a rule");
-        let r = Refusal { code: "invalid", reason: "together with the team's version, the change breaks a rule" };
-        return Judgement { result: Some(stored.clone()), refused: vec![(String::new(), r)] };
+    // Allowed fields from two valid versions can still make an invalid whole: a status
+    // `referred` whose referral another change cleared. Then the status and referral stay as
+    // stored and the rest applies; if the whole is still invalid, nothing of it applies.
+    if validate_entity(&merged, taxonomy, now_ms).is_err() {
+        const COMBINED: Refusal =
+            Refusal { code: "invalid", reason: "together with the team's version, the change breaks a rule" };
+        let review = ["review_status", "review_referral"];
+        if merged.kind == EntityKind::Signal {
+            for f in review {
+                restore(&mut merged, stored, f);
+            }
+            merged.hlc = stored.hlc.max(merged.max_clock());
+        }
+        if merged.kind != EntityKind::Signal || validate_entity(&merged, taxonomy, now_ms).is_err() {
+            return Judgement { result: Some(stored.clone()), refused: vec![(String::new(), COMBINED)] };
+        }
+        refused.retain(|(f, _)| !review.contains(&f.as_str()));
+        refused.push(("review_status".into(), COMBINED));
     }
     Judgement { result: Some(merged), refused }
 }
@@ -259,6 +271,9 @@ pub struct Pushed {
     /// Entities whose stored version changed.
     pub changed: u32,
     pub rejected: Vec<Rejection>,
+    /// The team's version of entities the push left unchanged but the pusher holds less of:
+    /// sent back in this answer's pull, not through the feed.
+    pub echo: Vec<Entity>,
 }
 
 /// May the caller see this entity in its feed?
@@ -275,36 +290,41 @@ pub fn apply_push(storage: &dyn Storage, caller: &Caller, push: &[Entity], taxon
     let team = caller.team.id.clone();
     let mut order: Vec<&Entity> = push.iter().collect();
     order.sort_by_key(|e| e.kind != EntityKind::Walk);
-    let validated: Vec<(&Entity, Result<Entity, Rejection>)> = order
+    // Validation needs no storage: done before the transaction.
+    let validated: Vec<(&Entity, Result<Entity, Refusal>, String)> = order
         .into_iter()
-        .map(|e| {
-            let v = validate_entity(e, taxonomy, now).map_err(|err| {
+        .map(|e| match validate_entity(e, taxonomy, now) {
+            Ok(v) => (e, Ok(v), String::new()),
+            Err(err) => {
                 let code = match &err {
                     wijkverkenner_core::Error::Invalid { field: "clock", .. } => "clock_out_of_range",
                     _ => "invalid",
                 };
-                rejection(e, "", code, format!("the change breaks a rule: {err}"), None)
-            });
-            (e, v)
+                (e, Err(Refusal { code, reason: "" }), format!("the change breaks a rule: {err}"))
+            }
         })
         .collect();
     let mut out = Pushed::default();
     storage.transaction(&mut |tx| {
         out = Pushed::default();
-        let mut current_bytes = 0;
+        let mut budget = MAX_CURRENT_BYTES;
+        // The team's version of an entity, for the pusher, if it may see it and the answer has
+        // room for it.
+        let mut shown = |e: Option<&Entity>| -> Result<Option<Entity>> {
+            let Some(e) = e.filter(|e| visible_to(caller, e)) else { return Ok(None) };
+            let size = serde_json::to_vec(e)?.len();
+            if size > budget {
+                return Ok(None);
+            }
+            budget -= size;
+            Ok(Some(e.clone()))
+        };
         let mut seq = tx.lock_feed(&team)?;
-        for (sent, v) in &validated {
-            let pushed = match v {
-                Ok(e) => e,
-                Err(r) => {
-                    out.rejected.push(r.clone());
-                    continue;
-                }
-            };
-            let stored = match tx.get_row(&team, &pushed.id)? {
+        for (sent, v, why) in &validated {
+            let stored = match tx.get_row(&team, &sent.id)? {
                 None => None,
                 Some(row) if row.quarantined => {
-                    out.rejected.push(rejection(sent, "", QUARANTINED.code, QUARANTINED.reason.into(), None));
+                    out.rejected.push(rejection(sent, "", QUARANTINED, None));
                     continue;
                 }
                 Some(row) => match row.parse() {
@@ -312,66 +332,61 @@ pub fn apply_push(storage: &dyn Storage, caller: &Caller, push: &[Entity], taxon
                     Err(e) => {
                         // Stored before the server bounded what it stores; only an operator can
                         // repair it (`entity-delete`, `entity-quarantine`).
-                        tracing::error!(error = %e, team = %team, entity = %pushed.id, "a stored entity cannot be read");
-                        out.rejected.push(rejection(sent, "", UNREADABLE.code, UNREADABLE.reason.into(), None));
+                        tracing::error!(error = %e, team = %team, entity = %sent.id, "a stored entity cannot be read");
+                        out.rejected.push(rejection(sent, "", UNREADABLE, None));
                         continue;
                     }
                 },
             };
+            let stored = stored.map(|s| s.entity);
+            let pushed = match v {
+                Ok(e) => e,
+                Err(r) => {
+                    let current = shown(stored.as_ref().filter(|s| same_identity(s, sent)))?;
+                    out.rejected.push(Rejection { reason: why.clone(), ..rejection(sent, "", *r, current) });
+                    continue;
+                }
+            };
             let judged = match &stored {
-                Some(s) => judge_update(caller, &s.entity, pushed, taxonomy, now),
+                Some(s) => judge_update(caller, s, pushed, taxonomy, now),
                 None => {
                     let walk = match &pushed.walk_id {
                         Some(w) => tx.get_row(&team, w)?.filter(|w| !w.quarantined).and_then(|w| w.parse().ok()),
                         None => None,
                     };
-                    let walk = walk.map(|w| w.entity);
-                    judge_new(caller, pushed, walk.as_ref(), taxonomy)
+                    judge_new(caller, pushed, walk.map(|w| w.entity).as_ref(), taxonomy)
                 }
             };
-            let current = judged.result.as_ref().or(stored.as_ref().map(|s| &s.entity));
-            for (field, r) in &judged.refused {
-                let mut shown = current.filter(|c| visible_to(caller, c)).cloned();
-                if let Some(c) = &shown {
-                    let size = serde_json::to_vec(c)?.len();
-                    current_bytes += size;
-                    if current_bytes > MAX_CURRENT_BYTES {
-                        shown = None;
-                    }
+            if !judged.refused.is_empty() {
+                let current = shown(judged.result.as_ref().or(stored.as_ref()))?;
+                for (field, r) in &judged.refused {
+                    out.rejected.push(rejection(sent, field, *r, current.clone()));
                 }
-                out.rejected.push(rejection(sent, field, r.code, r.reason.into(), shown));
             }
             let Some(result) = judged.result else { continue };
-            let unchanged = stored.as_ref().is_some_and(|s| s.entity == result);
-            // The pusher lacks part of the result: it must come back in its feed (unless a
-            // refusal just sent it along).
-            let pusher_current = result == *pushed;
-            if unchanged && (pusher_current || !judged.refused.is_empty()) {
-                continue; // Nothing new: a repeated push, or a refused one, changes nothing.
+            // The pusher holds the result already (the flag it sent included)?
+            let pusher_current = result == *pushed && result.sensitive == sent.sensitive;
+            if stored.as_ref() == Some(&result) {
+                // Nothing changed for the team: nothing goes into the feed (a repeated, stale or
+                // refused push costs the other phones nothing). A pusher lacking part of the
+                // team's version gets it in this answer.
+                if !pusher_current && judged.refused.is_empty() {
+                    out.echo.extend(shown(Some(&result))?);
+                }
+                continue;
             }
             seq += 1;
-            out.changed += !unchanged as u32;
+            out.changed += 1;
             let last_device = if pusher_current { caller.device.id.clone() } else { String::new() };
             tx.put(&team, &Stored { entity: result, seq, last_device, quarantined: false })?;
         }
         tx.set_feed(&team, seq)
     })?;
-    if !out.rejected.is_empty() {
-        let codes: BTreeSet<&str> = out.rejected.iter().map(|r| r.code.as_str()).collect();
-        tracing::warn!(
-            target: "security",
-            device = %caller.device.id,
-            team = %caller.team.id,
-            refused = out.rejected.len(),
-            codes = ?codes,
-            "pushed changes refused"
-        );
-    }
     Ok(out)
 }
 
-fn rejection(e: &Entity, field: &str, code: &str, reason: String, current: Option<Entity>) -> Rejection {
-    Rejection { id: e.id.clone(), field: field.into(), code: code.into(), reason, current }
+fn rejection(e: &Entity, field: &str, r: Refusal, current: Option<Entity>) -> Rejection {
+    Rejection { id: e.id.clone(), field: field.into(), code: r.code.into(), reason: r.reason.into(), current }
 }
 
 /// The caller's page of the team feed after `cursor`.

@@ -22,15 +22,15 @@ impl TestServer {
     }
 
     pub fn start_on(storage: Arc<dyn Storage>, addr: SocketAddr) -> Self {
-        Self::start_with(storage, addr, crate::Timeouts::default())
+        Self::start_with(storage, addr, crate::ClientLimits::default())
     }
 
-    /// A server with its own timeouts and connection cap (tests of slow and many clients).
-    pub fn start_with(storage: Arc<dyn Storage>, addr: SocketAddr, timeouts: crate::Timeouts) -> Self {
+    /// A server with its own timeouts and connection caps (tests of slow and many clients).
+    pub fn start_with(storage: Arc<dyn Storage>, addr: SocketAddr, limits: crate::ClientLimits) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let mut state = AppState::new(storage.clone(), Arc::new(Taxonomy::default_taxonomy()));
-        state.timeouts = timeouts;
+        state.clients = limits;
         let listener = runtime.block_on(tokio::net::TcpListener::bind(addr)).unwrap();
         let addr = listener.local_addr().unwrap();
         runtime.spawn(async move {

@@ -299,7 +299,7 @@ fn bad_requests_get_clear_4xx_answers_and_change_nothing() {
     let (got, err, _) = api.post("/v1/sync", Some(&credential), Some("zstd"), &bomb);
     assert_eq!((got, err.unwrap().error.as_str()), (413, "payload_too_large"));
     // Enrolment with nonsense.
-    let (got, err, _) = api.post("/v1/enrol", None, None, br#"{"protocol":1,"code":"PLANTED","device_name":"x"}"#);
+    let (got, err, _) = api.post("/v1/enrol", None, None, br#"{"protocol":3,"code":"PLANTED","device_name":"x"}"#);
     assert_eq!((got, err.unwrap().error.as_str()), (403, "invalid_code"));
     for name in ["", r"telefoon\nabc-123\tactive\tlast seen never", r"x\u0007"] {
         let body = format!(r#"{{"protocol":3,"code":"x","device_name":"{name}"}}"#);

@@ -92,7 +92,7 @@ fn administer_a_team_and_serve_it_without_logging_content() {
     assert!(matches!(store.sync(&transport, &AtomicBool::new(false)), Err(Error::Revoked)));
     // A member who left: disabled, no new codes; a role changes.
     let joost = admin(&data, &["member-add", "--team", &team, "--name", "Joost"]);
-    assert!(admin(&data, &["member-role", &joost, "lead"]).ends_with("lead"));
+    assert!(admin(&data, &["member-role", &joost, "lead"]).contains("is now lead"));
     admin(&data, &["member-disable", &joost]);
     let members = admin(&data, &["members", "--team", &team]);
     assert!(
@@ -202,15 +202,13 @@ fn enrolment_is_rate_limited_logged_and_costs_no_memory() {
     let after = rss_kib(server.0.id());
     assert!(after < before + 4 * 1024, "memory grew from {before} KiB to {after} KiB");
 
-    // A burst of wrong codes: five are taken, then the address must wait, told how long.
+    // A burst of wrong codes: five are answered, then the address must wait, told how long.
     let wrong = |i: usize| format!(r#"{{"protocol":3,"code":"AAAA-BBBB-{i:04}","device_name":"x"}}"#);
     for i in 0..5 {
         assert_eq!(enrol(wrong(i).as_bytes(), None).0, 403);
     }
-    let (status, retry, body) = enrol(wrong(5).as_bytes(), None);
-    assert_eq!(status, 403, "the sixth wrong code is still judged: {body}");
-    let (status, retry_after, body) = enrol(wrong(6).as_bytes(), None);
-    assert_eq!(status, 429, "{body} {retry:?}");
+    let (status, retry_after, body) = enrol(wrong(5).as_bytes(), None);
+    assert_eq!(status, 429, "{body}");
     assert!(body.contains("rate_limited"));
     let wait: u64 = retry_after.expect("Retry-After").parse().unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
@@ -229,7 +227,7 @@ fn enrolment_is_rate_limited_logged_and_costs_no_memory() {
             })
             .count()
     };
-    assert_eq!(security("invalid code"), 6, "{log}");
+    assert_eq!(security("invalid code"), 5, "{log}");
     assert!(security("rate limited") >= 2, "{log}");
     assert!(!log.contains("AAAA-BBBB"), "the log holds a code");
 }

@@ -226,10 +226,14 @@ fn operators_manage_codes_members_and_roles(s: Arc<dyn Storage>) {
     assert!(admin::redeem(s.as_ref(), &open, "x").is_err());
     assert!(admin::issue_code(s.as_ref(), &t.workers[1].id, 1).is_err());
     assert!(s.member(&t.workers[1].id).unwrap().unwrap().disabled_ms.is_some());
-    // A role changes.
-    assert!(s.set_role(&t.workers[0].id, Role::Lead).unwrap());
+    // A role changes, and the member's phones go (a demoted lead's phone holds every sensitive
+    // signal; a phone learns its role when it enrols).
+    let phone = caller(s.as_ref(), &t.workers[0]);
+    assert!(s.set_role(&t.workers[0].id, Role::Lead, 8).unwrap());
     assert_eq!(s.member(&t.workers[0].id).unwrap().unwrap().role, Role::Lead);
-    assert!(!s.set_role(&uuid(), Role::Lead).unwrap());
+    assert_eq!(s.caller(&phone.device.id).unwrap().unwrap().device.revoked_ms, Some(8));
+    assert!(!s.set_role(&t.workers[0].id, Role::Lead, 9).unwrap(), "already a lead");
+    assert!(!s.set_role(&uuid(), Role::Lead, 9).unwrap());
 }
 
 fn pushes_are_idempotent_and_sequenced(s: Arc<dyn Storage>) {
@@ -364,7 +368,9 @@ fn equal_or_missing_clocks_change_nothing_that_is_not_the_pushers(s: Arc<dyn Sto
     );
     assert_eq!(codes(&push(s.as_ref(), &b, std::slice::from_ref(&submitted))), ["not_author", "not_author"]);
     assert_eq!(push(s.as_ref(), &a, std::slice::from_ref(&submitted)).changed, 1);
-    assert_eq!(codes(&push(s.as_ref(), &a, &[with(&submitted, "status", json!("active"), 7)])), ["status_transition"]);
+    let again = with(&with(&submitted, "status", json!("active"), 7), "ended", json!(null), 7);
+    assert!(!push(s.as_ref(), &a, &[again]).rejected.is_empty());
+    assert_eq!(team_version(s.as_ref(), &lead, &w.id).unwrap().fields["status"], json!("submitted"));
     // `sensitive` is the server's to derive: pushed on a colleague's observation it is ignored.
     let mut hide = r.clone();
     hide.sensitive = true;
@@ -468,6 +474,8 @@ fn pages_are_cut_by_bytes(s: Arc<dyn Storage>) {
             let track: Vec<_> = (0..wijkverkenner_core::sync::codec::MAX_TRACK_POINTS)
                 .map(|k| json!({"at_ms": 1_795_539_600_000i64 + k as i64, "lat": 52.0 + k as f64 * 1e-6 + i as f64 * 1e-3, "lon": 5.1234567891}))
                 .collect();
+            w = with(&w, "status", json!("ended"), 2);
+            w = with(&w, "ended", json!({"utc_ms": 1_795_543_200_000i64, "offset_s": 3600}), 2);
             w = with(&w, "track", json!(track), 2);
             w
         })
@@ -587,6 +595,103 @@ fn teams_are_isolated(s: Arc<dyn Storage>) {
     assert_eq!(team_version(s.as_ref(), &lead_a, &r.id).unwrap().fields["note"], json!("alleen voor team A"));
 }
 
+fn a_member_cannot_tell_when_others_change_what_it_may_not_see(s: Arc<dyn Storage>) {
+    let t = team(s.as_ref(), "Tuinwijk", 2);
+    let a = caller(s.as_ref(), &t.workers[0]);
+    let b = caller(s.as_ref(), &t.workers[1]);
+    let lead = caller(s.as_ref(), &t.lead);
+    let w = walk(&a.member.id, &uuid());
+    push(s.as_ref(), &a, std::slice::from_ref(&w));
+    let seen = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, 0, 100).unwrap();
+    assert_eq!(seen.docs.len(), 1);
+    // A sensitive signal filed, then reviewed: b's cursor does not move.
+    let sig = record(&a.member.id, &w.id, &uuid(), "mensenhandel?", true);
+    push(s.as_ref(), &a, std::slice::from_ref(&sig));
+    let quiet = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, seen.cursor, 100).unwrap();
+    assert!(quiet.docs.is_empty() && quiet.withdrawn.is_empty());
+    assert_eq!(quiet.cursor, seen.cursor, "the cursor says nothing of what b may not see");
+    push(s.as_ref(), &lead, &[with(&sig, "review_status", json!("in_review"), 9)]);
+    assert_eq!(sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, seen.cursor, 100).unwrap().cursor, seen.cursor);
+    // Something b may see moves it on, past the rest.
+    let obs = record(&a.member.id, &w.id, &uuid(), "zichtbaar", false);
+    push(s.as_ref(), &a, std::slice::from_ref(&obs));
+    let next = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, seen.cursor, 100).unwrap();
+    assert_eq!(next.entities().unwrap().iter().map(|e| e.id.clone()).collect::<Vec<_>>(), vec![obs.id.clone()]);
+    assert!(next.cursor > seen.cursor);
+    // The pusher's own changes move its own cursor without coming back (only the lead's
+    // change to its signal does).
+    let own = sync::pull(s.as_ref(), &a, PROTOCOL_VERSION, 0, 100).unwrap();
+    assert_eq!(own.entities().unwrap().iter().map(|e| e.id.clone()).collect::<Vec<_>>(), vec![sig.id.clone()]);
+    assert_eq!(own.cursor, sync::pull(s.as_ref(), &lead, PROTOCOL_VERSION, 0, 100).unwrap().cursor);
+}
+
+fn a_push_that_changes_nothing_costs_the_others_nothing(s: Arc<dyn Storage>) {
+    let t = team(s.as_ref(), "Lombok", 2);
+    let a = caller(s.as_ref(), &t.workers[0]);
+    let b = caller(s.as_ref(), &t.workers[1]);
+    let lead = caller(s.as_ref(), &t.lead);
+    let w = walk(&a.member.id, &uuid());
+    let r = record(&a.member.id, &w.id, &uuid(), "van a", false);
+    push(s.as_ref(), &a, &[w.clone(), r.clone()]);
+    let before = sync::pull(s.as_ref(), &lead, PROTOCOL_VERSION, 0, 100).unwrap().cursor;
+    // b sends a's observation back as pulled, with only its version clock moved, or with the
+    // flag it may not set: nothing changes, nothing goes into the feed, and b gets the team's
+    // version in its answer.
+    let mut bumped = r.clone();
+    bumped.hlc = clock(60);
+    let mut flagged = r.clone();
+    flagged.sensitive = true;
+    for stale in [bumped, flagged] {
+        let p = push(s.as_ref(), &b, &[stale]);
+        assert_eq!((p.changed, p.rejected.len()), (0, 0));
+        assert_eq!(p.echo.len(), 1);
+        assert!(!p.echo[0].sensitive && p.echo[0].hlc == r.hlc);
+        assert_eq!(sync::pull(s.as_ref(), &lead, PROTOCOL_VERSION, before, 100).unwrap().docs.len(), 0);
+    }
+    // A new signal in a sensitive category sent as not sensitive comes back to its author as
+    // stored (sensitive), so the author's phone knows.
+    let mut sig = record(&a.member.id, &w.id, &uuid(), "wapen", true);
+    sig.sensitive = false;
+    push(s.as_ref(), &a, std::slice::from_ref(&sig));
+    let back = sync::pull(s.as_ref(), &a, PROTOCOL_VERSION, 0, 100).unwrap().entities().unwrap();
+    assert!(back.iter().any(|e| e.id == sig.id && e.sensitive));
+    // A walk is never deleted, not even by its author.
+    let mut gone = w.clone();
+    gone.deleted = true;
+    gone.fields.clear();
+    gone.hlc = clock(70);
+    assert_eq!(codes(&push(s.as_ref(), &a, &[gone])), ["invalid"]);
+}
+
+fn a_lead_decision_that_clashes_keeps_the_status_and_applies_the_rest(s: Arc<dyn Storage>) {
+    let t = team(s.as_ref(), "Kanaleneiland-Noord", 1);
+    let a = caller(s.as_ref(), &t.workers[0]);
+    let lead = caller(s.as_ref(), &t.lead);
+    let w = walk(&a.member.id, &uuid());
+    let sig = record(&a.member.id, &w.id, &uuid(), "schulden", true);
+    push(s.as_ref(), &a, &[w, sig.clone()]);
+    let set = |e: &Entity, f: &str, v: serde_json::Value, at: u64| with(e, f, v, at);
+    let in_review = set(&set(&sig, "review_status", json!("in_review"), 50), "review_referral", json!("ref.care"), 50);
+    push(s.as_ref(), &lead, std::slice::from_ref(&in_review));
+    // The lead's second phone, offline, asks a question and clears the referral; meanwhile the
+    // first phone refers the signal (keeping the referral).
+    let second = set(&set(&in_review, "review_question", json!("Wie helpt?"), 51), "review_referral", json!(null), 51);
+    let referred = set(&in_review, "review_status", json!("referred"), 52);
+    push(s.as_ref(), &lead, std::slice::from_ref(&referred));
+    let p = push(s.as_ref(), &lead, std::slice::from_ref(&second));
+    assert_eq!(codes(&p), ["invalid"]);
+    assert_eq!(p.rejected[0].field, "review_status");
+    let current = p.rejected[0].current.as_ref().expect("the lead may see it");
+    assert_eq!(current.fields["review_status"], json!("referred"));
+    assert_eq!(current.fields["review_referral"], json!("ref.care"));
+    assert_eq!(current.fields["review_question"], json!("Wie helpt?"), "the question still applies");
+    // A version invalid on its own is refused, with the team's version when the pusher may see it.
+    let broken = set(&referred, "review_referral", json!(null), 53);
+    let p = push(s.as_ref(), &lead, &[broken]);
+    assert_eq!(codes(&p), ["invalid"]);
+    assert!(p.rejected[0].current.is_some());
+}
+
 macro_rules! conformance {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -615,5 +720,8 @@ conformance!(
     pages_are_cut_by_bytes,
     a_record_that_becomes_sensitive_is_withdrawn,
     operators_delete_or_quarantine_one_entity,
+    a_member_cannot_tell_when_others_change_what_it_may_not_see,
+    a_push_that_changes_nothing_costs_the_others_nothing,
+    a_lead_decision_that_clashes_keeps_the_status_and_applies_the_rest,
     teams_are_isolated,
 );

@@ -297,12 +297,15 @@ fn why_3_no_entity_is_too_large_and_no_page_unreadable() {
     let buurten: Vec<Value> = (0..500).map(|i| json!(format!("{i:03}{}", wide(61)))).collect();
     let participants: Vec<Value> =
         (0..20).map(|_| json!({"type": "member", "member_id": uuid::Uuid::now_v7().to_string(), "display_name": wide(200), "organisation": wide(200)})).collect();
-    let huge = walk(
-        json!({"status": "ended", "ended": {"utc_ms": now_ms(), "offset_s": 3600}, "track": track, "buurten": buurten,
-                           "participants": participants, "purpose": wide(4000), "review_answer": wide(4000),
-                           "pauses": (0..200).map(|i| json!({"from": {"utc_ms": now_ms() - 900_000 + i, "offset_s": 3600},
-                                                             "until": {"utc_ms": now_ms() - 800_000 + i, "offset_s": 3600}})).collect::<Vec<_>>()}),
-    );
+    // Two hours, with two hundred short pauses in order.
+    let start = now_ms() - 7_200_000;
+    let pauses: Vec<Value> = (0..200)
+        .map(|i| json!({"from": {"utc_ms": start + i * 20_000, "offset_s": 3600}, "until": {"utc_ms": start + i * 20_000 + 10_000, "offset_s": 3600}}))
+        .collect();
+    let mut huge = walk(json!({"status": "ended", "ended": {"utc_ms": now_ms(), "offset_s": 3600}, "track": track,
+                               "buurten": buurten, "participants": participants, "purpose": wide(4000),
+                               "review_answer": wide(4000), "pauses": pauses}));
+    huge["created_ms"] = json!(start);
     let a = joost.sync(vec![huge]);
     assert_eq!(a.codes(), ["invalid"], "{}", &a.text[..a.text.len().min(500)]);
     assert!(a.body["rejected"][0]["reason"].as_str().unwrap().contains("bytes"));
@@ -400,7 +403,7 @@ fn why_6_enrolment_takes_little_and_slows_guessing_down() {
             raw.post("/v1/enrol", body.as_bytes(), None, false).status
         })
         .collect();
-    assert_eq!(statuses, [403, 403, 403, 403, 403, 403, 429, 429]);
+    assert_eq!(statuses, [403, 403, 403, 403, 403, 429, 429, 429]);
 }
 
 #[test]
@@ -452,13 +455,15 @@ fn why_7_errors_names_connections_and_codes() {
 fn why_7_slow_clients_time_out_and_connections_are_capped() {
     let dir = tempfile::tempdir().unwrap();
     let storage = sqlite_storage(dir.path());
-    let timeouts = wijkverkenner_server::Timeouts {
+    let limits = wijkverkenner_server::ClientLimits {
         headers: Duration::from_millis(300),
         body_idle: Duration::from_millis(300),
         body_total: Duration::from_secs(5),
+        enrol_body_total: Duration::from_secs(1),
         max_connections: 3,
+        max_connections_per_address: 2,
     };
-    let server = TestServer::start_with(storage.clone(), "127.0.0.1:0".parse().unwrap(), timeouts);
+    let server = TestServer::start_with(storage.clone(), "127.0.0.1:0".parse().unwrap(), limits);
     let t = team(storage.as_ref(), "Traag", 1);
     let raw = Raw::new(&server, storage.as_ref(), &t.workers[0]);
     let closed_within = |stream: &mut TcpStream, wait: Duration| {
@@ -482,17 +487,29 @@ fn why_7_slow_clients_time_out_and_connections_are_capped() {
     let mut answer = String::new();
     let _ = stalled.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 408") && answer.contains("request_timeout"), "{answer}");
-    // Three idle connections fill the server; a fourth is closed at once, while the server
-    // still answers once one of them is gone.
-    let idle: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(server.addr).unwrap()).collect();
-    std::thread::sleep(Duration::from_millis(100));
-    let mut fourth = TcpStream::connect(server.addr).unwrap();
-    let _ = fourth.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
-    let mut got = String::new();
-    fourth.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    let _ = fourth.read_to_string(&mut got);
-    assert!(!got.contains("200 OK"), "a connection beyond the cap is served: {got}");
-    drop(idle);
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(ureq::get(format!("{}/health", server.url)).call().unwrap().status().as_u16(), 200);
+    // Idle connections fill the server (or one address's share); the next is closed at once,
+    // and the server answers again once they are gone.
+    let filled = |url: &str, addr: std::net::SocketAddr, idle: usize| {
+        let held: Vec<TcpStream> = (0..idle).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        std::thread::sleep(Duration::from_millis(100));
+        let mut next = TcpStream::connect(addr).unwrap();
+        let _ = next.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+        let mut got = String::new();
+        next.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let _ = next.read_to_string(&mut got);
+        assert!(!got.contains("200 OK"), "a connection beyond the cap is served: {got}");
+        drop(held);
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(ureq::get(format!("{url}/health")).call().unwrap().status().as_u16(), 200);
+    };
+    // One address: two connections at most.
+    filled(&server.url, server.addr, 2);
+    // All addresses: three at most (a server that lets one address have many).
+    let dir2 = tempfile::tempdir().unwrap();
+    let wide = TestServer::start_with(
+        sqlite_storage(dir2.path()),
+        "127.0.0.1:0".parse().unwrap(),
+        wijkverkenner_server::ClientLimits { max_connections_per_address: 100, ..limits },
+    );
+    filled(&wide.url, wide.addr, 3);
 }

@@ -279,12 +279,57 @@ fn check_ms(ms: i64, field: &'static str, now_ms: i64) -> Result<()> {
     Ok(())
 }
 
+/// A buurt or wijk code: 1..64 characters, no control characters, no surrounding spaces.
+fn check_code(field: &'static str, code: &str) -> Result<()> {
+    crate::text::check_required(field, code, MAX_CODE_CHARS)?;
+    if code.chars().any(char::is_control) || code.trim() != code {
+        return Err(Error::invalid(field, "a code has no control characters or surrounding spaces"));
+    }
+    Ok(())
+}
+
 fn check_code_list(field: &'static str, codes: &[String], max: usize) -> Result<()> {
     if codes.len() > max {
         return Err(Error::invalid(field, format!("more than {max}")));
     }
-    for c in codes {
-        crate::text::check_required(field, c, MAX_CODE_CHARS)?;
+    for (i, c) in codes.iter().enumerate() {
+        check_code(field, c)?;
+        if codes[..i].contains(c) {
+            return Err(Error::invalid(field, "a code appears twice"));
+        }
+    }
+    Ok(())
+}
+
+/// A walk that could have happened: active exactly while it has no end; the end after the
+/// start; pauses in order, each ending after it began, only the last one open (and only while
+/// the walk is active); a summary and a track only once it ended.
+fn check_walk_story(w: &WalkFields, started_ms: i64) -> Result<()> {
+    let active = w.status == WalkStatus::Active;
+    if active == w.ended.is_some() {
+        return Err(Error::invalid("ended", "set exactly when the walk is no longer active"));
+    }
+    if active && (w.summary.is_some() || w.track.is_some()) {
+        return Err(Error::invalid("summary", "a summary and a track come when the walk ends"));
+    }
+    let end = w.ended.map(|m| m.utc_ms);
+    if end.is_some_and(|e| e < started_ms) {
+        return Err(Error::invalid("ended", "before the walk started"));
+    }
+    let mut floor = started_ms;
+    for (i, p) in w.pauses.iter().enumerate() {
+        let open = p.until.is_none();
+        if p.from.utc_ms < floor
+            || p.until.is_some_and(|u| u.utc_ms < p.from.utc_ms)
+            || end.is_some_and(|e| p.from.utc_ms > e)
+            || (open && (i + 1 < w.pauses.len() || !active))
+        {
+            return Err(Error::invalid(
+                "pauses",
+                "pauses follow each other within the walk; only an active walk's last may be open",
+            ));
+        }
+        floor = p.until.map_or(p.from.utc_ms, |u| u.utc_ms);
     }
     Ok(())
 }
@@ -338,7 +383,7 @@ fn check_record(kind: EntityKind, r: &RecordParts, taxonomy: &Taxonomy, now_ms: 
     }
     for (field, code) in [("buurt", &r.place.buurt), ("wijk", &r.place.wijk)] {
         if let Some(c) = code {
-            crate::text::check_required(field, c, MAX_CODE_CHARS)?;
+            check_code(field, c)?;
         }
     }
     if r.review.status.is_some() && kind != EntityKind::Signal {
@@ -378,6 +423,10 @@ pub fn validate_entity(e: &Entity, taxonomy: &Taxonomy, now_ms: i64) -> Result<E
     }
     let mut out = Entity { fields: BTreeMap::new(), clocks: BTreeMap::new(), ..e.clone() };
     if e.deleted {
+        // A phone deletes records, never a walk (it holds them, and what a lead said of it).
+        if e.kind == EntityKind::Walk {
+            return Err(Error::invalid("walk", "a walk is not deleted; its records are"));
+        }
         if !e.fields.is_empty() || !e.clocks.is_empty() {
             return Err(Error::invalid("fields", "a deleted entity carries no content"));
         }
@@ -391,11 +440,17 @@ pub fn validate_entity(e: &Entity, taxonomy: &Taxonomy, now_ms: i64) -> Result<E
     if e.kind == EntityKind::Walk {
         let w = walk_parts(e)?;
         check_walk(&w, taxonomy, now_ms)?;
+        check_walk_story(&w, e.created_ms)?;
         out.fields = fields_of_walk(&w)?;
         out.sensitive = false;
     } else {
         let r = record_parts(e)?;
         check_record(e.kind, &r, taxonomy, now_ms)?;
+        // `{"kind": "none"}` has nothing else: serde lets a unit variant's extra keys pass.
+        if r.place.at == RecordLocation::None && e.fields["location"]["at"].as_object().is_some_and(|at| at.len() != 1)
+        {
+            return Err(Error::invalid("location", "has an unknown key"));
+        }
         out.fields = fields_of_record(&r.body, &r.place, &r.review, r.reviewed_ms)?;
         out.sensitive = r.body.is_sensitive(taxonomy);
     }

@@ -222,7 +222,10 @@ pub trait Storage: Send + Sync {
     /// Disables a member: every device revoked, every unused code cancelled; `false` if there is
     /// no such member.
     fn disable_member(&self, member_id: &str, now_ms: i64) -> Result<bool>;
-    fn set_role(&self, member_id: &str, role: Role) -> Result<bool>;
+    /// Changes a member's role and revokes its devices: what a phone may hold depends on the
+    /// role (a lead's phone holds every sensitive signal), and a phone learns its role when it
+    /// enrols. `false` if there is no such member or it has that role already.
+    fn set_role(&self, member_id: &str, role: Role, now_ms: i64) -> Result<bool>;
     /// The team's enrolment codes, newest first.
     fn codes(&self, team_id: &str) -> Result<Vec<CodeInfo>>;
     /// Cancels an unused code by its id ([`CodeInfo::id`]); `false` if none matched.

@@ -344,9 +344,18 @@ impl Storage for PostgresStorage {
         })
     }
 
-    fn set_role(&self, member_id: &str, role: Role) -> Result<bool> {
+    fn set_role(&self, member_id: &str, role: Role, now_ms: i64) -> Result<bool> {
         self.write(|tx| {
-            Ok(tx.execute("UPDATE members SET role = $2 WHERE id = $1", &[&member_id, &role.as_str()])? == 1)
+            let found = tx
+                .execute("UPDATE members SET role = $2 WHERE id = $1 AND role <> $2", &[&member_id, &role.as_str()])?
+                == 1;
+            if found {
+                tx.execute(
+                    "UPDATE devices SET revoked_ms = coalesce(revoked_ms, $2) WHERE member_id = $1",
+                    &[&member_id, &now_ms],
+                )?;
+            }
+            Ok(found)
         })
     }
 
@@ -400,16 +409,19 @@ impl Storage for PostgresStorage {
             conn.client().build_transaction().isolation_level(postgres::IsolationLevel::RepeatableRead).start()?;
         let max: i64 =
             tx.query_opt("SELECT seq FROM teams WHERE id = $1", &[&v.team_id])?.map(|r| r.get(0)).unwrap_or(0);
-        // A row the viewer may not see comes as a withdrawal (its id only) if it was ever
-        // visible to the whole team, or if the viewer could see it before an operator
-        // quarantined it; else not at all. Rows are fetched in batches through a portal, so a
-        // page cut by bytes never loads the rows after the cut.
+        // Each row after the cursor is a document the viewer may see (1), the id of one it may
+        // no longer see (0), or a change this device made itself (2: not sent back, moves the
+        // cursor); rows it may never see are not counted and do not move the cursor (see the
+        // SQLite backend). Rows are fetched in batches through a portal, so a page cut by bytes
+        // never loads the rows after the cut.
         let portal = tx.bind(
-            "SELECT visible, CASE WHEN visible THEN doc ELSE id END, seq FROM (
-                 SELECT could_see AND NOT quarantined AS visible, could_see, quarantined, doc, id, seq, was_public FROM (
-                     SELECT (NOT sensitive OR author_id = $5 OR $6) AS could_see, quarantined, doc, id, seq, was_public
-                     FROM entities WHERE team_id = $1 AND seq > $2 AND seq <= $3 AND last_device <> $4) AS e) AS f
-             WHERE visible OR ($7 AND (was_public OR (quarantined AND could_see)))
+            "SELECT what, CASE what WHEN 1 THEN doc WHEN 0 THEN id ELSE '' END, seq FROM (
+                 SELECT CASE WHEN last_device = $4 THEN 2 WHEN could_see AND NOT quarantined THEN 1 ELSE 0 END
+                            AS what, could_see, quarantined, doc, id, seq, was_public FROM (
+                     SELECT (NOT sensitive OR author_id = $5 OR $6) AS could_see, quarantined, doc, id, seq,
+                            was_public, last_device
+                     FROM entities WHERE team_id = $1 AND seq > $2 AND seq <= $3) AS e) AS f
+             WHERE what > 0 OR ($7 AND (was_public OR (quarantined AND could_see)))
              ORDER BY seq LIMIT $8",
             &[
                 &v.team_id,
@@ -425,7 +437,7 @@ impl Storage for PostgresStorage {
         let (mut docs, mut withdrawn) = (Vec::new(), Vec::new());
         let mut last = cursor;
         let mut more = false;
-        let mut bytes = 0;
+        let (mut bytes, mut taken) = (0, 0);
         'page: loop {
             let rows = tx.query_portal(&portal, 1000)?;
             if rows.is_empty() {
@@ -435,20 +447,21 @@ impl Storage for PostgresStorage {
                 let doc_or_id: String = r.get(1);
                 // Cut by count and by bytes; a page holds at least one entity.
                 bytes += doc_or_id.len();
-                if docs.len() + withdrawn.len() == limit as usize || (bytes > MAX_PULL_BYTES && last != cursor) {
+                if taken == limit as usize || (bytes > MAX_PULL_BYTES && last != cursor) {
                     more = true;
                     break 'page;
                 }
-                if r.get(0) {
-                    docs.push(doc_or_id)
-                } else {
-                    withdrawn.push(doc_or_id)
+                match r.get::<_, i32>(0) {
+                    1 => docs.push(doc_or_id),
+                    0 => withdrawn.push(doc_or_id),
+                    _ => {}
                 }
+                taken += 1;
                 last = r.get(2);
             }
         }
         drop(portal);
         tx.commit()?;
-        Ok(FeedPage { docs, withdrawn, cursor: if more { last } else { max }, more })
+        Ok(FeedPage { docs, withdrawn, cursor: last, more })
     }
 }

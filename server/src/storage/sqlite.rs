@@ -366,9 +366,19 @@ impl Storage for SqliteStorage {
         })
     }
 
-    fn set_role(&self, member_id: &str, role: Role) -> Result<bool> {
+    fn set_role(&self, member_id: &str, role: Role, now_ms: i64) -> Result<bool> {
         self.write(|tx| {
-            Ok(tx.execute("UPDATE members SET role = ?2 WHERE id = ?1", params![member_id, role.as_str()])? == 1)
+            let found = tx.execute(
+                "UPDATE members SET role = ?2 WHERE id = ?1 AND role <> ?2",
+                params![member_id, role.as_str()],
+            )? == 1;
+            if found {
+                tx.execute(
+                    "UPDATE devices SET revoked_ms = coalesce(revoked_ms, ?2) WHERE member_id = ?1",
+                    params![member_id, now_ms],
+                )?;
+            }
+            Ok(found)
         })
     }
 
@@ -425,15 +435,20 @@ impl Storage for SqliteStorage {
                 .query_row("SELECT seq FROM teams WHERE id = ?1", [&v.team_id], |r| r.get(0))
                 .optional()?
                 .unwrap_or(0);
-            // A row the viewer may not see comes as a withdrawal (its id only) if it was ever
-            // visible to the whole team, or if the viewer could see it before an operator
-            // quarantined it; else not at all.
+            // Each row after the cursor is one of: a document the viewer may see (1); the id
+            // of one it may no longer see (0: it was once visible to the whole team, or the
+            // viewer could see it before an operator quarantined it); or a change this device
+            // made itself (2), which is not sent back but moves the cursor. Rows the viewer may
+            // never see are not even counted: the cursor only moves over rows of the first
+            // three kinds, so it does not tell when others change what this member may not see.
             let mut st = tx.prepare_cached(
-                "SELECT visible, CASE WHEN visible THEN doc ELSE id END, seq FROM (
-                     SELECT could_see AND NOT quarantined AS visible, could_see, quarantined, doc, id, seq, was_public
-                     FROM (SELECT (sensitive = 0 OR author_id = ?5 OR ?6) AS could_see, quarantined, doc, id, seq, was_public
-                           FROM entities WHERE team_id = ?1 AND seq > ?2 AND seq <= ?3 AND last_device <> ?4))
-                 WHERE visible OR (?7 AND (was_public OR (quarantined AND could_see)))
+                "SELECT what, CASE what WHEN 1 THEN doc WHEN 0 THEN id ELSE '' END, seq FROM (
+                     SELECT CASE WHEN last_device = ?4 THEN 2 WHEN could_see AND NOT quarantined THEN 1 ELSE 0 END
+                                AS what, could_see, quarantined, doc, id, seq, was_public
+                     FROM (SELECT (sensitive = 0 OR author_id = ?5 OR ?6) AS could_see, quarantined, doc, id, seq,
+                                  was_public, last_device
+                           FROM entities WHERE team_id = ?1 AND seq > ?2 AND seq <= ?3))
+                 WHERE what > 0 OR (?7 AND (was_public OR (quarantined AND could_see)))
                  ORDER BY seq LIMIT ?8",
             )?;
             let rows = st.query_map(
@@ -447,28 +462,28 @@ impl Storage for SqliteStorage {
                     v.withdrawals,
                     limit as i64 + 1
                 ],
-                |r| Ok((r.get::<_, bool>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)),
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)),
             )?;
             let (mut docs, mut withdrawn) = (Vec::new(), Vec::new());
             let mut last = cursor;
             let mut more = false;
             let mut bytes = 0;
-            for row in rows {
-                let (visible, doc_or_id, seq) = row?;
+            for (taken, row) in rows.enumerate() {
+                let (what, doc_or_id, seq) = row?;
                 // Cut by count and by bytes; a page holds at least one entity.
                 bytes += doc_or_id.len();
-                if docs.len() + withdrawn.len() == limit as usize || (bytes > MAX_PULL_BYTES && last != cursor) {
+                if taken == limit as usize || (bytes > MAX_PULL_BYTES && last != cursor) {
                     more = true;
                     break;
                 }
-                if visible {
-                    docs.push(doc_or_id)
-                } else {
-                    withdrawn.push(doc_or_id)
+                match what {
+                    1 => docs.push(doc_or_id),
+                    0 => withdrawn.push(doc_or_id),
+                    _ => {}
                 }
                 last = seq;
             }
-            Ok(FeedPage { docs, withdrawn, cursor: if more { last } else { max }, more })
+            Ok(FeedPage { docs, withdrawn, cursor: last, more })
         })
     }
 }
