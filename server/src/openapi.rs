@@ -35,7 +35,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("too_many_changes", 413, "more than 2,000 entities in one push"),
     ("bad_encoding", 415, "a content encoding other than zstd"),
     ("protocol_unsupported", 426, "a protocol version outside the server's range; the message says which side to update"),
-    ("rate_limited", 429, "too many wrong enrolment codes; wait `Retry-After` seconds"),
+    ("rate_limited", 429, "too many wrong enrolment codes, or a device over its push budget; wait `Retry-After` seconds"),
     ("internal", 500, "the server failed; try again later"),
 ];
 
@@ -140,6 +140,10 @@ fn build() -> Value {
     add::<WalkFields>(&mut gen);
     add::<Entity>(&mut gen);
     let mut defs = gen.take_definitions(true);
+    // The protocol range is the server's (the types only know the newest version).
+    for request in ["SyncRequest", "EnrolRequest"] {
+        defs[request]["properties"]["protocol"]["minimum"] = json!(MIN_PROTOCOL);
+    }
 
     defs.insert("ObservationFields".into(), record_fields(&defs, "Observation", false));
     defs.insert("ConversationFields".into(), record_fields(&defs, "Conversation", false));
@@ -217,7 +221,7 @@ fn build() -> Value {
                 "security": [{"device": []}],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SyncRequest"}}}},
                 "responses": with(json!({"200": {"description": "push acknowledged; a page of the feed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SyncResponse"}}}}}),
-                                  error(&[400, 401, 403, 408, 413, 415, 426]))
+                                  error(&[400, 401, 403, 408, 413, 415, 426, 429]))
             }},
             "/v1/taxonomy": {"get": {
                 "summary": "The team's categories: codes, Dutch and English labels, which signal categories are sensitive (need-to-know), which are retired",
