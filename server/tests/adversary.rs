@@ -565,23 +565,6 @@ fn check_step(
     Ok(())
 }
 
-fn body(kind: u8, text: u16) -> RecordBody {
-    match kind {
-        0 => observation(&format!("waarneming {text}")),
-        1 => signal(&format!("signaal {text}"), if text % 2 == 0 { "sig.stash_house" } else { "sig.other" }),
-        _ => RecordBody::Conversation(Conversation {
-            roles: vec!["role.resident".into()],
-            people: 1 + (text % 5) as u8,
-            duration_min: text % 90,
-            gist: format!("gesprek {text}"),
-            mood: Mood::Open,
-            trust: Trust::Medium,
-            agreements: String::new(),
-            immediate_help: text % 3 == 0,
-        }),
-    }
-}
-
 fn edited(r: &Record, text: u16) -> RecordBody {
     match &r.body {
         RecordBody::Observation(o) => {
@@ -648,7 +631,7 @@ fn run_case(
                     .store
                     .add_record(NewRecord {
                         walk_id: *w,
-                        body: body(*kind, *text),
+                        body: random_body(*kind, *text),
                         created: at(1),
                         location: Some(location(52.09, 5.11)),
                     })

@@ -105,6 +105,25 @@ pub fn signal(description: &str, category: &str) -> RecordBody {
     })
 }
 
+/// A record of kind `kind` (0 observation, 1 signal — sensitive or not —, 2 conversation)
+/// whose content depends on `text`, for the property tests.
+pub fn random_body(kind: u8, text: u16) -> RecordBody {
+    match kind {
+        0 => observation(&format!("waarneming {text}")),
+        1 => signal(&format!("signaal {text}"), if text % 2 == 0 { "sig.stash_house" } else { "sig.other" }),
+        _ => RecordBody::Conversation(Conversation {
+            roles: vec!["role.resident".into()],
+            people: 1 + (text % 5) as u8,
+            duration_min: text % 90,
+            gist: format!("gesprek {text}"),
+            mood: Mood::Open,
+            trust: Trust::Medium,
+            agreements: String::new(),
+            immediate_help: text % 3 == 0,
+        }),
+    }
+}
+
 /// Every live record and walk a phone holds, as (id, content) for comparison.
 pub fn snapshot(store: &Store) -> Vec<(String, String)> {
     let mut out = Vec::new();
