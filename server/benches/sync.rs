@@ -162,7 +162,10 @@ fn initial_sync(n: usize, keep: Option<&mut Option<Setup>>) -> Initial {
     let dir = tempfile::tempdir().unwrap();
     let storage: Arc<dyn Storage> =
         Arc::new(wijkverkenner_server::storage::sqlite::SqliteStorage::open(&dir.path().join("server")).unwrap());
-    let server = TestServer::start(storage.clone());
+    // Phone A records the whole team's history at once, far beyond what a person pushes in an
+    // hour: the push budget (ClientLimits::push_per_hour) is lifted for it.
+    let limits = wijkverkenner_server::ClientLimits { push_per_hour: (u64::MAX, u64::MAX), ..Default::default() };
+    let server = TestServer::start_with(storage.clone(), "127.0.0.1:0".parse().unwrap(), limits);
     let counter = Counter::start(server.addr);
     let via = format!("http://{}", counter.addr);
     let team = admin::create_team(storage.as_ref(), "Bench").unwrap();

@@ -57,6 +57,8 @@ pub struct ClientLimits {
     /// Connections from one address at once (not applied behind a trusted proxy, whose
     /// address every client shares).
     pub max_connections_per_address: usize,
+    /// Entities and bytes one device may push in an hour.
+    pub push_per_hour: (u64, u64),
 }
 
 impl Default for ClientLimits {
@@ -68,6 +70,7 @@ impl Default for ClientLimits {
             enrol_body_total: Duration::from_secs(10),
             max_connections: 1024,
             max_connections_per_address: 32,
+            push_per_hour: (crate::limits::PUSH_ENTITIES_PER_HOUR, crate::limits::PUSH_BYTES_PER_HOUR),
         }
     }
 }
@@ -504,7 +507,13 @@ async fn sync_for(s: &AppState, caller: Caller, headers: &HeaderMap, body: Body)
     }
     sync::check_push(&req.push)?;
     if !req.push.is_empty() {
-        if let Err(wait) = s.pushes.charge(&caller.device.id, req.push.len() as u64, bytes as u64, Instant::now()) {
+        if let Err(wait) = s.pushes.charge(
+            &caller.device.id,
+            req.push.len() as u64,
+            bytes as u64,
+            s.clients.push_per_hour,
+            Instant::now(),
+        ) {
             return Err(ApiError::too_many(wait).into());
         }
     }

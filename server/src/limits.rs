@@ -153,10 +153,10 @@ mod tests {
     }
 }
 
-/// Entities one device may push in an hour (a phone back after months offline has a few
-/// thousand), and bytes of pushes.
-const PUSH_ENTITIES_PER_HOUR: u64 = 20_000;
-const PUSH_BYTES_PER_HOUR: u64 = 64 * 1024 * 1024;
+/// Entities one device may push in an hour by default (a phone back after months offline has a
+/// few thousand), and bytes of pushes.
+pub const PUSH_ENTITIES_PER_HOUR: u64 = 20_000;
+pub const PUSH_BYTES_PER_HOUR: u64 = 64 * 1024 * 1024;
 const HOUR: Duration = Duration::from_secs(3600);
 
 /// How much each device may push per hour, so that no member can fill the team's storage, and
@@ -169,8 +169,15 @@ pub struct PushLimits {
 
 impl PushLimits {
     /// Counts a push of `entities` entities and `bytes` bytes by `device`; `Err(wait)` if it
-    /// would go over the hour's budget (then nothing is counted).
-    pub fn charge(&self, device: &str, entities: u64, bytes: u64, now: Instant) -> Result<(), Duration> {
+    /// would go over the hour's budget of `(entities, bytes)` (then nothing is counted).
+    pub fn charge(
+        &self,
+        device: &str,
+        entities: u64,
+        bytes: u64,
+        budget: (u64, u64),
+        now: Instant,
+    ) -> Result<(), Duration> {
         let mut all = lock(&self.devices);
         if all.len() >= MAX_ADDRESSES && !all.contains_key(device) {
             all.retain(|_, (start, _, _)| now < *start + HOUR);
@@ -179,7 +186,7 @@ impl PushLimits {
         if now >= *start + HOUR {
             (*start, *n, *b) = (now, 0, 0);
         }
-        if *n + entities > PUSH_ENTITIES_PER_HOUR || *b + bytes > PUSH_BYTES_PER_HOUR {
+        if *n + entities > budget.0 || *b + bytes > budget.1 {
             return Err(*start + HOUR - now);
         }
         *n += entities;
@@ -194,14 +201,15 @@ mod push_tests {
 
     #[test]
     fn a_device_pushes_at_most_its_hours_budget() {
+        const B: (u64, u64) = (PUSH_ENTITIES_PER_HOUR, PUSH_BYTES_PER_HOUR);
         let l = PushLimits::default();
         let t = Instant::now();
         for _ in 0..10 {
-            assert!(l.charge("a", 2_000, 1_000, t).is_ok());
+            assert!(l.charge("a", 2_000, 1_000, B, t).is_ok());
         }
-        assert!(l.charge("a", 1, 1, t).is_err());
-        assert!(l.charge("b", 2_000, 1_000, t).is_ok(), "another device has its own budget");
-        assert!(l.charge("a", 1, PUSH_BYTES_PER_HOUR + 1, t + HOUR).is_err(), "bytes count too");
-        assert!(l.charge("a", 2_000, 1_000, t + HOUR).is_ok(), "a new hour");
+        assert!(l.charge("a", 1, 1, B, t).is_err());
+        assert!(l.charge("b", 2_000, 1_000, B, t).is_ok(), "another device has its own budget");
+        assert!(l.charge("a", 1, PUSH_BYTES_PER_HOUR + 1, B, t + HOUR).is_err(), "bytes count too");
+        assert!(l.charge("a", 2_000, 1_000, B, t + HOUR).is_ok(), "a new hour");
     }
 }

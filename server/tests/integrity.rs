@@ -462,6 +462,7 @@ fn why_7_slow_clients_time_out_and_connections_are_capped() {
         enrol_body_total: Duration::from_secs(1),
         max_connections: 3,
         max_connections_per_address: 2,
+        ..Default::default()
     };
     let server = TestServer::start_with(storage.clone(), "127.0.0.1:0".parse().unwrap(), limits);
     let t = team(storage.as_ref(), "Traag", 1);
@@ -512,4 +513,46 @@ fn why_7_slow_clients_time_out_and_connections_are_capped() {
         wijkverkenner_server::ClientLimits { max_connections_per_address: 100, ..limits },
     );
     filled(&wide.url, wide.addr, 3);
+}
+
+#[test]
+fn a_device_pushes_no_faster_than_its_budget() {
+    // No member fills the team's storage, and every colleague's phone, faster than a person
+    // records: a small budget here, 20,000 entities and 64 MiB an hour by default.
+    let dir = tempfile::tempdir().unwrap();
+    let storage = sqlite_storage(dir.path());
+    let limits = wijkverkenner_server::ClientLimits { push_per_hour: (50, u64::MAX), ..Default::default() };
+    let server = TestServer::start_with(storage.clone(), "127.0.0.1:0".parse().unwrap(), limits);
+    let t = team(storage.as_ref(), "Budget", 2);
+    let mut flooder = Raw::new(&server, storage.as_ref(), &t.workers[0]);
+    let walk = json!({"kind": "walk", "id": uuid::Uuid::now_v7().to_string(), "author_id": t.workers[0].id,
+        "created_ms": now_ms() - 60_000, "created_offset_s": 3600, "hlc": format!("{:012x}.0000.0000000000000001", now_ms()),
+        "fields": {"participants": [], "purpose": "", "focus": [], "pauses": [], "status": "active", "ended": null,
+                   "summary": null, "buurten": [], "track": null}});
+    let records = |n: usize| -> Vec<Value> {
+        (0..n)
+            .map(|_| {
+                json!({"kind": "observation", "id": uuid::Uuid::now_v7().to_string(), "walk_id": walk["id"],
+                "author_id": t.workers[0].id, "created_ms": now_ms() - 1_000, "created_offset_s": 3600,
+                "hlc": format!("{:012x}.0000.0000000000000001", now_ms()),
+                "fields": {"themes": ["obs.litter"], "tone": "neutral", "note": "x".repeat(1000),
+                           "location": {"at": {"kind": "none"}, "buurt": null, "wijk": null}}})
+            })
+            .collect()
+    };
+    let mut first = records(39);
+    first.insert(0, walk.clone());
+    assert_eq!(flooder.sync(first).status, 200);
+    let over = flooder.sync(records(20));
+    assert_eq!((over.status, over.body["error"].as_str()), (429, Some("rate_limited")), "{}", over.text);
+    // Pulling still works, and so does everyone else.
+    assert_eq!(flooder.sync(vec![]).status, 200);
+    let other = Phone::enrol(&server, storage.as_ref(), &t.workers[1]);
+    let w = other.store.start_walk(new_walk(0)).unwrap();
+    other
+        .store
+        .add_record(NewRecord { walk_id: w.id, body: observation("gewoon"), created: at(1), location: None })
+        .unwrap();
+    other.sync().unwrap();
+    assert_eq!(other.store.record_counts().unwrap().0, 40, "its own and the flooder's first 39");
 }
