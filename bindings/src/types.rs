@@ -293,8 +293,16 @@ impl From<core::Record> for Record {
 
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
 pub enum Participant {
-    Member { member_id: String, display_name: String, organisation: String },
-    Guest { role: String },
+    Member {
+        member_id: String,
+        display_name: String,
+        organisation: String,
+    },
+    /// A guest known by role; `lay_person` for a resident or other lay person.
+    Guest {
+        role: String,
+        lay_person: bool,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, uniffi::Record)]
@@ -348,7 +356,7 @@ pub(crate) fn participants_to_core(p: Vec<Participant>) -> Result<Vec<core::Part
                 Participant::Member { member_id, display_name, organisation } => {
                     core::Participant::Member { member_id: member_id.parse()?, display_name, organisation }
                 }
-                Participant::Guest { role } => core::Participant::Guest { role },
+                Participant::Guest { role, lay_person } => core::Participant::Guest { role, lay_person },
             })
         })
         .collect()
@@ -368,7 +376,7 @@ impl From<core::Walk> for Walk {
                     core::Participant::Member { member_id, display_name, organisation } => {
                         Participant::Member { member_id: member_id.to_string(), display_name, organisation }
                     }
-                    core::Participant::Guest { role } => Participant::Guest { role },
+                    core::Participant::Guest { role, lay_person } => Participant::Guest { role, lay_person },
                 })
                 .collect(),
             purpose: w.details.purpose,

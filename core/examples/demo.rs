@@ -35,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = Moment::new(1_795_539_600_000 + 3_600_000, 3600)?;
     let min = |m: i64| start.plus_ms(m * 60_000);
     let walk = store.start_walk(NewWalk {
-        participants: vec![Participant::Guest { role: "wijkagent".into() }],
+        participants: vec![Participant::Guest { role: "wijkagent".into(), lay_person: false }],
         purpose: "Avondronde Transwijk en Dichterswijk: winkelstrip en speelplekken".into(),
         focus: vec!["obs.risky_business".into(), "obs.youth_groups".into()],
         started: start,

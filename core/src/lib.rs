@@ -12,6 +12,7 @@ pub mod location;
 pub mod member;
 pub mod neighbourhood;
 pub mod record;
+pub mod report;
 pub mod review;
 pub mod taxonomy;
 pub mod text;
@@ -32,6 +33,7 @@ pub use neighbourhood::{Neighbourhoods, Place};
 pub use record::{
     Conversation, Mood, NewRecord, Observation, Record, RecordBody, RecordKind, Severity, Signal, Tone, Trust,
 };
+pub use report::{StreetTactics, WalkReport};
 pub use review::{Review, SignalStatus};
 pub use store::{Encryption, Page, PageRequest, Settings, Store, StoreKey};
 pub use taxonomy::{Category, CategoryKind, Taxonomy};

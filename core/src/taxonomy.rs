@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// What a category classifies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CategoryKind {
@@ -50,6 +50,10 @@ pub struct Category {
     /// Kept for old records; not offered for new ones.
     #[serde(default)]
     pub retired: bool,
+    /// A counterpart role of professionals (as opposed to residents and other lay people), for
+    /// the street tactics: "value the knowledge of lay people", "seek out professionals".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub professional: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -59,6 +59,10 @@ pub enum Participant {
     Guest {
         #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 200)))]
         role: String,
+        /// A resident or other lay person, rather than a professional (a *wijkagent*, a
+        /// housing officer): for the street tactics.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        lay_person: bool,
     },
 }
 
@@ -92,7 +96,7 @@ impl WalkDetails {
                     text::check_required("participant name", display_name, text::SHORT)?;
                     text::check("participant organisation", organisation, text::SHORT)?;
                 }
-                Participant::Guest { role } => text::check_required("guest role", role, text::SHORT)?,
+                Participant::Guest { role, .. } => text::check_required("guest role", role, text::SHORT)?,
             }
         }
         text::check("purpose", &self.purpose, text::LONG)?;

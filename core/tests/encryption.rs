@@ -29,7 +29,7 @@ fn plant(store: &Store) -> Vec<String> {
     let mut next = || it.next().unwrap().clone();
     let mut nw = new_walk(0);
     nw.purpose = next();
-    nw.participants = vec![Participant::Guest { role: next() }];
+    nw.participants = vec![Participant::Guest { role: next(), lay_person: false }];
     let walk = store.start_walk(nw).unwrap();
     let mut batch = Vec::new();
     for i in 0..32 {

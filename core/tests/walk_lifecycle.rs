@@ -232,8 +232,8 @@ fn walk_details_and_the_taxonomy_can_change() {
     let walk = store.start_walk(new_walk(0)).unwrap();
     let details = WalkDetails {
         participants: vec![
-            Participant::Guest { role: "wijkagent".into() },
-            Participant::Guest { role: "woonconsulent".into() },
+            Participant::Guest { role: "wijkagent".into(), lay_person: false },
+            Participant::Guest { role: "woonconsulent".into(), lay_person: false },
         ],
         purpose: "Avondronde, ook langs de speeltuin".into(),
         focus: vec!["obs.youth_groups".into()],

@@ -63,7 +63,7 @@ fn real_requests_and_answers_follow_the_document() {
     let walk = sanne
         .store
         .start_walk(NewWalk {
-            participants: vec![Participant::Guest { role: "wijkagent".into() }],
+            participants: vec![Participant::Guest { role: "wijkagent".into(), lay_person: false }],
             purpose: "Avondronde".into(),
             focus: vec!["obs.vacancy".into()],
             started: at(0),

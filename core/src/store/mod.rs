@@ -7,6 +7,7 @@
 
 mod queries;
 mod records;
+mod reports;
 mod review;
 pub(crate) mod schema;
 mod sync;
@@ -29,6 +30,7 @@ use crate::taxonomy::Taxonomy;
 use crate::track::{OfficeHours, TrackSettings};
 
 pub use queries::{Page, PageRequest, MAX_PAGE};
+pub use reports::NOTED_BEFORE_RADIUS_M;
 pub use schema::SCHEMA_VERSION;
 pub use sync::{ApplyReport, IncomingPage};
 

@@ -61,7 +61,7 @@ pub fn location(mins: i64, lat: f64, lon: f64) -> Location {
 
 pub fn new_walk(mins: i64) -> NewWalk {
     NewWalk {
-        participants: vec![Participant::Guest { role: "wijkagent".into() }],
+        participants: vec![Participant::Guest { role: "wijkagent".into(), lay_person: false }],
         purpose: "Avondronde rond het winkelcentrum".into(),
         focus: vec!["obs.vacancy".into(), "obs.youth_groups".into()],
         started: at(mins),

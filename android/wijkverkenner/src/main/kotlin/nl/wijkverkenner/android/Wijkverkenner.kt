@@ -89,7 +89,7 @@ class Wijkverkenner private constructor(
         guests: List<String> = emptyList(),
         at: Instant = Instant.now(),
     ): Walk =
-        call { it.startWalk(NewWalk(guests.map { role -> Participant.Guest(role) }, purpose, focus, momentNow(at))) }
+        call { it.startWalk(NewWalk(guests.map { role -> Participant.Guest(role, false) }, purpose, focus, momentNow(at))) }
             .also { _activeWalk.value = it }
 
     suspend fun pauseWalk(walkId: String, at: Instant = Instant.now()): Walk =
