@@ -116,6 +116,34 @@ impl Neighbourhoods {
         self.areas.iter().map(|a| &a.place)
     }
 
+    /// The buurten as an RFC 7946 FeatureCollection with normalised properties (`code`,
+    /// `name`, `wijk_code`, `wijk_name`): what the review pages draw, whatever the source
+    /// file's property names were.
+    pub fn to_geojson(&self) -> serde_json::Value {
+        let ring = |r: &geo::LineString<f64>| r.0.iter().map(|c| [c.x, c.y]).collect::<Vec<_>>();
+        let features: Vec<serde_json::Value> = self
+            .areas
+            .iter()
+            .map(|a| {
+                let polygons: Vec<Vec<Vec<[f64; 2]>>> = a
+                    .shape
+                    .0
+                    .iter()
+                    .map(|p| std::iter::once(ring(p.exterior())).chain(p.interiors().iter().map(ring)).collect())
+                    .collect();
+                serde_json::json!({
+                    "type": "Feature",
+                    "geometry": {"type": "MultiPolygon", "coordinates": polygons},
+                    "properties": {
+                        "code": a.place.buurt_code, "name": a.place.buurt_name,
+                        "wijk_code": a.place.wijk_code, "wijk_name": a.place.wijk_name
+                    }
+                })
+            })
+            .collect();
+        serde_json::json!({"type": "FeatureCollection", "features": features})
+    }
+
     pub fn len(&self) -> usize {
         self.areas.len()
     }

@@ -21,7 +21,7 @@ pub(crate) fn check(field: &'static str, text: &str, max_chars: usize) -> Result
 }
 
 /// Like [`check`], and not blank.
-pub(crate) fn check_required(field: &'static str, text: &str, max_chars: usize) -> Result<()> {
+pub fn check_required(field: &'static str, text: &str, max_chars: usize) -> Result<()> {
     if text.trim().is_empty() {
         return Err(Error::invalid(field, "is empty"));
     }

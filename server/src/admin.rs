@@ -85,6 +85,42 @@ pub fn issue_code(s: &dyn Storage, member_id: &str, hours: u32) -> Result<String
     Ok(format!("{}-{}-{}", &code[..4], &code[4..8], &code[8..]))
 }
 
+/// A login for the review pages: 3..64 characters of lower-case letters, digits, `.`, `-`, `_`.
+pub fn check_login(login: &str) -> Result<String, ApiError> {
+    let login = login.trim().to_lowercase();
+    let ok = (3..=64).contains(&login.len())
+        && login.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_'));
+    if !ok {
+        return Err(ApiError::bad_request("invalid_login", "a login has 3..64 characters: a-z, 0-9, '.', '-', '_'"));
+    }
+    Ok(login)
+}
+
+/// Issues a one-time set-up link's token for `member_id`'s web account with `login` (a new
+/// account, or a new password and second factor for an existing one: a lost authenticator).
+/// The member chooses the password on the page; no password ever passes through a command line.
+pub fn issue_web_setup(s: &dyn Storage, member_id: &str, login: &str) -> Result<String> {
+    let member = s.member(member_id)?.ok_or_else(|| ApiError::bad_request("unknown_member", "no such member"))?;
+    if member.disabled_ms.is_some() {
+        return Err(ApiError::bad_request("member_disabled", "this member was disabled").into());
+    }
+    let login = check_login(login)?;
+    if s.web_account_by_login(&login)?.is_some_and(|a| a.member_id != member.id) {
+        return Err(ApiError::bad_request("login_taken", "another member has this login").into());
+    }
+    let token = crate::web::auth::token();
+    let now = now_ms();
+    s.create_web_setup(&crate::storage::WebSetup {
+        token_hash: sha256_hex(&token),
+        member_id: member.id,
+        login,
+        totp_secret: crate::web::auth::new_totp_secret(),
+        issued_ms: now,
+        expires_ms: now + crate::web::SETUP_VALID_MS,
+    })?;
+    Ok(token)
+}
+
 /// What a phone scans to enrol: the server's address and the code, in one line for a QR code.
 pub fn enrol_payload(server_url: &str, code: &str) -> String {
     format!("wijkverkenner:enrol?server={}&code={}", server_url.trim_end_matches('/'), code)

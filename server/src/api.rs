@@ -88,6 +88,8 @@ pub struct AppState {
     pub trust_forwarded_for: bool,
     pub clients: ClientLimits,
     pub pushes: Arc<PushLimits>,
+    /// The review pages' settings.
+    pub web: Arc<crate::web::WebConfig>,
 }
 
 impl AppState {
@@ -100,6 +102,7 @@ impl AppState {
             trust_forwarded_for: false,
             clients: ClientLimits::default(),
             pushes: Arc::new(PushLimits::default()),
+            web: Arc::new(crate::web::WebConfig { secure_cookies: true, ..Default::default() }),
         }
     }
 }
@@ -111,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/enrol", post(enrol))
         .route("/v1/sync", post(sync_handler))
         .route("/v1/taxonomy", get(taxonomy))
+        .merge(crate::web::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint takes another method")

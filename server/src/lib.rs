@@ -4,13 +4,17 @@
 
 pub mod admin;
 pub mod api;
+pub mod demo;
 pub mod error;
 pub mod limits;
 pub mod openapi;
+pub mod reports;
+pub mod review;
 pub mod storage;
 pub mod sync;
 #[doc(hidden)]
 pub mod testing;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

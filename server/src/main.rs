@@ -38,6 +38,23 @@ enum Command {
         /// (for the rate limits and the security log). Never set this without such a proxy.
         #[arg(long, env = "WV_TRUST_FORWARDED_FOR")]
         trust_forwarded_for: bool,
+        /// Buurt boundaries (GeoJSON) the review pages draw; with `--wijken` for district names.
+        #[arg(long, env = "WV_BUURTEN")]
+        buurten: Option<PathBuf>,
+        #[arg(long, env = "WV_WIJKEN")]
+        wijken: Option<PathBuf>,
+        /// A basemap tile URL for the review pages' maps, e.g. PDOK's BRT achtergrondkaart:
+        /// https://service.pdok.nl/brt/achtergrondkaart/wmts/v2_0/standaard/EPSG:3857/{z}/{x}/{y}.png
+        #[arg(long, env = "WV_TILE_URL")]
+        tile_url: Option<String>,
+        /// Session cookies without `Secure`: only for a demo on http://127.0.0.1. Behind HTTPS
+        /// (always, in production) leave this off.
+        #[arg(long, env = "WV_INSECURE_COOKIES")]
+        insecure_cookies: bool,
+        /// Create a demo team in this storage once serving (three simulated phones record and
+        /// sync an evening walk; a demo lead's sign-in is printed). Never in production.
+        #[arg(long)]
+        demo: bool,
     },
     /// Create a team; prints its id.
     TeamCreate { name: String },
@@ -73,6 +90,18 @@ enum Command {
         /// The server's address as phones reach it: also prints the line to put in a QR code.
         #[arg(long)]
         server_url: Option<String>,
+    },
+    /// A one-time link (valid 72 hours) where a member sets up the sign-in for the review pages:
+    /// a password of their choosing and an authenticator app. Also for a lost authenticator.
+    WebSetup {
+        #[arg(long)]
+        member: String,
+        /// The user name to sign in with (a-z, 0-9, '.', '-', '_').
+        #[arg(long)]
+        login: String,
+        /// The server's address as browsers reach it.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        server_url: String,
     },
     /// List a team's enrolment codes (never the codes themselves: an id, whose, and state).
     Codes {
@@ -141,13 +170,50 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let s = storage.as_ref();
     let found = |ok: bool, what: &'static str| if ok { Ok(()) } else { Err(what) };
     match cli.command {
-        Command::Serve { listen, trust_forwarded_for } => {
+        Command::Serve { listen, trust_forwarded_for, buurten, wijken, tile_url, insecure_cookies, demo } => {
             let mut state = AppState::new(storage.clone(), Arc::new(Taxonomy::default_taxonomy()));
             state.trust_forwarded_for = trust_forwarded_for;
+            let read =
+                |p: &PathBuf| std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+            let buurten_text = buurten.as_ref().map(read).transpose()?;
+            let wijken_text = wijken.as_ref().map(read).transpose()?;
+            let boundaries = match &buurten_text {
+                Some(b) => {
+                    let n = wijkverkenner_core::Neighbourhoods::from_geojson(b, wijken_text.as_deref())?;
+                    Some(Arc::new(wijkverkenner_server::web::Boundaries::from_neighbourhoods(&n)))
+                }
+                None => None,
+            };
+            state.web = Arc::new(wijkverkenner_server::web::WebConfig {
+                secure_cookies: !insecure_cookies,
+                tile_url,
+                boundaries,
+                ..Default::default()
+            });
+            let demo_boundaries = match (&demo, &buurten_text) {
+                (true, Some(b)) => Some((b.clone(), wijken_text.clone())),
+                (true, None) => return Err("--demo needs --buurten (the demo walks in Utrecht)".into()),
+                _ => None,
+            };
+            let demo_dir = cli.data.join("demo-phones");
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(listen).await?;
                 tracing::info!(%listen, storage = state.storage.backend(), "serving");
+                if let Some((b, w)) = demo_boundaries {
+                    let storage = state.storage.clone();
+                    let url = format!("http://{}", listener.local_addr()?);
+                    tokio::task::spawn_blocking(move || {
+                        match wijkverkenner_server::demo::run(storage.as_ref(), &url, &demo_dir, &b, w.as_deref()) {
+                            Ok(d) => println!(
+                                "\nDemo team ready. Open {url}/ and sign in:\n  user name  {}\n  password   {}\n  \
+                                 TOTP key   {}  (add it to an authenticator app, or: oathtool --totp -b {})\n",
+                                d.login, d.password, d.totp_secret, d.totp_secret
+                            ),
+                            Err(e) => eprintln!("the demo failed: {e}"),
+                        }
+                    });
+                }
                 wijkverkenner_server::serve(listener, state, async {
                     let _ = tokio::signal::ctrl_c().await;
                 })
@@ -188,6 +254,11 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             if let Some(url) = server_url {
                 println!("{}", admin::enrol_payload(&url, &code));
             }
+        }
+        Command::WebSetup { member, login, server_url } => {
+            let token = admin::issue_web_setup(s, &member, &login)?;
+            tracing::warn!(target: "security", member = %member, "web set-up link issued");
+            println!("{}/setup/{token}", server_url.trim_end_matches('/'));
         }
         Command::Codes { team } => {
             let now = admin::now_ms();

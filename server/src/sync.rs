@@ -14,11 +14,11 @@ use axum::http::StatusCode;
 use wijkverkenner_core::review::SignalStatus;
 use wijkverkenner_core::sync::codec::validate_entity;
 use wijkverkenner_core::sync::merge::{merge, same_identity};
-use wijkverkenner_core::sync::wire::{Entity, EntityKind, Rejection, LEAD_FIELDS, MAX_PULL, MAX_PUSH};
+use wijkverkenner_core::sync::wire::{Entity, EntityKind, Rejection, LEAD_FIELDS, MAX_PULL, MAX_PUSH, REVIEW_FIELDS};
 use wijkverkenner_core::{Hlc, Taxonomy};
 
 use crate::error::{ApiError, Result};
-use crate::storage::{Caller, FeedPage, Role, Storage, Stored, Tx, Viewer};
+use crate::storage::{Caller, FeedPage, HistoryEntry, Role, Storage, Stored, Tx, Viewer};
 
 /// The team's version of refused entities goes back in one answer up to this many bytes; a
 /// push with more refusals than that gets the reasons without the versions.
@@ -285,6 +285,17 @@ fn visible_to(caller: &Caller, e: &Entity) -> bool {
 /// merged; what is refused is reported. Walks go first, so a record and its new walk may come
 /// in one push in any order.
 pub fn apply_push(storage: &dyn Storage, caller: &Caller, push: &[Entity], taxonomy: &Taxonomy) -> Result<Pushed> {
+    apply_push_commented(storage, caller, push, taxonomy, None)
+}
+
+/// [`apply_push`] with a lead's comment for the review history (a decision in the browser).
+pub fn apply_push_commented(
+    storage: &dyn Storage,
+    caller: &Caller,
+    push: &[Entity],
+    taxonomy: &Taxonomy,
+    comment: Option<&str>,
+) -> Result<Pushed> {
     check_push(push)?;
     let now = chrono::Utc::now().timestamp_millis();
     let team = caller.team.id.clone();
@@ -375,6 +386,9 @@ pub fn apply_push(storage: &dyn Storage, caller: &Caller, push: &[Entity], taxon
                 }
                 continue;
             }
+            for h in history_of(stored.as_ref(), &result, caller, now, comment) {
+                tx.add_history(&team, &h)?;
+            }
             seq += 1;
             out.changed += 1;
             let last_device = if pusher_current { caller.device.id.clone() } else { String::new() };
@@ -383,6 +397,45 @@ pub fn apply_push(storage: &dyn Storage, caller: &Caller, push: &[Entity], taxon
         tx.set_feed(&team, seq)
     })?;
     Ok(out)
+}
+
+/// The review history entries of one accepted change: one per review field whose value
+/// changed, as a short code (never the text of a question or answer).
+fn history_of(
+    stored: Option<&Entity>,
+    result: &Entity,
+    caller: &Caller,
+    now_ms: i64,
+    comment: Option<&str>,
+) -> Vec<HistoryEntry> {
+    let mut out = Vec::new();
+    for f in REVIEW_FIELDS {
+        let before = stored.and_then(|s| s.fields.get(*f)).filter(|v| !v.is_null());
+        let after = result.fields.get(*f).filter(|v| !v.is_null());
+        if before == after {
+            continue;
+        }
+        let value = match (*f, after) {
+            (_, None) => "cleared".to_string(),
+            ("review_question", Some(_)) => "asked".into(),
+            ("review_answer", Some(_)) => "answered".into(),
+            ("reviewed_ms", Some(_)) => "reviewed".into(),
+            (_, Some(v)) => v.as_str().unwrap_or_default().chars().take(64).collect(),
+        };
+        out.push(HistoryEntry {
+            entity_id: result.id.clone(),
+            at_ms: now_ms,
+            member_id: caller.member.id.clone(),
+            field: f.to_string(),
+            value,
+            comment: None,
+        });
+    }
+    // The comment goes with the decision it explains: the last entry of the change.
+    if let (Some(last), Some(c)) = (out.last_mut(), comment) {
+        last.comment = Some(c.to_string());
+    }
+    out
 }
 
 fn rejection(e: &Entity, field: &str, r: Refusal, current: Option<Entity>) -> Rejection {

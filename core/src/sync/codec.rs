@@ -253,6 +253,52 @@ pub fn walk_parts(e: &Entity) -> Result<WalkFields> {
     serde_path_to_error::deserialize(map).map_err(|err| shape_error(&err, WALK_FIELD_NAMES, "walk"))
 }
 
+/// A walk entity as a [`Walk`] with its simplified track: how the team server reads what
+/// phones synced, so its reports come from the same core code as the phone's.
+pub fn walk_of(e: &Entity) -> Result<(Walk, Vec<TrackPoint>)> {
+    if e.kind != EntityKind::Walk {
+        return Err(Error::invalid("entity", "not a walk"));
+    }
+    let w = walk_parts(e)?;
+    let review = w.review();
+    let walk = Walk {
+        id: e.id.parse()?,
+        author_id: e.author_id.parse()?,
+        details: crate::walk::WalkDetails { participants: w.participants, purpose: w.purpose, focus: w.focus },
+        started: Moment { utc_ms: e.created_ms, offset_s: e.created_offset_s },
+        pauses: w.pauses,
+        ended: w.ended,
+        status: w.status,
+        buurten: w.buurten,
+        summary: w.summary,
+        hlc: e.hlc,
+        reviewed_ms: w.reviewed_ms,
+        review,
+        pending_sync: false,
+    };
+    Ok((walk, w.track.unwrap_or_default()))
+}
+
+/// A record entity as a [`Record`] (see [`walk_of`]).
+pub fn record_of(e: &Entity) -> Result<Record> {
+    let walk_id = e.walk_id.as_deref().ok_or_else(|| Error::invalid("walk_id", "a record needs its walk"))?;
+    let p = record_parts(e)?;
+    Ok(Record {
+        id: e.id.parse()?,
+        walk_id: walk_id.parse()?,
+        author_id: e.author_id.parse()?,
+        body: p.body,
+        created: Moment { utc_ms: e.created_ms, offset_s: e.created_offset_s },
+        location: p.place.at,
+        buurt: p.place.buurt,
+        wijk: p.place.wijk,
+        hlc: e.hlc,
+        reviewed_ms: p.reviewed_ms,
+        review: p.review,
+        pending_sync: false,
+    })
+}
+
 /// Ids travel in one spelling only, lowercase and hyphenated, so one id is one entity
 /// everywhere (phones store the 16 bytes and give back exactly this text).
 fn check_uuid(s: &str, field: &'static str) -> Result<()> {

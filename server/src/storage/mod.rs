@@ -9,7 +9,7 @@ pub mod postgres;
 pub mod sqlite;
 
 use serde::{Deserialize, Serialize};
-use wijkverkenner_core::sync::wire::Entity;
+use wijkverkenner_core::sync::wire::{Entity, EntityKind};
 
 use crate::error::Result;
 
@@ -169,6 +169,70 @@ pub struct Viewer {
     pub withdrawals: bool,
 }
 
+/// A member's sign-in for the review pages: a password (argon2, PHC string) and a second
+/// factor (TOTP). Created only through a one-time set-up link an administrator issues.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebAccount {
+    pub member_id: String,
+    /// Unique on the server, lower case.
+    pub login: String,
+    pub password_hash: String,
+    /// The TOTP secret, base32 (RFC 4648, no padding).
+    pub totp_secret: String,
+    /// The last TOTP time step accepted: a code works once.
+    pub totp_last_step: i64,
+    /// Wrong passwords or codes since the last successful sign-in.
+    pub failures: u32,
+    pub locked_until_ms: i64,
+    pub created_ms: i64,
+}
+
+/// A one-time set-up link for a web account, as stored (its token only as a hash).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebSetup {
+    pub token_hash: String,
+    pub member_id: String,
+    pub login: String,
+    /// Generated with the link so the page that shows it and the form that confirms it agree.
+    pub totp_secret: String,
+    pub issued_ms: i64,
+    pub expires_ms: i64,
+}
+
+/// A signed-in browser. The cookie holds the token; the server only its hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebSession {
+    pub token_hash: String,
+    pub member_id: String,
+    pub created_ms: i64,
+    pub last_seen_ms: i64,
+    pub expires_ms: i64,
+    pub ended_ms: Option<i64>,
+    /// What the browser said it was (shortened), for the session list.
+    pub agent: String,
+}
+
+impl WebSession {
+    /// How a session is named in lists and links: never the token, a prefix of its hash.
+    pub fn id(&self) -> &str {
+        &self.token_hash[..16.min(self.token_hash.len())]
+    }
+}
+
+/// One step in the review history of a walk or record: who changed which review field to
+/// what, when, with the lead's comment. Append-only; written in the transaction of the change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub entity_id: String,
+    pub at_ms: i64,
+    pub member_id: String,
+    /// `review_status`, `review_referral`, `review_question`, `review_answer`, `reviewed_ms`.
+    pub field: String,
+    /// The new value as a short code (`referred`, `police`, `asked`, `answered`, `reviewed`).
+    pub value: String,
+    pub comment: Option<String>,
+}
+
 /// Reads and writes inside one storage transaction.
 pub trait Tx {
     /// Locks the team's feed for this transaction and returns its last sequence number.
@@ -179,6 +243,8 @@ pub trait Tx {
     fn put(&mut self, team_id: &str, stored: &Stored) -> Result<()>;
     /// Marks an entity quarantined at sequence number `seq`; `false` if there is none.
     fn set_quarantined(&mut self, team_id: &str, id: &str, seq: i64) -> Result<bool>;
+    /// Appends to the review history.
+    fn add_history(&mut self, team_id: &str, entry: &HistoryEntry) -> Result<()>;
 
     fn get(&mut self, team_id: &str, id: &str) -> Result<Option<Stored>> {
         self.get_row(team_id, id)?.map(StoredRow::parse).transpose()
@@ -236,4 +302,34 @@ pub trait Storage: Send + Sync {
 
     /// The viewer's part of the team's feed after `cursor`, at most `limit` entities.
     fn feed(&self, viewer: &Viewer, cursor: i64, limit: u32) -> Result<FeedPage>;
+
+    // The review pages.
+
+    /// The team's stored entities of one kind (not quarantined), oldest first.
+    fn entities_of_kind(&self, team_id: &str, kind: EntityKind) -> Result<Vec<StoredRow>>;
+    /// A walk's records (not quarantined).
+    fn walk_records(&self, team_id: &str, walk_id: &str) -> Result<Vec<StoredRow>>;
+    /// The review history of one walk or record, oldest first.
+    fn history(&self, team_id: &str, entity_id: &str) -> Result<Vec<HistoryEntry>>;
+
+    fn web_account(&self, member_id: &str) -> Result<Option<WebAccount>>;
+    fn web_account_by_login(&self, login: &str) -> Result<Option<WebAccount>>;
+    /// Records the outcome of a sign-in attempt (failures, lock, last TOTP step).
+    fn update_web_account(&self, account: &WebAccount) -> Result<()>;
+    /// Stores a set-up link; an earlier unused link of the member stops working.
+    fn create_web_setup(&self, setup: &WebSetup) -> Result<()>;
+    /// An unused, unexpired set-up link.
+    fn web_setup(&self, token_hash: &str, now_ms: i64) -> Result<Option<WebSetup>>;
+    /// Uses the link and creates (or replaces) the member's account, atomically; `false` if the
+    /// link was used or expired meanwhile, or the login is taken by another member.
+    fn finish_web_setup(&self, token_hash: &str, account: &WebAccount, now_ms: i64) -> Result<bool>;
+    fn create_session(&self, session: &WebSession) -> Result<()>;
+    /// A live session with its member and team (not ended, not expired, member not disabled).
+    fn session(&self, token_hash: &str, now_ms: i64) -> Result<Option<(WebSession, Member, Team)>>;
+    /// Slides a session's idle expiry.
+    fn touch_session(&self, token_hash: &str, now_ms: i64, expires_ms: i64) -> Result<()>;
+    /// Ends a session by its id ([`WebSession::id`]) within a team; `false` if none matched.
+    fn end_session(&self, team_id: &str, session_id: &str, now_ms: i64) -> Result<bool>;
+    /// The team's live sessions, newest first.
+    fn sessions(&self, team_id: &str, now_ms: i64) -> Result<Vec<(WebSession, Member)>>;
 }

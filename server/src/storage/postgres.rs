@@ -7,10 +7,11 @@ use std::sync::{Condvar, Mutex};
 use postgres::{Client, NoTls, Row, Transaction};
 
 use super::{
-    Caller, CodeInfo, Device, FeedPage, Member, Redeemed, Role, Storage, Stored, StoredRow, Team, Tx, Viewer,
-    ENROL_RETRY_MS,
+    Caller, CodeInfo, Device, FeedPage, HistoryEntry, Member, Redeemed, Role, Storage, Stored, StoredRow, Team, Tx,
+    Viewer, WebAccount, WebSession, WebSetup, ENROL_RETRY_MS,
 };
 use crate::error::Result;
+use wijkverkenner_core::sync::wire::EntityKind;
 use wijkverkenner_core::sync::wire::MAX_PULL_BYTES;
 
 const SCHEMA: &str = "
@@ -39,6 +40,30 @@ ALTER TABLE entities ADD COLUMN IF NOT EXISTS quarantined BOOLEAN NOT NULL DEFAU
 ALTER TABLE members ADD COLUMN IF NOT EXISTS disabled_ms BIGINT;
 ALTER TABLE enrolment_codes ADD COLUMN IF NOT EXISTS issued_ms BIGINT;
 CREATE INDEX IF NOT EXISTS entities_feed ON entities (team_id, seq);
+-- The review pages: a walk's records, the review history, web accounts and sessions.
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_name = 'entities' AND column_name = 'walk_id') THEN
+        ALTER TABLE entities ADD COLUMN walk_id TEXT;
+        UPDATE entities SET walk_id = doc::jsonb ->> 'walk_id' WHERE kind <> 'walk';
+    END IF;
+END $$;
+CREATE INDEX IF NOT EXISTS entities_walk ON entities (team_id, walk_id);
+CREATE TABLE IF NOT EXISTS review_history (
+    n BIGSERIAL PRIMARY KEY, team_id TEXT NOT NULL, entity_id TEXT NOT NULL, at_ms BIGINT NOT NULL,
+    member_id TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL, comment TEXT);
+CREATE INDEX IF NOT EXISTS review_history_entity ON review_history (team_id, entity_id, at_ms);
+CREATE TABLE IF NOT EXISTS web_accounts (
+    member_id TEXT PRIMARY KEY REFERENCES members (id), login TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL, totp_secret TEXT NOT NULL, totp_last_step BIGINT NOT NULL,
+    failures INTEGER NOT NULL, locked_until_ms BIGINT NOT NULL, created_ms BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS web_setups (
+    token_hash TEXT PRIMARY KEY, member_id TEXT NOT NULL REFERENCES members (id), login TEXT NOT NULL,
+    totp_secret TEXT NOT NULL, issued_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL, used_ms BIGINT);
+CREATE TABLE IF NOT EXISTS web_sessions (
+    token_hash TEXT PRIMARY KEY, member_id TEXT NOT NULL REFERENCES members (id),
+    created_ms BIGINT NOT NULL, last_seen_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL, ended_ms BIGINT,
+    agent TEXT NOT NULL);
 ";
 
 const POOL: usize = 16;
@@ -132,6 +157,49 @@ impl PostgresStorage {
     }
 }
 
+/// A member's role changed or it was disabled: what its browser may see changed too.
+fn end_member_sessions(tx: &mut Transaction, member_id: &str, now_ms: i64) -> Result<()> {
+    tx.execute(
+        "UPDATE web_sessions SET ended_ms = coalesce(ended_ms, $2) WHERE member_id = $1",
+        &[&member_id, &now_ms],
+    )?;
+    Ok(())
+}
+
+const ACCOUNT_COLS: &str =
+    "member_id, login, password_hash, totp_secret, totp_last_step, failures, locked_until_ms, created_ms";
+
+fn account_row(r: &Row) -> WebAccount {
+    WebAccount {
+        member_id: r.get(0),
+        login: r.get(1),
+        password_hash: r.get(2),
+        totp_secret: r.get(3),
+        totp_last_step: r.get(4),
+        failures: r.get::<_, i32>(5).max(0) as u32,
+        locked_until_ms: r.get(6),
+        created_ms: r.get(7),
+    }
+}
+
+const SESSION_COLS: &str = "s.token_hash, s.member_id, s.created_ms, s.last_seen_ms, s.expires_ms, s.ended_ms, s.agent";
+
+fn session_row(r: &Row) -> WebSession {
+    WebSession {
+        token_hash: r.get(0),
+        member_id: r.get(1),
+        created_ms: r.get(2),
+        last_seen_ms: r.get(3),
+        expires_ms: r.get(4),
+        ended_ms: r.get(5),
+        agent: r.get(6),
+    }
+}
+
+fn stored_row(r: &Row) -> StoredRow {
+    StoredRow { doc: r.get(0), seq: r.get(1), last_device: r.get(2), quarantined: r.get(3) }
+}
+
 impl Conn<'_> {
     fn client(&mut self) -> &mut Client {
         self.client.as_mut().expect("a pooled connection is present until drop")
@@ -166,12 +234,20 @@ impl Tx for PgTx<'_, '_> {
         let e = &s.entity;
         let doc = serde_json::to_string(e)?;
         self.0.execute(
-            "INSERT INTO entities (team_id, id, kind, author_id, sensitive, seq, last_device, doc, was_public)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NOT $5)
+            "INSERT INTO entities (team_id, id, kind, author_id, sensitive, seq, last_device, doc, was_public, walk_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NOT $5, $9)
              ON CONFLICT (team_id, id) DO UPDATE SET sensitive = excluded.sensitive, seq = excluded.seq,
                  last_device = excluded.last_device, doc = excluded.doc, quarantined = FALSE,
                  was_public = entities.was_public OR excluded.was_public",
-            &[&team_id, &e.id, &e.kind.as_str(), &e.author_id, &e.sensitive, &s.seq, &s.last_device, &doc],
+            &[&team_id, &e.id, &e.kind.as_str(), &e.author_id, &e.sensitive, &s.seq, &s.last_device, &doc, &e.walk_id],
+        )?;
+        Ok(())
+    }
+    fn add_history(&mut self, team_id: &str, h: &HistoryEntry) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO review_history (team_id, entity_id, at_ms, member_id, field, value, comment)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[&team_id, &h.entity_id, &h.at_ms, &h.member_id, &h.field, &h.value, &h.comment],
         )?;
         Ok(())
     }
@@ -340,6 +416,7 @@ impl Storage for PostgresStorage {
                 "UPDATE enrolment_codes SET used_ms = $2 WHERE used_ms IS NULL AND member_id = $1",
                 &[&member_id, &now_ms],
             )?;
+            end_member_sessions(tx, member_id, now_ms)?;
             Ok(found)
         })
     }
@@ -354,6 +431,7 @@ impl Storage for PostgresStorage {
                     "UPDATE devices SET revoked_ms = coalesce(revoked_ms, $2) WHERE member_id = $1",
                     &[&member_id, &now_ms],
                 )?;
+                end_member_sessions(tx, member_id, now_ms)?;
             }
             Ok(found)
         })
@@ -463,5 +541,196 @@ impl Storage for PostgresStorage {
         drop(portal);
         tx.commit()?;
         Ok(FeedPage { docs, withdrawn, cursor: last, more })
+    }
+
+    fn entities_of_kind(&self, team_id: &str, kind: EntityKind) -> Result<Vec<StoredRow>> {
+        let rows = self.conn()?.client().query(
+            "SELECT doc, seq, last_device, quarantined FROM entities
+             WHERE team_id = $1 AND kind = $2 AND NOT quarantined ORDER BY seq",
+            &[&team_id, &kind.as_str()],
+        )?;
+        Ok(rows.iter().map(stored_row).collect())
+    }
+
+    fn walk_records(&self, team_id: &str, walk_id: &str) -> Result<Vec<StoredRow>> {
+        let rows = self.conn()?.client().query(
+            "SELECT doc, seq, last_device, quarantined FROM entities
+             WHERE team_id = $1 AND walk_id = $2 AND NOT quarantined ORDER BY seq",
+            &[&team_id, &walk_id],
+        )?;
+        Ok(rows.iter().map(stored_row).collect())
+    }
+
+    fn history(&self, team_id: &str, entity_id: &str) -> Result<Vec<HistoryEntry>> {
+        let rows = self.conn()?.client().query(
+            "SELECT entity_id, at_ms, member_id, field, value, comment FROM review_history
+             WHERE team_id = $1 AND entity_id = $2 ORDER BY at_ms, n",
+            &[&team_id, &entity_id],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| HistoryEntry {
+                entity_id: r.get(0),
+                at_ms: r.get(1),
+                member_id: r.get(2),
+                field: r.get(3),
+                value: r.get(4),
+                comment: r.get(5),
+            })
+            .collect())
+    }
+
+    fn web_account(&self, member_id: &str) -> Result<Option<WebAccount>> {
+        let row = self
+            .conn()?
+            .client()
+            .query_opt(&format!("SELECT {ACCOUNT_COLS} FROM web_accounts WHERE member_id = $1"), &[&member_id])?;
+        Ok(row.as_ref().map(account_row))
+    }
+
+    fn web_account_by_login(&self, login: &str) -> Result<Option<WebAccount>> {
+        let row = self
+            .conn()?
+            .client()
+            .query_opt(&format!("SELECT {ACCOUNT_COLS} FROM web_accounts WHERE login = $1"), &[&login])?;
+        Ok(row.as_ref().map(account_row))
+    }
+
+    fn update_web_account(&self, a: &WebAccount) -> Result<()> {
+        let failures = a.failures.min(i32::MAX as u32) as i32;
+        self.conn()?.client().execute(
+            "UPDATE web_accounts SET totp_last_step = $2, failures = $3, locked_until_ms = $4 WHERE member_id = $1",
+            &[&a.member_id, &a.totp_last_step, &failures, &a.locked_until_ms],
+        )?;
+        Ok(())
+    }
+
+    fn create_web_setup(&self, w: &WebSetup) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE web_setups SET used_ms = $2 WHERE member_id = $1 AND used_ms IS NULL",
+                &[&w.member_id, &w.issued_ms],
+            )?;
+            tx.execute(
+                "INSERT INTO web_setups (token_hash, member_id, login, totp_secret, issued_ms, expires_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&w.token_hash, &w.member_id, &w.login, &w.totp_secret, &w.issued_ms, &w.expires_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn web_setup(&self, token_hash: &str, now_ms: i64) -> Result<Option<WebSetup>> {
+        let row = self.conn()?.client().query_opt(
+            "SELECT w.token_hash, w.member_id, w.login, w.totp_secret, w.issued_ms, w.expires_ms
+             FROM web_setups w JOIN members m ON m.id = w.member_id
+             WHERE w.token_hash = $1 AND w.used_ms IS NULL AND w.expires_ms > $2 AND m.disabled_ms IS NULL",
+            &[&token_hash, &now_ms],
+        )?;
+        Ok(row.map(|r| WebSetup {
+            token_hash: r.get(0),
+            member_id: r.get(1),
+            login: r.get(2),
+            totp_secret: r.get(3),
+            issued_ms: r.get(4),
+            expires_ms: r.get(5),
+        }))
+    }
+
+    fn finish_web_setup(&self, token_hash: &str, a: &WebAccount, now_ms: i64) -> Result<bool> {
+        let failures = a.failures.min(i32::MAX as u32) as i32;
+        self.write(|tx| {
+            let used = tx.execute(
+                "UPDATE web_setups SET used_ms = $3
+                 WHERE token_hash = $1 AND member_id = $2 AND used_ms IS NULL AND expires_ms > $3",
+                &[&token_hash, &a.member_id, &now_ms],
+            )? == 1;
+            let taken: bool = tx
+                .query_one(
+                    "SELECT count(*) > 0 FROM web_accounts WHERE login = $1 AND member_id <> $2",
+                    &[&a.login, &a.member_id],
+                )?
+                .get(0);
+            if !used || taken {
+                return Ok(false);
+            }
+            tx.execute(
+                &format!(
+                    "INSERT INTO web_accounts ({ACCOUNT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                     ON CONFLICT (member_id) DO UPDATE SET login = excluded.login,
+                         password_hash = excluded.password_hash, totp_secret = excluded.totp_secret,
+                         totp_last_step = excluded.totp_last_step, failures = 0, locked_until_ms = 0"
+                ),
+                &[
+                    &a.member_id,
+                    &a.login,
+                    &a.password_hash,
+                    &a.totp_secret,
+                    &a.totp_last_step,
+                    &failures,
+                    &a.locked_until_ms,
+                    &a.created_ms,
+                ],
+            )?;
+            end_member_sessions(tx, &a.member_id, now_ms)?;
+            Ok(true)
+        })
+    }
+
+    fn create_session(&self, w: &WebSession) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO web_sessions (token_hash, member_id, created_ms, last_seen_ms, expires_ms, agent)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&w.token_hash, &w.member_id, &w.created_ms, &w.last_seen_ms, &w.expires_ms, &w.agent],
+            )?;
+            tx.execute("DELETE FROM web_sessions WHERE expires_ms < $1", &[&(w.created_ms - 30 * 86_400_000)])?;
+            Ok(())
+        })
+    }
+
+    fn session(&self, token_hash: &str, now_ms: i64) -> Result<Option<(WebSession, Member, Team)>> {
+        let row = self.conn()?.client().query_opt(
+            &format!(
+                "SELECT {SESSION_COLS}, {MEMBER_COLS}, t.id, t.name, t.created_ms
+                 FROM web_sessions s JOIN members m ON m.id = s.member_id JOIN teams t ON t.id = m.team_id
+                 WHERE s.token_hash = $1 AND s.ended_ms IS NULL AND s.expires_ms > $2 AND m.disabled_ms IS NULL"
+            ),
+            &[&token_hash, &now_ms],
+        )?;
+        Ok(row.map(|r| {
+            (session_row(&r), member_row(&r, 7), Team { id: r.get(14), name: r.get(15), created_ms: r.get(16) })
+        }))
+    }
+
+    fn touch_session(&self, token_hash: &str, now_ms: i64, expires_ms: i64) -> Result<()> {
+        self.conn()?.client().execute(
+            "UPDATE web_sessions SET last_seen_ms = $2, expires_ms = least(expires_ms, $3) WHERE token_hash = $1",
+            &[&token_hash, &now_ms, &expires_ms],
+        )?;
+        Ok(())
+    }
+
+    fn end_session(&self, team_id: &str, session_id: &str, now_ms: i64) -> Result<bool> {
+        if session_id.len() != 16 || !session_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(false);
+        }
+        Ok(self.conn()?.client().execute(
+            "UPDATE web_sessions SET ended_ms = $3
+             WHERE substr(token_hash, 1, 16) = lower($2) AND ended_ms IS NULL
+                 AND member_id IN (SELECT id FROM members WHERE team_id = $1)",
+            &[&team_id, &session_id, &now_ms],
+        )? > 0)
+    }
+
+    fn sessions(&self, team_id: &str, now_ms: i64) -> Result<Vec<(WebSession, Member)>> {
+        let rows = self.conn()?.client().query(
+            &format!(
+                "SELECT {SESSION_COLS}, {MEMBER_COLS} FROM web_sessions s JOIN members m ON m.id = s.member_id
+                 WHERE m.team_id = $1 AND s.ended_ms IS NULL AND s.expires_ms > $2 ORDER BY s.created_ms DESC"
+            ),
+            &[&team_id, &now_ms],
+        )?;
+        Ok(rows.iter().map(|r| (session_row(r), member_row(r, 7))).collect())
     }
 }

@@ -7,10 +7,11 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use super::{
-    Caller, CodeInfo, Device, FeedPage, Member, Redeemed, Role, Storage, Stored, StoredRow, Team, Tx, Viewer,
-    ENROL_RETRY_MS,
+    Caller, CodeInfo, Device, FeedPage, HistoryEntry, Member, Redeemed, Role, Storage, Stored, StoredRow, Team, Tx,
+    Viewer, WebAccount, WebSession, WebSetup, ENROL_RETRY_MS,
 };
 use crate::error::{Error, Result};
+use wijkverkenner_core::sync::wire::EntityKind;
 use wijkverkenner_core::sync::wire::MAX_PULL_BYTES;
 
 const SCHEMA: &str = "
@@ -31,6 +32,21 @@ CREATE TABLE IF NOT EXISTS entities (
     was_public INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (team_id, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entities_feed ON entities (team_id, seq);
+CREATE TABLE IF NOT EXISTS review_history (
+    team_id TEXT NOT NULL, entity_id TEXT NOT NULL, at_ms INTEGER NOT NULL, member_id TEXT NOT NULL,
+    field TEXT NOT NULL, value TEXT NOT NULL, comment TEXT);
+CREATE INDEX IF NOT EXISTS review_history_entity ON review_history (team_id, entity_id, at_ms);
+CREATE TABLE IF NOT EXISTS web_accounts (
+    member_id TEXT PRIMARY KEY NOT NULL REFERENCES members (id), login TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL, totp_secret TEXT NOT NULL, totp_last_step INTEGER NOT NULL,
+    failures INTEGER NOT NULL, locked_until_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS web_setups (
+    token_hash TEXT PRIMARY KEY NOT NULL, member_id TEXT NOT NULL REFERENCES members (id), login TEXT NOT NULL,
+    totp_secret TEXT NOT NULL, issued_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, used_ms INTEGER);
+CREATE TABLE IF NOT EXISTS web_sessions (
+    token_hash TEXT PRIMARY KEY NOT NULL, member_id TEXT NOT NULL REFERENCES members (id),
+    created_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, ended_ms INTEGER,
+    agent TEXT NOT NULL);
 ";
 
 pub struct SqliteStorage {
@@ -100,6 +116,7 @@ impl SqliteStorage {
             ("entities", "quarantined", "INTEGER NOT NULL DEFAULT 0"),
             ("members", "disabled_ms", "INTEGER"),
             ("enrolment_codes", "issued_ms", "INTEGER"),
+            ("entities", "walk_id", "TEXT"),
         ] {
             let present: bool = writer.query_row(
                 "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
@@ -108,8 +125,14 @@ impl SqliteStorage {
             )?;
             if !present {
                 writer.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {def};"))?;
+                if column == "walk_id" {
+                    writer.execute_batch(
+                        "UPDATE entities SET walk_id = json_extract(doc, '$.walk_id') WHERE kind <> 'walk';",
+                    )?;
+                }
             }
         }
+        writer.execute_batch("CREATE INDEX IF NOT EXISTS entities_walk ON entities (team_id, walk_id);")?;
         Ok(Self { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) })
     }
 
@@ -133,6 +156,15 @@ impl SqliteStorage {
         tx.commit()?;
         Ok(out)
     }
+}
+
+/// A member's role changed or it was disabled: what its browser may see changed too.
+fn end_member_sessions(tx: &Transaction, member_id: &str, now_ms: i64) -> Result<()> {
+    tx.execute(
+        "UPDATE web_sessions SET ended_ms = coalesce(ended_ms, ?2) WHERE member_id = ?1",
+        params![member_id, now_ms],
+    )?;
+    Ok(())
 }
 
 struct SqliteTx<'a>(&'a Transaction<'a>);
@@ -168,8 +200,8 @@ impl Tx for SqliteTx<'_> {
         let e = &s.entity;
         self.0
             .prepare_cached(
-                "INSERT INTO entities (team_id, id, kind, author_id, sensitive, seq, last_device, doc, was_public)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NOT ?5)
+                "INSERT INTO entities (team_id, id, kind, author_id, sensitive, seq, last_device, doc, was_public, walk_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NOT ?5, ?9)
                  ON CONFLICT (team_id, id) DO UPDATE SET sensitive = excluded.sensitive, seq = excluded.seq,
                      last_device = excluded.last_device, doc = excluded.doc, quarantined = 0,
                      was_public = entities.was_public OR excluded.was_public",
@@ -182,10 +214,54 @@ impl Tx for SqliteTx<'_> {
                 e.sensitive,
                 s.seq,
                 s.last_device,
-                serde_json::to_string(e)?
+                serde_json::to_string(e)?,
+                e.walk_id
             ])?;
         Ok(())
     }
+    fn add_history(&mut self, team_id: &str, h: &HistoryEntry) -> Result<()> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO review_history (team_id, entity_id, at_ms, member_id, field, value, comment)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![team_id, h.entity_id, h.at_ms, h.member_id, h.field, h.value, h.comment])?;
+        Ok(())
+    }
+}
+
+const ACCOUNT_COLS: &str =
+    "member_id, login, password_hash, totp_secret, totp_last_step, failures, locked_until_ms, created_ms";
+
+fn account_row(r: &Row) -> rusqlite::Result<WebAccount> {
+    Ok(WebAccount {
+        member_id: r.get(0)?,
+        login: r.get(1)?,
+        password_hash: r.get(2)?,
+        totp_secret: r.get(3)?,
+        totp_last_step: r.get(4)?,
+        failures: r.get(5)?,
+        locked_until_ms: r.get(6)?,
+        created_ms: r.get(7)?,
+    })
+}
+
+const SESSION_COLS: &str = "s.token_hash, s.member_id, s.created_ms, s.last_seen_ms, s.expires_ms, s.ended_ms, s.agent";
+
+fn session_row(r: &Row) -> rusqlite::Result<WebSession> {
+    Ok(WebSession {
+        token_hash: r.get(0)?,
+        member_id: r.get(1)?,
+        created_ms: r.get(2)?,
+        last_seen_ms: r.get(3)?,
+        expires_ms: r.get(4)?,
+        ended_ms: r.get(5)?,
+        agent: r.get(6)?,
+    })
+}
+
+fn stored_row(r: &Row) -> rusqlite::Result<StoredRow> {
+    Ok(StoredRow { doc: r.get(0)?, seq: r.get(1)?, last_device: r.get(2)?, quarantined: r.get(3)? })
 }
 
 impl Storage for SqliteStorage {
@@ -362,6 +438,7 @@ impl Storage for SqliteStorage {
                 "UPDATE enrolment_codes SET used_ms = ?2 WHERE used_ms IS NULL AND member_id = ?1",
                 params![member_id, now_ms],
             )?;
+            end_member_sessions(tx, member_id, now_ms)?;
             Ok(found)
         })
     }
@@ -377,6 +454,7 @@ impl Storage for SqliteStorage {
                     "UPDATE devices SET revoked_ms = coalesce(revoked_ms, ?2) WHERE member_id = ?1",
                     params![member_id, now_ms],
                 )?;
+                end_member_sessions(tx, member_id, now_ms)?;
             }
             Ok(found)
         })
@@ -484,6 +562,221 @@ impl Storage for SqliteStorage {
                 last = seq;
             }
             Ok(FeedPage { docs, withdrawn, cursor: last, more })
+        })
+    }
+
+    fn entities_of_kind(&self, team_id: &str, kind: EntityKind) -> Result<Vec<StoredRow>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT doc, seq, last_device, quarantined FROM entities
+                 WHERE team_id = ?1 AND kind = ?2 AND NOT quarantined ORDER BY seq",
+            )?;
+            let rows = st.query_map(params![team_id, kind.as_str()], stored_row)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn walk_records(&self, team_id: &str, walk_id: &str) -> Result<Vec<StoredRow>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT doc, seq, last_device, quarantined FROM entities
+                 WHERE team_id = ?1 AND walk_id = ?2 AND NOT quarantined ORDER BY seq",
+            )?;
+            let rows = st.query_map(params![team_id, walk_id], stored_row)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn history(&self, team_id: &str, entity_id: &str) -> Result<Vec<HistoryEntry>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT entity_id, at_ms, member_id, field, value, comment FROM review_history
+                 WHERE team_id = ?1 AND entity_id = ?2 ORDER BY at_ms, rowid",
+            )?;
+            let rows = st.query_map(params![team_id, entity_id], |r| {
+                Ok(HistoryEntry {
+                    entity_id: r.get(0)?,
+                    at_ms: r.get(1)?,
+                    member_id: r.get(2)?,
+                    field: r.get(3)?,
+                    value: r.get(4)?,
+                    comment: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn web_account(&self, member_id: &str) -> Result<Option<WebAccount>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                &format!("SELECT {ACCOUNT_COLS} FROM web_accounts WHERE member_id = ?1"),
+                [member_id],
+                account_row,
+            )
+            .optional()?)
+        })
+    }
+
+    fn web_account_by_login(&self, login: &str) -> Result<Option<WebAccount>> {
+        self.read(|c| {
+            Ok(c.query_row(&format!("SELECT {ACCOUNT_COLS} FROM web_accounts WHERE login = ?1"), [login], account_row)
+                .optional()?)
+        })
+    }
+
+    fn update_web_account(&self, a: &WebAccount) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE web_accounts SET totp_last_step = ?2, failures = ?3, locked_until_ms = ?4 WHERE member_id = ?1",
+                params![a.member_id, a.totp_last_step, a.failures, a.locked_until_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn create_web_setup(&self, w: &WebSetup) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE web_setups SET used_ms = ?2 WHERE member_id = ?1 AND used_ms IS NULL",
+                params![w.member_id, w.issued_ms],
+            )?;
+            tx.execute(
+                "INSERT INTO web_setups (token_hash, member_id, login, totp_secret, issued_ms, expires_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![w.token_hash, w.member_id, w.login, w.totp_secret, w.issued_ms, w.expires_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn web_setup(&self, token_hash: &str, now_ms: i64) -> Result<Option<WebSetup>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT w.token_hash, w.member_id, w.login, w.totp_secret, w.issued_ms, w.expires_ms
+                 FROM web_setups w JOIN members m ON m.id = w.member_id
+                 WHERE w.token_hash = ?1 AND w.used_ms IS NULL AND w.expires_ms > ?2 AND m.disabled_ms IS NULL",
+                params![token_hash, now_ms],
+                |r| {
+                    Ok(WebSetup {
+                        token_hash: r.get(0)?,
+                        member_id: r.get(1)?,
+                        login: r.get(2)?,
+                        totp_secret: r.get(3)?,
+                        issued_ms: r.get(4)?,
+                        expires_ms: r.get(5)?,
+                    })
+                },
+            )
+            .optional()?)
+        })
+    }
+
+    fn finish_web_setup(&self, token_hash: &str, a: &WebAccount, now_ms: i64) -> Result<bool> {
+        self.write(|tx| {
+            let used = tx.execute(
+                "UPDATE web_setups SET used_ms = ?3
+                 WHERE token_hash = ?1 AND member_id = ?2 AND used_ms IS NULL AND expires_ms > ?3",
+                params![token_hash, a.member_id, now_ms],
+            )? == 1;
+            let taken: bool = tx.query_row(
+                "SELECT count(*) > 0 FROM web_accounts WHERE login = ?1 AND member_id <> ?2",
+                params![a.login, a.member_id],
+                |r| r.get(0),
+            )?;
+            if !used || taken {
+                return Ok(false);
+            }
+            tx.execute(
+                &format!(
+                    "INSERT INTO web_accounts ({ACCOUNT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (member_id) DO UPDATE SET login = excluded.login,
+                         password_hash = excluded.password_hash, totp_secret = excluded.totp_secret,
+                         totp_last_step = excluded.totp_last_step, failures = 0, locked_until_ms = 0"
+                ),
+                params![
+                    a.member_id,
+                    a.login,
+                    a.password_hash,
+                    a.totp_secret,
+                    a.totp_last_step,
+                    a.failures,
+                    a.locked_until_ms,
+                    a.created_ms
+                ],
+            )?;
+            // A new password ends the sessions of the old one.
+            end_member_sessions(tx, &a.member_id, now_ms)?;
+            Ok(true)
+        })
+    }
+
+    fn create_session(&self, w: &WebSession) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO web_sessions (token_hash, member_id, created_ms, last_seen_ms, expires_ms, agent)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![w.token_hash, w.member_id, w.created_ms, w.last_seen_ms, w.expires_ms, w.agent],
+            )?;
+            // Sessions long over are of no use to anyone.
+            tx.execute("DELETE FROM web_sessions WHERE expires_ms < ?1", [w.created_ms - 30 * 86_400_000])?;
+            Ok(())
+        })
+    }
+
+    fn session(&self, token_hash: &str, now_ms: i64) -> Result<Option<(WebSession, Member, Team)>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                &format!(
+                    "SELECT {SESSION_COLS}, {MEMBER_COLS}, t.id, t.name, t.created_ms
+                     FROM web_sessions s JOIN members m ON m.id = s.member_id JOIN teams t ON t.id = m.team_id
+                     WHERE s.token_hash = ?1 AND s.ended_ms IS NULL AND s.expires_ms > ?2 AND m.disabled_ms IS NULL"
+                ),
+                params![token_hash, now_ms],
+                |r| {
+                    Ok((
+                        session_row(r)?,
+                        member_row(r, 7)?,
+                        Team { id: r.get(14)?, name: r.get(15)?, created_ms: r.get(16)? },
+                    ))
+                },
+            )
+            .optional()?)
+        })
+    }
+
+    fn touch_session(&self, token_hash: &str, now_ms: i64, expires_ms: i64) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE web_sessions SET last_seen_ms = ?2, expires_ms = min(expires_ms, ?3) WHERE token_hash = ?1",
+                params![token_hash, now_ms, expires_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn end_session(&self, team_id: &str, session_id: &str, now_ms: i64) -> Result<bool> {
+        if session_id.len() != 16 || !session_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(false);
+        }
+        self.write(|tx| {
+            Ok(tx.execute(
+                "UPDATE web_sessions SET ended_ms = ?3
+                 WHERE substr(token_hash, 1, 16) = lower(?2) AND ended_ms IS NULL
+                     AND member_id IN (SELECT id FROM members WHERE team_id = ?1)",
+                params![team_id, session_id, now_ms],
+            )? > 0)
+        })
+    }
+
+    fn sessions(&self, team_id: &str, now_ms: i64) -> Result<Vec<(WebSession, Member)>> {
+        self.read(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {SESSION_COLS}, {MEMBER_COLS} FROM web_sessions s JOIN members m ON m.id = s.member_id
+                 WHERE m.team_id = ?1 AND s.ended_ms IS NULL AND s.expires_ms > ?2 ORDER BY s.created_ms DESC"
+            ))?;
+            let rows = st.query_map(params![team_id, now_ms], |r| Ok((session_row(r)?, member_row(r, 7)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
 }

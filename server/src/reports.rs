@@ -1,0 +1,422 @@
+//! What a team lead reads: the team's walks and records as the phones synced them, read with
+//! the core's own code (`codec::walk_of`, `WalkReport::of`, `StreetTactics::of`) so the
+//! browser shows the figures the phone shows. Nothing here knows HTTP or HTML.
+//!
+//! Need-to-know: these functions read everything of a team, sensitive signals included; only
+//! the team's leads may be shown their results (`web` checks that before calling).
+
+use std::collections::HashMap;
+
+use wijkverkenner_core::location::haversine_m;
+use wijkverkenner_core::record::{Record, RecordBody, Severity};
+use wijkverkenner_core::report::{StreetTactics, WalkReport};
+use wijkverkenner_core::store::NOTED_BEFORE_RADIUS_M;
+use wijkverkenner_core::sync::codec::{record_of, walk_of};
+use wijkverkenner_core::sync::wire::{Entity, EntityKind};
+use wijkverkenner_core::{SignalStatus, Taxonomy, TrackPoint, Walk, WalkStatus};
+
+use crate::error::Result;
+use crate::storage::{HistoryEntry, Member, Storage, StoredRow};
+
+/// An open signal (new or in review) untouched this long has an overdue follow-up.
+pub const FOLLOW_UP_DUE_MS: i64 = 14 * 86_400_000;
+
+/// A team's synced walks and live records, parsed.
+pub struct TeamData {
+    pub walks: Vec<(Walk, Vec<TrackPoint>)>,
+    pub records: Vec<Record>,
+    pub members: HashMap<String, Member>,
+}
+
+fn parse<T>(rows: Vec<StoredRow>, read: impl Fn(&Entity) -> wijkverkenner_core::Result<T>) -> Vec<T> {
+    rows.into_iter()
+        .filter_map(|row| {
+            let e: Entity = serde_json::from_str(&row.doc).ok()?;
+            if e.deleted {
+                return None;
+            }
+            match read(&e) {
+                Ok(t) => Some(t),
+                Err(err) => {
+                    // Stored before today's rules: an operator's `suspects` lists it.
+                    tracing::warn!(entity = %e.id, error = %err, "a stored entity cannot be read for the review pages");
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+impl TeamData {
+    pub fn load(storage: &dyn Storage, team_id: &str) -> Result<TeamData> {
+        let walks = parse(storage.entities_of_kind(team_id, EntityKind::Walk)?, walk_of);
+        let mut records = Vec::new();
+        for kind in [EntityKind::Observation, EntityKind::Conversation, EntityKind::Signal] {
+            records.extend(parse(storage.entities_of_kind(team_id, kind)?, record_of));
+        }
+        let members = storage.members(team_id)?.into_iter().map(|m| (m.id.clone(), m)).collect();
+        Ok(TeamData { walks, records, members })
+    }
+
+    /// One walk with its records only.
+    pub fn load_walk(storage: &dyn Storage, team_id: &str, walk_id: &str) -> Result<Option<TeamData>> {
+        let mut walk = None;
+        storage.transaction(&mut |tx| {
+            walk = tx.get_row(team_id, walk_id)?;
+            Ok(())
+        })?;
+        let Some(walk) = walk.filter(|w| !w.quarantined) else { return Ok(None) };
+        let walks = parse(vec![walk], walk_of);
+        if walks.is_empty() {
+            return Ok(None);
+        }
+        let records = parse(storage.walk_records(team_id, walk_id)?, record_of);
+        let members = storage.members(team_id)?.into_iter().map(|m| (m.id.clone(), m)).collect();
+        Ok(Some(TeamData { walks, records, members }))
+    }
+
+    pub fn author_name(&self, id: &str) -> String {
+        self.members.get(id).map(|m| m.display_name.clone()).unwrap_or_else(|| "?".into())
+    }
+
+    pub fn record(&self, id: &str) -> Option<&Record> {
+        self.records.iter().find(|r| r.id.to_string() == id)
+    }
+}
+
+/// Which walks the dashboard shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Walks started at or after this moment.
+    pub since_ms: Option<i64>,
+    pub buurt: Option<String>,
+    pub member: Option<String>,
+    pub status: Option<WalkStatus>,
+}
+
+impl Filter {
+    pub fn admits(&self, w: &Walk) -> bool {
+        self.since_ms.is_none_or(|s| w.started.utc_ms >= s)
+            && self.buurt.as_ref().is_none_or(|b| w.buurten.contains(b))
+            && self.member.as_ref().is_none_or(|m| w.author_id.to_string() == *m)
+            && self.status.is_none_or(|s| w.status == s)
+    }
+}
+
+/// A walk as the dashboard lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WalkRow {
+    pub report: WalkReport,
+    pub author: String,
+    pub records: usize,
+    pub signals: usize,
+}
+
+/// Why a signal needs a lead's attention.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// No lead has looked at it yet.
+    New,
+    /// High or acute severity and not closed.
+    Severe,
+    /// Open (new or in review) for longer than [`FOLLOW_UP_DUE_MS`].
+    Overdue,
+    /// The author answered a lead's question and no lead has reviewed it since.
+    Answered,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attention {
+    pub record: Record,
+    pub author: String,
+    pub reasons: Vec<Reason>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dashboard {
+    pub walks: Vec<WalkRow>,
+    pub attention: Vec<Attention>,
+    pub tactics: StreetTactics,
+}
+
+/// The dashboard: the walks the filter admits (newest first), the signals needing attention
+/// (in any walk: a lead must not miss an acute signal because of a filter; most urgent first),
+/// and the street tactics of the admitted walks.
+pub fn dashboard(data: &TeamData, filter: &Filter, taxonomy: &Taxonomy, now_ms: i64) -> Dashboard {
+    let mut by_walk: HashMap<_, Vec<Record>> = HashMap::new();
+    for r in &data.records {
+        by_walk.entry(r.walk_id).or_default().push(r.clone());
+    }
+    let mut walks: Vec<WalkRow> = data
+        .walks
+        .iter()
+        .filter(|(w, _)| filter.admits(w))
+        .map(|(w, _)| {
+            let records = by_walk.get(&w.id).map(Vec::as_slice).unwrap_or_default();
+            let report = WalkReport::of(w, records, taxonomy, now_ms);
+            WalkRow {
+                author: data.author_name(&w.author_id.to_string()),
+                records: records.len(),
+                signals: report.signals.len(),
+                report,
+            }
+        })
+        .collect();
+    walks.sort_by(|a, b| b.report.started.utc_ms.cmp(&a.report.started.utc_ms));
+
+    let mut attention: Vec<Attention> = data
+        .records
+        .iter()
+        .filter_map(|r| {
+            let reasons = reasons(r, now_ms);
+            (!reasons.is_empty()).then(|| Attention {
+                record: r.clone(),
+                author: data.author_name(&r.author_id.to_string()),
+                reasons,
+            })
+        })
+        .collect();
+    let severity = |a: &Attention| match &a.record.body {
+        RecordBody::Signal(s) => s.severity,
+        _ => Severity::Low,
+    };
+    attention.sort_by(|a, b| severity(b).cmp(&severity(a)).then(a.record.created.utc_ms.cmp(&b.record.created.utc_ms)));
+
+    let near = NearIndex::new(&data.records);
+    let reports: Vec<WalkReport> = walks.iter().map(|w| w.report.clone()).collect();
+    let tactics =
+        StreetTactics::of(&reports, |s| s.point.is_some_and(|(lat, lon)| near.noted_before(lat, lon, s.at.utc_ms)));
+    Dashboard { walks, attention, tactics }
+}
+
+/// Why record `r` needs attention (empty: it does not).
+pub fn reasons(r: &Record, now_ms: i64) -> Vec<Reason> {
+    let mut out = Vec::new();
+    if let RecordBody::Signal(s) = &r.body {
+        let status = r.review.status.unwrap_or(SignalStatus::New);
+        let open = matches!(status, SignalStatus::New | SignalStatus::InReview);
+        if status == SignalStatus::New {
+            out.push(Reason::New);
+        }
+        if s.severity >= Severity::High && status != SignalStatus::Closed && status != SignalStatus::Referred {
+            out.push(Reason::Severe);
+        }
+        if open && now_ms - r.created.utc_ms > FOLLOW_UP_DUE_MS {
+            out.push(Reason::Overdue);
+        }
+    }
+    if r.review.answer.is_some() && r.reviewed_ms.is_none() {
+        out.push(Reason::Answered);
+    }
+    out
+}
+
+/// Records by ~50 m grid cell, to find "noted before" without comparing every pair.
+struct NearIndex {
+    cells: HashMap<(i64, i64), Vec<(f64, f64, i64)>>,
+}
+
+impl NearIndex {
+    /// Cells of 0.0005° latitude (~56 m) by 0.0008° longitude (~55 m at 52° N): a point's
+    /// neighbours within 50 m lie in its own cell or the eight around it.
+    const LAT: f64 = 0.0005;
+    const LON: f64 = 0.0008;
+
+    fn new(records: &[Record]) -> Self {
+        let mut cells: HashMap<(i64, i64), Vec<(f64, f64, i64)>> = HashMap::new();
+        for r in records {
+            if let Some(p) = r.location.point() {
+                cells.entry(Self::cell(p.lat, p.lon)).or_default().push((p.lat, p.lon, r.created.utc_ms));
+            }
+        }
+        NearIndex { cells }
+    }
+
+    fn cell(lat: f64, lon: f64) -> (i64, i64) {
+        ((lat / Self::LAT).floor() as i64, (lon / Self::LON).floor() as i64)
+    }
+
+    /// Was anything noted within [`NOTED_BEFORE_RADIUS_M`] of the point before `before_ms`?
+    fn noted_before(&self, lat: f64, lon: f64, before_ms: i64) -> bool {
+        let (y, x) = Self::cell(lat, lon);
+        (y - 1..=y + 1).any(|cy| {
+            (x - 1..=x + 1).any(|cx| {
+                self.cells.get(&(cy, cx)).is_some_and(|v| {
+                    v.iter().any(|&(a, b, t)| t < before_ms && haversine_m(lat, lon, a, b) <= NOTED_BEFORE_RADIUS_M)
+                })
+            })
+        })
+    }
+}
+
+/// Counts per buurt for the area view: observations and signals of walks in the filter's
+/// period, per buurt code, with the counts per category code.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BuurtCounts {
+    pub observations: u32,
+    pub signals: u32,
+    pub categories: std::collections::BTreeMap<String, u32>,
+}
+
+pub fn area(data: &TeamData, since_ms: Option<i64>) -> std::collections::BTreeMap<String, BuurtCounts> {
+    let mut out: std::collections::BTreeMap<String, BuurtCounts> = Default::default();
+    for r in &data.records {
+        if since_ms.is_some_and(|s| r.created.utc_ms < s) {
+            continue;
+        }
+        let Some(buurt) = &r.buurt else { continue };
+        let c = out.entry(buurt.clone()).or_default();
+        match &r.body {
+            RecordBody::Observation(o) => {
+                c.observations += 1;
+                for t in &o.themes {
+                    *c.categories.entry(t.clone()).or_default() += 1;
+                }
+            }
+            RecordBody::Signal(s) => {
+                c.signals += 1;
+                *c.categories.entry(s.category.clone()).or_default() += 1;
+            }
+            RecordBody::Conversation(_) => {}
+        }
+    }
+    out
+}
+
+/// The review history of a walk or record, with who made each step.
+pub fn history(storage: &dyn Storage, team_id: &str, entity_id: &str) -> Result<Vec<(HistoryEntry, String)>> {
+    let members: HashMap<String, String> =
+        storage.members(team_id)?.into_iter().map(|m| (m.id, m.display_name)).collect();
+    Ok(storage
+        .history(team_id, entity_id)?
+        .into_iter()
+        .map(|h| {
+            let who = members.get(&h.member_id).cloned().unwrap_or_else(|| "?".into());
+            (h, who)
+        })
+        .collect())
+}
+
+/// Exports leave the system: they carry codes, places and times, never the free text of a
+/// record (notes, gists, descriptions, agreements) and never a name. A lead who needs a text
+/// reads it on the page.
+pub mod export {
+    use serde_json::{json, Value};
+    use wijkverkenner_core::record::{Record, RecordBody};
+    use wijkverkenner_core::SignalStatus;
+
+    pub const CSV_COLUMNS: &[&str] = &[
+        "id",
+        "walk_id",
+        "kind",
+        "created_utc",
+        "utc_offset_s",
+        "lat",
+        "lon",
+        "buurt",
+        "wijk",
+        "codes",
+        "severity",
+        "status",
+        "referral",
+        "reviewed",
+    ];
+
+    fn codes(r: &Record) -> Vec<String> {
+        match &r.body {
+            RecordBody::Observation(o) => o.themes.clone(),
+            RecordBody::Conversation(c) => c.roles.clone(),
+            RecordBody::Signal(s) => vec![s.category.clone()],
+        }
+    }
+
+    fn signal_fields(r: &Record) -> (Option<String>, Option<String>) {
+        match &r.body {
+            RecordBody::Signal(s) => (
+                Some(
+                    serde_json::to_value(s.severity)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default(),
+                ),
+                Some(
+                    serde_json::to_value(r.review.status.unwrap_or(SignalStatus::New))
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default(),
+                ),
+            ),
+            _ => (None, None),
+        }
+    }
+
+    fn utc(ms: i64) -> String {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+            .unwrap_or_default()
+    }
+
+    /// One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. A leading
+    /// `=`, `+`, `-`, `@` gets a `'` so a spreadsheet does not run it as a formula.
+    pub fn csv_field(s: &str) -> String {
+        let s = if s.starts_with(['=', '+', '-', '@']) && s.parse::<f64>().is_err() {
+            format!("'{s}")
+        } else {
+            s.to_string()
+        };
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s
+        }
+    }
+
+    /// The records as CSV (RFC 4180, CRLF line ends, a header row).
+    pub fn csv(records: &[&Record]) -> String {
+        let mut out = CSV_COLUMNS.join(",") + "\r\n";
+        for r in records {
+            let p = r.location.point();
+            let (severity, status) = signal_fields(r);
+            let row = [
+                r.id.to_string(),
+                r.walk_id.to_string(),
+                r.body.kind().as_str().to_string(),
+                utc(r.created.utc_ms),
+                r.created.offset_s.to_string(),
+                p.map(|p| format!("{:.6}", p.lat)).unwrap_or_default(),
+                p.map(|p| format!("{:.6}", p.lon)).unwrap_or_default(),
+                r.buurt.clone().unwrap_or_default(),
+                r.wijk.clone().unwrap_or_default(),
+                codes(r).join(";"),
+                severity.unwrap_or_default(),
+                status.unwrap_or_default(),
+                r.review.referral.clone().unwrap_or_default(),
+                r.reviewed_ms.is_some().to_string(),
+            ];
+            out += &row.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
+            out += "\r\n";
+        }
+        out
+    }
+
+    /// The records as an RFC 7946 FeatureCollection: a Point per located record (longitude
+    /// first), plus the given extra features (a walk's track).
+    pub fn geojson(records: &[&Record], extra: Vec<Value>) -> Value {
+        let mut features = extra;
+        for r in records {
+            let Some(p) = r.location.point() else { continue };
+            let (severity, status) = signal_fields(r);
+            features.push(json!({
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [p.lon, p.lat]},
+                "properties": {
+                    "id": r.id.to_string(), "walk_id": r.walk_id.to_string(), "kind": r.body.kind().as_str(),
+                    "created_utc": utc(r.created.utc_ms), "buurt": r.buurt, "codes": codes(r).join(";"),
+                    "severity": severity, "status": status, "referral": r.review.referral,
+                    "reviewed": r.reviewed_ms.is_some()
+                }
+            }));
+        }
+        json!({"type": "FeatureCollection", "features": features})
+    }
+}

@@ -1,0 +1,211 @@
+//! The review pages: what a team lead (and, for sessions, an administrator) uses in the
+//! browser. Server-rendered HTML (askama templates in `server/templates/`, escaped by
+//! default) that works without JavaScript; the maps are Leaflet (`server/assets/`, bundled,
+//! served from here, no CDN) over the buurt boundaries.
+//!
+//! Sign-in is a password and a TOTP code ([`auth`]); the session is a random token in a
+//! `HttpOnly`, `SameSite=Strict` cookie (`Secure` and `__Host-` unless the server runs on
+//! plain HTTP for a local demo), stored only as its hash. Every form carries a CSRF token
+//! derived from the session, and every POST must come from this origin. Pages send a strict
+//! Content-Security-Policy and are never cached.
+//!
+//! Who sees what: the review pages are for the team's leads (they see everything of their
+//! own team, sensitive signals included); administrators see the session list, not content;
+//! field workers have no pages (their phone is their view). A lead of another team finds
+//! nothing: every lookup is within the signed-in member's team.
+
+pub mod auth;
+mod i18n;
+mod pages;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+pub use i18n::Tr;
+pub use pages::routes;
+
+use crate::admin::sha256_hex;
+use crate::api::AppState;
+use crate::limits::EnrolLimits;
+use crate::storage::{Member, Role, Team, WebSession};
+
+/// A session ends after this long without a request…
+pub const SESSION_IDLE_MS: i64 = 60 * 60_000;
+/// …and at the latest this long after sign-in.
+pub const SESSION_MAX_MS: i64 = 12 * 3_600_000;
+/// A set-up link works this long.
+pub const SETUP_VALID_MS: i64 = 72 * 3_600_000;
+
+/// The buurt boundaries the pages draw, normalised (see `Neighbourhoods::to_geojson`).
+#[derive(Debug)]
+pub struct Boundaries {
+    pub geojson: String,
+    pub names: BTreeMap<String, String>,
+}
+
+impl Boundaries {
+    pub fn from_neighbourhoods(n: &wijkverkenner_core::Neighbourhoods) -> Self {
+        Boundaries {
+            geojson: n.to_geojson().to_string(),
+            names: n.places().map(|p| (p.buurt_code.clone(), p.buurt_name.clone())).collect(),
+        }
+    }
+}
+
+/// How the pages are served.
+#[derive(Debug, Default)]
+pub struct WebConfig {
+    /// Cookies only over HTTPS (`Secure`, `__Host-` prefix). Off only for a demo on
+    /// `http://127.0.0.1`.
+    pub secure_cookies: bool,
+    /// A basemap tile URL template (`https://…/{z}/{x}/{y}.png`), e.g. PDOK's BRT
+    /// achtergrondkaart; without one the maps show the buurt boundaries only.
+    pub tile_url: Option<String>,
+    pub boundaries: Option<Arc<Boundaries>>,
+    /// Wrong sign-ins per address (the same rule as enrolment codes).
+    pub sign_in_limits: EnrolLimits,
+}
+
+impl WebConfig {
+    fn cookie_name(&self) -> &'static str {
+        if self.secure_cookies {
+            "__Host-wv_session"
+        } else {
+            "wv_session"
+        }
+    }
+
+    /// The `Set-Cookie` value for a new session token (or, with `None`, one that removes it).
+    fn session_cookie(&self, token: Option<&str>) -> String {
+        let secure = if self.secure_cookies { "; Secure" } else { "" };
+        match token {
+            Some(t) => format!("{}={t}; Path=/; HttpOnly; SameSite=Strict{secure}", self.cookie_name()),
+            None => format!("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}", self.cookie_name()),
+        }
+    }
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A signed-in browser.
+#[derive(Clone, Debug)]
+pub struct Signed {
+    pub session: WebSession,
+    pub member: Member,
+    pub team: Team,
+    /// The form token for this session.
+    pub csrf: String,
+}
+
+impl Signed {
+    pub fn is_lead(&self) -> bool {
+        self.member.role == Role::Lead
+    }
+    pub fn is_admin(&self) -> bool {
+        self.member.role == Role::Admin
+    }
+}
+
+/// Whoever is asking: the language they read, and their session if they are signed in.
+#[derive(Clone, Debug)]
+pub struct Visitor {
+    pub tr: &'static Tr,
+    pub signed: Option<Signed>,
+}
+
+fn csrf_of(token: &str) -> String {
+    sha256_hex(&format!("wijkverkenner csrf {token}"))[..32].to_string()
+}
+
+impl FromRequestParts<AppState> for Visitor {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Response> {
+        let lang = cookie(&parts.headers, "wv_lang").unwrap_or("nl");
+        let tr = Tr::of(lang);
+        let Some(token) = cookie(&parts.headers, s.web.cookie_name()).map(str::to_string) else {
+            return Ok(Visitor { tr, signed: None });
+        };
+        if token.len() > 64 {
+            return Ok(Visitor { tr, signed: None });
+        }
+        let storage = s.storage.clone();
+        let hash = sha256_hex(&token);
+        let found = tokio::task::spawn_blocking(move || -> crate::Result<_> {
+            let now = crate::admin::now_ms();
+            let Some((session, member, team)) = storage.session(&hash, now)? else { return Ok(None) };
+            // Seen again: the idle expiry slides, never beyond the absolute one. Written at
+            // most once a minute.
+            if now - session.last_seen_ms > 60_000 {
+                storage.touch_session(&hash, now, (now + SESSION_IDLE_MS).min(session.created_ms + SESSION_MAX_MS))?;
+            }
+            Ok(Some((session, member, team)))
+        })
+        .await
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())?
+        .map_err(|e| {
+            tracing::error!(error = %e, "session lookup failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        })?;
+        Ok(Visitor {
+            tr,
+            signed: found.map(|(session, member, team)| Signed { session, member, team, csrf: csrf_of(&token) }),
+        })
+    }
+}
+
+impl OptionalFromRequestParts<AppState> for Visitor {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Option<Self>, Response> {
+        <Visitor as FromRequestParts<AppState>>::from_request_parts(parts, s).await.map(Some)
+    }
+}
+
+/// Headers every page carries: no caching, no framing, no referrer (set-up links carry a
+/// token), scripts and styles only from this server.
+fn secure_headers(headers: &mut HeaderMap, tile_url: Option<&str>) {
+    let tiles = tile_url.and_then(origin_of).map(|o| format!(" {o}")).unwrap_or_default();
+    let csp = format!(
+        "default-src 'self'; img-src 'self' data:{tiles}; style-src 'self'; script-src 'self'; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+}
+
+/// `https://host:port` of a URL template, for the CSP.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split('/').next()?;
+    (matches!(scheme, "https" | "http") && !host.is_empty() && !host.contains(['{', ' ', ';', '\'']))
+        .then(|| format!("{scheme}://{host}"))
+}
+
+/// Is this POST from one of our own pages? Browsers send `Origin` with every POST; when it is
+/// there it must name this host. (With `SameSite=Strict` cookies and the CSRF token, this is
+/// the third of three checks.)
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    origin.split_once("://").is_some_and(|(_, o)| o == host)
+}

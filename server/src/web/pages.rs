@@ -1,0 +1,1612 @@
+//! The pages and their actions. Each handler: who may (a lead of the team, an administrator),
+//! read or decide through `reports` / `review` on a blocking thread, render a template.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use wijkverkenner_core::record::{Mood, RecordBody, Trust};
+use wijkverkenner_core::report::WalkReport;
+use wijkverkenner_core::{CategoryKind, Moment, SignalStatus, Taxonomy};
+
+use super::auth;
+use super::{same_origin, secure_headers, Signed, Tr, Visitor, SESSION_IDLE_MS, SESSION_MAX_MS};
+use crate::admin::{now_ms, sha256_hex};
+use crate::api::{AppState, ClientAddr};
+use crate::reports::{self, export, Filter, Reason, TeamData};
+use crate::review::{self, Decision, Refused};
+use crate::storage::{WebAccount, WebSession};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/sign-in", get(sign_in_page).post(sign_in))
+        .route("/sign-out", post(sign_out))
+        .route("/setup/{token}", get(setup_page).post(setup))
+        .route("/lang/{lang}", get(set_lang))
+        .route("/dashboard", get(dashboard))
+        .route("/walks/{id}", get(walk_page))
+        .route("/walks/{id}/export.geojson", get(walk_geojson))
+        .route("/walks/{id}/export.csv", get(walk_csv))
+        .route("/export.geojson", get(selection_geojson))
+        .route("/export.csv", get(selection_csv))
+        .route("/records/{id}", get(record_page))
+        .route("/decide/{id}", post(decide))
+        .route("/signals", get(signals_page))
+        .route("/area", get(area_page))
+        .route("/area.json", get(area_json))
+        .route("/buurten.geojson", get(buurten))
+        .route("/sessions", get(sessions_page))
+        .route("/sessions/{id}/end", post(end_session))
+        .route("/assets/{file}", get(asset))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering and refusals
+
+/// What every page's frame needs.
+pub struct Chrome {
+    pub tr: &'static Tr,
+    pub title: String,
+    pub signed_in: Option<String>,
+    pub csrf: String,
+    pub lead: bool,
+    pub admin: bool,
+    /// Which navigation entry is current.
+    pub here: &'static str,
+}
+
+impl Chrome {
+    fn new(v: &Visitor, title: &str, here: &'static str) -> Chrome {
+        let s = v.signed.as_ref();
+        Chrome {
+            tr: v.tr,
+            title: title.to_string(),
+            signed_in: s.map(|s| format!("{} ({})", s.member.display_name, s.team.name)),
+            csrf: s.map(|s| s.csrf.clone()).unwrap_or_default(),
+            lead: s.is_some_and(Signed::is_lead),
+            admin: s.is_some_and(Signed::is_admin),
+            here,
+        }
+    }
+}
+
+fn render(s: &AppState, status: StatusCode, t: &impl Template) -> Response {
+    match t.render() {
+        Ok(html) => {
+            let mut r = (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
+            secure_headers(r.headers_mut(), s.web.tile_url.as_deref());
+            r
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "a page failed to render");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    c: Chrome,
+    message: String,
+}
+
+fn message(s: &AppState, v: &Visitor, status: StatusCode, text: &str) -> Response {
+    render(s, status, &MessagePage { c: Chrome::new(v, text, ""), message: text.to_string() })
+}
+
+fn to_sign_in() -> Response {
+    Redirect::to("/sign-in").into_response()
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "a page failed");
+    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+}
+
+/// The signed-in lead, or the answer for everyone else: sign in first (signed out), 403 (a
+/// field worker or an administrator: leads alone see content).
+fn lead<'a>(s: &AppState, v: &'a Visitor) -> Result<&'a Signed, Response> {
+    match &v.signed {
+        None => Err(to_sign_in()),
+        Some(signed) if signed.is_lead() => Ok(signed),
+        Some(_) => Err(message(s, v, StatusCode::FORBIDDEN, v.tr.forbidden)),
+    }
+}
+
+/// An action's checks: signed in as `allowed`, the form's CSRF token, our own origin.
+fn check_action<'a>(
+    s: &AppState,
+    v: &'a Visitor,
+    headers: &HeaderMap,
+    csrf: &str,
+    allowed: fn(&Signed) -> bool,
+) -> Result<&'a Signed, Response> {
+    let Some(signed) = &v.signed else { return Err(to_sign_in()) };
+    if !allowed(signed) {
+        return Err(message(s, v, StatusCode::FORBIDDEN, v.tr.forbidden));
+    }
+    if !same_origin(headers) || !constant_eq(csrf, &signed.csrf) {
+        tracing::warn!(target: "security", member = %signed.member.id, reason = "csrf", "a form without a valid token");
+        return Err(message(s, v, StatusCode::FORBIDDEN, v.tr.forbidden));
+    }
+    Ok(signed)
+}
+
+fn constant_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> crate::Result<T> + Send + 'static) -> Result<T, Response> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(t)) => Ok(t),
+        Ok(Err(e)) => Err(internal(e)),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
+
+fn local(m: Moment) -> chrono::DateTime<chrono::FixedOffset> {
+    let offset = chrono::FixedOffset::east_opt(m.offset_s).unwrap_or(chrono::FixedOffset::east_opt(0).expect("zero"));
+    chrono::DateTime::from_timestamp_millis(m.utc_ms).unwrap_or_default().with_timezone(&offset)
+}
+
+fn date_time(m: Moment) -> String {
+    local(m).format("%Y-%m-%d %H:%M").to_string()
+}
+
+fn clock_time(m: Moment) -> String {
+    local(m).format("%H:%M").to_string()
+}
+
+fn server_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.with_timezone(&chrono_tz::Europe::Amsterdam).format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+fn duration(ms: i64, tr: &Tr) -> String {
+    let min = ms.max(0) / 60_000;
+    let h = if tr.lang == "nl" { "u" } else { "h" };
+    if min >= 60 {
+        format!("{} {h} {} min", min / 60, min % 60)
+    } else {
+        format!("{min} min")
+    }
+}
+
+fn km(m: f64, tr: &Tr) -> String {
+    let s = format!("{:.1} km", m / 1000.0);
+    if tr.lang == "nl" {
+        s.replace('.', ",")
+    } else {
+        s
+    }
+}
+
+fn percent(share: f64) -> String {
+    format!("{:.0} %", share * 100.0)
+}
+
+fn label(taxonomy: &Taxonomy, tr: &Tr, code: &str) -> String {
+    taxonomy.get(code).map(|c| if tr.lang == "en" { c.en.clone() } else { c.nl.clone() }).unwrap_or(code.to_string())
+}
+
+fn labels(taxonomy: &Taxonomy, tr: &Tr, codes: &[String]) -> String {
+    codes.iter().map(|c| label(taxonomy, tr, c)).collect::<Vec<_>>().join(", ")
+}
+
+fn as_code<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+}
+
+/// The period filter: `7`, `30`, `90` days or everything.
+fn since(period: Option<&str>, now: i64) -> (Option<i64>, &'static str) {
+    match period {
+        Some("7") => (Some(now - 7 * 86_400_000), "7"),
+        Some("90") => (Some(now - 90 * 86_400_000), "90"),
+        Some("all") => (None, "all"),
+        _ => (Some(now - 30 * 86_400_000), "30"),
+    }
+}
+
+/// A path inside this site to go back to after an action (never another site).
+fn local_path(back: &str) -> String {
+    if back.starts_with('/') && !back.starts_with("//") && !back.contains(['\\', '\r', '\n']) {
+        back.split('?').next().unwrap_or("/dashboard").to_string()
+    } else {
+        "/dashboard".into()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sign-in, set-up, sign-out, language
+
+async fn home(v: Visitor) -> Response {
+    match &v.signed {
+        None => to_sign_in(),
+        Some(s) if s.is_admin() => Redirect::to("/sessions").into_response(),
+        Some(_) => Redirect::to("/dashboard").into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInPage {
+    c: Chrome,
+    failed: bool,
+    notice: Option<&'static str>,
+}
+
+#[derive(Deserialize)]
+struct SignInQuery {
+    done: Option<String>,
+}
+
+async fn sign_in_page(State(s): State<AppState>, v: Visitor, Query(q): Query<SignInQuery>) -> Response {
+    let notice = q.done.is_some().then_some(v.tr.setup_done);
+    render(&s, StatusCode::OK, &SignInPage { c: Chrome::new(&v, v.tr.sign_in, ""), failed: false, notice })
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    login: String,
+    password: String,
+    code: String,
+}
+
+async fn sign_in(
+    State(s): State<AppState>,
+    v: Visitor,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    Form(f): Form<SignInForm>,
+) -> Response {
+    let failed =
+        |status| render(&s, status, &SignInPage { c: Chrome::new(&v, v.tr.sign_in, ""), failed: true, notice: None });
+    if !same_origin(&headers) {
+        return failed(StatusCode::FORBIDDEN);
+    }
+    if let Err(wait) = s.web.sign_in_limits.check(addr, std::time::Instant::now()) {
+        tracing::warn!(target: "security", addr = %addr, wait_s = wait.as_secs(), reason = "sign_in_rate_limited", "sign-in refused");
+        return failed(StatusCode::TOO_MANY_REQUESTS);
+    }
+    let agent: String = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(120)
+        .collect();
+    let storage = s.storage.clone();
+    let outcome = blocking(move || -> crate::Result<Result<(String, String), &'static str>> {
+        let now = now_ms();
+        let login = f.login.trim().to_lowercase();
+        let account = if login.len() <= 200 { storage.web_account_by_login(&login)? } else { None };
+        let Some(mut account) = account else {
+            // The same work as a real check, so the answer's timing does not tell which logins exist.
+            auth::verify_password(
+                &f.password,
+                "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0sGlXaCMr3pXhBQbn2BXHjmM8Cf0Ez7xqLCQkPkyfy8",
+            );
+            return Ok(Err("unknown_login"));
+        };
+        let member = storage.member(&account.member_id)?;
+        if member.as_ref().is_none_or(|m| m.disabled_ms.is_some()) {
+            return Ok(Err("member_disabled"));
+        }
+        if account.locked_until_ms > now {
+            return Ok(Err("account_locked"));
+        }
+        let password_ok = auth::verify_password(&f.password, &account.password_hash);
+        let step = if password_ok {
+            auth::totp_check(&account.totp_secret, &f.code, now, account.totp_last_step)
+        } else {
+            None
+        };
+        let Some(step) = step else {
+            (account.failures, account.locked_until_ms) = auth::after_failure(account.failures, now);
+            storage.update_web_account(&account)?;
+            return Ok(Err(if password_ok { "wrong_code" } else { "wrong_password" }));
+        };
+        account = WebAccount { totp_last_step: step, failures: 0, locked_until_ms: 0, ..account };
+        storage.update_web_account(&account)?;
+        let token = auth::token();
+        storage.create_session(&WebSession {
+            token_hash: sha256_hex(&token),
+            member_id: account.member_id.clone(),
+            created_ms: now,
+            last_seen_ms: now,
+            expires_ms: now + SESSION_IDLE_MS.min(SESSION_MAX_MS),
+            ended_ms: None,
+            agent,
+        })?;
+        Ok(Ok((token, account.member_id)))
+    })
+    .await;
+    match outcome {
+        Err(r) => r,
+        Ok(Err(reason)) => {
+            s.web.sign_in_limits.failed(addr, std::time::Instant::now());
+            tracing::warn!(target: "security", addr = %addr, reason, "sign-in refused");
+            failed(StatusCode::UNAUTHORIZED)
+        }
+        Ok(Ok((token, member))) => {
+            s.web.sign_in_limits.succeeded(addr);
+            tracing::info!(target: "security", addr = %addr, member = %member, "signed in");
+            let mut r = Redirect::to("/").into_response();
+            if let Ok(v) = s.web.session_cookie(Some(&token)).parse() {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn sign_out(State(s): State<AppState>, v: Visitor, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Response {
+    let signed = match check_action(&s, &v, &headers, &f.csrf, |_| true) {
+        Ok(signed) => signed.clone(),
+        Err(r) => return r,
+    };
+    let storage = s.storage.clone();
+    let id = signed.session.id().to_string();
+    if let Err(r) = blocking(move || storage.end_session(&signed.team.id, &id, now_ms())).await {
+        return r;
+    }
+    let mut r = Redirect::to("/sign-in").into_response();
+    if let Ok(v) = s.web.session_cookie(None).parse() {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+struct SetupPage {
+    c: Chrome,
+    login: String,
+    secret: String,
+    qr_svg: String,
+    problem: Option<&'static str>,
+}
+
+fn qr_svg(data: &str) -> String {
+    match qrcode::QrCode::new(data.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color>()
+            .min_dimensions(200, 200)
+            .quiet_zone(true)
+            .build()
+            // The `<?xml …?>` line is not HTML.
+            .split_once("?>")
+            .map(|(_, svg)| svg.trim().to_string())
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+fn setup_view(s: &AppState, v: &Visitor, setup: &crate::storage::WebSetup, problem: Option<&'static str>) -> Response {
+    let uri = auth::otpauth_uri("Wijkverkenner", &setup.login, &setup.totp_secret);
+    let page = SetupPage {
+        c: Chrome::new(v, v.tr.setup_title, ""),
+        login: setup.login.clone(),
+        secret: setup.totp_secret.clone(),
+        qr_svg: qr_svg(&uri),
+        problem,
+    };
+    render(s, if problem.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK }, &page)
+}
+
+async fn setup_page(State(s): State<AppState>, v: Visitor, Path(token): Path<String>) -> Response {
+    let storage = s.storage.clone();
+    let hash = sha256_hex(&token);
+    match blocking(move || storage.web_setup(&hash, now_ms())).await {
+        Err(r) => r,
+        Ok(None) => message(&s, &v, StatusCode::NOT_FOUND, v.tr.setup_invalid),
+        Ok(Some(setup)) => setup_view(&s, &v, &setup, None),
+    }
+}
+
+#[derive(Deserialize)]
+struct SetupForm {
+    password: String,
+    password_again: String,
+    code: String,
+}
+
+async fn setup(
+    State(s): State<AppState>,
+    v: Visitor,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Form(f): Form<SetupForm>,
+) -> Response {
+    if !same_origin(&headers) {
+        return message(&s, &v, StatusCode::FORBIDDEN, v.tr.forbidden);
+    }
+    let storage = s.storage.clone();
+    let hash = sha256_hex(&token);
+    let setup = match blocking(move || storage.web_setup(&hash, now_ms())).await {
+        Err(r) => return r,
+        Ok(None) => return message(&s, &v, StatusCode::NOT_FOUND, v.tr.setup_invalid),
+        Ok(Some(setup)) => setup,
+    };
+    let tr = v.tr;
+    let problem = match auth::password_problem(&f.password, &setup.login) {
+        Some("password_short") => Some(tr.password_short),
+        Some("password_long") => Some(tr.password_long),
+        Some(_) => Some(tr.password_login),
+        None if f.password != f.password_again => Some(tr.password_mismatch),
+        None => None,
+    };
+    if problem.is_some() {
+        return setup_view(&s, &v, &setup, problem);
+    }
+    let now = now_ms();
+    let Some(step) = auth::totp_check(&setup.totp_secret, &f.code, now, 0) else {
+        return setup_view(&s, &v, &setup, Some(tr.code_wrong));
+    };
+    let storage = s.storage.clone();
+    let hash = sha256_hex(&token);
+    let done = blocking(move || {
+        let password_hash = auth::hash_password(&f.password).map_err(crate::Error::Other)?;
+        let account = WebAccount {
+            member_id: setup.member_id.clone(),
+            login: setup.login.clone(),
+            password_hash,
+            totp_secret: setup.totp_secret.clone(),
+            totp_last_step: step,
+            failures: 0,
+            locked_until_ms: 0,
+            created_ms: now,
+        };
+        storage.finish_web_setup(&hash, &account, now)
+    })
+    .await;
+    match done {
+        Err(r) => r,
+        Ok(false) => message(&s, &v, StatusCode::CONFLICT, v.tr.setup_invalid),
+        Ok(true) => {
+            tracing::info!(target: "security", addr = %addr, reason = "web_account_set_up", "a web account was set up");
+            Redirect::to("/sign-in?done=1").into_response()
+        }
+    }
+}
+
+async fn set_lang(Path(lang): Path<String>, headers: HeaderMap) -> Response {
+    let lang = if lang == "en" { "en" } else { "nl" };
+    // Back to the page the visitor was on (a path of this site only).
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.split_once("://").and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_string())))
+        .map(|p| local_path(&p))
+        .unwrap_or_else(|| "/".into());
+    let mut r = Redirect::to(&back).into_response();
+    if let Ok(v) = format!("wv_lang={lang}; Path=/; SameSite=Lax; Max-Age=31536000").parse() {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dashboard
+
+#[derive(Deserialize, Default)]
+struct DashboardQuery {
+    period: Option<String>,
+    buurt: Option<String>,
+    member: Option<String>,
+    status: Option<String>,
+}
+
+struct Opt {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+struct WalkLine {
+    id: String,
+    started: String,
+    author: String,
+    status: String,
+    walking: String,
+    distance: String,
+    outside: String,
+    buurten: String,
+    records: usize,
+    signals: usize,
+    reviewed: bool,
+}
+
+struct AttentionLine {
+    id: String,
+    at: String,
+    author: String,
+    category: String,
+    severity: String,
+    severity_code: String,
+    status: String,
+    reasons: String,
+}
+
+struct TacticsView {
+    walks: u32,
+    walking: String,
+    outside: String,
+    median: String,
+    conversations: u32,
+    lay: u32,
+    professional: u32,
+    help: u32,
+    signals: u32,
+    known: u32,
+    near: u32,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage {
+    c: Chrome,
+    periods: Vec<Opt>,
+    buurten: Vec<Opt>,
+    members: Vec<Opt>,
+    statuses: Vec<Opt>,
+    walks: Vec<WalkLine>,
+    attention: Vec<AttentionLine>,
+    tactics: TacticsView,
+    export_query: String,
+}
+
+fn options(all: &str, current: Option<&str>, items: impl IntoIterator<Item = (String, String)>) -> Vec<Opt> {
+    std::iter::once(Opt { value: String::new(), label: all.into(), selected: current.is_none() })
+        .chain(items.into_iter().map(|(value, label)| Opt { selected: current == Some(value.as_str()), value, label }))
+        .collect()
+}
+
+fn buurt_name(s: &AppState, code: &str) -> String {
+    s.web
+        .boundaries
+        .as_ref()
+        .and_then(|b| b.names.get(code))
+        .map(|n| format!("{n} ({code})"))
+        .unwrap_or(code.to_string())
+}
+
+fn reason_text(tr: &Tr, r: Reason) -> &'static str {
+    match r {
+        Reason::New => tr.reason_new,
+        Reason::Severe => tr.reason_severe,
+        Reason::Overdue => tr.reason_overdue,
+        Reason::Answered => tr.reason_answered,
+    }
+}
+
+fn filter_of(q: &DashboardQuery, now: i64) -> (Filter, &'static str) {
+    let (since_ms, period) = since(q.period.as_deref(), now);
+    let nonempty = |o: &Option<String>| o.clone().filter(|v| !v.is_empty() && v.len() <= 64);
+    let filter = Filter {
+        since_ms,
+        buurt: nonempty(&q.buurt),
+        member: nonempty(&q.member),
+        status: q.status.as_deref().and_then(|s| serde_json::from_value(serde_json::Value::String(s.into())).ok()),
+    };
+    (filter, period)
+}
+
+async fn dashboard(State(s): State<AppState>, v: Visitor, Query(q): Query<DashboardQuery>) -> Response {
+    let signed = match lead(&s, &v) {
+        Ok(l) => l.clone(),
+        Err(r) => return r,
+    };
+    let now = now_ms();
+    let (filter, period) = filter_of(&q, now);
+    let storage = s.storage.clone();
+    let taxonomy = s.taxonomy.clone();
+    let team_id = signed.team.id.clone();
+    let f = filter.clone();
+    let (data, board) = match blocking(move || {
+        let data = TeamData::load(storage.as_ref(), &team_id)?;
+        let board = reports::dashboard(&data, &f, &taxonomy, now);
+        Ok((data, board))
+    })
+    .await
+    {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let tr = v.tr;
+    let tx = &s.taxonomy;
+    let all_buurten: std::collections::BTreeSet<String> =
+        data.walks.iter().flat_map(|(w, _)| w.buurten.iter().cloned()).collect();
+    let t = &board.tactics;
+    let page = DashboardPage {
+        c: Chrome::new(&v, tr.dashboard, "dashboard"),
+        periods: [("7", tr.period_7), ("30", tr.period_30), ("90", tr.period_90), ("all", tr.period_all)]
+            .into_iter()
+            .map(|(value, label)| Opt { value: value.into(), label: label.into(), selected: value == period })
+            .collect(),
+        buurten: options(
+            tr.all,
+            filter.buurt.as_deref(),
+            all_buurten.into_iter().map(|b| (b.clone(), buurt_name(&s, &b))),
+        ),
+        members: options(
+            tr.all,
+            filter.member.as_deref(),
+            data.members
+                .values()
+                .filter(|m| m.role != crate::storage::Role::Admin)
+                .map(|m| (m.id.clone(), m.display_name.clone())),
+        ),
+        statuses: options(
+            tr.all,
+            q.status.as_deref().filter(|x| !x.is_empty()),
+            ["active", "ended", "submitted"].into_iter().map(|x| (x.to_string(), tr.walk_status(x).to_string())),
+        ),
+        walks: board
+            .walks
+            .iter()
+            .map(|w| WalkLine {
+                id: w.report.walk_id.to_string(),
+                started: date_time(w.report.started),
+                author: w.author.clone(),
+                status: tr.walk_status(&as_code(&w.report.status)).to_string(),
+                walking: duration(w.report.walking_ms, tr),
+                distance: km(w.report.distance_m, tr),
+                outside: percent(w.report.outside_office_hours_share),
+                buurten: w.report.buurten.iter().map(|b| buurt_name(&s, b)).collect::<Vec<_>>().join(", "),
+                records: w.records,
+                signals: w.signals,
+                reviewed: w.report.reviewed_ms.is_some(),
+            })
+            .collect(),
+        attention: board
+            .attention
+            .iter()
+            .map(|a| {
+                let (category, severity, status) = match &a.record.body {
+                    RecordBody::Signal(sig) => (
+                        label(tx, tr, &sig.category),
+                        as_code(&sig.severity),
+                        as_code(&a.record.review.status.unwrap_or(SignalStatus::New)),
+                    ),
+                    other => (tr.kind(other.kind().as_str()).to_string(), String::new(), String::new()),
+                };
+                AttentionLine {
+                    id: a.record.id.to_string(),
+                    at: date_time(a.record.created),
+                    author: a.author.clone(),
+                    category,
+                    severity: tr.severity(&severity).to_string(),
+                    severity_code: severity,
+                    status: if status.is_empty() { String::new() } else { tr.signal_status(&status).to_string() },
+                    reasons: a.reasons.iter().map(|r| reason_text(tr, *r)).collect::<Vec<_>>().join(", "),
+                }
+            })
+            .collect(),
+        tactics: TacticsView {
+            walks: t.walks,
+            walking: duration(t.walking_ms, tr),
+            outside: percent(t.outside_office_hours_share),
+            median: t.median_conversation_min.map(|m| format!("{m:.0} {}", tr.minutes)).unwrap_or("–".into()),
+            conversations: t.conversations,
+            lay: t.conversations_with_lay_people,
+            professional: t.conversations_with_professionals,
+            help: t.conversations_with_immediate_help,
+            signals: t.signals,
+            known: t.signals_at_known_places,
+            near: t.signals_near_earlier_records,
+        },
+        export_query: export_query(&q, period),
+    };
+    render(&s, StatusCode::OK, &page)
+}
+
+fn export_query(q: &DashboardQuery, period: &str) -> String {
+    let mut parts = vec![format!("period={period}")];
+    for (k, v) in [("buurt", &q.buurt), ("member", &q.member), ("status", &q.status)] {
+        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+            let enc: String =
+                v.bytes().filter(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_').map(char::from).collect();
+            parts.push(format!("{k}={enc}"));
+        }
+    }
+    parts.join("&")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Walk report
+
+struct ParticipantView {
+    text: String,
+}
+
+struct TimelineView {
+    id: String,
+    time: String,
+    kind: String,
+    kind_code: String,
+    what: String,
+    buurt: String,
+    severity: String,
+    status: String,
+    reviewed: bool,
+    open_question: bool,
+}
+
+struct CountView {
+    label: String,
+    kind: String,
+    count: u32,
+}
+
+struct ConversationView {
+    id: String,
+    time: String,
+    roles: String,
+    people: u8,
+    minutes: u16,
+    mood: String,
+    trust: String,
+    agreements: String,
+    help: bool,
+}
+
+struct SignalView {
+    id: String,
+    time: String,
+    category: String,
+    severity: String,
+    severity_code: String,
+    status: String,
+    referral: String,
+    at_known_place: bool,
+}
+
+#[derive(Template)]
+#[template(path = "walk.html")]
+struct WalkPage {
+    c: Chrome,
+    id: String,
+    author: String,
+    purpose: String,
+    status: String,
+    started: String,
+    ended: String,
+    duration: String,
+    walking: String,
+    distance: String,
+    outside: String,
+    outside_share: String,
+    buurten: String,
+    participants: Vec<ParticipantView>,
+    timeline: Vec<TimelineView>,
+    counts: Vec<CountView>,
+    conversations: Vec<ConversationView>,
+    signals: Vec<SignalView>,
+    review: ReviewView,
+    notice: Option<&'static str>,
+    tile_url: String,
+}
+
+/// The review block of a walk or record page.
+struct ReviewView {
+    id: String,
+    back: String,
+    reviewed: Option<String>,
+    question: Option<String>,
+    answer: Option<String>,
+    history: Vec<HistoryView>,
+}
+
+struct HistoryView {
+    at: String,
+    who: String,
+    what: String,
+    comment: String,
+}
+
+fn kind_label(tr: &Tr, k: CategoryKind) -> String {
+    match k {
+        CategoryKind::ObservationTheme => tr.observation,
+        CategoryKind::CounterpartRole => tr.conversation,
+        CategoryKind::SignalCategory => tr.signal,
+        _ => "",
+    }
+    .to_string()
+}
+
+fn mood(tr: &Tr, m: Mood) -> String {
+    let code = as_code(&m);
+    match (tr.lang, code.as_str()) {
+        ("nl", "hostile") => "vijandig".into(),
+        ("nl", "tense") => "gespannen".into(),
+        ("nl", "neutral") => "neutraal".into(),
+        ("nl", "open") => "open".into(),
+        ("nl", "warm") => "hartelijk".into(),
+        _ => code.replace('_', " "),
+    }
+}
+
+fn trust(tr: &Tr, t: Trust) -> String {
+    let code = as_code(&t);
+    match (tr.lang, code.as_str()) {
+        ("nl", "low") => "laag".into(),
+        ("nl", "medium") => "gemiddeld".into(),
+        ("nl", "high") => "hoog".into(),
+        _ => code.replace('_', " "),
+    }
+}
+
+fn history_view(tr: &Tr, taxonomy: &Taxonomy, h: Vec<(crate::storage::HistoryEntry, String)>) -> Vec<HistoryView> {
+    h.into_iter()
+        .map(|(e, who)| {
+            let value = match e.field.as_str() {
+                "review_status" => tr.signal_status(&e.value).to_string(),
+                "review_referral" => label(taxonomy, tr, &e.value),
+                "reviewed_ms" => tr.reviewed.to_string(),
+                "review_question" => tr.ask.to_string(),
+                "review_answer" => tr.answer.to_string(),
+                _ => e.value.clone(),
+            };
+            HistoryView {
+                at: server_time(e.at_ms),
+                who,
+                what: format!("{}: {value}", tr.field(&e.field)),
+                comment: e.comment.unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct NoticeQuery {
+    msg: Option<String>,
+}
+
+fn notice(tr: &Tr, q: &NoticeQuery) -> Option<&'static str> {
+    match q.msg.as_deref() {
+        Some("saved") => Some(tr.decision_saved),
+        Some("refused") => Some(tr.decision_refused),
+        _ => None,
+    }
+}
+
+fn report_view(
+    s: &AppState,
+    tr: &Tr,
+    r: &WalkReport,
+) -> (Vec<TimelineView>, Vec<CountView>, Vec<ConversationView>, Vec<SignalView>) {
+    let tx = &s.taxonomy;
+    let timeline = r
+        .timeline
+        .iter()
+        .map(|e| TimelineView {
+            id: e.id.to_string(),
+            time: clock_time(e.at),
+            kind: tr.kind(e.kind.as_str()).to_string(),
+            kind_code: e.kind.as_str().to_string(),
+            what: labels(tx, tr, &e.codes),
+            buurt: e.buurt.as_deref().map(|b| buurt_name(s, b)).unwrap_or_default(),
+            severity: e.severity.map(|x| tr.severity(&as_code(&x)).to_string()).unwrap_or_default(),
+            status: e.status.map(|x| tr.signal_status(&as_code(&x)).to_string()).unwrap_or_default(),
+            reviewed: e.reviewed,
+            open_question: e.open_question,
+        })
+        .collect();
+    let counts = r
+        .counts
+        .iter()
+        .map(|c| CountView { label: label(tx, tr, &c.code), kind: kind_label(tr, c.kind), count: c.count })
+        .collect();
+    let conversations = r
+        .conversations
+        .iter()
+        .map(|c| ConversationView {
+            id: c.id.to_string(),
+            time: clock_time(c.at),
+            roles: labels(tx, tr, &c.roles),
+            people: c.people,
+            minutes: c.duration_min,
+            mood: mood(tr, c.mood),
+            trust: trust(tr, c.trust),
+            agreements: c.agreements.clone(),
+            help: c.immediate_help,
+        })
+        .collect();
+    let signals = r
+        .signals
+        .iter()
+        .map(|x| SignalView {
+            id: x.id.to_string(),
+            time: clock_time(x.at),
+            category: label(tx, tr, &x.category),
+            severity: tr.severity(&as_code(&x.severity)).to_string(),
+            severity_code: as_code(&x.severity),
+            status: tr.signal_status(&as_code(&x.status)).to_string(),
+            referral: x.referral.as_deref().map(|c| label(tx, tr, c)).unwrap_or_default(),
+            at_known_place: x.at_known_place,
+        })
+        .collect();
+    (timeline, counts, conversations, signals)
+}
+
+async fn walk_page(
+    State(s): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    let signed = match lead(&s, &v) {
+        Ok(l) => l.clone(),
+        Err(r) => return r,
+    };
+    let storage = s.storage.clone();
+    let taxonomy = s.taxonomy.clone();
+    let team_id = signed.team.id.clone();
+    let walk_id = id.clone();
+    let found = blocking(move || {
+        let Some(data) = TeamData::load_walk(storage.as_ref(), &team_id, &walk_id)? else { return Ok(None) };
+        let (walk, _) = &data.walks[0];
+        let report = WalkReport::of(walk, &data.records, &taxonomy, now_ms());
+        let history = reports::history(storage.as_ref(), &team_id, &walk_id)?;
+        let author = data.author_name(&walk.author_id.to_string());
+        Ok(Some((report, history, author)))
+    })
+    .await;
+    let (r, history, author) = match found {
+        Err(resp) => return resp,
+        Ok(None) => return message(&s, &v, StatusCode::NOT_FOUND, v.tr.not_found),
+        Ok(Some(x)) => x,
+    };
+    let tr = v.tr;
+    let (timeline, counts, conversations, signals) = report_view(&s, tr, &r);
+    let page = WalkPage {
+        c: Chrome::new(&v, &format!("{} – {}", tr.walk_report, date_time(r.started)), "dashboard"),
+        id: id.clone(),
+        author,
+        purpose: r.purpose.clone(),
+        status: tr.walk_status(&as_code(&r.status)).to_string(),
+        started: date_time(r.started),
+        ended: r.ended.map(date_time).unwrap_or_default(),
+        duration: duration(r.duration_ms, tr),
+        walking: duration(r.walking_ms, tr),
+        distance: km(r.distance_m, tr),
+        outside: duration(r.outside_office_hours_ms, tr),
+        outside_share: percent(r.outside_office_hours_share),
+        buurten: r.buurten.iter().map(|b| buurt_name(&s, b)).collect::<Vec<_>>().join(", "),
+        participants: r
+            .participants
+            .iter()
+            .map(|p| ParticipantView {
+                text: match (&p.name, &p.role) {
+                    (Some(n), _) => format!(
+                        "{n}{} – {}",
+                        p.organisation.as_deref().map(|o| format!(", {o}")).unwrap_or_default(),
+                        tr.professional
+                    ),
+                    (None, Some(role)) => {
+                        format!("{role} – {}", if p.lay_person { tr.lay_person } else { tr.professional })
+                    }
+                    _ => String::new(),
+                },
+            })
+            .collect(),
+        timeline,
+        counts,
+        conversations,
+        signals,
+        review: ReviewView {
+            id: id.clone(),
+            back: format!("/walks/{id}"),
+            reviewed: r.reviewed_ms.map(server_time),
+            question: r.review.question.clone(),
+            answer: r.review.answer.clone(),
+            history: history_view(tr, &s.taxonomy, history),
+        },
+        notice: notice(tr, &q),
+        tile_url: s.web.tile_url.clone().unwrap_or_default(),
+    };
+    render(&s, StatusCode::OK, &page)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Record page: content, review, signal triage with history
+
+struct Field {
+    name: String,
+    value: String,
+}
+
+#[derive(Template)]
+#[template(path = "record.html")]
+struct RecordPage {
+    c: Chrome,
+    id: String,
+    walk_id: String,
+    kind: String,
+    is_signal: bool,
+    author: String,
+    at: String,
+    buurt: String,
+    fields: Vec<Field>,
+    status: String,
+    next_statuses: Vec<Opt>,
+    referrals: Vec<Opt>,
+    review: ReviewView,
+    notice: Option<&'static str>,
+}
+
+async fn record_page(
+    State(s): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    let signed = match lead(&s, &v) {
+        Ok(l) => l.clone(),
+        Err(r) => return r,
+    };
+    let storage = s.storage.clone();
+    let team_id = signed.team.id.clone();
+    let record_id = id.clone();
+    let found = blocking(move || {
+        let mut row = None;
+        storage.transaction(&mut |tx| {
+            row = tx.get_row(&team_id, &record_id)?;
+            Ok(())
+        })?;
+        let Some(row) = row.filter(|r| !r.quarantined) else { return Ok(None) };
+        let Ok(e) = serde_json::from_str::<wijkverkenner_core::sync::wire::Entity>(&row.doc) else { return Ok(None) };
+        if e.deleted || e.kind == wijkverkenner_core::sync::wire::EntityKind::Walk {
+            return Ok(None);
+        }
+        let Ok(record) = wijkverkenner_core::sync::codec::record_of(&e) else { return Ok(None) };
+        let author = storage.member(&e.author_id)?.map(|m| m.display_name).unwrap_or_else(|| "?".into());
+        let history = reports::history(storage.as_ref(), &team_id, &record_id)?;
+        Ok(Some((record, author, history)))
+    })
+    .await;
+    let (record, author, history) = match found {
+        Err(resp) => return resp,
+        Ok(None) => return message(&s, &v, StatusCode::NOT_FOUND, v.tr.not_found),
+        Ok(Some(x)) => x,
+    };
+    let tr = v.tr;
+    let tx = &s.taxonomy;
+    let yes_no = |b: bool| if b { tr.yes } else { tr.no }.to_string();
+    let f = |name: &str, value: String| Field { name: name.into(), value };
+    let (fields, status) = match &record.body {
+        RecordBody::Observation(o) => (vec![f(tr.kind, labels(tx, tr, &o.themes)), f("", o.note.clone())], None),
+        RecordBody::Conversation(c) => (
+            vec![
+                f(tr.kind, labels(tx, tr, &c.roles)),
+                f(tr.people, c.people.to_string()),
+                f(tr.duration, format!("{} {}", c.duration_min, tr.minutes)),
+                f(tr.mood, mood(tr, c.mood)),
+                f(tr.trust, trust(tr, c.trust)),
+                f("", c.gist.clone()),
+                f(tr.agreements, c.agreements.clone()),
+                f(tr.immediate_help, yes_no(c.immediate_help)),
+            ],
+            None,
+        ),
+        RecordBody::Signal(sig) => (
+            vec![
+                f(tr.kind, label(tx, tr, &sig.category)),
+                f(tr.severity, tr.severity(&as_code(&sig.severity)).to_string()),
+                f("", sig.description.clone()),
+                f(tr.at_known_places, yes_no(sig.at_known_place)),
+                f(tr.follow_up, sig.follow_up.clone()),
+                f(
+                    tr.suggested_referral,
+                    sig.suggested_referral.as_deref().map(|c| label(tx, tr, c)).unwrap_or_default(),
+                ),
+                f(tr.referral, record.review.referral.as_deref().map(|c| label(tx, tr, c)).unwrap_or_default()),
+            ],
+            Some(record.review.status.unwrap_or(SignalStatus::New)),
+        ),
+    };
+    let next_statuses = status
+        .map(|now| {
+            [SignalStatus::InReview, SignalStatus::Referred, SignalStatus::Closed, SignalStatus::New]
+                .into_iter()
+                .filter(|n| *n != now && now.can_become(*n))
+                .map(|n| Opt { value: as_code(&n), label: tr.signal_status(&as_code(&n)).to_string(), selected: false })
+                .collect()
+        })
+        .unwrap_or_default();
+    let suggested = match &record.body {
+        RecordBody::Signal(sig) => sig.suggested_referral.clone(),
+        _ => None,
+    };
+    let referrals = tx
+        .active(CategoryKind::ReferralTarget)
+        .map(|c| Opt {
+            value: c.code.clone(),
+            label: if tr.lang == "en" { c.en.clone() } else { c.nl.clone() },
+            selected: suggested.as_deref() == Some(c.code.as_str()),
+        })
+        .collect();
+    let page = RecordPage {
+        c: Chrome::new(
+            &v,
+            &format!("{} – {}", tr.kind(record.body.kind().as_str()), date_time(record.created)),
+            "signals",
+        ),
+        id: id.clone(),
+        walk_id: record.walk_id.to_string(),
+        kind: tr.kind(record.body.kind().as_str()).to_string(),
+        is_signal: status.is_some(),
+        author,
+        at: date_time(record.created),
+        buurt: record.buurt.as_deref().map(|b| buurt_name(&s, b)).unwrap_or_default(),
+        fields: fields.into_iter().filter(|f| !f.value.is_empty()).collect(),
+        status: status.map(|x| tr.signal_status(&as_code(&x)).to_string()).unwrap_or_default(),
+        next_statuses,
+        referrals,
+        review: ReviewView {
+            id: id.clone(),
+            back: format!("/records/{id}"),
+            reviewed: record.reviewed_ms.map(server_time),
+            question: record.review.question.clone(),
+            answer: record.review.answer.clone(),
+            history: history_view(tr, tx, history),
+        },
+        notice: notice(tr, &q),
+    };
+    render(&s, StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+struct DecideForm {
+    #[serde(default)]
+    csrf: String,
+    action: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    referral: String,
+    #[serde(default)]
+    question: String,
+    #[serde(default)]
+    comment: String,
+    #[serde(default)]
+    back: String,
+}
+
+async fn decide(
+    State(s): State<AppState>,
+    v: Visitor,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<DecideForm>,
+) -> Response {
+    let signed = match check_action(&s, &v, &headers, &f.csrf, Signed::is_lead) {
+        Ok(l) => l.clone(),
+        Err(r) => return r,
+    };
+    let decision = match f.action.as_str() {
+        "reviewed" => Some(Decision::Reviewed),
+        "ask" if !f.question.trim().is_empty() => Some(Decision::Ask(f.question.clone())),
+        "status" => {
+            serde_json::from_value::<SignalStatus>(serde_json::Value::String(f.status.clone())).ok().map(|status| {
+                Decision::Status {
+                    status,
+                    referral: (status == SignalStatus::Referred && !f.referral.is_empty()).then(|| f.referral.clone()),
+                }
+            })
+        }
+        _ => None,
+    };
+    let back = local_path(&f.back);
+    let Some(decision) = decision else {
+        return Redirect::to(&format!("{back}?msg=refused")).into_response();
+    };
+    let storage = s.storage.clone();
+    let taxonomy = s.taxonomy.clone();
+    let comment = f.comment.clone();
+    let outcome = blocking(move || {
+        review::decide(storage.as_ref(), &taxonomy, &signed.member, &signed.team, &id, &decision, Some(&comment))
+    })
+    .await;
+    match outcome {
+        Err(r) => r,
+        Ok(Err(Refused::NotFound)) => message(&s, &v, StatusCode::NOT_FOUND, v.tr.not_found),
+        Ok(Err(Refused::NotALead)) => message(&s, &v, StatusCode::FORBIDDEN, v.tr.forbidden),
+        Ok(Err(Refused::Rule(_))) => Redirect::to(&format!("{back}?msg=refused")).into_response(),
+        Ok(Ok(())) => Redirect::to(&format!("{back}?msg=saved")).into_response(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signals
+
+#[derive(Deserialize)]
+struct SignalsQuery {
+    status: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "signals.html")]
+struct SignalsPage {
+    c: Chrome,
+    statuses: Vec<Opt>,
+    signals: Vec<AttentionLine>,
+}
+
+async fn signals_page(State(s): State<AppState>, v: Visitor, Query(q): Query<SignalsQuery>) -> Response {
+    let signed = match lead(&s, &v) {
+        Ok(l) => l.clone(),
+        Err(r) => return r,
+    };
+    let want: Option<SignalStatus> =
+        q.status.as_deref().and_then(|x| serde_json::from_value(serde_json::Value::String(x.into())).ok());
+    let storage = s.storage.clone();
+    let team_id = signed.team.id.clone();
+    let data = match blocking(move || TeamData::load(storage.as_ref(), &team_id)).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let tr = v.tr;
+    let now = now_ms();
+    let mut lines: Vec<(i64, AttentionLine)> = data
+        .records
+        .iter()
+        .filter_map(|r| {
+            let RecordBody::Signal(sig) = &r.body else { return None };
+            let status = r.review.status.unwrap_or(SignalStatus::New);
+            if want.is_some_and(|w| w != status) {
+                return None;
+            }
+            Some((
+                r.created.utc_ms,
+                AttentionLine {
+                    id: r.id.to_string(),
+                    at: date_time(r.created),
+                    author: data.author_name(&r.author_id.to_string()),
+                    category: label(&s.taxonomy, tr, &sig.category),
+                    severity: tr.severity(&as_code(&sig.severity)).to_string(),
+                    severity_code: as_code(&sig.severity),
+                    status: tr.signal_status(&as_code(&status)).to_string(),
+                    reasons: reports::reasons(r, now)
+                        .into_iter()
+                        .map(|x| reason_text(tr, x))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                },
+            ))
+        })
+        .collect();
+    lines.sort_by(|a, b| b.0.cmp(&a.0));
+    let page = SignalsPage {
+        c: Chrome::new(&v, tr.signals, "signals"),
+        statuses: options(
+            tr.all,
+            want.map(|w| as_code(&w)).as_deref(),
+            ["new", "in_review", "referred", "closed"]
+                .into_iter()
+                .map(|x| (x.to_string(), tr.signal_status(x).to_string())),
+        ),
+        signals: lines.into_iter().map(|(_, l)| l).collect(),
+    };
+    render(&s, StatusCode::OK, &page)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Area view
+
+#[derive(Deserialize)]
+struct AreaQuery {
+    period: Option<String>,
+    buurt: Option<String>,
+}
+
+struct AreaLine {
+    code: String,
+    name: String,
+    observations: u32,
+    signals: u32,
+}
+
+#[derive(Template)]
+#[template(path = "area.html")]
+struct AreaPage {
+    c: Chrome,
+    periods: Vec<Opt>,
+    period: String,
+    lines: Vec<AreaLine>,
+    selected: Option<String>,
+    categories: Vec<CountView>,
+    tile_url: String,
+}
+
+async fn area_data(
+    s: &AppState,
+    v: &Visitor,
+    period: Option<&str>,
+) -> Result<(BTreeMap<String, reports::BuurtCounts>, &'static str), Response> {
+    let signed = lead(s, v)?.clone();
+    let (since_ms, period) = since(period, now_ms());
+    let storage = s.storage.clone();
+    let counts =
+        blocking(move || Ok(reports::area(&TeamData::load(storage.as_ref(), &signed.team.id)?, since_ms))).await?;
+    Ok((counts, period))
+}
+
+async fn area_page(State(s): State<AppState>, v: Visitor, Query(q): Query<AreaQuery>) -> Response {
+    let (counts, period) = match area_data(&s, &v, q.period.as_deref()).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let tr = v.tr;
+    let selected = q.buurt.filter(|b| counts.contains_key(b));
+    let categories = selected
+        .as_ref()
+        .and_then(|b| counts.get(b))
+        .map(|c| {
+            let mut v: Vec<CountView> = c
+                .categories
+                .iter()
+                .map(|(code, n)| CountView {
+                    label: label(&s.taxonomy, tr, code),
+                    kind: s.taxonomy.get(code).map(|c| kind_label(tr, c.kind)).unwrap_or_default(),
+                    count: *n,
+                })
+                .collect();
+            v.sort_by(|a, b| b.count.cmp(&a.count));
+            v
+        })
+        .unwrap_or_default();
+    let page = AreaPage {
+        c: Chrome::new(&v, tr.area, "area"),
+        periods: [("7", tr.period_7), ("30", tr.period_30), ("90", tr.period_90), ("all", tr.period_all)]
+            .into_iter()
+            .map(|(value, label)| Opt { value: value.into(), label: label.into(), selected: value == period })
+            .collect(),
+        period: period.to_string(),
+        lines: counts
+            .iter()
+            .map(|(code, c)| AreaLine {
+                code: code.clone(),
+                name: buurt_name(&s, code),
+                observations: c.observations,
+                signals: c.signals,
+            })
+            .collect(),
+        selected: selected.map(|b| buurt_name(&s, &b)),
+        categories,
+        tile_url: s.web.tile_url.clone().unwrap_or_default(),
+    };
+    render(&s, StatusCode::OK, &page)
+}
+
+fn json_response(s: &AppState, body: String, content_type: &'static str, download: Option<String>) -> Response {
+    let mut r = ([(header::CONTENT_TYPE, content_type)], body).into_response();
+    secure_headers(r.headers_mut(), s.web.tile_url.as_deref());
+    if let Some(name) = download.and_then(|n| format!("attachment; filename=\"{n}\"").parse().ok()) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, name);
+    }
+    r
+}
+
+async fn area_json(State(s): State<AppState>, v: Visitor, Query(q): Query<AreaQuery>) -> Response {
+    match area_data(&s, &v, q.period.as_deref()).await {
+        Ok((counts, _)) => {
+            json_response(&s, serde_json::to_string(&counts).unwrap_or_default(), "application/json", None)
+        }
+        Err(r) => r,
+    }
+}
+
+async fn buurten(State(s): State<AppState>, v: Visitor) -> Response {
+    if let Err(r) = lead(&s, &v) {
+        return r;
+    }
+    let body = s
+        .web
+        .boundaries
+        .as_ref()
+        .map(|b| b.geojson.clone())
+        .unwrap_or(r#"{"type":"FeatureCollection","features":[]}"#.into());
+    json_response(&s, body, "application/geo+json", None)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exports
+
+async fn walk_export(s: &AppState, v: &Visitor, id: &str) -> Result<(TeamData, serde_json::Value), Response> {
+    let signed = lead(s, v)?.clone();
+    let storage = s.storage.clone();
+    let taxonomy = s.taxonomy.clone();
+    let walk_id = id.to_string();
+    let found = blocking(move || {
+        let Some(data) = TeamData::load_walk(storage.as_ref(), &signed.team.id, &walk_id)? else { return Ok(None) };
+        let (walk, track) = &data.walks[0];
+        let features = WalkReport::of(walk, &data.records, &taxonomy, now_ms()).map_features(track);
+        Ok(Some((data, features)))
+    })
+    .await?;
+    found.ok_or_else(|| message(s, v, StatusCode::NOT_FOUND, v.tr.not_found))
+}
+
+async fn walk_geojson(State(s): State<AppState>, v: Visitor, Path(id): Path<String>) -> Response {
+    match walk_export(&s, &v, &id).await {
+        Ok((data, features)) => {
+            let track: Vec<serde_json::Value> = features["features"]
+                .as_array()
+                .map(|f| f.iter().filter(|f| f["properties"]["kind"] == "track").cloned().collect())
+                .unwrap_or_default();
+            let records: Vec<_> = data.records.iter().collect();
+            let doc = export::geojson(&records, track);
+            json_response(&s, doc.to_string(), "application/geo+json", Some(format!("walk-{id}.geojson")))
+        }
+        Err(r) => r,
+    }
+}
+
+async fn walk_csv(State(s): State<AppState>, v: Visitor, Path(id): Path<String>) -> Response {
+    match walk_export(&s, &v, &id).await {
+        Ok((data, _)) => {
+            let mut records: Vec<_> = data.records.iter().collect();
+            records.sort_by_key(|r| r.created.utc_ms);
+            json_response(&s, export::csv(&records), "text/csv; charset=utf-8", Some(format!("walk-{id}.csv")))
+        }
+        Err(r) => r,
+    }
+}
+
+async fn selection(s: &AppState, v: &Visitor, q: &DashboardQuery) -> Result<TeamData, Response> {
+    let signed = lead(s, v)?.clone();
+    let (filter, _) = filter_of(q, now_ms());
+    let storage = s.storage.clone();
+    blocking(move || {
+        let mut data = TeamData::load(storage.as_ref(), &signed.team.id)?;
+        let walks: std::collections::HashSet<_> =
+            data.walks.iter().filter(|(w, _)| filter.admits(w)).map(|(w, _)| w.id).collect();
+        data.records.retain(|r| walks.contains(&r.walk_id));
+        data.records.sort_by_key(|r| r.created.utc_ms);
+        Ok(data)
+    })
+    .await
+}
+
+async fn selection_geojson(State(s): State<AppState>, v: Visitor, Query(q): Query<DashboardQuery>) -> Response {
+    match selection(&s, &v, &q).await {
+        Ok(data) => {
+            let records: Vec<_> = data.records.iter().collect();
+            json_response(
+                &s,
+                export::geojson(&records, vec![]).to_string(),
+                "application/geo+json",
+                Some("selection.geojson".into()),
+            )
+        }
+        Err(r) => r,
+    }
+}
+
+async fn selection_csv(State(s): State<AppState>, v: Visitor, Query(q): Query<DashboardQuery>) -> Response {
+    match selection(&s, &v, &q).await {
+        Ok(data) => {
+            let records: Vec<_> = data.records.iter().collect();
+            json_response(&s, export::csv(&records), "text/csv; charset=utf-8", Some("selection.csv".into()))
+        }
+        Err(r) => r,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sessions (administrators)
+
+struct SessionLine {
+    id: String,
+    member: String,
+    started: String,
+    seen: String,
+    agent: String,
+    current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "sessions.html")]
+struct SessionsPage {
+    c: Chrome,
+    sessions: Vec<SessionLine>,
+}
+
+async fn sessions_page(State(s): State<AppState>, v: Visitor) -> Response {
+    let signed = match &v.signed {
+        None => return to_sign_in(),
+        Some(x) if x.is_admin() => x.clone(),
+        Some(_) => return message(&s, &v, StatusCode::FORBIDDEN, v.tr.forbidden),
+    };
+    let storage = s.storage.clone();
+    let team_id = signed.team.id.clone();
+    let list = match blocking(move || storage.sessions(&team_id, now_ms())).await {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    let page = SessionsPage {
+        c: Chrome::new(&v, v.tr.sessions, "sessions"),
+        sessions: list
+            .into_iter()
+            .map(|(x, m)| SessionLine {
+                current: x.token_hash == signed.session.token_hash,
+                id: x.id().to_string(),
+                member: m.display_name,
+                started: server_time(x.created_ms),
+                seen: server_time(x.last_seen_ms),
+                agent: x.agent,
+            })
+            .collect(),
+    };
+    render(&s, StatusCode::OK, &page)
+}
+
+async fn end_session(
+    State(s): State<AppState>,
+    v: Visitor,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let signed = match check_action(&s, &v, &headers, &f.csrf, Signed::is_admin) {
+        Ok(x) => x.clone(),
+        Err(r) => return r,
+    };
+    let storage = s.storage.clone();
+    match blocking(move || storage.end_session(&signed.team.id, &id, now_ms())).await {
+        Err(r) => r,
+        Ok(ended) => {
+            if ended {
+                tracing::info!(target: "security", member = %v.signed.as_ref().map(|x| x.member.id.clone()).unwrap_or_default(), reason = "session_ended_by_admin", "a session was ended");
+            }
+            Redirect::to("/sessions").into_response()
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Assets: bundled into the binary.
+
+const ASSETS: &[(&str, &str, &[u8])] = &[
+    ("leaflet.js", "text/javascript; charset=utf-8", include_bytes!("../../assets/leaflet/leaflet.js")),
+    ("leaflet.css", "text/css; charset=utf-8", include_bytes!("../../assets/leaflet/leaflet.css")),
+    ("LICENSE-leaflet.txt", "text/plain; charset=utf-8", include_bytes!("../../assets/leaflet/LICENSE")),
+    ("app.js", "text/javascript; charset=utf-8", include_bytes!("../../assets/app.js")),
+    ("style.css", "text/css; charset=utf-8", include_bytes!("../../assets/style.css")),
+];
+
+async fn asset(Path(file): Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, _, _)| *name == file) {
+        Some((_, content_type, body)) => (
+            [
+                (header::CONTENT_TYPE, *content_type),
+                (header::CACHE_CONTROL, "public, max-age=3600"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
