@@ -162,7 +162,7 @@ pub fn dashboard(data: &TeamData, filter: &Filter, taxonomy: &Taxonomy, now_ms: 
             }
         })
         .collect();
-    walks.sort_by(|a, b| b.report.started.utc_ms.cmp(&a.report.started.utc_ms));
+    walks.sort_by_key(|w| std::cmp::Reverse(w.report.started.utc_ms));
 
     let mut attention: Vec<Attention> = data
         .records
@@ -211,9 +211,12 @@ pub fn reasons(r: &Record, now_ms: i64) -> Vec<Reason> {
     out
 }
 
+/// Points (lat, lon, when) by grid cell.
+type Cells = HashMap<(i64, i64), Vec<(f64, f64, i64)>>;
+
 /// Records by ~50 m grid cell, to find "noted before" without comparing every pair.
 struct NearIndex {
-    cells: HashMap<(i64, i64), Vec<(f64, f64, i64)>>,
+    cells: Cells,
 }
 
 impl NearIndex {
@@ -223,7 +226,7 @@ impl NearIndex {
     const LON: f64 = 0.0008;
 
     fn new(records: &[Record]) -> Self {
-        let mut cells: HashMap<(i64, i64), Vec<(f64, f64, i64)>> = HashMap::new();
+        let mut cells = Cells::new();
         for r in records {
             if let Some(p) = r.location.point() {
                 cells.entry(Self::cell(p.lat, p.lon)).or_default().push((p.lat, p.lon, r.created.utc_ms));

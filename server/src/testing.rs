@@ -27,10 +27,35 @@ impl TestServer {
 
     /// A server with its own timeouts and connection caps (tests of slow and many clients).
     pub fn start_with(storage: Arc<dyn Storage>, addr: SocketAddr, limits: crate::ClientLimits) -> Self {
+        Self::start_configured(storage, addr, |state| state.clients = limits)
+    }
+
+    /// A server serving the review pages over plain HTTP (cookies without `Secure`), with
+    /// Utrecht's buurt boundaries.
+    pub fn start_web(storage: Arc<dyn Storage>) -> Self {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/utrecht");
+        let read = |f: &str| std::fs::read_to_string(format!("{dir}/{f}")).unwrap();
+        let n = wijkverkenner_core::Neighbourhoods::from_geojson(&read("buurt.geojson"), Some(&read("wijk.geojson")))
+            .unwrap();
+        Self::start_configured(storage, "127.0.0.1:0".parse().unwrap(), |state| {
+            state.web = Arc::new(crate::web::WebConfig {
+                secure_cookies: false,
+                boundaries: Some(Arc::new(crate::web::Boundaries::from_neighbourhoods(&n))),
+                ..Default::default()
+            });
+        })
+    }
+
+    /// A server whose state `configure` adjusts first.
+    pub fn start_configured(
+        storage: Arc<dyn Storage>,
+        addr: SocketAddr,
+        configure: impl FnOnce(&mut AppState),
+    ) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let mut state = AppState::new(storage.clone(), Arc::new(Taxonomy::default_taxonomy()));
-        state.clients = limits;
+        configure(&mut state);
         let listener = runtime.block_on(tokio::net::TcpListener::bind(addr)).unwrap();
         let addr = listener.local_addr().unwrap();
         runtime.spawn(async move {

@@ -1,5 +1,9 @@
 //! The pages and their actions. Each handler: who may (a lead of the team, an administrator),
 //! read or decide through `reports` / `review` on a blocking thread, render a template.
+//!
+//! Helpers return `Result<_, Response>`: the `Err` is the page to answer with (sign in first,
+//! forbidden, not found), passed straight back by the handler.
+#![allow(clippy::result_large_err)]
 
 use std::collections::BTreeMap;
 
@@ -1296,7 +1300,7 @@ async fn signals_page(State(s): State<AppState>, v: Visitor, Query(q): Query<Sig
             ))
         })
         .collect();
-    lines.sort_by(|a, b| b.0.cmp(&a.0));
+    lines.sort_by_key(|l| std::cmp::Reverse(l.0));
     let page = SignalsPage {
         c: Chrome::new(&v, tr.signals, "signals"),
         statuses: options(
@@ -1372,7 +1376,7 @@ async fn area_page(State(s): State<AppState>, v: Visitor, Query(q): Query<AreaQu
                     count: *n,
                 })
                 .collect();
-            v.sort_by(|a, b| b.count.cmp(&a.count));
+            v.sort_by_key(|c| std::cmp::Reverse(c.count));
             v
         })
         .unwrap_or_default();

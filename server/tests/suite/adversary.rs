@@ -18,7 +18,7 @@
 //! - every honest phone still records and syncs, and in the end holds the team's state as far
 //!   as need-to-know lets it see.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -3,7 +3,7 @@
 //! a clear message that repeats nothing from the body; nothing is partially stored; the server
 //! keeps serving. Plus the payload fuzz target over its seeds and random mutations.
 
-mod common;
+use crate::common;
 
 use common::*;
 use proptest::prelude::*;

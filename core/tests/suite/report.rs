@@ -1,6 +1,6 @@
 //! The walk report and the street tactics, from an evening walk recorded through the store.
 
-mod common;
+use crate::common;
 
 use common::*;
 use wijkverkenner_core::report::WalkReport;

@@ -1,7 +1,7 @@
 //! Property tests over the public API: random sequences of user actions with random, often
 //! invalid, input. Nothing panics; a failed action changes nothing; the invariants hold.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

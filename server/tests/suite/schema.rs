@@ -4,7 +4,7 @@
 //! answer the server gives is valid by the document's schemas; and what the server refuses,
 //! the schemas refuse too.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

@@ -1,7 +1,7 @@
 //! One conformance suite for every storage backend: the same tests run against embedded
 //! SQLite and against a real PostgreSQL (started by the test command).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! is already beyond belief is repaired when the store opens, and every change a walk makes
 //! goes out under a clock of its own.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 //! Buurt tagging on Utrecht's real boundaries: inside, on and near borders, outside the city,
 //! and clear errors for files that are not boundaries.
 
-mod common;
+use crate::common;
 
 use common::*;
 use geo::{BoundingRect, Contains, Coord, LineString, MultiPolygon, Point, Polygon};

@@ -2,9 +2,9 @@
 //! schema a fresh store has, and keeps its data readable.
 //!
 //! When a migration is added, freeze the schema it replaces first:
-//! `WV_FREEZE=1 cargo test -p wijkverkenner-core --test migrations freeze -- --ignored`.
+//! `WV_FREEZE=1 cargo test -p wijkverkenner-core --test suite migrations::freeze -- --ignored`.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

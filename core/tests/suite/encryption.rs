@@ -1,7 +1,7 @@
 //! Encryption at rest: nothing typed in the field is readable in any file the store writes,
 //! and a wrong key fails cleanly without touching the file.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

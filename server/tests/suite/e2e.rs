@@ -1,7 +1,7 @@
 //! End to end over loopback HTTP: enrol, record, sync, see the team's records, the review
 //! loop back to the author, need-to-know for sensitive signals, revocation and wipe.
 
-mod common;
+use crate::common;
 
 use common::*;
 use wijkverkenner_core::*;

@@ -5,7 +5,7 @@
 //! each record only after `add_record` returned (the transaction committed), and the parent
 //! sends SIGKILL after a random delay.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -81,7 +81,7 @@ fn killed_writers_lose_no_acknowledged_record() {
     let mut rng = Rng(0x5eed_2026_1128);
     for run in 0..RUNS {
         let mut child = Command::new(&exe)
-            .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+            .args(["--exact", "crash::crash_child", "--nocapture", "--test-threads=1"])
             .env("WV_CRASH_CHILD", &path)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -4,7 +4,7 @@
 //! a final sync every replica holds the same state as the server, as far as need-to-know lets
 //! it see (withdrawn copies gone); nothing lost, nothing duplicated.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 

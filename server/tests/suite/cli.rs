@@ -4,7 +4,7 @@
 //! limited and a compression bomb costs the server no memory; the server's structured logs
 //! never carry record content.
 
-mod common;
+use crate::common;
 
 use std::net::TcpListener;
 use std::process::{Command, Stdio};

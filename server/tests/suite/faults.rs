@@ -3,7 +3,7 @@
 //! mid-sync, phone clocks a day off. After the next good sync nothing is lost and nothing is
 //! duplicated. Prints the figures.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};

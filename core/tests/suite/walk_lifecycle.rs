@@ -1,6 +1,6 @@
 //! A walk from start to submit, through the public API, on an encrypted store.
 
-mod common;
+use crate::common;
 
 use common::*;
 use wijkverkenner_core::*;

@@ -3,7 +3,7 @@
 //! sending hand-made requests to a real server over HTTP — and checking it is refused or
 //! harmless, with honest phones (real encrypted core stores) on the other side.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -1,0 +1,471 @@
+//! The review pages over real HTTP: set-up links, sign-in with the second factor, lock-out and
+//! rate limits, CSRF and origin checks, who may see and do what (a matrix of visitors and
+//! endpoints), a lead's decisions reaching the phones through the sync rules and the answer
+//! coming back, and the exports. On both storage backends where storage is involved.
+
+use std::sync::Arc;
+
+use crate::common;
+use common::*;
+use wijkverkenner_core::*;
+use wijkverkenner_server::storage::{Member as ServerMember, Role};
+use wijkverkenner_server::web::auth;
+use wijkverkenner_server::{admin, Storage};
+
+/// A browser: one cookie, no redirects followed, `Origin` on every POST.
+struct Browser {
+    agent: ureq::Agent,
+    base: String,
+    cookie: Option<String>,
+}
+
+struct Page {
+    status: u16,
+    location: String,
+    body: String,
+}
+
+impl Browser {
+    fn new(base: &str) -> Browser {
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+        Browser { agent, base: base.to_string(), cookie: None }
+    }
+
+    fn take(&mut self, mut r: ureq::http::Response<ureq::Body>) -> Page {
+        if let Some(c) = r.headers().get("set-cookie").and_then(|v| v.to_str().ok()) {
+            let pair = c.split(';').next().unwrap_or("").to_string();
+            self.cookie = if pair.ends_with('=') { None } else { Some(pair) };
+        }
+        let location = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        Page { status: r.status().as_u16(), location, body: r.body_mut().read_to_string().unwrap_or_default() }
+    }
+
+    fn get(&mut self, path: &str) -> Page {
+        let mut req = self.agent.get(format!("{}{path}", self.base));
+        if let Some(c) = &self.cookie {
+            req = req.header("Cookie", c);
+        }
+        let r = req.call().unwrap();
+        self.take(r)
+    }
+
+    fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let mut req = self.agent.post(format!("{}{path}", self.base)).header("Origin", &self.base);
+        if let Some(c) = &self.cookie {
+            req = req.header("Cookie", c);
+        }
+        let r = req.send_form(form.iter().copied()).unwrap();
+        self.take(r)
+    }
+
+    /// The CSRF token of the signed-in session, as the pages carry it.
+    fn csrf(&mut self) -> String {
+        let page = self.get("/sign-in");
+        between(&page.body, "name=\"csrf\" value=\"", "\"").unwrap_or_default()
+    }
+}
+
+fn between(s: &str, from: &str, to: &str) -> Option<String> {
+    let start = s.find(from)? + from.len();
+    let end = s[start..].find(to)? + start;
+    Some(s[start..end].to_string())
+}
+
+fn code(secret: &str, steps_ahead: i64) -> String {
+    let raw = auth::base32_decode(secret).unwrap();
+    let step = chrono::Utc::now().timestamp_millis() / 30_000 + steps_ahead;
+    format!("{:06}", auth::totp_at(&raw, step))
+}
+
+const PASSWORD: &str = "een lange zin als wachtwoord";
+
+/// Sets up `member`'s web account through a set-up link and signs in; returns the browser and
+/// the TOTP secret.
+fn signed_in(server: &TestServer, storage: &dyn Storage, member: &ServerMember, login: &str) -> (Browser, String) {
+    let token = admin::issue_web_setup(storage, &member.id, login).unwrap();
+    let mut b = Browser::new(&server.url);
+    let page = b.get(&format!("/setup/{token}"));
+    assert_eq!(page.status, 200);
+    let secret = between(&page.body, "<code id=\"secret\">", "</code>").unwrap();
+    assert!(page.body.contains("<svg"), "the QR code is on the page");
+    let done = b.post(
+        &format!("/setup/{token}"),
+        &[("password", PASSWORD), ("password_again", PASSWORD), ("code", &code(&secret, 0))],
+    );
+    assert_eq!((done.status, done.location.as_str()), (303, "/sign-in?done=1"));
+    let page = b.post("/sign-in", &[("login", login), ("password", PASSWORD), ("code", &code(&secret, 1))]);
+    assert_eq!(page.status, 303, "signed in: {}", page.body);
+    assert!(b.cookie.is_some());
+    (b, secret)
+}
+
+/// A team with one walk of a field worker: an observation and a sensitive signal, synced.
+struct Scene {
+    server: TestServer,
+    storage: Arc<dyn Storage>,
+    t: TestTeam,
+    phone: Phone,
+    walk: WalkId,
+    signal: RecordId,
+    observation: RecordId,
+    _dir: tempfile::TempDir,
+}
+
+fn scene(storage: Arc<dyn Storage>, dir: tempfile::TempDir) -> Scene {
+    let server = TestServer::start_web(storage.clone());
+    let t = team(storage.as_ref(), "Overvecht", 1);
+    let phone = Phone::enrol(&server, storage.as_ref(), &t.workers[0]);
+    let walk = phone.store.start_walk(NewWalk { purpose: "Avondronde Zamenhofdreef".into(), ..new_walk(0) }).unwrap();
+    let observation = phone
+        .store
+        .add_record(NewRecord {
+            walk_id: walk.id,
+            body: observation("Rolluik half open"),
+            created: at(5),
+            location: Some(location(52.1120, 5.1100)),
+        })
+        .unwrap()
+        .id;
+    let signal = phone
+        .store
+        .add_record(NewRecord {
+            walk_id: walk.id,
+            body: signal("Man in auto spreekt jongeren aan", "sig.youth_recruitment"),
+            created: at(10),
+            location: Some(location(52.1125, 5.1110)),
+        })
+        .unwrap()
+        .id;
+    phone.store.end_walk(&walk.id, at(40)).unwrap();
+    phone.sync().unwrap();
+    Scene { server, storage, t, phone, walk: walk.id, signal, observation, _dir: dir }
+}
+
+fn sqlite_scene() -> Scene {
+    let dir = tempfile::tempdir().unwrap();
+    scene(sqlite_storage(dir.path()), dir)
+}
+
+#[test]
+fn a_lead_sets_up_the_account_signs_in_with_the_second_factor_and_signs_out() {
+    for s in [sqlite_scene(), scene(postgres_storage(), tempfile::tempdir().unwrap())] {
+        let token = admin::issue_web_setup(s.storage.as_ref(), &s.t.lead.id, "marieke").unwrap();
+        let mut b = Browser::new(&s.server.url);
+        let page = b.get(&format!("/setup/{token}"));
+        let secret = between(&page.body, "<code id=\"secret\">", "</code>").unwrap();
+        // A short password, different passwords, a wrong code: refused, the link still works.
+        let form = |p: &'static str, q: &'static str, c: String| {
+            vec![("password", p), ("password_again", q), ("code", Box::leak(c.into_boxed_str()))]
+        };
+        for f in [
+            form("kort", "kort", code(&secret, 0)),
+            form(PASSWORD, "een andere lange zin", code(&secret, 0)),
+            form(PASSWORD, PASSWORD, "000000".into()),
+        ] {
+            let page = b.post(&format!("/setup/{token}"), &f);
+            assert_eq!(page.status, 400, "{}", page.body);
+            assert!(page.body.contains("class=\"error\""));
+        }
+        let done = b.post(&format!("/setup/{token}"), &form(PASSWORD, PASSWORD, code(&secret, 0)));
+        assert_eq!(done.status, 303);
+        // The link works once.
+        assert_eq!(b.get(&format!("/setup/{token}")).status, 404);
+
+        // Signed out: every page sends to the sign-in page.
+        assert_eq!(b.get("/dashboard").location, "/sign-in");
+        // The right password without the second factor, or with a used code: refused.
+        let page = b.post("/sign-in", &[("login", "marieke"), ("password", PASSWORD), ("code", "")]);
+        assert_eq!(page.status, 401);
+        let page = b.post("/sign-in", &[("login", "marieke"), ("password", PASSWORD), ("code", &code(&secret, 0))]);
+        assert_eq!(page.status, 401, "the code used at set-up does not work again");
+        let page = b.post("/sign-in", &[("login", "Marieke "), ("password", PASSWORD), ("code", &code(&secret, 1))]);
+        assert_eq!(page.status, 303);
+        let dashboard = b.get("/dashboard");
+        assert_eq!(dashboard.status, 200);
+        assert!(dashboard.body.contains(&s.walk.to_string()), "the walk is listed");
+        assert!(dashboard.body.contains("Werving van jongeren"), "the signal needs attention");
+
+        // Sign out: the cookie is gone and the old session token no longer works.
+        let old = b.cookie.clone();
+        let csrf = b.csrf();
+        assert_eq!(b.post("/sign-out", &[("csrf", &csrf)]).location, "/sign-in");
+        assert!(b.cookie.is_none());
+        b.cookie = old;
+        assert_eq!(b.get("/dashboard").location, "/sign-in");
+    }
+}
+
+#[test]
+fn wrong_second_factors_lock_the_account_and_slow_the_address() {
+    let s = sqlite_scene();
+    let (mut lead, secret) = signed_in(&s.server, s.storage.as_ref(), &s.t.lead, "lead");
+    let mut b = Browser::new(&s.server.url);
+    for _ in 0..auth::LOCK_AFTER {
+        let page = b.post("/sign-in", &[("login", "lead"), ("password", PASSWORD), ("code", "123456")]);
+        assert_eq!(page.status, 401);
+        assert!(page.body.contains("role=\"alert\""));
+    }
+    // The address now waits, whatever it sends.
+    let page = b.post("/sign-in", &[("login", "lead"), ("password", PASSWORD), ("code", &code(&secret, 1))]);
+    assert_eq!(page.status, 429);
+    // And the account is locked: through a second server (whose address limits know nothing
+    // of the guesses), the right password and code are refused too.
+    let account = s.storage.web_account_by_login("lead").unwrap().unwrap();
+    assert!(account.locked_until_ms > admin::now_ms(), "locked");
+    assert!(account.failures >= auth::LOCK_AFTER);
+    let second = TestServer::start_web(s.storage.clone());
+    let page = Browser::new(&second.url)
+        .post("/sign-in", &[("login", "lead"), ("password", PASSWORD), ("code", &code(&secret, 1))]);
+    assert_eq!(page.status, 401, "locked");
+    // The session signed in before keeps working (locking stops guessing, not the lead).
+    assert_eq!(lead.get("/dashboard").status, 200);
+}
+
+#[test]
+fn every_page_and_action_refuses_the_wrong_visitor() {
+    let s = sqlite_scene();
+    let storage = s.storage.as_ref();
+    let other = team(storage, "Zuidwest", 0);
+    let admin_member = admin::add_member(storage, &s.t.team.id, "Beheerder", Role::Admin, "ICT").unwrap();
+    let (mut lead, _) = signed_in(&s.server, storage, &s.t.lead, "lead");
+    let (worker, _) = signed_in(&s.server, storage, &s.t.workers[0], "worker");
+    let (other_lead, _) = signed_in(&s.server, storage, &other.lead, "other-lead");
+    let (admin, _) = signed_in(&s.server, storage, &admin_member, "admin");
+    let session_id = storage.sessions(&s.t.team.id, admin::now_ms()).unwrap()[0].0.id().to_string();
+
+    let (w, sig, obs) = (s.walk.to_string(), s.signal.to_string(), s.observation.to_string());
+    let pages = [
+        "/dashboard".to_string(),
+        format!("/walks/{w}"),
+        format!("/walks/{w}/export.geojson"),
+        format!("/walks/{w}/export.csv"),
+        "/export.geojson?period=all".into(),
+        "/export.csv?period=all".into(),
+        format!("/records/{sig}"),
+        format!("/records/{obs}"),
+        "/signals".into(),
+        "/area?period=all".into(),
+        "/area.json?period=all".into(),
+        "/buurten.geojson".into(),
+    ];
+    // The lead sees every page (so the refusals below are refusals, not broken pages).
+    for p in &pages {
+        let page = lead.get(p);
+        assert_eq!(page.status, 200, "{p}");
+    }
+    assert!(lead.get(&format!("/records/{sig}")).body.contains("Man in auto spreekt jongeren aan"));
+
+    let before = storage.history(&s.t.team.id, &sig).unwrap();
+    let mut visitors = vec![
+        ("signed out", Browser::new(&s.server.url)),
+        ("field worker", worker),
+        ("lead of another team", other_lead),
+        ("administrator", admin),
+    ];
+    for (who, b) in &mut visitors {
+        for p in &pages {
+            let page = b.get(p);
+            // A lead of another team has pages of her own (her team's, empty here); what
+            // names this team's walk or records is not found.
+            let own_list = *who == "lead of another team" && !p.contains(&w) && !p.contains(&sig) && !p.contains(&obs);
+            let refused = if own_list { page.status == 200 } else { matches!(page.status, 303 | 403 | 404) };
+            assert!(refused, "{who} on {p}: {}", page.status);
+            assert!(!page.body.contains("Man in auto") && !page.body.contains(&w), "{who} on {p} sees content");
+        }
+        let csrf = b.csrf();
+        for (action, form) in [
+            (format!("/decide/{sig}"), vec![("csrf", csrf.as_str()), ("action", "status"), ("status", "closed")]),
+            (format!("/decide/{w}"), vec![("csrf", csrf.as_str()), ("action", "reviewed")]),
+            (format!("/decide/{obs}"), vec![("csrf", csrf.as_str()), ("action", "ask"), ("question", "?")]),
+        ] {
+            let page = b.post(&action, &form);
+            assert!(matches!(page.status, 303 | 403 | 404), "{who} on {action}: {}", page.status);
+            if page.status == 303 {
+                assert!(page.location.starts_with("/sign-in"), "{who} on {action} was not refused");
+            }
+        }
+        if *who != "administrator" {
+            let page = b.post(&format!("/sessions/{session_id}/end"), &[("csrf", &csrf)]);
+            assert!(matches!(page.status, 303 | 403), "{who} ended a session");
+            assert!(page.status == 403 || page.location == "/sign-in");
+        }
+    }
+    // Nothing changed: no history, the lead's session lives, the phone pulls no decision.
+    assert_eq!(storage.history(&s.t.team.id, &sig).unwrap(), before);
+    assert_eq!(storage.history(&s.t.team.id, &w).unwrap(), vec![]);
+    assert_eq!(lead.get("/dashboard").status, 200);
+    s.phone.sync().unwrap();
+    let r = s.phone.store.record(&s.signal).unwrap();
+    assert_eq!(r.review.status, None);
+    // The sessions page is the administrator's: it lists sessions and can end the lead's.
+    let (_, mut admin) = visitors.pop().unwrap();
+    assert_eq!(admin.get("/sessions").status, 200);
+    let lead_session = storage
+        .sessions(&s.t.team.id, admin::now_ms())
+        .unwrap()
+        .into_iter()
+        .find(|(_, m)| m.id == s.t.lead.id)
+        .unwrap()
+        .0;
+    let csrf = admin.csrf();
+    assert_eq!(admin.post(&format!("/sessions/{}/end", lead_session.id()), &[("csrf", &csrf)]).status, 303);
+    assert_eq!(lead.get("/dashboard").location, "/sign-in", "an administrator ended the lead's session");
+}
+
+#[test]
+fn forms_need_the_session_token_and_this_origin() {
+    let s = sqlite_scene();
+    let (mut lead, _) = signed_in(&s.server, s.storage.as_ref(), &s.t.lead, "lead");
+    let sig = s.signal.to_string();
+    let form = |csrf: &'static str| vec![("csrf", csrf), ("action", "status"), ("status", "in_review")];
+    assert_eq!(lead.post(&format!("/decide/{sig}"), &form("")).status, 403);
+    assert_eq!(lead.post(&format!("/decide/{sig}"), &form("0123456789abcdef0123456789abcdef")).status, 403);
+    // A page of another site posting with the lead's cookie (SameSite aside): wrong origin.
+    let csrf = lead.csrf();
+    let cookie = lead.cookie.clone().unwrap();
+    let r = lead
+        .agent
+        .post(format!("{}/decide/{sig}", s.server.url))
+        .header("Origin", "https://evil.example")
+        .header("Cookie", &cookie)
+        .send_form([("csrf", csrf.as_str()), ("action", "status"), ("status", "in_review")])
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(s.storage.history(&s.t.team.id, &sig).unwrap().is_empty());
+    let ok =
+        lead.post(&format!("/decide/{sig}"), &[("csrf", csrf.as_str()), ("action", "status"), ("status", "in_review")]);
+    assert_eq!(ok.location, "/dashboard?msg=saved", "without a page to go back to: the dashboard");
+}
+
+#[test]
+fn a_decision_in_the_browser_reaches_the_phone_and_the_answer_comes_back() {
+    for s in [sqlite_scene(), scene(postgres_storage(), tempfile::tempdir().unwrap())] {
+        let (mut lead, _) = signed_in(&s.server, s.storage.as_ref(), &s.t.lead, "lead");
+        let csrf = lead.csrf();
+        let sig = s.signal.to_string();
+        let back = format!("/records/{sig}");
+        let decide = |b: &mut Browser, form: &[(&str, &str)]| {
+            let mut f = vec![("csrf", csrf.as_str()), ("back", back.as_str())];
+            f.extend_from_slice(form);
+            b.post(&format!("/decide/{sig}"), &f)
+        };
+        // new → in review → referred (to the police), each with a comment.
+        let page = decide(&mut lead, &[("action", "status"), ("status", "in_review"), ("comment", "Eerst navragen")]);
+        assert_eq!(page.location, format!("{back}?msg=saved"));
+        // Referred without a target: refused by the rules, nothing changes.
+        let page = decide(&mut lead, &[("action", "status"), ("status", "referred"), ("referral", "")]);
+        assert_eq!(page.location, format!("{back}?msg=refused"));
+        let page = decide(
+            &mut lead,
+            &[
+                ("action", "status"),
+                ("status", "referred"),
+                ("referral", "ref.police"),
+                ("comment", "Wijkagent ingelicht"),
+            ],
+        );
+        assert_eq!(page.location, format!("{back}?msg=saved"));
+        // referred → new is not a transition.
+        let page = decide(&mut lead, &[("action", "status"), ("status", "new")]);
+        assert_eq!(page.location, format!("{back}?msg=refused"));
+        let page = decide(&mut lead, &[("action", "ask"), ("question", "Welke auto was het?")]);
+        assert_eq!(page.location, format!("{back}?msg=saved"));
+
+        // The phone takes the decisions at its next sync.
+        s.phone.sync().unwrap();
+        let r = s.phone.store.record(&s.signal).unwrap();
+        assert_eq!(r.review.status, Some(SignalStatus::Referred));
+        assert_eq!(r.review.referral.as_deref(), Some("ref.police"));
+        assert_eq!(r.review.question.as_deref(), Some("Welke auto was het?"));
+        // The author answers; the lead sees the answer after the next sync.
+        s.phone.store.answer_review(&s.signal, "Een grijze Audi").unwrap();
+        s.phone.sync().unwrap();
+        let page = lead.get(&back);
+        assert!(page.body.contains("Een grijze Audi"), "the answer is on the page");
+        let history = between(&page.body, "<ol class=\"history\" id=\"history\">", "</ol>").unwrap();
+        for needle in
+            ["in behandeling", "Eerst navragen", "doorverwezen", "Politie", "Wijkagent ingelicht", "Teamleider"]
+        {
+            assert!(history.contains(needle), "history lacks {needle}: {history}");
+        }
+        let entries = s.storage.history(&s.t.team.id, &sig).unwrap();
+        let fields: Vec<&str> = entries.iter().map(|h| h.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["review_status", "review_status", "review_referral", "review_question", "review_answer"],
+            "append-only, in order"
+        );
+        assert_eq!(entries[4].member_id, s.t.workers[0].id, "the answer is the author's");
+        // Reviewed: the author's content is frozen on the phone too.
+        let page = lead.post(
+            &format!("/decide/{}", s.walk),
+            &[("csrf", &csrf), ("action", "reviewed"), ("back", &format!("/walks/{}", s.walk))],
+        );
+        assert_eq!(page.location, format!("/walks/{}?msg=saved", s.walk));
+        s.phone.sync().unwrap();
+        assert!(s.phone.store.walk(&s.walk).unwrap().reviewed_ms.is_some());
+    }
+}
+
+/// A tiny RFC 4180 reader, to check the export round-trips.
+fn read_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let (mut row, mut field, mut quoted, mut chars) = (Vec::new(), String::new(), false, text.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    rows
+}
+
+#[test]
+fn exports_hold_what_the_walk_holds_and_no_free_text() {
+    let s = sqlite_scene();
+    let (mut lead, _) = signed_in(&s.server, s.storage.as_ref(), &s.t.lead, "lead");
+    let geo = lead.get(&format!("/walks/{}/export.geojson", s.walk));
+    let doc: serde_json::Value = serde_json::from_str(&geo.body).unwrap();
+    let features = doc["features"].as_array().unwrap();
+    let kinds: Vec<&str> = features.iter().map(|f| f["properties"]["kind"].as_str().unwrap_or("track")).collect();
+    assert_eq!(kinds.iter().filter(|k| **k != "track").count(), 2, "two located records");
+    for f in features {
+        let c = &f["geometry"]["coordinates"];
+        if f["geometry"]["type"] == "Point" {
+            assert!((5.0..6.0).contains(&c[0].as_f64().unwrap()), "longitude first (RFC 7946)");
+        }
+    }
+    assert!(!geo.body.contains("Rolluik") && !geo.body.contains("Man in auto"), "no free text leaves");
+
+    let csv = lead.get(&format!("/walks/{}/export.csv", s.walk));
+    let rows = read_csv(&csv.body);
+    assert_eq!(rows[0].join(","), wijkverkenner_server::reports::export::CSV_COLUMNS.join(","));
+    assert_eq!(rows.len(), 3);
+    let timeline = s.phone.store.walk_timeline(&s.walk, &PageRequest::first(10)).unwrap().items;
+    for (row, r) in rows[1..].iter().zip(&timeline) {
+        assert_eq!(row[0], r.id.to_string());
+        assert_eq!(row[2], r.body.kind().as_str());
+        let p = r.location.point().unwrap();
+        assert_eq!(row[5].parse::<f64>().unwrap(), (p.lat * 1e6).round() / 1e6);
+        assert_eq!(row[7], r.buurt.clone().unwrap_or_default());
+    }
+    assert!(!csv.body.contains("Rolluik"));
+    // Quoting: a field with a comma or quote survives; a formula does not run.
+    use wijkverkenner_server::reports::export::csv_field;
+    for v in ["a,b", "zeg \"hallo\"", "regel\nregel"] {
+        assert_eq!(read_csv(&format!("{}\n", csv_field(v)))[0][0], v);
+    }
+    assert!(read_csv(&format!("{}\n", csv_field("=HYPERLINK(\"x\")")))[0][0].starts_with('\''));
+}
