@@ -2,7 +2,8 @@
 # Runs every test of the project: formatting, lints, unit, integration, property, crash,
 # migration and encryption tests, the fuzz targets over their seeds, the team server's tests
 # (conformance on SQLite and on a throwaway PostgreSQL, end to end, convergence, faults, bad input),
-# and the bindings: Kotlin and Swift generated, the Kotlin library compiled and tested on the JVM.
+# the bindings: Kotlin and Swift generated, the Kotlin library compiled and tested on the JVM;
+# and the review pages in Chromium (playwright-core, axe-core).
 # Long fuzz and benchmark runs have their own commands (scripts/fuzz.sh, scripts/bench.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,8 +21,10 @@ log=$(mktemp)
 cargo test --workspace --release 2>&1 | tee "$log"
 echo "== Kotlin library and bindings on the JVM (scripts/kotlin-test.sh)"
 WV_SETUP_DONE=1 bash scripts/kotlin-test.sh 2>&1 | tee -a "$log"
-# One closing line over every test binary and the JUnit run (cargo's last line is the doc
-# tests' alone).
-awk '/^test result:/ { p += $4; f += $6 } /^kotlin: [0-9]+ passed/ { p += $2; f += $4 }
+echo "== review pages in a browser (scripts/browser-test.sh)"
+WV_SETUP_DONE=1 bash scripts/browser-test.sh 2>&1 | tee -a "$log"
+# One closing line over every test binary, the JUnit run and the browser tests (cargo's last
+# line is the doc tests' alone).
+awk '/^test result:/ { p += $4; f += $6 } /^(kotlin|browser): [0-9]+ passed/ { p += $2; f += $4 }
      END { printf "%d passed, %d failed\n", p, f; if (p == 0 || f > 0) exit 1 }' "$log"
 rm -f "$log"

@@ -26,6 +26,7 @@ pub struct DemoSignIn {
     pub login: String,
     pub password: String,
     pub totp_secret: String,
+    pub team_id: String,
 }
 
 struct DemoPhone {
@@ -366,5 +367,5 @@ pub fn run(storage: &dyn Storage, url: &str, dir: &Path, buurten: &str, wijken: 
     for p in [&phone_j, &phone_f] {
         p.sync()?;
     }
-    Ok(DemoSignIn { login, password, totp_secret })
+    Ok(DemoSignIn { login, password, totp_secret, team_id: team.id })
 }

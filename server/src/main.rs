@@ -207,8 +207,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                         match wijkverkenner_server::demo::run(storage.as_ref(), &url, &demo_dir, &b, w.as_deref()) {
                             Ok(d) => println!(
                                 "\nDemo team ready. Open {url}/ and sign in:\n  user name  {}\n  password   {}\n  \
-                                 TOTP key   {}  (add it to an authenticator app, or: oathtool --totp -b {})\n",
-                                d.login, d.password, d.totp_secret, d.totp_secret
+                                 TOTP key   {}  (add it to an authenticator app, or: oathtool --totp -b {})\n  \
+                                 team       {}\n",
+                                d.login, d.password, d.totp_secret, d.totp_secret, d.team_id
                             ),
                             Err(e) => eprintln!("the demo failed: {e}"),
                         }

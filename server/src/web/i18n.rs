@@ -139,6 +139,9 @@ pub struct Tr {
     pub field_review_question: &'static str,
     pub field_review_answer: &'static str,
     pub field_reviewed_ms: &'static str,
+    pub category: &'static str,
+    pub asked: &'static str,
+    pub answered: &'static str,
 }
 
 pub static NL: Tr = Tr {
@@ -278,6 +281,9 @@ pub static NL: Tr = Tr {
     field_review_question: "vraag",
     field_review_answer: "antwoord",
     field_reviewed_ms: "beoordeling",
+    category: "Categorie",
+    asked: "gesteld",
+    answered: "beantwoord",
 };
 
 pub static EN: Tr = Tr {
@@ -417,6 +423,9 @@ pub static EN: Tr = Tr {
     field_review_question: "question",
     field_review_answer: "answer",
     field_reviewed_ms: "review",
+    category: "Category",
+    asked: "asked",
+    answered: "answered",
 };
 
 impl Tr {

@@ -176,8 +176,9 @@ impl OptionalFromRequestParts<AppState> for Visitor {
     }
 }
 
-/// Headers every page carries: no caching, no framing, no referrer (set-up links carry a
-/// token), scripts and styles only from this server.
+/// Headers every page carries: no caching, no framing, no referrer to other sites (set-up
+/// links carry a token; `no-referrer` would also make browsers send `Origin: null` on our own
+/// forms), scripts and styles only from this server.
 fn secure_headers(headers: &mut HeaderMap, tile_url: Option<&str>) {
     let tiles = tile_url.and_then(origin_of).map(|o| format!(" {o}")).unwrap_or_default();
     let csp = format!(
@@ -189,7 +190,7 @@ fn secure_headers(headers: &mut HeaderMap, tile_url: Option<&str>) {
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
 }
 

@@ -867,8 +867,8 @@ fn history_view(tr: &Tr, taxonomy: &Taxonomy, h: Vec<(crate::storage::HistoryEnt
                 "review_status" => tr.signal_status(&e.value).to_string(),
                 "review_referral" => label(taxonomy, tr, &e.value),
                 "reviewed_ms" => tr.reviewed.to_string(),
-                "review_question" => tr.ask.to_string(),
-                "review_answer" => tr.answer.to_string(),
+                "review_question" => tr.asked.to_string(),
+                "review_answer" => tr.answered.to_string(),
                 _ => e.value.clone(),
             };
             HistoryView {

@@ -1,0 +1,58 @@
+//! A phone from the command line: the real core with its own encrypted store, enrolled with a
+//! team server, syncing over HTTP. The browser tests use it to answer a lead's question the way
+//! a field worker's phone would.
+//!
+//! ```text
+//! phone DIR enrol URL CODE          enrol with a one-time code
+//! phone DIR sync URL                one sync round trip
+//! phone DIR question RECORD         print the lead's question on a record (after a sync)
+//! phone DIR answer URL RECORD TEXT  answer it, then sync
+//! ```
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use wijkverkenner_core::sync::http::HttpTransport;
+use wijkverkenner_core::{Encryption, RecordId, Store, StoreKey};
+
+fn open(dir: &Path) -> Result<Store, Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(dir)?;
+    let key_file = dir.join("key");
+    let mut key = [0u8; 32];
+    if key_file.exists() {
+        std::fs::File::open(&key_file)?.read_exact(&mut key)?;
+    } else {
+        std::fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
+        std::fs::File::create(&key_file)?.write_all(&key)?;
+    }
+    Ok(Store::open(dir.join("phone.db"), Encryption::Key(StoreKey::new(key)))?)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize| args.get(i).map(String::as_str).ok_or("usage: phone DIR enrol|sync|question|answer …");
+    let store = open(Path::new(arg(0)?))?;
+    let sync = |store: &Store, url: &str| -> Result<(), Box<dyn std::error::Error>> {
+        let outcome = store.sync(&HttpTransport::new(url), &AtomicBool::new(false))?;
+        println!("synced: acknowledged {}, pulled {}", outcome.acknowledged, outcome.pulled);
+        Ok(())
+    };
+    match arg(1)? {
+        "enrol" => {
+            let identity = store.enrol(&HttpTransport::new(arg(2)?), arg(3)?, "Testtelefoon")?;
+            println!("enrolled as {}", identity.member.display_name);
+        }
+        "sync" => sync(&store, arg(2)?)?,
+        "question" => {
+            let record = store.record(&arg(2)?.parse::<RecordId>()?)?;
+            println!("{}", record.review.question.unwrap_or_default());
+        }
+        "answer" => {
+            store.answer_review(&arg(3)?.parse::<RecordId>()?, arg(4)?)?;
+            sync(&store, arg(2)?)?;
+        }
+        other => return Err(format!("unknown command {other}").into()),
+    }
+    Ok(())
+}
