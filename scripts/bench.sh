@@ -11,6 +11,7 @@ export WV_POUCHDB_DIR="$PWD/server/benches/pouchdb"
 . scripts/postgres.sh
 cargo bench -p wijkverkenner-core --bench store
 cargo bench -p wijkverkenner-server --bench sync
+cargo bench -p wijkverkenner-server --bench dashboard
 WV_KOTLIN_BENCH=1 WV_SETUP_DONE=1 bash scripts/kotlin-test.sh
 echo "library size per profile:"
 cargo build -q --release -p wijkverkenner-bindings && cargo build -q --profile dist -p wijkverkenner-bindings

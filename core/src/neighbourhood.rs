@@ -27,6 +27,14 @@ const WIJK_NAME_KEYS: &[&str] = &["NAAM", "wijknaam", "WK_NAAM", "naam", "name"]
 const MAX_FEATURES: usize = 50_000;
 const MAX_VERTICES: usize = 5_000_000;
 
+/// A buurt or wijk code as sync carries it: 1..64 of `A-Z a-z 0-9 . _ -`, starting with a
+/// letter or digit (the rule of `sync::codec`).
+fn is_code(code: &str) -> bool {
+    (1..=64).contains(&code.len())
+        && code.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && code.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
 /// Where a point lies: its buurt and the wijk that buurt belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Place {
@@ -69,10 +77,18 @@ impl Neighbourhoods {
         let mut codes = HashSet::new();
         for f in parse_features(buurten, "buurt")? {
             let code = required(&f, BUURT_CODE_KEYS, "code")?;
+            // The code travels with every record and must pass the sync rules (`codec`).
+            if !is_code(&code) {
+                return Err(Error::Boundaries(format!(
+                    "buurt feature {}: a code has 1..64 of A-Z, a-z, 0-9, '.', '_', '-'",
+                    f.index
+                )));
+            }
             if !codes.insert(code.clone()) {
                 return Err(Error::Boundaries(format!("buurt feature {}: code {code} appears twice", f.index)));
             }
-            let wijk_code = optional(&f.props, BUURT_WIJK_KEYS);
+            // A wijk code that could not travel is left out (the buurt still tags records).
+            let wijk_code = optional(&f.props, BUURT_WIJK_KEYS).filter(|c| is_code(c));
             let wijk_name =
                 wijk_code.as_ref().and_then(|w| wijk_names.iter().find(|(c, _)| c == w).map(|(_, n)| n.clone()));
             let place = Place {

@@ -304,7 +304,10 @@ pub struct StreetTactics {
 impl StreetTactics {
     /// The tactics over `reports`; `noted_before` says whether a signal lies where something
     /// was noted before it (on the phone: `Store::records_near`; on the server: its own query).
-    pub fn of(reports: &[WalkReport], mut noted_before: impl FnMut(&SignalLine) -> bool) -> StreetTactics {
+    pub fn of<'a>(
+        reports: impl IntoIterator<Item = &'a WalkReport>,
+        mut noted_before: impl FnMut(&SignalLine) -> bool,
+    ) -> StreetTactics {
         let mut t = StreetTactics::default();
         let mut outside = 0i64;
         let mut minutes: Vec<u16> = Vec::new();

@@ -90,6 +90,8 @@ pub struct AppState {
     pub pushes: Arc<PushLimits>,
     /// The review pages' settings.
     pub web: Arc<crate::web::WebConfig>,
+    /// The teams' walks and records as the review pages read them, kept up to date.
+    pub read_model: Arc<crate::reports::ReadModel>,
 }
 
 impl AppState {
@@ -103,6 +105,7 @@ impl AppState {
             clients: ClientLimits::default(),
             pushes: Arc::new(PushLimits::default()),
             web: Arc::new(crate::web::WebConfig { secure_cookies: true, ..Default::default() }),
+            read_model: Arc::new(crate::reports::ReadModel::default()),
         }
     }
 }
@@ -119,7 +122,21 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint takes another method")
         })
+        .layer(axum::middleware::map_response(harden))
         .with_state(state)
+}
+
+/// Headers every answer carries unless it set its own (pages set a CSP that allows their
+/// scripts; assets may be cached): nothing is sniffed, framed, cached or allowed to run.
+async fn harden(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.entry(header::X_CONTENT_TYPE_OPTIONS).or_insert(HeaderValue::from_static("nosniff"));
+    h.entry(header::X_FRAME_OPTIONS).or_insert(HeaderValue::from_static("DENY"));
+    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
+    h.entry(header::REFERRER_POLICY).or_insert(HeaderValue::from_static("same-origin"));
+    r
 }
 
 /// The client's address, for rate limits and the security log.

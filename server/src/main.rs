@@ -51,6 +51,10 @@ enum Command {
         /// (always, in production) leave this off.
         #[arg(long, env = "WV_INSECURE_COOKIES")]
         insecure_cookies: bool,
+        /// The review pages' address as browsers reach it (https://wijk.example.nl), behind a
+        /// proxy: forms must come from exactly this origin.
+        #[arg(long, env = "WV_PUBLIC_URL")]
+        public_url: Option<String>,
         /// Create a demo team in this storage once serving (three simulated phones record and
         /// sync an evening walk; a demo lead's sign-in is printed). Never in production.
         #[arg(long)]
@@ -170,7 +174,16 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let s = storage.as_ref();
     let found = |ok: bool, what: &'static str| if ok { Ok(()) } else { Err(what) };
     match cli.command {
-        Command::Serve { listen, trust_forwarded_for, buurten, wijken, tile_url, insecure_cookies, demo } => {
+        Command::Serve {
+            listen,
+            trust_forwarded_for,
+            buurten,
+            wijken,
+            tile_url,
+            insecure_cookies,
+            public_url,
+            demo,
+        } => {
             let mut state = AppState::new(storage.clone(), Arc::new(Taxonomy::default_taxonomy()));
             state.trust_forwarded_for = trust_forwarded_for;
             let read =
@@ -187,6 +200,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             state.web = Arc::new(wijkverkenner_server::web::WebConfig {
                 secure_cookies: !insecure_cookies,
                 tile_url,
+                public_origin: public_url.map(|u| u.trim_end_matches('/').to_string()),
                 boundaries,
                 ..Default::default()
             });

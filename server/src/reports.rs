@@ -5,7 +5,8 @@
 //! Need-to-know: these functions read everything of a team, sensitive signals included; only
 //! the team's leads may be shown their results (`web` checks that before calling).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use wijkverkenner_core::location::haversine_m;
 use wijkverkenner_core::record::{Record, RecordBody, Severity};
@@ -16,71 +17,178 @@ use wijkverkenner_core::sync::wire::{Entity, EntityKind};
 use wijkverkenner_core::{SignalStatus, Taxonomy, TrackPoint, Walk, WalkStatus};
 
 use crate::error::Result;
-use crate::storage::{HistoryEntry, Member, Storage, StoredRow};
+use crate::storage::{HistoryEntry, Member, Storage};
 
 /// An open signal (new or in review) untouched this long has an overdue follow-up.
 pub const FOLLOW_UP_DUE_MS: i64 = 14 * 86_400_000;
 
-/// A team's synced walks and live records, parsed.
+/// A team's synced walks and live records, parsed, kept up to date from the team's feed.
+///
+/// The review pages read a whole team (the dashboard's walks, its signals, the area view), and
+/// parsing 100,000 stored documents for every page would take seconds. So each team's data is
+/// parsed once and then brought up to date from the entities changed since (`seq`), the way a
+/// phone follows the feed; the reports of ended walks are kept until their walk or a record of
+/// it changes. See [`ReadModel`].
+#[derive(Default)]
 pub struct TeamData {
-    pub walks: Vec<(Walk, Vec<TrackPoint>)>,
-    pub records: Vec<Record>,
+    pub walks: HashMap<String, (Walk, Vec<TrackPoint>)>,
+    pub records: HashMap<String, Record>,
     pub members: HashMap<String, Member>,
+    /// Record ids per walk id.
+    by_walk: HashMap<String, BTreeSet<String>>,
+    /// Reports of ended walks, until their walk or one of its records changes.
+    reports: HashMap<String, Arc<WalkReport>>,
+    near: Option<Arc<NearIndex>>,
+    /// The team's feed position this data reflects.
+    seq: i64,
 }
 
-fn parse<T>(rows: Vec<StoredRow>, read: impl Fn(&Entity) -> wijkverkenner_core::Result<T>) -> Vec<T> {
-    rows.into_iter()
-        .filter_map(|row| {
-            let e: Entity = serde_json::from_str(&row.doc).ok()?;
-            if e.deleted {
-                return None;
-            }
-            match read(&e) {
-                Ok(t) => Some(t),
-                Err(err) => {
-                    // Stored before today's rules: an operator's `suspects` lists it.
-                    tracing::warn!(entity = %e.id, error = %err, "a stored entity cannot be read for the review pages");
-                    None
-                }
-            }
-        })
-        .collect()
+fn parse_row<T>(doc: &str, read: impl Fn(&Entity) -> wijkverkenner_core::Result<T>) -> Option<(Entity, T)> {
+    let e: Entity = serde_json::from_str(doc).ok()?;
+    if e.deleted {
+        return None;
+    }
+    match read(&e) {
+        Ok(t) => Some((e, t)),
+        Err(err) => {
+            // Stored before today's rules: an operator's `suspects` lists it.
+            tracing::warn!(entity = %e.id, error = %err, "a stored entity cannot be read for the review pages");
+            None
+        }
+    }
+}
+
+/// One walk with its records, read directly (the walk page, its exports).
+pub struct WalkData {
+    pub walk: Walk,
+    pub track: Vec<TrackPoint>,
+    pub records: Vec<Record>,
+    pub author: String,
+}
+
+/// A walk of the team and its live records, or `None` (no such walk in this team).
+pub fn load_walk(storage: &dyn Storage, team_id: &str, walk_id: &str) -> Result<Option<WalkData>> {
+    let mut row = None;
+    storage.transaction(&mut |tx| {
+        row = tx.get_row(team_id, walk_id)?;
+        Ok(())
+    })?;
+    let Some(row) = row.filter(|w| !w.quarantined) else { return Ok(None) };
+    let Some((_, (walk, track))) = parse_row(&row.doc, walk_of) else { return Ok(None) };
+    let records = storage
+        .walk_records(team_id, walk_id)?
+        .iter()
+        .filter_map(|r| parse_row(&r.doc, record_of))
+        .map(|(_, r)| r)
+        .collect();
+    let author = storage.member(&walk.author_id.to_string())?.map(|m| m.display_name).unwrap_or_else(|| "?".into());
+    Ok(Some(WalkData { walk, track, records, author }))
 }
 
 impl TeamData {
+    /// The whole team, parsed now (no cache; the read model keeps one up to date instead).
     pub fn load(storage: &dyn Storage, team_id: &str) -> Result<TeamData> {
-        let walks = parse(storage.entities_of_kind(team_id, EntityKind::Walk)?, walk_of);
-        let mut records = Vec::new();
-        for kind in [EntityKind::Observation, EntityKind::Conversation, EntityKind::Signal] {
-            records.extend(parse(storage.entities_of_kind(team_id, kind)?, record_of));
-        }
-        let members = storage.members(team_id)?.into_iter().map(|m| (m.id.clone(), m)).collect();
-        Ok(TeamData { walks, records, members })
+        let mut data = TeamData::default();
+        data.refresh(storage, team_id)?;
+        Ok(data)
     }
 
-    /// One walk with its records only.
-    pub fn load_walk(storage: &dyn Storage, team_id: &str, walk_id: &str) -> Result<Option<TeamData>> {
-        let mut walk = None;
-        storage.transaction(&mut |tx| {
-            walk = tx.get_row(team_id, walk_id)?;
-            Ok(())
-        })?;
-        let Some(walk) = walk.filter(|w| !w.quarantined) else { return Ok(None) };
-        let walks = parse(vec![walk], walk_of);
-        if walks.is_empty() {
-            return Ok(None);
+    /// Takes in what changed in the team since this data was read.
+    fn refresh(&mut self, storage: &dyn Storage, team_id: &str) -> Result<()> {
+        let changed = storage.entities_after(team_id, self.seq)?;
+        let records_changed = changed.iter().any(|c| c.kind != EntityKind::Walk);
+        for c in changed {
+            self.seq = self.seq.max(c.seq);
+            let walk_of_record = self.records.get(&c.id).map(|r| r.walk_id.to_string());
+            // Out with the old version…
+            if c.kind == EntityKind::Walk {
+                self.walks.remove(&c.id);
+                self.reports.remove(&c.id);
+            } else if let Some(w) = walk_of_record {
+                self.records.remove(&c.id);
+                self.reports.remove(&w);
+                if let Some(set) = self.by_walk.get_mut(&w) {
+                    set.remove(&c.id);
+                }
+            }
+            if c.quarantined {
+                continue;
+            }
+            // …in with the new one.
+            if c.kind == EntityKind::Walk {
+                if let Some((_, w)) = parse_row(&c.doc, walk_of) {
+                    self.walks.insert(c.id, w);
+                }
+            } else if let Some((_, r)) = parse_row(&c.doc, record_of) {
+                let w = r.walk_id.to_string();
+                self.reports.remove(&w);
+                self.by_walk.entry(w).or_default().insert(c.id.clone());
+                self.records.insert(c.id, r);
+            }
         }
-        let records = parse(storage.walk_records(team_id, walk_id)?, record_of);
-        let members = storage.members(team_id)?.into_iter().map(|m| (m.id.clone(), m)).collect();
-        Ok(Some(TeamData { walks, records, members }))
+        if records_changed {
+            self.near = None;
+        }
+        self.members = storage.members(team_id)?.into_iter().map(|m| (m.id.clone(), m)).collect();
+        Ok(())
     }
 
     pub fn author_name(&self, id: &str) -> String {
         self.members.get(id).map(|m| m.display_name.clone()).unwrap_or_else(|| "?".into())
     }
 
-    pub fn record(&self, id: &str) -> Option<&Record> {
-        self.records.iter().find(|r| r.id.to_string() == id)
+    /// A walk's live records, in time order.
+    pub fn walk_records(&self, walk_id: &str) -> Vec<&Record> {
+        let mut out: Vec<&Record> = self
+            .by_walk
+            .get(walk_id)
+            .map(|ids| ids.iter().filter_map(|id| self.records.get(id)).collect())
+            .unwrap_or_default();
+        out.sort_by_key(|r| (r.created.utc_ms, r.id));
+        out
+    }
+
+    /// A walk's report: kept for ended walks, computed afresh for active ones (their figures
+    /// run with the clock).
+    pub fn report(&mut self, walk_id: &str, taxonomy: &Taxonomy, now_ms: i64) -> Option<Arc<WalkReport>> {
+        if let Some(r) = self.reports.get(walk_id) {
+            return Some(r.clone());
+        }
+        let (walk, _) = self.walks.get(walk_id)?;
+        let records: Vec<Record> = self.walk_records(walk_id).into_iter().cloned().collect();
+        let report = Arc::new(WalkReport::of(walk, &records, taxonomy, now_ms));
+        if walk.status != WalkStatus::Active {
+            self.reports.insert(walk_id.to_string(), report.clone());
+        }
+        Some(report)
+    }
+
+    fn near(&mut self) -> Arc<NearIndex> {
+        if self.near.is_none() {
+            self.near = Some(Arc::new(NearIndex::new(self.records.values())));
+        }
+        self.near.clone().expect("just built")
+    }
+}
+
+/// Every team's [`TeamData`], kept in memory and brought up to date on each read. A team's
+/// pages wait for each other while one brings it up to date (reads of one team are serial;
+/// teams are independent).
+#[derive(Default)]
+pub struct ReadModel {
+    teams: Mutex<HashMap<String, Arc<Mutex<TeamData>>>>,
+}
+
+impl ReadModel {
+    /// Runs `f` on the team's data, brought up to date first.
+    pub fn with<T>(&self, storage: &dyn Storage, team_id: &str, f: impl FnOnce(&mut TeamData) -> T) -> Result<T> {
+        let team = {
+            let mut teams = self.teams.lock().unwrap_or_else(|p| p.into_inner());
+            teams.entry(team_id.to_string()).or_default().clone()
+        };
+        let mut data = team.lock().unwrap_or_else(|p| p.into_inner());
+        data.refresh(storage, team_id)?;
+        Ok(f(&mut data))
     }
 }
 
@@ -106,7 +214,7 @@ impl Filter {
 /// A walk as the dashboard lists it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WalkRow {
-    pub report: WalkReport,
+    pub report: Arc<WalkReport>,
     pub author: String,
     pub records: usize,
     pub signals: usize,
@@ -134,59 +242,64 @@ pub struct Attention {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dashboard {
+    /// At most [`DASHBOARD_ROWS`].
     pub walks: Vec<WalkRow>,
     pub attention: Vec<Attention>,
     pub tactics: StreetTactics,
+    /// How many walks the filter admits.
+    pub walks_total: usize,
 }
+
+/// Most walks and signals a dashboard lists (newest walks, most urgent signals); the rest are
+/// a narrower filter or the signals page away.
+pub const DASHBOARD_ROWS: usize = 200;
 
 /// The dashboard: the walks the filter admits (newest first), the signals needing attention
 /// (in any walk: a lead must not miss an acute signal because of a filter; most urgent first),
 /// and the street tactics of the admitted walks.
-pub fn dashboard(data: &TeamData, filter: &Filter, taxonomy: &Taxonomy, now_ms: i64) -> Dashboard {
-    let mut by_walk: HashMap<_, Vec<Record>> = HashMap::new();
-    for r in &data.records {
-        by_walk.entry(r.walk_id).or_default().push(r.clone());
-    }
-    let mut walks: Vec<WalkRow> = data
+pub fn dashboard(data: &mut TeamData, filter: &Filter, taxonomy: &Taxonomy, now_ms: i64) -> Dashboard {
+    let mut admitted: Vec<(i64, String)> = data
         .walks
         .iter()
-        .filter(|(w, _)| filter.admits(w))
-        .map(|(w, _)| {
-            let records = by_walk.get(&w.id).map(Vec::as_slice).unwrap_or_default();
-            let report = WalkReport::of(w, records, taxonomy, now_ms);
-            WalkRow {
-                author: data.author_name(&w.author_id.to_string()),
-                records: records.len(),
-                signals: report.signals.len(),
-                report,
-            }
-        })
+        .filter(|(_, (w, _))| filter.admits(w))
+        .map(|(id, (w, _))| (w.started.utc_ms, id.clone()))
         .collect();
-    walks.sort_by_key(|w| std::cmp::Reverse(w.report.started.utc_ms));
-
-    let mut attention: Vec<Attention> = data
-        .records
+    admitted.sort_by_key(|(t, _)| std::cmp::Reverse(*t));
+    let reports: Vec<Arc<WalkReport>> =
+        admitted.iter().filter_map(|(_, id)| data.report(id, taxonomy, now_ms)).collect();
+    let walks: Vec<WalkRow> = reports
         .iter()
-        .filter_map(|r| {
-            let reasons = reasons(r, now_ms);
-            (!reasons.is_empty()).then(|| Attention {
-                record: r.clone(),
-                author: data.author_name(&r.author_id.to_string()),
-                reasons,
-            })
+        .take(DASHBOARD_ROWS)
+        .map(|report| WalkRow {
+            author: data.author_name(&report.author_id.to_string()),
+            records: report.timeline.len(),
+            signals: report.signals.len(),
+            report: report.clone(),
         })
         .collect();
-    let severity = |a: &Attention| match &a.record.body {
+
+    let mut urgent: Vec<(&Record, Vec<Reason>)> =
+        data.records.values().map(|r| (r, reasons(r, now_ms))).filter(|(_, why)| !why.is_empty()).collect();
+    let severity = |r: &Record| match &r.body {
         RecordBody::Signal(s) => s.severity,
         _ => Severity::Low,
     };
-    attention.sort_by(|a, b| severity(b).cmp(&severity(a)).then(a.record.created.utc_ms.cmp(&b.record.created.utc_ms)));
+    urgent.sort_by(|a, b| severity(b.0).cmp(&severity(a.0)).then(a.0.created.utc_ms.cmp(&b.0.created.utc_ms)));
+    let attention = urgent
+        .into_iter()
+        .take(DASHBOARD_ROWS)
+        .map(|(r, reasons)| Attention {
+            record: r.clone(),
+            author: data.author_name(&r.author_id.to_string()),
+            reasons,
+        })
+        .collect();
 
-    let near = NearIndex::new(&data.records);
-    let reports: Vec<WalkReport> = walks.iter().map(|w| w.report.clone()).collect();
-    let tactics =
-        StreetTactics::of(&reports, |s| s.point.is_some_and(|(lat, lon)| near.noted_before(lat, lon, s.at.utc_ms)));
-    Dashboard { walks, attention, tactics }
+    let near = data.near();
+    let tactics = StreetTactics::of(reports.iter().map(|r| r.as_ref()), |s| {
+        s.point.is_some_and(|(lat, lon)| near.noted_before(lat, lon, s.at.utc_ms))
+    });
+    Dashboard { walks, attention, tactics, walks_total: admitted.len() }
 }
 
 /// Why record `r` needs attention (empty: it does not).
@@ -225,7 +338,7 @@ impl NearIndex {
     const LAT: f64 = 0.0005;
     const LON: f64 = 0.0008;
 
-    fn new(records: &[Record]) -> Self {
+    fn new<'a>(records: impl Iterator<Item = &'a Record>) -> Self {
         let mut cells = Cells::new();
         for r in records {
             if let Some(p) = r.location.point() {
@@ -263,7 +376,7 @@ pub struct BuurtCounts {
 
 pub fn area(data: &TeamData, since_ms: Option<i64>) -> std::collections::BTreeMap<String, BuurtCounts> {
     let mut out: std::collections::BTreeMap<String, BuurtCounts> = Default::default();
-    for r in &data.records {
+    for r in data.records.values() {
         if since_ms.is_some_and(|s| r.created.utc_ms < s) {
             continue;
         }
@@ -359,15 +472,13 @@ pub mod export {
             .unwrap_or_default()
     }
 
-    /// One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. A leading
-    /// `=`, `+`, `-`, `@` gets a `'` so a spreadsheet does not run it as a formula.
+    /// One CSV field (RFC 4180): quoted when it holds a comma, semicolon (the separator of
+    /// Dutch spreadsheets), quote or line break. A leading `=`, `+`, `-`, `@`, tab or carriage
+    /// return gets a `'` so a spreadsheet does not run it as a formula.
     pub fn csv_field(s: &str) -> String {
-        let s = if s.starts_with(['=', '+', '-', '@']) && s.parse::<f64>().is_err() {
-            format!("'{s}")
-        } else {
-            s.to_string()
-        };
-        if s.contains([',', '"', '\n', '\r']) {
+        let formula = s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.parse::<f64>().is_err();
+        let s = if formula { format!("'{s}") } else { s.to_string() };
+        if s.contains([',', ';', '"', '\n', '\r']) {
             format!("\"{}\"", s.replace('"', "\"\""))
         } else {
             s

@@ -325,11 +325,17 @@ fn check_ms(ms: i64, field: &'static str, now_ms: i64) -> Result<()> {
     Ok(())
 }
 
-/// A buurt or wijk code: 1..64 characters, no control characters, no surrounding spaces.
+/// A buurt or wijk code: 1..64 of `A-Z a-z 0-9 . _ -`, starting with a letter or digit (CBS
+/// codes like `BU03440311` or a municipality's `0311`). Codes end up in links, exports and
+/// spreadsheets: nothing that reads as text, markup or a formula.
 fn check_code(field: &'static str, code: &str) -> Result<()> {
     crate::text::check_required(field, code, MAX_CODE_CHARS)?;
-    if code.chars().any(char::is_control) || code.trim() != code {
-        return Err(Error::invalid(field, "a code has no control characters or surrounding spaces"));
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if !code.chars().all(allowed) || !code.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(Error::invalid(
+            field,
+            "a code has only letters, digits, '.', '_' and '-', and starts with a letter or digit",
+        ));
     }
     Ok(())
 }

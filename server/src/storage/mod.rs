@@ -112,6 +112,16 @@ impl StoredRow {
     }
 }
 
+/// An entity as [`Storage::entities_after`] lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangedRow {
+    pub id: String,
+    pub kind: EntityKind,
+    pub seq: i64,
+    pub quarantined: bool,
+    pub doc: String,
+}
+
 /// An enrolment code as an administrator sees it: never the code, an id made of its hash.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CodeInfo {
@@ -305,8 +315,10 @@ pub trait Storage: Send + Sync {
 
     // The review pages.
 
-    /// The team's stored entities of one kind (not quarantined), oldest first.
-    fn entities_of_kind(&self, team_id: &str, kind: EntityKind) -> Result<Vec<StoredRow>>;
+    /// Every entity of the team changed after feed position `seq` (quarantined ones included,
+    /// so a reader can drop them), in feed order: how the review pages' read model follows the
+    /// team.
+    fn entities_after(&self, team_id: &str, seq: i64) -> Result<Vec<ChangedRow>>;
     /// A walk's records (not quarantined).
     fn walk_records(&self, team_id: &str, walk_id: &str) -> Result<Vec<StoredRow>>;
     /// The review history of one walk or record, oldest first.
@@ -314,8 +326,12 @@ pub trait Storage: Send + Sync {
 
     fn web_account(&self, member_id: &str) -> Result<Option<WebAccount>>;
     fn web_account_by_login(&self, login: &str) -> Result<Option<WebAccount>>;
-    /// Records the outcome of a sign-in attempt (failures, lock, last TOTP step).
+    /// Records a failed sign-in attempt (failures, lock).
     fn update_web_account(&self, account: &WebAccount) -> Result<()>;
+    /// A successful sign-in with TOTP step `step`: clears the failures and records the step,
+    /// atomically and only if the account's last step is earlier (a code works once, even when
+    /// two attempts race); `false` if it was not.
+    fn claim_totp_step(&self, member_id: &str, step: i64) -> Result<bool>;
     /// Stores a set-up link; an earlier unused link of the member stops working.
     fn create_web_setup(&self, setup: &WebSetup) -> Result<()>;
     /// An unused, unexpired set-up link.

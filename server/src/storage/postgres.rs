@@ -7,8 +7,8 @@ use std::sync::{Condvar, Mutex};
 use postgres::{Client, NoTls, Row, Transaction};
 
 use super::{
-    Caller, CodeInfo, Device, FeedPage, HistoryEntry, Member, Redeemed, Role, Storage, Stored, StoredRow, Team, Tx,
-    Viewer, WebAccount, WebSession, WebSetup, ENROL_RETRY_MS,
+    Caller, ChangedRow, CodeInfo, Device, FeedPage, HistoryEntry, Member, Redeemed, Role, Storage, Stored, StoredRow,
+    Team, Tx, Viewer, WebAccount, WebSession, WebSetup, ENROL_RETRY_MS,
 };
 use crate::error::Result;
 use wijkverkenner_core::sync::wire::EntityKind;
@@ -543,13 +543,21 @@ impl Storage for PostgresStorage {
         Ok(FeedPage { docs, withdrawn, cursor: last, more })
     }
 
-    fn entities_of_kind(&self, team_id: &str, kind: EntityKind) -> Result<Vec<StoredRow>> {
+    fn entities_after(&self, team_id: &str, seq: i64) -> Result<Vec<ChangedRow>> {
         let rows = self.conn()?.client().query(
-            "SELECT doc, seq, last_device, quarantined FROM entities
-             WHERE team_id = $1 AND kind = $2 AND NOT quarantined ORDER BY seq",
-            &[&team_id, &kind.as_str()],
+            "SELECT id, kind, seq, quarantined, doc FROM entities WHERE team_id = $1 AND seq > $2 ORDER BY seq",
+            &[&team_id, &seq],
         )?;
-        Ok(rows.iter().map(stored_row).collect())
+        Ok(rows
+            .iter()
+            .map(|r| ChangedRow {
+                id: r.get(0),
+                kind: EntityKind::parse(r.get(1)).unwrap_or(EntityKind::Observation),
+                seq: r.get(2),
+                quarantined: r.get(3),
+                doc: r.get(4),
+            })
+            .collect())
     }
 
     fn walk_records(&self, team_id: &str, walk_id: &str) -> Result<Vec<StoredRow>> {
@@ -603,6 +611,14 @@ impl Storage for PostgresStorage {
             &[&a.member_id, &a.totp_last_step, &failures, &a.locked_until_ms],
         )?;
         Ok(())
+    }
+
+    fn claim_totp_step(&self, member_id: &str, step: i64) -> Result<bool> {
+        Ok(self.conn()?.client().execute(
+            "UPDATE web_accounts SET totp_last_step = $2, failures = 0, locked_until_ms = 0
+             WHERE member_id = $1 AND totp_last_step < $2",
+            &[&member_id, &step],
+        )? == 1)
     }
 
     fn create_web_setup(&self, w: &WebSetup) -> Result<()> {

@@ -7,8 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use super::{
-    Caller, CodeInfo, Device, FeedPage, HistoryEntry, Member, Redeemed, Role, Storage, Stored, StoredRow, Team, Tx,
-    Viewer, WebAccount, WebSession, WebSetup, ENROL_RETRY_MS,
+    Caller, ChangedRow, CodeInfo, Device, FeedPage, HistoryEntry, Member, Redeemed, Role, Storage, Stored, StoredRow,
+    Team, Tx, Viewer, WebAccount, WebSession, WebSetup, ENROL_RETRY_MS,
 };
 use crate::error::{Error, Result};
 use wijkverkenner_core::sync::wire::EntityKind;
@@ -565,13 +565,21 @@ impl Storage for SqliteStorage {
         })
     }
 
-    fn entities_of_kind(&self, team_id: &str, kind: EntityKind) -> Result<Vec<StoredRow>> {
+    fn entities_after(&self, team_id: &str, seq: i64) -> Result<Vec<ChangedRow>> {
         self.read(|c| {
             let mut st = c.prepare_cached(
-                "SELECT doc, seq, last_device, quarantined FROM entities
-                 WHERE team_id = ?1 AND kind = ?2 AND NOT quarantined ORDER BY seq",
+                "SELECT id, kind, seq, quarantined, doc FROM entities WHERE team_id = ?1 AND seq > ?2 ORDER BY seq",
             )?;
-            let rows = st.query_map(params![team_id, kind.as_str()], stored_row)?;
+            let rows = st.query_map(params![team_id, seq], |r| {
+                let kind: String = r.get(1)?;
+                Ok(ChangedRow {
+                    id: r.get(0)?,
+                    kind: EntityKind::parse(&kind).unwrap_or(EntityKind::Observation),
+                    seq: r.get(2)?,
+                    quarantined: r.get(3)?,
+                    doc: r.get(4)?,
+                })
+            })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
@@ -632,6 +640,16 @@ impl Storage for SqliteStorage {
                 params![a.member_id, a.totp_last_step, a.failures, a.locked_until_ms],
             )?;
             Ok(())
+        })
+    }
+
+    fn claim_totp_step(&self, member_id: &str, step: i64) -> Result<bool> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "UPDATE web_accounts SET totp_last_step = ?2, failures = 0, locked_until_ms = 0
+                 WHERE member_id = ?1 AND totp_last_step < ?2",
+                params![member_id, step],
+            )? == 1)
         })
     }
 

@@ -69,6 +69,48 @@ pub struct WebConfig {
     pub boundaries: Option<Arc<Boundaries>>,
     /// Wrong sign-ins per address (the same rule as enrolment codes).
     pub sign_in_limits: EnrolLimits,
+    /// Sign-in attempts wait their turn per address and per login, so that parallel requests
+    /// cannot all pass the limits and the lock-out before any failure is counted, nor use one
+    /// TOTP code twice.
+    pub sign_in_turns: KeyedLocks,
+    /// The pages' origin as browsers see it (`https://wijk.example.nl`), when the server is
+    /// behind a proxy; otherwise the request's `Host` with `https` (or `http` with insecure
+    /// cookies). Every POST must come from it.
+    pub public_origin: Option<String>,
+}
+
+/// One async lock per key, made when first asked for and dropped when nobody holds or waits
+/// for it.
+#[derive(Debug, Default)]
+pub struct KeyedLocks(std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+/// The turn of one key; the next waiter goes when this is dropped.
+pub struct Turn<'a> {
+    locks: &'a KeyedLocks,
+    key: String,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl KeyedLocks {
+    pub async fn turn(&self, key: &str) -> Turn<'_> {
+        let lock = {
+            let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(key.to_string()).or_default().clone()
+        };
+        let guard = lock.lock_owned().await;
+        Turn { locks: self, key: key.to_string(), guard: Some(guard) }
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.guard.take();
+        let mut map = self.locks.0.lock().unwrap_or_else(|p| p.into_inner());
+        // Only the map holds it: nobody waits.
+        if map.get(&self.key).is_some_and(|l| Arc::strong_count(l) == 1) {
+            map.remove(&self.key);
+        }
+    }
 }
 
 impl WebConfig {
@@ -202,11 +244,26 @@ fn origin_of(url: &str) -> Option<String> {
         .then(|| format!("{scheme}://{host}"))
 }
 
-/// Is this POST from one of our own pages? Browsers send `Origin` with every POST; when it is
-/// there it must name this host. (With `SameSite=Strict` cookies and the CSRF token, this is
-/// the third of three checks.)
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-    origin.split_once("://").is_some_and(|(_, o)| o == host)
+/// Is this POST from one of our own pages? Browsers send `Origin` with every POST (and, with
+/// `Referrer-Policy: same-origin`, a `Referer` of this site); one of them must name exactly
+/// this site's origin, scheme included. A request with neither is refused. (With
+/// `SameSite=Strict` cookies and the CSRF token, this is the third of three checks.)
+fn same_origin(headers: &HeaderMap, web: &WebConfig) -> bool {
+    let expected = match &web.public_origin {
+        Some(o) => o.trim_end_matches('/').to_string(),
+        None => {
+            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+            format!("{}://{host}", if web.secure_cookies { "https" } else { "http" })
+        }
+    };
+    let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let from_referer = || {
+        let r = text(header::REFERER)?;
+        let (scheme, rest) = r.split_once("://")?;
+        Some(format!("{scheme}://{}", rest.split('/').next().unwrap_or("")))
+    };
+    match text(header::ORIGIN) {
+        Some(origin) => origin == expected,
+        None => from_referer().is_some_and(|o| o == expected),
+    }
 }

@@ -22,7 +22,7 @@ use super::auth;
 use super::{same_origin, secure_headers, Signed, Tr, Visitor, SESSION_IDLE_MS, SESSION_MAX_MS};
 use crate::admin::{now_ms, sha256_hex};
 use crate::api::{AppState, ClientAddr};
-use crate::reports::{self, export, Filter, Reason, TeamData};
+use crate::reports::{self, export, Filter, Reason};
 use crate::review::{self, Decision, Refused};
 use crate::storage::{WebAccount, WebSession};
 
@@ -136,7 +136,7 @@ fn check_action<'a>(
     if !allowed(signed) {
         return Err(message(s, v, StatusCode::FORBIDDEN, v.tr.forbidden));
     }
-    if !same_origin(headers) || !constant_eq(csrf, &signed.csrf) {
+    if !same_origin(headers, &s.web) || !constant_eq(csrf, &signed.csrf) {
         tracing::warn!(target: "security", member = %signed.member.id, reason = "csrf", "a form without a valid token");
         return Err(message(s, v, StatusCode::FORBIDDEN, v.tr.forbidden));
     }
@@ -196,7 +196,18 @@ fn km(m: f64, tr: &Tr) -> String {
     }
 }
 
-fn percent(share: f64) -> String {
+/// A value for a URL's query: everything but unreserved characters percent-encoded.
+fn percent(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn share(share: f64) -> String {
     format!("{:.0} %", share * 100.0)
 }
 
@@ -222,10 +233,17 @@ fn since(period: Option<&str>, now: i64) -> (Option<i64>, &'static str) {
     }
 }
 
-/// A path inside this site to go back to after an action (never another site).
+/// A page of this site to go back to after an action: one of the pages, or a walk or record
+/// page by its id; anything else is the dashboard (never another site, never a header
+/// injection).
 fn local_path(back: &str) -> String {
-    if back.starts_with('/') && !back.starts_with("//") && !back.contains(['\\', '\r', '\n']) {
-        back.split('?').next().unwrap_or("/dashboard").to_string()
+    let back = back.split('?').next().unwrap_or("");
+    let page = ["/", "/dashboard", "/signals", "/area", "/sessions", "/sign-in"].contains(&back);
+    let entity = ["/walks/", "/records/"]
+        .iter()
+        .any(|p| back.strip_prefix(p).is_some_and(|id| id.len() == 36 && uuid::Uuid::parse_str(id).is_ok()));
+    if page || entity {
+        back.to_string()
     } else {
         "/dashboard".into()
     }
@@ -276,9 +294,14 @@ async fn sign_in(
 ) -> Response {
     let failed =
         |status| render(&s, status, &SignInPage { c: Chrome::new(&v, v.tr.sign_in, ""), failed: true, notice: None });
-    if !same_origin(&headers) {
+    if !same_origin(&headers, &s.web) {
         return failed(StatusCode::FORBIDDEN);
     }
+    // One attempt at a time per address, then per login: the limits below see every earlier
+    // failure, and a code cannot be used twice by racing it.
+    let login = f.login.trim().to_lowercase();
+    let _address_turn = s.web.sign_in_turns.turn(&format!("addr {addr}")).await;
+    let _login_turn = s.web.sign_in_turns.turn(&format!("login {}", login.chars().take(200).collect::<String>())).await;
     if let Err(wait) = s.web.sign_in_limits.check(addr, std::time::Instant::now()) {
         tracing::warn!(target: "security", addr = %addr, wait_s = wait.as_secs(), reason = "sign_in_rate_limited", "sign-in refused");
         return failed(StatusCode::TOO_MANY_REQUESTS);
@@ -294,21 +317,26 @@ async fn sign_in(
     let storage = s.storage.clone();
     let outcome = blocking(move || -> crate::Result<Result<(String, String), &'static str>> {
         let now = now_ms();
-        let login = f.login.trim().to_lowercase();
-        let account = if login.len() <= 200 { storage.web_account_by_login(&login)? } else { None };
-        let Some(mut account) = account else {
-            // The same work as a real check, so the answer's timing does not tell which logins exist.
+        // Every refusal costs the same password check, so the answer's timing tells neither
+        // which logins exist nor which are locked.
+        let same_work = || {
             auth::verify_password(
                 &f.password,
                 "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0sGlXaCMr3pXhBQbn2BXHjmM8Cf0Ez7xqLCQkPkyfy8",
-            );
+            )
+        };
+        let account = if login.len() <= 200 { storage.web_account_by_login(&login)? } else { None };
+        let Some(mut account) = account else {
+            same_work();
             return Ok(Err("unknown_login"));
         };
         let member = storage.member(&account.member_id)?;
         if member.as_ref().is_none_or(|m| m.disabled_ms.is_some()) {
+            same_work();
             return Ok(Err("member_disabled"));
         }
         if account.locked_until_ms > now {
+            same_work();
             return Ok(Err("account_locked"));
         }
         let password_ok = auth::verify_password(&f.password, &account.password_hash);
@@ -322,8 +350,10 @@ async fn sign_in(
             storage.update_web_account(&account)?;
             return Ok(Err(if password_ok { "wrong_code" } else { "wrong_password" }));
         };
-        account = WebAccount { totp_last_step: step, failures: 0, locked_until_ms: 0, ..account };
-        storage.update_web_account(&account)?;
+        // Claimed only if no other attempt (another server process) used this step meanwhile.
+        if !storage.claim_totp_step(&account.member_id, step)? {
+            return Ok(Err("code_reused"));
+        }
         let token = auth::token();
         storage.create_session(&WebSession {
             token_hash: sha256_hex(&token),
@@ -441,7 +471,7 @@ async fn setup(
     Path(token): Path<String>,
     Form(f): Form<SetupForm>,
 ) -> Response {
-    if !same_origin(&headers) {
+    if !same_origin(&headers, &s.web) {
         return message(&s, &v, StatusCode::FORBIDDEN, v.tr.forbidden);
     }
     let storage = s.storage.clone();
@@ -626,10 +656,20 @@ async fn dashboard(State(s): State<AppState>, v: Visitor, Query(q): Query<Dashbo
     let taxonomy = s.taxonomy.clone();
     let team_id = signed.team.id.clone();
     let f = filter.clone();
-    let (data, board) = match blocking(move || {
-        let data = TeamData::load(storage.as_ref(), &team_id)?;
-        let board = reports::dashboard(&data, &f, &taxonomy, now);
-        Ok((data, board))
+    let model = s.read_model.clone();
+    let (board, all_buurten, members) = match blocking(move || {
+        model.with(storage.as_ref(), &team_id, |data| {
+            let board = reports::dashboard(data, &f, &taxonomy, now);
+            let buurten: std::collections::BTreeSet<String> =
+                data.walks.values().flat_map(|(w, _)| w.buurten.iter().cloned()).collect();
+            let members: Vec<(String, String)> = data
+                .members
+                .values()
+                .filter(|m| m.role != crate::storage::Role::Admin)
+                .map(|m| (m.id.clone(), m.display_name.clone()))
+                .collect();
+            (board, buurten, members)
+        })
     })
     .await
     {
@@ -638,8 +678,6 @@ async fn dashboard(State(s): State<AppState>, v: Visitor, Query(q): Query<Dashbo
     };
     let tr = v.tr;
     let tx = &s.taxonomy;
-    let all_buurten: std::collections::BTreeSet<String> =
-        data.walks.iter().flat_map(|(w, _)| w.buurten.iter().cloned()).collect();
     let t = &board.tactics;
     let page = DashboardPage {
         c: Chrome::new(&v, tr.dashboard, "dashboard"),
@@ -652,14 +690,7 @@ async fn dashboard(State(s): State<AppState>, v: Visitor, Query(q): Query<Dashbo
             filter.buurt.as_deref(),
             all_buurten.into_iter().map(|b| (b.clone(), buurt_name(&s, &b))),
         ),
-        members: options(
-            tr.all,
-            filter.member.as_deref(),
-            data.members
-                .values()
-                .filter(|m| m.role != crate::storage::Role::Admin)
-                .map(|m| (m.id.clone(), m.display_name.clone())),
-        ),
+        members: options(tr.all, filter.member.as_deref(), members),
         statuses: options(
             tr.all,
             q.status.as_deref().filter(|x| !x.is_empty()),
@@ -675,7 +706,7 @@ async fn dashboard(State(s): State<AppState>, v: Visitor, Query(q): Query<Dashbo
                 status: tr.walk_status(&as_code(&w.report.status)).to_string(),
                 walking: duration(w.report.walking_ms, tr),
                 distance: km(w.report.distance_m, tr),
-                outside: percent(w.report.outside_office_hours_share),
+                outside: share(w.report.outside_office_hours_share),
                 buurten: w.report.buurten.iter().map(|b| buurt_name(&s, b)).collect::<Vec<_>>().join(", "),
                 records: w.records,
                 signals: w.signals,
@@ -709,7 +740,7 @@ async fn dashboard(State(s): State<AppState>, v: Visitor, Query(q): Query<Dashbo
         tactics: TacticsView {
             walks: t.walks,
             walking: duration(t.walking_ms, tr),
-            outside: percent(t.outside_office_hours_share),
+            outside: share(t.outside_office_hours_share),
             median: t.median_conversation_min.map(|m| format!("{m:.0} {}", tr.minutes)).unwrap_or("–".into()),
             conversations: t.conversations,
             lay: t.conversations_with_lay_people,
@@ -968,12 +999,10 @@ async fn walk_page(
     let team_id = signed.team.id.clone();
     let walk_id = id.clone();
     let found = blocking(move || {
-        let Some(data) = TeamData::load_walk(storage.as_ref(), &team_id, &walk_id)? else { return Ok(None) };
-        let (walk, _) = &data.walks[0];
-        let report = WalkReport::of(walk, &data.records, &taxonomy, now_ms());
+        let Some(data) = reports::load_walk(storage.as_ref(), &team_id, &walk_id)? else { return Ok(None) };
+        let report = WalkReport::of(&data.walk, &data.records, &taxonomy, now_ms());
         let history = reports::history(storage.as_ref(), &team_id, &walk_id)?;
-        let author = data.author_name(&walk.author_id.to_string());
-        Ok(Some((report, history, author)))
+        Ok(Some((report, history, data.author)))
     })
     .await;
     let (r, history, author) = match found {
@@ -995,7 +1024,7 @@ async fn walk_page(
         walking: duration(r.walking_ms, tr),
         distance: km(r.distance_m, tr),
         outside: duration(r.outside_office_hours_ms, tr),
-        outside_share: percent(r.outside_office_hours_share),
+        outside_share: share(r.outside_office_hours_share),
         buurten: r.buurten.iter().map(|b| buurt_name(&s, b)).collect::<Vec<_>>().join(", "),
         participants: r
             .participants
@@ -1266,41 +1295,49 @@ async fn signals_page(State(s): State<AppState>, v: Visitor, Query(q): Query<Sig
         q.status.as_deref().and_then(|x| serde_json::from_value(serde_json::Value::String(x.into())).ok());
     let storage = s.storage.clone();
     let team_id = signed.team.id.clone();
-    let data = match blocking(move || TeamData::load(storage.as_ref(), &team_id)).await {
-        Ok(d) => d,
+    let model = s.read_model.clone();
+    let tr = v.tr;
+    let taxonomy = s.taxonomy.clone();
+    let now = now_ms();
+    let lines = blocking(move || {
+        model.with(storage.as_ref(), &team_id, |data| {
+            let mut lines: Vec<(i64, AttentionLine)> = data
+                .records
+                .values()
+                .filter_map(|r| {
+                    let RecordBody::Signal(sig) = &r.body else { return None };
+                    let status = r.review.status.unwrap_or(SignalStatus::New);
+                    if want.is_some_and(|w| w != status) {
+                        return None;
+                    }
+                    Some((
+                        r.created.utc_ms,
+                        AttentionLine {
+                            id: r.id.to_string(),
+                            at: date_time(r.created),
+                            author: data.author_name(&r.author_id.to_string()),
+                            category: label(&taxonomy, tr, &sig.category),
+                            severity: tr.severity(&as_code(&sig.severity)).to_string(),
+                            severity_code: as_code(&sig.severity),
+                            status: tr.signal_status(&as_code(&status)).to_string(),
+                            reasons: reports::reasons(r, now)
+                                .into_iter()
+                                .map(|x| reason_text(tr, x))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        },
+                    ))
+                })
+                .collect();
+            lines.sort_by_key(|l| std::cmp::Reverse(l.0));
+            lines
+        })
+    })
+    .await;
+    let lines = match lines {
+        Ok(l) => l,
         Err(r) => return r,
     };
-    let tr = v.tr;
-    let now = now_ms();
-    let mut lines: Vec<(i64, AttentionLine)> = data
-        .records
-        .iter()
-        .filter_map(|r| {
-            let RecordBody::Signal(sig) = &r.body else { return None };
-            let status = r.review.status.unwrap_or(SignalStatus::New);
-            if want.is_some_and(|w| w != status) {
-                return None;
-            }
-            Some((
-                r.created.utc_ms,
-                AttentionLine {
-                    id: r.id.to_string(),
-                    at: date_time(r.created),
-                    author: data.author_name(&r.author_id.to_string()),
-                    category: label(&s.taxonomy, tr, &sig.category),
-                    severity: tr.severity(&as_code(&sig.severity)).to_string(),
-                    severity_code: as_code(&sig.severity),
-                    status: tr.signal_status(&as_code(&status)).to_string(),
-                    reasons: reports::reasons(r, now)
-                        .into_iter()
-                        .map(|x| reason_text(tr, x))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                },
-            ))
-        })
-        .collect();
-    lines.sort_by_key(|l| std::cmp::Reverse(l.0));
     let page = SignalsPage {
         c: Chrome::new(&v, tr.signals, "signals"),
         statuses: options(
@@ -1351,8 +1388,9 @@ async fn area_data(
     let signed = lead(s, v)?.clone();
     let (since_ms, period) = since(period, now_ms());
     let storage = s.storage.clone();
+    let model = s.read_model.clone();
     let counts =
-        blocking(move || Ok(reports::area(&TeamData::load(storage.as_ref(), &signed.team.id)?, since_ms))).await?;
+        blocking(move || model.with(storage.as_ref(), &signed.team.id, |data| reports::area(data, since_ms))).await?;
     Ok((counts, period))
 }
 
@@ -1390,7 +1428,7 @@ async fn area_page(State(s): State<AppState>, v: Visitor, Query(q): Query<AreaQu
         lines: counts
             .iter()
             .map(|(code, c)| AreaLine {
-                code: code.clone(),
+                code: percent(code),
                 name: buurt_name(&s, code),
                 observations: c.observations,
                 signals: c.signals,
@@ -1437,15 +1475,14 @@ async fn buurten(State(s): State<AppState>, v: Visitor) -> Response {
 // ---------------------------------------------------------------------------------------------
 // Exports
 
-async fn walk_export(s: &AppState, v: &Visitor, id: &str) -> Result<(TeamData, serde_json::Value), Response> {
+async fn walk_export(s: &AppState, v: &Visitor, id: &str) -> Result<(reports::WalkData, serde_json::Value), Response> {
     let signed = lead(s, v)?.clone();
     let storage = s.storage.clone();
     let taxonomy = s.taxonomy.clone();
     let walk_id = id.to_string();
     let found = blocking(move || {
-        let Some(data) = TeamData::load_walk(storage.as_ref(), &signed.team.id, &walk_id)? else { return Ok(None) };
-        let (walk, track) = &data.walks[0];
-        let features = WalkReport::of(walk, &data.records, &taxonomy, now_ms()).map_features(track);
+        let Some(data) = reports::load_walk(storage.as_ref(), &signed.team.id, &walk_id)? else { return Ok(None) };
+        let features = WalkReport::of(&data.walk, &data.records, &taxonomy, now_ms()).map_features(&data.track);
         Ok(Some((data, features)))
     })
     .await?;
@@ -1478,17 +1515,21 @@ async fn walk_csv(State(s): State<AppState>, v: Visitor, Path(id): Path<String>)
     }
 }
 
-async fn selection(s: &AppState, v: &Visitor, q: &DashboardQuery) -> Result<TeamData, Response> {
+/// The records of the walks the dashboard's filter admits, in time order (copied out of the
+/// read model).
+async fn selection(s: &AppState, v: &Visitor, q: &DashboardQuery) -> Result<Vec<wijkverkenner_core::Record>, Response> {
     let signed = lead(s, v)?.clone();
     let (filter, _) = filter_of(q, now_ms());
     let storage = s.storage.clone();
+    let model = s.read_model.clone();
     blocking(move || {
-        let mut data = TeamData::load(storage.as_ref(), &signed.team.id)?;
-        let walks: std::collections::HashSet<_> =
-            data.walks.iter().filter(|(w, _)| filter.admits(w)).map(|(w, _)| w.id).collect();
-        data.records.retain(|r| walks.contains(&r.walk_id));
-        data.records.sort_by_key(|r| r.created.utc_ms);
-        Ok(data)
+        model.with(storage.as_ref(), &signed.team.id, |data| {
+            let walks: std::collections::HashSet<_> =
+                data.walks.values().filter(|(w, _)| filter.admits(w)).map(|(w, _)| w.id).collect();
+            let mut records: Vec<_> = data.records.values().filter(|r| walks.contains(&r.walk_id)).cloned().collect();
+            records.sort_by_key(|r| (r.created.utc_ms, r.id));
+            records
+        })
     })
     .await
 }
@@ -1496,7 +1537,7 @@ async fn selection(s: &AppState, v: &Visitor, q: &DashboardQuery) -> Result<Team
 async fn selection_geojson(State(s): State<AppState>, v: Visitor, Query(q): Query<DashboardQuery>) -> Response {
     match selection(&s, &v, &q).await {
         Ok(data) => {
-            let records: Vec<_> = data.records.iter().collect();
+            let records: Vec<_> = data.iter().collect();
             json_response(
                 &s,
                 export::geojson(&records, vec![]).to_string(),
@@ -1511,7 +1552,7 @@ async fn selection_geojson(State(s): State<AppState>, v: Visitor, Query(q): Quer
 async fn selection_csv(State(s): State<AppState>, v: Visitor, Query(q): Query<DashboardQuery>) -> Response {
     match selection(&s, &v, &q).await {
         Ok(data) => {
-            let records: Vec<_> = data.records.iter().collect();
+            let records: Vec<_> = data.iter().collect();
             json_response(&s, export::csv(&records), "text/csv; charset=utf-8", Some("selection.csv".into()))
         }
         Err(r) => r,

@@ -79,6 +79,18 @@ fn code(secret: &str, steps_ahead: i64) -> String {
 
 const PASSWORD: &str = "een lange zin als wachtwoord";
 
+/// Sets up `member`'s web account through a set-up link (using the current TOTP step);
+/// returns the TOTP secret.
+fn set_up(server: &TestServer, storage: &dyn Storage, member: &ServerMember, login: &str) -> String {
+    let token = admin::issue_web_setup(storage, &member.id, login).unwrap();
+    let mut b = Browser::new(&server.url);
+    let page = b.get(&format!("/setup/{token}"));
+    let secret = between(&page.body, "<code id=\"secret\">", "</code>").unwrap();
+    let form = [("password", PASSWORD), ("password_again", PASSWORD), ("code", &code(&secret, 0))];
+    assert_eq!(b.post(&format!("/setup/{token}"), &form).status, 303);
+    secret
+}
+
 /// Sets up `member`'s web account through a set-up link and signs in; returns the browser and
 /// the TOTP secret.
 fn signed_in(server: &TestServer, storage: &dyn Storage, member: &ServerMember, login: &str) -> (Browser, String) {
@@ -222,6 +234,50 @@ fn wrong_second_factors_lock_the_account_and_slow_the_address() {
 }
 
 #[test]
+fn parallel_attempts_neither_pass_the_lock_out_nor_reuse_a_code() {
+    let s = sqlite_scene();
+    let (_, secret) = signed_in(&s.server, s.storage.as_ref(), &s.t.lead, "lead");
+    // Twenty wrong passwords at once, then the right one: the account is locked by then.
+    let url = s.server.url.clone();
+    let attempts: Vec<_> = (0..20)
+        .map(|i| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                Browser::new(&url)
+                    .post(
+                        "/sign-in",
+                        &[("login", "lead"), ("password", &format!("fout wachtwoord {i}")), ("code", "123456")],
+                    )
+                    .status
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = attempts.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), auth::LOCK_AFTER as usize, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 401 || *s == 429));
+    let other = TestServer::start_web(s.storage.clone());
+    let page = Browser::new(&other.url)
+        .post("/sign-in", &[("login", "lead"), ("password", PASSWORD), ("code", &code(&secret, 1))]);
+    assert_eq!(page.status, 401, "locked, whatever raced");
+
+    // One code, eight browsers at once: one session.
+    let s = sqlite_scene();
+    let secret = set_up(&s.server, s.storage.as_ref(), &s.t.lead, "lead2");
+    let c = code(&secret, 1);
+    let url = s.server.url.clone();
+    let attempts: Vec<_> = (0..8)
+        .map(|_| {
+            let (url, c) = (url.clone(), c.clone());
+            std::thread::spawn(move || {
+                Browser::new(&url).post("/sign-in", &[("login", "lead2"), ("password", PASSWORD), ("code", &c)]).status
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = attempts.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 303).count(), 1, "a code works once: {statuses:?}");
+}
+
+#[test]
 fn every_page_and_action_refuses_the_wrong_visitor() {
     let s = sqlite_scene();
     let storage = s.storage.as_ref();
@@ -331,7 +387,24 @@ fn forms_need_the_session_token_and_this_origin() {
         .send_form([("csrf", csrf.as_str()), ("action", "status"), ("status", "in_review")])
         .unwrap();
     assert_eq!(r.status().as_u16(), 403);
+    // No Origin and no Referer, or this host under another scheme: refused too.
+    for origin in [None, Some("https://".to_string() + s.server.url.trim_start_matches("http://"))] {
+        let mut req = lead.agent.post(format!("{}/decide/{sig}", s.server.url)).header("Cookie", &cookie);
+        if let Some(o) = &origin {
+            req = req.header("Origin", o);
+        }
+        let r = req.send_form([("csrf", csrf.as_str()), ("action", "status"), ("status", "in_review")]).unwrap();
+        assert_eq!(r.status().as_u16(), 403, "origin {origin:?}");
+    }
     assert!(s.storage.history(&s.t.team.id, &sig).unwrap().is_empty());
+    // `back` leads only to this site's pages: anything else goes to the dashboard.
+    for back in ["//evil.example/x", "/\t/evil.example", "/\u{7f}", "https://evil.example", "/walks/../sign-out"] {
+        let page = lead.post(
+            &format!("/decide/{sig}"),
+            &[("csrf", csrf.as_str()), ("action", "ask"), ("question", "?"), ("back", back)],
+        );
+        assert_eq!(page.location, "/dashboard?msg=saved", "back {back:?}");
+    }
     let ok =
         lead.post(&format!("/decide/{sig}"), &[("csrf", csrf.as_str()), ("action", "status"), ("status", "in_review")]);
     assert_eq!(ok.location, "/dashboard?msg=saved", "without a page to go back to: the dashboard");
