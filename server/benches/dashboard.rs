@@ -161,6 +161,7 @@ fn run(storage: Arc<dyn Storage>, dir: &std::path::Path) -> Result {
     let code = format!("{:06}", auth::totp_at(&raw, admin::now_ms() / 30_000));
     let r = agent
         .post(format!("{}/sign-in", server.url))
+        .header("Origin", &server.url)
         .send_form([("login", "lead"), ("password", "een lange zin als wachtwoord"), ("code", code.as_str())])
         .unwrap();
     let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();

@@ -38,7 +38,7 @@ pub struct TeamData {
     by_walk: HashMap<String, BTreeSet<String>>,
     /// Reports of ended walks, until their walk or one of its records changes.
     reports: HashMap<String, Arc<WalkReport>>,
-    near: Option<Arc<NearIndex>>,
+    near: NearIndex,
     /// The team's feed position this data reflects.
     seq: i64,
 }
@@ -96,7 +96,6 @@ impl TeamData {
     /// Takes in what changed in the team since this data was read.
     fn refresh(&mut self, storage: &dyn Storage, team_id: &str) -> Result<()> {
         let changed = storage.entities_after(team_id, self.seq)?;
-        let records_changed = changed.iter().any(|c| c.kind != EntityKind::Walk);
         for c in changed {
             self.seq = self.seq.max(c.seq);
             let walk_of_record = self.records.get(&c.id).map(|r| r.walk_id.to_string());
@@ -105,7 +104,9 @@ impl TeamData {
                 self.walks.remove(&c.id);
                 self.reports.remove(&c.id);
             } else if let Some(w) = walk_of_record {
-                self.records.remove(&c.id);
+                if let Some(old) = self.records.remove(&c.id) {
+                    self.near.remove(&old);
+                }
                 self.reports.remove(&w);
                 if let Some(set) = self.by_walk.get_mut(&w) {
                     set.remove(&c.id);
@@ -123,11 +124,9 @@ impl TeamData {
                 let w = r.walk_id.to_string();
                 self.reports.remove(&w);
                 self.by_walk.entry(w).or_default().insert(c.id.clone());
+                self.near.insert(&r);
                 self.records.insert(c.id, r);
             }
-        }
-        if records_changed {
-            self.near = None;
         }
         self.members = storage.members(team_id)?.into_iter().map(|m| (m.id.clone(), m)).collect();
         Ok(())
@@ -161,13 +160,6 @@ impl TeamData {
             self.reports.insert(walk_id.to_string(), report.clone());
         }
         Some(report)
-    }
-
-    fn near(&mut self) -> Arc<NearIndex> {
-        if self.near.is_none() {
-            self.near = Some(Arc::new(NearIndex::new(self.records.values())));
-        }
-        self.near.clone().expect("just built")
     }
 }
 
@@ -295,7 +287,7 @@ pub fn dashboard(data: &mut TeamData, filter: &Filter, taxonomy: &Taxonomy, now_
         })
         .collect();
 
-    let near = data.near();
+    let near = &data.near;
     let tactics = StreetTactics::of(reports.iter().map(|r| r.as_ref()), |s| {
         s.point.is_some_and(|(lat, lon)| near.noted_before(lat, lon, s.at.utc_ms))
     });
@@ -324,12 +316,12 @@ pub fn reasons(r: &Record, now_ms: i64) -> Vec<Reason> {
     out
 }
 
-/// Points (lat, lon, when) by grid cell.
-type Cells = HashMap<(i64, i64), Vec<(f64, f64, i64)>>;
-
-/// Records by ~50 m grid cell, to find "noted before" without comparing every pair.
+/// Records by ~50 m grid cell, to find "noted before" without comparing every pair; kept
+/// up to date record by record as the team changes.
+#[derive(Default)]
 struct NearIndex {
-    cells: Cells,
+    /// Per cell: (record id, lat, lon, when).
+    cells: HashMap<(i64, i64), Vec<(String, f64, f64, i64)>>,
 }
 
 impl NearIndex {
@@ -338,27 +330,43 @@ impl NearIndex {
     const LAT: f64 = 0.0005;
     const LON: f64 = 0.0008;
 
-    fn new<'a>(records: impl Iterator<Item = &'a Record>) -> Self {
-        let mut cells = Cells::new();
-        for r in records {
-            if let Some(p) = r.location.point() {
-                cells.entry(Self::cell(p.lat, p.lon)).or_default().push((p.lat, p.lon, r.created.utc_ms));
-            }
-        }
-        NearIndex { cells }
-    }
-
     fn cell(lat: f64, lon: f64) -> (i64, i64) {
         ((lat / Self::LAT).floor() as i64, (lon / Self::LON).floor() as i64)
     }
 
+    fn insert(&mut self, r: &Record) {
+        if let Some(p) = r.location.point() {
+            let entry = (r.id.to_string(), p.lat, p.lon, r.created.utc_ms);
+            self.cells.entry(Self::cell(p.lat, p.lon)).or_default().push(entry);
+        }
+    }
+
+    fn remove(&mut self, r: &Record) {
+        if let Some(p) = r.location.point() {
+            let id = r.id.to_string();
+            if let Some(v) = self.cells.get_mut(&Self::cell(p.lat, p.lon)) {
+                v.retain(|e| e.0 != id);
+            }
+        }
+    }
+
     /// Was anything noted within [`NOTED_BEFORE_RADIUS_M`] of the point before `before_ms`?
+    /// A flat-earth distance (exact enough over 50 m) sorts out the far points before the
+    /// haversine decides.
     fn noted_before(&self, lat: f64, lon: f64, before_ms: i64) -> bool {
+        const M_PER_DEG: f64 = 111_320.0;
+        let lon_scale = lat.to_radians().cos();
+        let reach = (NOTED_BEFORE_RADIUS_M * 1.01) * (NOTED_BEFORE_RADIUS_M * 1.01);
         let (y, x) = Self::cell(lat, lon);
         (y - 1..=y + 1).any(|cy| {
             (x - 1..=x + 1).any(|cx| {
                 self.cells.get(&(cy, cx)).is_some_and(|v| {
-                    v.iter().any(|&(a, b, t)| t < before_ms && haversine_m(lat, lon, a, b) <= NOTED_BEFORE_RADIUS_M)
+                    v.iter().any(|&(_, a, b, t)| {
+                        let (dy, dx) = ((a - lat) * M_PER_DEG, (b - lon) * M_PER_DEG * lon_scale);
+                        t < before_ms
+                            && dy * dy + dx * dx <= reach
+                            && haversine_m(lat, lon, a, b) <= NOTED_BEFORE_RADIUS_M
+                    })
                 })
             })
         })

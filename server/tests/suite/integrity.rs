@@ -294,7 +294,7 @@ fn why_3_no_entity_is_too_large_and_no_page_unreadable() {
         .map(|i| json!({"at_ms": now_ms() - 1_000_000 + i, "lat": 52.012345678901, "lon": 5.012345678901}))
         .collect();
     let wide = |n: usize| "𝄞".repeat(n); // four bytes a character
-    // Codes are ASCII (letters, digits, '.', '_', '-'): the longest are 64 bytes.
+                                         // Codes are ASCII (letters, digits, '.', '_', '-'): the longest are 64 bytes.
     let buurten: Vec<Value> = (0..500).map(|i| json!(format!("{i:03}{}", "x".repeat(61)))).collect();
     let participants: Vec<Value> =
         (0..20).map(|_| json!({"type": "member", "member_id": uuid::Uuid::now_v7().to_string(), "display_name": wide(200), "organisation": wide(200)})).collect();
