@@ -320,9 +320,11 @@ pub fn reasons(r: &Record, now_ms: i64) -> Vec<Reason> {
 /// up to date record by record as the team changes.
 #[derive(Default)]
 struct NearIndex {
-    /// Per cell: (record id, lat, lon, when).
-    cells: HashMap<(i64, i64), Vec<(String, f64, f64, i64)>>,
+    cells: HashMap<(i64, i64), Vec<NearPoint>>,
 }
+
+/// A located record in the index: (record id, lat, lon, when).
+type NearPoint = (String, f64, f64, i64);
 
 impl NearIndex {
     /// Cells of 0.0005° latitude (~56 m) by 0.0008° longitude (~55 m at 52° N): a point's
