@@ -345,6 +345,46 @@ impl WijkStore {
         Ok(self.store()?.answer_review(&record_id.parse()?, &answer)?)
     }
 
+    /// The author answers a lead's question about a walk.
+    pub fn answer_walk_question(&self, walk_id: String, answer: String) -> Result<()> {
+        Ok(self.store()?.answer_walk_question(&walk_id.parse()?, &answer)?)
+    }
+
+    // A lead's functions (refused with `NotAllowed` for a field worker). Decisions made here
+    // reach the author and the team at the next sync, through the same rules as the browser's.
+
+    /// A lead's decision on a record: a signal's status and referral, a question to the author.
+    pub fn review_record(&self, record_id: String, decision: Decision) -> Result<()> {
+        Ok(self.store()?.review_record(&record_id.parse()?, decision.into())?)
+    }
+
+    /// A lead marks a record reviewed: its author can no longer change it.
+    pub fn mark_record_reviewed(&self, record_id: String) -> Result<()> {
+        Ok(self.store()?.mark_record_reviewed(&record_id.parse()?)?)
+    }
+
+    /// A lead's question about a walk, and whether the walk is reviewed.
+    pub fn review_walk(&self, walk_id: String, question: Option<String>, reviewed: bool) -> Result<()> {
+        Ok(self.store()?.review_walk(&walk_id.parse()?, question, reviewed)?)
+    }
+
+    /// The report of a walk from what this phone holds: summary, participants, timeline,
+    /// counts, conversations and signals (the review pages compute the same in the core).
+    pub fn walk_report(&self, walk_id: String) -> Result<WalkReport> {
+        Ok(self.store()?.walk_report(&walk_id.parse()?)?.into())
+    }
+
+    /// The walk on a map: a GeoJSON FeatureCollection (RFC 7946) of the simplified track and
+    /// the located records by kind, for the app's map view.
+    pub fn walk_map_geojson(&self, walk_id: String) -> Result<String> {
+        Ok(self.store()?.walk_map(&walk_id.parse()?)?.to_string())
+    }
+
+    /// The street tactics of the walks this phone holds that started between `from` and `to`.
+    pub fn street_tactics(&self, from: SystemTime, to: SystemTime) -> Result<StreetTactics> {
+        Ok(self.store()?.street_tactics(types::from_time(from), types::from_time(to))?.into())
+    }
+
     pub fn walk_timeline(&self, walk_id: String, limit: u32, cursor: Option<String>) -> Result<RecordPage> {
         let p = self.store()?.walk_timeline(&walk_id.parse()?, &page(limit, cursor))?;
         Ok(records(p))

@@ -510,3 +510,217 @@ impl From<core::sync::SyncOutcome> for SyncOutcome {
         }
     }
 }
+
+// The walk report and the street tactics: what a lead reads on the phone (the same figures the
+// review pages show; computed in the core).
+
+mirror_enum!(RecordKind => core::RecordKind { Observation, Conversation, Signal });
+
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ReportParticipant {
+    /// A member's name; `None` for a guest, known by role only.
+    pub name: Option<String>,
+    pub role: Option<String>,
+    pub organisation: Option<String>,
+    pub lay_person: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct TimelineEntry {
+    pub record_id: String,
+    pub kind: RecordKind,
+    pub at: Moment,
+    pub codes: Vec<String>,
+    pub severity: Option<Severity>,
+    pub status: Option<SignalStatus>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub buurt: Option<String>,
+    pub reviewed: bool,
+    pub open_question: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct CodeCount {
+    pub kind: CategoryKind,
+    pub code: String,
+    pub count: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ConversationLine {
+    pub record_id: String,
+    pub at: Moment,
+    pub roles: Vec<String>,
+    pub with_lay_people: bool,
+    pub with_professionals: bool,
+    pub people: u8,
+    pub duration_min: u16,
+    pub mood: Mood,
+    pub trust: Trust,
+    pub agreements: String,
+    pub immediate_help: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct SignalLine {
+    pub record_id: String,
+    pub at: Moment,
+    pub category: String,
+    pub severity: Severity,
+    pub status: SignalStatus,
+    pub referral: Option<String>,
+    pub suggested_referral: Option<String>,
+    pub at_known_place: bool,
+    pub follow_up: String,
+    pub review: Review,
+    pub reviewed_at: Option<SystemTime>,
+}
+
+/// The report of one walk (`WijkStore.walkReport`).
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct WalkReport {
+    pub walk_id: String,
+    pub author_id: String,
+    pub status: WalkStatus,
+    pub purpose: String,
+    pub started: Moment,
+    pub ended: Option<Moment>,
+    pub duration_ms: i64,
+    pub walking_ms: i64,
+    pub distance_m: f64,
+    pub outside_office_hours_ms: i64,
+    pub outside_office_hours_share: f64,
+    pub buurten: Vec<String>,
+    pub participants: Vec<ReportParticipant>,
+    pub timeline: Vec<TimelineEntry>,
+    pub counts: Vec<CodeCount>,
+    pub conversations: Vec<ConversationLine>,
+    pub signals: Vec<SignalLine>,
+    pub review: Review,
+    pub reviewed_at: Option<SystemTime>,
+}
+
+impl From<core::WalkReport> for WalkReport {
+    fn from(r: core::WalkReport) -> Self {
+        WalkReport {
+            walk_id: r.walk_id.to_string(),
+            author_id: r.author_id.to_string(),
+            status: r.status.into(),
+            purpose: r.purpose,
+            started: r.started.into(),
+            ended: r.ended.map(Into::into),
+            duration_ms: r.duration_ms,
+            walking_ms: r.walking_ms,
+            distance_m: r.distance_m,
+            outside_office_hours_ms: r.outside_office_hours_ms,
+            outside_office_hours_share: r.outside_office_hours_share,
+            buurten: r.buurten,
+            participants: r
+                .participants
+                .into_iter()
+                .map(|p| ReportParticipant {
+                    name: p.name,
+                    role: p.role,
+                    organisation: p.organisation,
+                    lay_person: p.lay_person,
+                })
+                .collect(),
+            timeline: r
+                .timeline
+                .into_iter()
+                .map(|e| TimelineEntry {
+                    record_id: e.id.to_string(),
+                    kind: e.kind.into(),
+                    at: e.at.into(),
+                    codes: e.codes,
+                    severity: e.severity.map(Into::into),
+                    status: e.status.map(Into::into),
+                    lat: e.point.map(|p| p.0),
+                    lon: e.point.map(|p| p.1),
+                    buurt: e.buurt,
+                    reviewed: e.reviewed,
+                    open_question: e.open_question,
+                })
+                .collect(),
+            counts: r
+                .counts
+                .into_iter()
+                .map(|c| CodeCount { kind: c.kind.into(), code: c.code, count: c.count })
+                .collect(),
+            conversations: r
+                .conversations
+                .into_iter()
+                .map(|c| ConversationLine {
+                    record_id: c.id.to_string(),
+                    at: c.at.into(),
+                    roles: c.roles,
+                    with_lay_people: c.with_lay_people,
+                    with_professionals: c.with_professionals,
+                    people: c.people,
+                    duration_min: c.duration_min,
+                    mood: c.mood.into(),
+                    trust: c.trust.into(),
+                    agreements: c.agreements,
+                    immediate_help: c.immediate_help,
+                })
+                .collect(),
+            signals: r
+                .signals
+                .into_iter()
+                .map(|s| SignalLine {
+                    record_id: s.id.to_string(),
+                    at: s.at.into(),
+                    category: s.category,
+                    severity: s.severity.into(),
+                    status: s.status.into(),
+                    referral: s.referral,
+                    suggested_referral: s.suggested_referral,
+                    at_known_place: s.at_known_place,
+                    follow_up: s.follow_up,
+                    review: s.review.into(),
+                    reviewed_at: s.reviewed_ms.map(to_time),
+                })
+                .collect(),
+            review: r.review.into(),
+            reviewed_at: r.reviewed_ms.map(to_time),
+        }
+    }
+}
+
+/// How the team applied the street tactics over a period (`WijkStore.streetTactics`).
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct StreetTactics {
+    pub walks: u32,
+    pub walking_ms: i64,
+    pub outside_office_hours_share: f64,
+    pub median_conversation_min: Option<f64>,
+    pub conversations: u32,
+    pub conversations_with_lay_people: u32,
+    pub conversations_with_professionals: u32,
+    pub conversations_with_immediate_help: u32,
+    pub signals: u32,
+    pub signals_at_known_places: u32,
+    pub signals_near_earlier_records: u32,
+}
+
+mirror_record!(StreetTactics => core::StreetTactics {
+    walks, walking_ms, outside_office_hours_share, median_conversation_min, conversations,
+    conversations_with_lay_people, conversations_with_professionals, conversations_with_immediate_help,
+    signals, signals_at_known_places, signals_near_earlier_records
+} converted {});
+
+/// A lead's decision on a record, as the phone hands it in: the author's answer is not the
+/// lead's to set.
+#[derive(Clone, Debug, Default, PartialEq, Eq, uniffi::Record)]
+pub struct Decision {
+    pub status: Option<SignalStatus>,
+    pub referral: Option<String>,
+    pub question: Option<String>,
+}
+
+impl From<Decision> for core::Review {
+    fn from(d: Decision) -> Self {
+        core::Review { status: d.status.map(Into::into), referral: d.referral, question: d.question, answer: None }
+    }
+}

@@ -50,6 +50,7 @@ pub const REJECTION_CODES: &[(&str, &str)] = &[
     ("status_transition", "the status cannot go there from the team's current status"),
     ("walk_not_found", "a new record not in an existing walk of its own author"),
     ("identity_conflict", "the id exists with another kind, author, walk or creation time"),
+    ("not_a_member", "a walk participant given as a member is not a member of this team"),
     ("quarantined", "an administrator took the entity out of sync"),
     ("unreadable", "the team's stored version cannot be read; an administrator must repair it"),
 ];

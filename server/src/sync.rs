@@ -8,7 +8,7 @@
 //! is reported in `rejected`, with the team's version of the entity when the pusher may see it,
 //! so the phone takes the team's value and its outbox moves on. The rest of the push applies.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use axum::http::StatusCode;
 use wijkverkenner_core::review::SignalStatus;
@@ -78,6 +78,8 @@ const WALK_NOT_FOUND: Refusal = Refusal {
     code: "walk_not_found",
     reason: "a record belongs in an existing walk of its own author; send the walk first",
 };
+const NOT_A_MEMBER: Refusal =
+    Refusal { code: "not_a_member", reason: "a participant given as a member (by id) is not a member of this team" };
 const IDENTITY: Refusal = Refusal {
     code: "identity_conflict",
     reason: "an entity with this id exists with another kind, author, walk or creation time",
@@ -315,6 +317,8 @@ pub fn apply_push_commented(
             }
         })
         .collect();
+    // Walk participants given as members must be members of this team.
+    let members: HashSet<String> = storage.members(&caller.team.id)?.into_iter().map(|m| m.id).collect();
     let mut out = Pushed::default();
     storage.transaction(&mut |tx| {
         out = Pushed::default();
@@ -358,7 +362,7 @@ pub fn apply_push_commented(
                     continue;
                 }
             };
-            let judged = match &stored {
+            let mut judged = match &stored {
                 Some(s) => judge_update(caller, s, pushed, taxonomy, now),
                 None => {
                     let walk = match &pushed.walk_id {
@@ -368,6 +372,9 @@ pub fn apply_push_commented(
                     judge_new(caller, pushed, walk.map(|w| w.entity).as_ref(), taxonomy)
                 }
             };
+            if let Some(result) = judged.result.as_mut() {
+                judged.refused.extend(check_participants(result, stored.as_ref(), &members));
+            }
             if !judged.refused.is_empty() {
                 let current = shown(judged.result.as_ref().or(stored.as_ref()))?;
                 for (field, r) in &judged.refused {
@@ -397,6 +404,36 @@ pub fn apply_push_commented(
         tx.set_feed(&team, seq)
     })?;
     Ok(out)
+}
+
+/// A walk's participants may name members of the team only (by id; the names are the walker's
+/// words). A list naming anyone else stays as the team had it (empty for a new walk).
+fn check_participants(
+    result: &mut Entity,
+    stored: Option<&Entity>,
+    members: &HashSet<String>,
+) -> Option<(String, Refusal)> {
+    const FIELD: &str = "participants";
+    if result.kind != EntityKind::Walk || stored.and_then(|s| s.fields.get(FIELD)) == result.fields.get(FIELD) {
+        return None;
+    }
+    let list = result.fields.get(FIELD).and_then(|v| v.as_array());
+    let foreign = list.is_some_and(|l| {
+        l.iter().any(|p| p["type"] == "member" && !p["member_id"].as_str().is_some_and(|id| members.contains(id)))
+    });
+    if !foreign {
+        return None;
+    }
+    match stored {
+        Some(s) => {
+            restore(result, s, FIELD);
+            result.hlc = s.hlc.max(result.max_clock());
+        }
+        None => {
+            result.fields.insert(FIELD.into(), serde_json::Value::Array(vec![]));
+        }
+    }
+    Some((FIELD.into(), NOT_A_MEMBER))
 }
 
 /// The review history entries of one accepted change: one per review field whose value

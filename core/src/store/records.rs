@@ -13,6 +13,7 @@ use crate::id::{MemberId, RecordId, WalkId};
 use crate::location::{Location, LocationSource, RecordLocation};
 use crate::neighbourhood::Neighbourhoods;
 use crate::record::{NewRecord, Record, RecordBody, RecordKind};
+use crate::review::Review;
 use crate::taxonomy::Taxonomy;
 use crate::track::Fix;
 use crate::walk::WalkStatus;
@@ -23,28 +24,41 @@ pub const MAX_RECORD_BATCH: usize = 100_000;
 pub(crate) const RECORD_COLUMNS: &str = "id, walk_id, kind, author_id, created_ms, created_offset_s, location, \
      lat, lon, accuracy_m, fix_ms, source, buurt, wijk, body, hlc, reviewed_ms, pending, review";
 
+/// A text column borrowed from the row (no copy).
+fn str_at<'a>(r: &'a Row, i: usize) -> rusqlite::Result<&'a str> {
+    r.get_ref(i)?
+        .as_str()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+/// A record from a row of [`RECORD_COLUMNS`]. Reports read thousands at once, so the texts
+/// are borrowed, not copied, and the body is decoded by its stored kind (see
+/// [`RecordBody::from_stored_json`]).
 pub(crate) fn record_from_row(r: &Row) -> Result<Record> {
-    let text = |i: usize| -> rusqlite::Result<String> { r.get(i) };
-    let kind = RecordKind::parse(&text(2)?)?;
+    let kind = RecordKind::parse(str_at(r, 2)?)?;
     let point = || -> Result<Location> {
         Ok(Location {
             lat: r.get(7)?,
             lon: r.get(8)?,
             accuracy_m: r.get(9)?,
             fix_ms: r.get(10)?,
-            source: LocationSource::parse(&text(11)?)
+            source: LocationSource::parse(str_at(r, 11)?)
                 .ok_or_else(|| Error::invalid("location source", "unknown value in store"))?,
         })
     };
-    let location = match text(6)?.as_str() {
+    let location = match str_at(r, 6)? {
         "fix" => RecordLocation::Fix(point()?),
         "inherited" => RecordLocation::Inherited(point()?),
         _ => RecordLocation::None,
     };
-    let body: RecordBody = serde_json::from_str(&text(14)?)?;
+    let body = RecordBody::from_stored_json(kind, str_at(r, 14)?)?;
     if body.kind() != kind {
         return Err(Error::invalid("record kind", "body does not match the stored kind"));
     }
+    let review = match str_at(r, 18)? {
+        "{}" => Review::default(),
+        other => serde_json::from_str(other)?,
+    };
     Ok(Record {
         id: r.get(0)?,
         walk_id: r.get(1)?,
@@ -54,10 +68,10 @@ pub(crate) fn record_from_row(r: &Row) -> Result<Record> {
         location,
         buurt: r.get(12)?,
         wijk: r.get(13)?,
-        hlc: text(15)?.parse()?,
+        hlc: str_at(r, 15)?.parse()?,
         reviewed_ms: r.get(16)?,
         pending_sync: r.get(17)?,
-        review: serde_json::from_str(&text(18)?)?,
+        review,
     })
 }
 

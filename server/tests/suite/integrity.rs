@@ -96,6 +96,22 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// The team's stored version of an entity.
+fn stored_entity(
+    storage: &dyn wijkverkenner_server::Storage,
+    team: &str,
+    id: &str,
+) -> wijkverkenner_core::sync::Entity {
+    let mut found = None;
+    storage
+        .transaction(&mut |tx| {
+            found = tx.get(team, id)?;
+            Ok(())
+        })
+        .unwrap();
+    found.expect("stored").entity
+}
+
 const MAX_CLOCK: &str = "ffffffffffff.ffff.ffffffffffffffff";
 
 /// A team of two field workers (Sanne, Joost) and a lead with real phones, and a hand-driven
@@ -296,8 +312,11 @@ fn why_3_no_entity_is_too_large_and_no_page_unreadable() {
     let wide = |n: usize| "𝄞".repeat(n); // four bytes a character
                                          // Codes are ASCII (letters, digits, '.', '_', '-'): the longest are 64 bytes.
     let buurten: Vec<Value> = (0..500).map(|i| json!(format!("{i:03}{}", "x".repeat(61)))).collect();
-    let participants: Vec<Value> =
-        (0..20).map(|_| json!({"type": "member", "member_id": uuid::Uuid::now_v7().to_string(), "display_name": wide(200), "organisation": wide(200)})).collect();
+    // Members of the team (the rules allow no others), with the longest names and organisations.
+    let ids = [&s.t.workers[0].id, &s.t.workers[1].id, &s.t.lead.id];
+    let participants: Vec<Value> = (0..20)
+        .map(|i| json!({"type": "member", "member_id": ids[i % 3], "display_name": wide(200), "organisation": wide(200)}))
+        .collect();
     // Two hours, with two hundred short pauses in order.
     let start = now_ms() - 7_200_000;
     let pauses: Vec<Value> = (0..200)
@@ -330,6 +349,38 @@ fn why_3_no_entity_is_too_large_and_no_page_unreadable() {
     s.honest_phones_still_work();
     let fresh = Phone::enrol(&s.server, s.storage.as_ref(), &s.t.lead);
     fresh.sync().unwrap();
+}
+
+#[test]
+fn walk_participants_name_members_of_the_team_only() {
+    let s = setup();
+    let other = team(s.storage.as_ref(), "Andere wijk", 1);
+    let mut joost = s.raw(&s.t.workers[1]);
+    let walk_id = uuid::Uuid::now_v7().to_string();
+    let created = now_ms() - 60_000;
+    let walk = |participants: Value, clock: i64| {
+        json!({"kind": "walk", "id": walk_id, "author_id": s.t.workers[1].id, "created_ms": created,
+               "created_offset_s": 3600, "hlc": format!("{clock:012x}.0000.0000000000000001"),
+               "clocks": {"participants": format!("{clock:012x}.0000.0000000000000001")},
+               "fields": {"participants": participants, "purpose": "", "focus": [], "pauses": [], "status": "active",
+                          "ended": null, "summary": null, "buurten": [], "track": null}})
+    };
+    let member = |id: &str| json!({"type": "member", "member_id": id, "display_name": "Iemand", "organisation": ""});
+    // A member of another team: refused; the walk is kept without participants.
+    let a = joost.sync(vec![walk(json!([member(&other.workers[0].id)]), now_ms())]);
+    assert_eq!(a.codes(), ["not_a_member"]);
+    let stored = stored_entity(s.storage.as_ref(), &s.t.team.id, &walk_id);
+    assert_eq!(stored.fields["participants"], json!([]));
+    // A colleague and a guest: taken.
+    let ok = json!([member(&s.t.workers[0].id), {"type": "guest", "role": "wijkagent"}]);
+    let a = joost.sync(vec![walk(ok.clone(), now_ms() + 1)]);
+    assert!(a.codes().is_empty(), "{}", a.text);
+    assert_eq!(stored_entity(s.storage.as_ref(), &s.t.team.id, &walk_id).fields["participants"], ok);
+    // Changing them to an invented member id: the team's list stays.
+    let made_up = json!([member(&uuid::Uuid::now_v7().to_string())]);
+    assert_eq!(joost.sync(vec![walk(made_up, now_ms() + 2)]).codes(), ["not_a_member"]);
+    assert_eq!(stored_entity(s.storage.as_ref(), &s.t.team.id, &walk_id).fields["participants"], ok);
+    s.honest_phones_still_work();
 }
 
 #[test]

@@ -11,6 +11,7 @@ import kotlinx.coroutines.withContext
 import nl.wijkverkenner.ffi.CancelToken
 import nl.wijkverkenner.ffi.Category
 import nl.wijkverkenner.ffi.CategoryKind
+import nl.wijkverkenner.ffi.Decision
 import nl.wijkverkenner.ffi.Fix
 import nl.wijkverkenner.ffi.FixReport
 import nl.wijkverkenner.ffi.Identity
@@ -22,10 +23,12 @@ import nl.wijkverkenner.ffi.Participant
 import nl.wijkverkenner.ffi.Record
 import nl.wijkverkenner.ffi.RecordBody
 import nl.wijkverkenner.ffi.RecordPage
+import nl.wijkverkenner.ffi.StreetTactics
 import nl.wijkverkenner.ffi.SyncListener
 import nl.wijkverkenner.ffi.SyncOutcome
 import nl.wijkverkenner.ffi.SyncStatus
 import nl.wijkverkenner.ffi.Walk
+import nl.wijkverkenner.ffi.WalkReport
 import nl.wijkverkenner.ffi.WijkStore
 
 /** A moment now, with the phone's current UTC offset. */
@@ -122,6 +125,30 @@ class Wijkverkenner private constructor(
     suspend fun delete(recordId: String) = call { it.deleteRecord(recordId) }
 
     suspend fun answer(recordId: String, answer: String) = call { it.answerReview(recordId, answer) }
+
+    /** The author answers a lead's question about a whole walk. */
+    suspend fun answerWalk(walkId: String, answer: String) = call { it.answerWalkQuestion(walkId, answer) }
+
+    // A lead's functions; a field worker gets WvException.NotAllowed. Decisions reach the
+    // author and the team at the next sync, through the same rules as the review pages'.
+
+    /** A signal's triage step and referral, and/or a question to the author. */
+    suspend fun review(recordId: String, decision: Decision) = call { it.reviewRecord(recordId, decision) }
+
+    /** Seen and done: the author can no longer change the record. */
+    suspend fun markReviewed(recordId: String) = call { it.markRecordReviewed(recordId) }
+
+    suspend fun reviewWalk(walkId: String, question: String?, reviewed: Boolean) =
+        call { it.reviewWalk(walkId, question, reviewed) }
+
+    /** The walk report, computed by the core (the review pages show the same figures). */
+    suspend fun walkReport(walkId: String): WalkReport = call { it.walkReport(walkId) }
+
+    /** The walk as GeoJSON (track and records by kind) for the map view. */
+    suspend fun walkMapGeoJson(walkId: String): String = call { it.walkMapGeojson(walkId) }
+
+    /** The street tactics of the walks started in [from, to] that this phone holds. */
+    suspend fun streetTactics(from: Instant, to: Instant): StreetTactics = call { it.streetTactics(from, to) }
 
     suspend fun timeline(walkId: String, limit: Int = 50, cursor: String? = null): RecordPage =
         call { it.walkTimeline(walkId, limit.toUInt(), cursor) }

@@ -6,6 +6,7 @@ import java.nio.file.Files
 import java.time.Instant
 import kotlinx.coroutines.runBlocking
 import nl.wijkverkenner.ffi.Conversation
+import nl.wijkverkenner.ffi.Decision
 import nl.wijkverkenner.ffi.Location
 import nl.wijkverkenner.ffi.LocationSource
 import nl.wijkverkenner.ffi.Mood
@@ -14,6 +15,7 @@ import nl.wijkverkenner.ffi.RecordBody
 import nl.wijkverkenner.ffi.RecordLocation
 import nl.wijkverkenner.ffi.Severity
 import nl.wijkverkenner.ffi.Signal
+import nl.wijkverkenner.ffi.SignalStatus
 import nl.wijkverkenner.ffi.SyncState
 import nl.wijkverkenner.ffi.Tone
 import nl.wijkverkenner.ffi.Trust
@@ -55,11 +57,11 @@ class WijkverkennerTest {
     }
 
     /** Starts a real team server on a free port; returns its URL and a code for a new member. */
-    private fun startServer(members: Int): Pair<String, List<String>> {
+    private fun startServer(members: Int, roles: List<String> = List(members) { "field_worker" }): Pair<String, List<String>> {
         val data = File(dir, "server")
         val team = admin(data, "team-create", "Kotlin-team")
         val codes = (0 until members).map {
-            val m = admin(data, "member-add", "--team", team, "--name", "Lid $it", "--role", "field_worker")
+            val m = admin(data, "member-add", "--team", team, "--name", "Lid $it", "--role", roles[it])
             admin(data, "enrol-code", "--member", m)
         }
         val port = ServerSocket(0).use { it.localPort }
@@ -153,6 +155,58 @@ class WijkverkennerTest {
         } finally {
             a.close()
             b.close()
+        }
+    }
+
+    @Test
+    fun aLeadTriagesOnThePhoneAndReadsTheReport() = runBlocking {
+        val (url, codes) = startServer(2, listOf("field_worker", "lead"))
+        val a = Wijkverkenner.open(File(dir, "a.db").path, key)
+        val lead = Wijkverkenner.open(File(dir, "lead.db").path, ByteArray(32) { 7 })
+        try {
+            a.enrol(url, codes[0], "Pixel A")
+            lead.enrol(url, codes[1], "Pixel L")
+            val start = Instant.now().minusSeconds(40 * 60)
+            val walk = a.startWalk("Avondronde", listOf("obs.vacancy"), listOf("wijkagent"), at = start)
+            a.capture(walk.id, observation("Leeg pand"), here())
+            val signal = a.capture(walk.id, RecordBody.Signal(Signal("sig.stash_house", Severity.HIGH, "Veel aanloop", true, "", "ref.police")), here(52.0912))
+            a.endWalk(walk.id)
+            a.sync(url)
+            lead.sync(url)
+
+            // A field worker may not decide.
+            try {
+                a.review(signal.id, Decision(SignalStatus.IN_REVIEW, null, null))
+                fail("expected NotAllowed")
+            } catch (e: WvException.NotAllowed) {
+                assertTrue(e.message.isNotEmpty())
+            }
+            lead.review(signal.id, Decision(SignalStatus.REFERRED, "ref.police", "Welke auto was het?"))
+            lead.sync(url)
+            a.sync(url)
+            val mine = a.timeline(walk.id).items.single { it.id == signal.id }
+            assertEquals(SignalStatus.REFERRED, mine.review.status)
+            assertEquals("Welke auto was het?", mine.review.question)
+            a.answer(signal.id, "Een grijze Audi")
+            a.sync(url)
+            lead.sync(url)
+
+            val report = lead.walkReport(walk.id)
+            assertEquals(2, report.timeline.size)
+            val line = report.signals.single()
+            assertEquals(SignalStatus.REFERRED, line.status)
+            assertEquals("ref.police", line.referral)
+            assertEquals("Een grijze Audi", line.review.answer)
+            assertTrue(line.atKnownPlace)
+            assertEquals(listOf("wijkagent"), report.participants.mapNotNull { it.role })
+            val map = lead.walkMapGeoJson(walk.id)
+            assertTrue(map, map.contains("\"FeatureCollection\"") && map.contains("\"signal\""))
+            val tactics = lead.streetTactics(Instant.now().minusSeconds(86_400), Instant.now())
+            assertEquals(1u, tactics.walks)
+            assertEquals(1u, tactics.signalsAtKnownPlaces)
+        } finally {
+            a.close()
+            lead.close()
         }
     }
 
