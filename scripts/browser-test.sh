@@ -30,5 +30,6 @@ cmp -s tests/browser/node_modules/leaflet/LICENSE server/assets/leaflet/LICENSE 
     || { echo "browser: Leaflet's licence is not kept beside it" >&2; exit 1; }
 
 echo "== the server and a phone (release), then the browser"
-cargo build --release -p wijkverkenner-server --bin wijkverkenner-server --example phone
+# The test step's targets (see kotlin-test.sh): nothing is compiled again.
+cargo build --release --workspace --lib --bins --tests --examples
 WV_CHROMIUM="$(command -v chromium)" node tests/browser/run.mjs

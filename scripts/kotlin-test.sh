@@ -34,7 +34,10 @@ coroutines="$kotlin/lib/kotlinx-coroutines-core-jvm.jar"
 [ -f "$coroutines" ] || { echo "kotlin: kotlinx-coroutines missing from the compiler package" >&2; exit 1; }
 
 echo "== bindings: build the library and the server, generate Kotlin and Swift"
-cargo build --release -p wijkverkenner-bindings -p wijkverkenner-server -p uniffi-bindgen
+# The same targets as `cargo test --workspace` (libraries, binaries, tests, examples), so cargo
+# resolves the same features and reuses what the test step compiled instead of building the
+# dependencies a second time with another feature set.
+cargo build --release --workspace --lib --bins --tests --examples
 lib=target/release/libwijkverkenner.so
 gen=target/bindings
 rm -rf "$gen"
