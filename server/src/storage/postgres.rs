@@ -721,7 +721,7 @@ impl Storage for PostgresStorage {
 
     fn touch_session(&self, token_hash: &str, now_ms: i64, expires_ms: i64) -> Result<()> {
         self.conn()?.client().execute(
-            "UPDATE web_sessions SET last_seen_ms = $2, expires_ms = least(expires_ms, $3) WHERE token_hash = $1",
+            "UPDATE web_sessions SET last_seen_ms = $2, expires_ms = $3 WHERE token_hash = $1 AND ended_ms IS NULL",
             &[&token_hash, &now_ms, &expires_ms],
         )?;
         Ok(())

@@ -766,7 +766,7 @@ impl Storage for SqliteStorage {
     fn touch_session(&self, token_hash: &str, now_ms: i64, expires_ms: i64) -> Result<()> {
         self.write(|tx| {
             tx.execute(
-                "UPDATE web_sessions SET last_seen_ms = ?2, expires_ms = min(expires_ms, ?3) WHERE token_hash = ?1",
+                "UPDATE web_sessions SET last_seen_ms = ?2, expires_ms = ?3 WHERE token_hash = ?1 AND ended_ms IS NULL",
                 params![token_hash, now_ms, expires_ms],
             )?;
             Ok(())

@@ -208,7 +208,9 @@ fn enrolment_is_rate_limited_logged_and_costs_no_memory() {
         both();
     }
     let after = rss_kib(server.0.id());
-    assert!(after < before + 4 * 1024, "memory grew from {before} KiB to {after} KiB");
+    // Allocator noise under load (new blocking threads, their caches) is a few MiB; one unpacked
+    // bomb would be 64 MiB, two hundred of them far more.
+    assert!(after < before + 16 * 1024, "memory grew from {before} KiB to {after} KiB");
 
     // A burst of wrong codes: five are answered, then the address must wait, told how long.
     let wrong = |i: usize| format!(r#"{{"protocol":3,"code":"AAAA-BBBB-{i:04}","device_name":"x"}}"#);

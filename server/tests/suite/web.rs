@@ -542,3 +542,30 @@ fn exports_hold_what_the_walk_holds_and_no_free_text() {
     }
     assert!(read_csv(&format!("{}\n", csv_field("=HYPERLINK(\"x\")")))[0][0].starts_with('\''));
 }
+
+#[test]
+fn a_session_slides_with_use_until_its_twelve_hours_are_over() {
+    let s = sqlite_scene();
+    let storage = s.storage.as_ref();
+    let now = admin::now_ms();
+    let session = |token: &str, created: i64| wijkverkenner_server::storage::WebSession {
+        token_hash: admin::sha256_hex(token),
+        member_id: s.t.lead.id.clone(),
+        created_ms: created,
+        last_seen_ms: created,
+        expires_ms: now + 30_000,
+        ended_ms: None,
+        agent: "test".into(),
+    };
+    let mut b = Browser::new(&s.server.url);
+    // Used two minutes after sign-in, half a minute before it would lapse: it slides an hour.
+    storage.create_session(&session("sliding-token", now - 120_000)).unwrap();
+    b.cookie = Some("wv_session=sliding-token".into());
+    assert_eq!(b.get("/dashboard").status, 200);
+    assert!(storage.session(&admin::sha256_hex("sliding-token"), now + 30 * 60_000).unwrap().is_some());
+    // Signed in almost twelve hours ago: use does not carry it past the twelve hours.
+    storage.create_session(&session("old-token", now - wijkverkenner_server::web::SESSION_MAX_MS + 60_000)).unwrap();
+    b.cookie = Some("wv_session=old-token".into());
+    assert_eq!(b.get("/dashboard").status, 200);
+    assert!(storage.session(&admin::sha256_hex("old-token"), now + 2 * 60_000).unwrap().is_none());
+}
