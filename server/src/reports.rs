@@ -86,13 +86,6 @@ pub fn load_walk(storage: &dyn Storage, team_id: &str, walk_id: &str) -> Result<
 }
 
 impl TeamData {
-    /// The whole team, parsed now (no cache; the read model keeps one up to date instead).
-    pub fn load(storage: &dyn Storage, team_id: &str) -> Result<TeamData> {
-        let mut data = TeamData::default();
-        data.refresh(storage, team_id)?;
-        Ok(data)
-    }
-
     /// Takes in what changed in the team since this data was read.
     fn refresh(&mut self, storage: &dyn Storage, team_id: &str) -> Result<()> {
         let changed = storage.entities_after(team_id, self.seq)?;
