@@ -172,7 +172,9 @@ fn enrolment_is_rate_limited_logged_and_costs_no_memory() {
         if let Some(e) = encoding {
             req = req.header("Content-Encoding", e);
         }
-        let resp = req.send(body).unwrap();
+        // A bomb far beyond the limit may be refused before it is read: the server answers
+        // and closes while it is still being sent (status 0 here).
+        let Ok(resp) = req.send(body) else { return (0, None, String::new()) };
         let status = resp.status().as_u16();
         let retry = resp.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
         (status, retry, resp.into_body().read_to_string().unwrap_or_default())
@@ -196,7 +198,7 @@ fn enrolment_is_rate_limited_logged_and_costs_no_memory() {
     let both = || {
         assert_eq!(enrol(&bomb, Some("zstd")).0, 413);
         let (status, _, _) = enrol(&stream_bomb, Some("zstd"));
-        assert!(status == 413 || status == 400, "{status}");
+        assert!(status == 413 || status == 400 || status == 0, "{status}");
     };
     // Warmed up first (worker threads, the allocator's first pages), then counted: memory
     // that grew with the requests would show over the next two hundred.
