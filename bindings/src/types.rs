@@ -496,6 +496,9 @@ pub struct SyncOutcome {
     pub refused: u32,
     /// Records deleted from this phone because they became sensitive (need-to-know).
     pub withdrawn: u32,
+    /// The team's settings changed and were taken (categories, office hours, boundaries): a
+    /// screen showing category lists or the map reloads them.
+    pub settings_taken: bool,
 }
 
 impl From<core::sync::SyncOutcome> for SyncOutcome {
@@ -507,6 +510,7 @@ impl From<core::sync::SyncOutcome> for SyncOutcome {
             unreadable: o.unreadable,
             refused: o.refused,
             withdrawn: o.withdrawn,
+            settings_taken: o.settings_taken,
         }
     }
 }

@@ -20,7 +20,10 @@ use crate::error::{Error, Result};
 
 const BUURT_CODE_KEYS: &[&str] = &["KODE", "buurtcode", "BU_CODE", "code", "CODE"];
 const BUURT_NAME_KEYS: &[&str] = &["NAAM", "buurtnaam", "BU_NAAM", "naam", "name"];
-const BUURT_WIJK_KEYS: &[&str] = &["WIJKKODE", "wijkcode", "WK_CODE"];
+const BUURT_WIJK_KEYS: &[&str] = &["WIJKKODE", "wijkcode", "WK_CODE", "wijk_code"];
+/// A wijk's name on the buurt itself: what [`Neighbourhoods::to_geojson`] writes, so the
+/// normalised document reads back whole without a wijk file.
+const BUURT_WIJK_NAME_KEYS: &[&str] = &["wijk_name", "WIJKNAAM", "wijknaam", "WK_NAAM"];
 const WIJK_CODE_KEYS: &[&str] = &["KODE", "wijkcode", "WK_CODE", "code", "CODE"];
 const WIJK_NAME_KEYS: &[&str] = &["NAAM", "wijknaam", "WK_NAAM", "naam", "name"];
 
@@ -89,8 +92,13 @@ impl Neighbourhoods {
             }
             // A wijk code that could not travel is left out (the buurt still tags records).
             let wijk_code = optional(&f.props, BUURT_WIJK_KEYS).filter(|c| is_code(c));
-            let wijk_name =
-                wijk_code.as_ref().and_then(|w| wijk_names.iter().find(|(c, _)| c == w).map(|(_, n)| n.clone()));
+            let wijk_name = wijk_code.as_ref().and_then(|w| {
+                wijk_names
+                    .iter()
+                    .find(|(c, _)| c == w)
+                    .map(|(_, n)| n.clone())
+                    .or_else(|| optional(&f.props, BUURT_WIJK_NAME_KEYS))
+            });
             let place = Place {
                 buurt_name: optional(&f.props, BUURT_NAME_KEYS).unwrap_or_default(),
                 buurt_code: code,

@@ -197,7 +197,29 @@ impl RecordBody {
         }
     }
 
-    /// Checks every field against the rules and the team's taxonomy.
+    /// The category codes this body uses, with their kind and field (for
+    /// [`Taxonomy::check_added`]).
+    pub fn codes(&self) -> Vec<(CategoryKind, &str, &'static str)> {
+        match self {
+            RecordBody::Observation(o) => {
+                o.themes.iter().map(|c| (CategoryKind::ObservationTheme, c.as_str(), "themes")).collect()
+            }
+            RecordBody::Conversation(c) => {
+                c.roles.iter().map(|r| (CategoryKind::CounterpartRole, r.as_str(), "roles")).collect()
+            }
+            RecordBody::Signal(s) => std::iter::once((CategoryKind::SignalCategory, s.category.as_str(), "category"))
+                .chain(
+                    s.suggested_referral
+                        .iter()
+                        .map(|r| (CategoryKind::ReferralTarget, r.as_str(), "suggested referral")),
+                )
+                .collect(),
+        }
+    }
+
+    /// Checks every field against the rules and the team's taxonomy (retired codes included:
+    /// a record may date from before its code was retired; new uses are checked where they are
+    /// made, with [`Taxonomy::check_added`]).
     pub fn validate(&self, taxonomy: &Taxonomy) -> Result<()> {
         match self {
             RecordBody::Observation(o) => {

@@ -70,6 +70,11 @@ impl Review {
         reviewed_ms.is_some() || self.status == Some(SignalStatus::Referred)
     }
 
+    /// The referral target, for [`Taxonomy::check_added`].
+    pub fn codes(&self) -> Vec<(CategoryKind, &str, &'static str)> {
+        self.referral.iter().map(|r| (CategoryKind::ReferralTarget, r.as_str(), "referral")).collect()
+    }
+
     pub fn validate(&self, taxonomy: &Taxonomy) -> Result<()> {
         if let Some(r) = &self.referral {
             taxonomy.check(CategoryKind::ReferralTarget, r, "referral")?;

@@ -174,6 +174,7 @@ pub fn position_at(points: &[TrackPoint], at_ms: i64) -> Option<(f64, f64)> {
 /// The team's office hours, in local time of a time zone (Dutch by default). Walks outside them
 /// show the street tactic "go out outside office hours".
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OfficeHours {
     /// IANA time zone name, e.g. "Europe/Amsterdam".
     pub time_zone: String,
@@ -210,7 +211,9 @@ impl OfficeHours {
             if !(1..=7).contains(d) {
                 return Err(Error::invalid("office hours", "days are numbered 1 (Monday) to 7"));
             }
-            days[(*d - 1) as usize] = true;
+            if std::mem::replace(&mut days[(*d - 1) as usize], true) {
+                return Err(Error::invalid("office hours", "a day appears twice"));
+            }
         }
         let t = |s: &str| {
             NaiveTime::parse_from_str(s, "%H:%M").map_err(|_| Error::invalid("office hours", "times are HH:MM"))

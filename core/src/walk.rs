@@ -86,6 +86,11 @@ pub struct WalkDetails {
 }
 
 impl WalkDetails {
+    /// The themes of the walk's focus, for [`Taxonomy::check_added`].
+    pub fn codes(&self) -> Vec<(CategoryKind, &str, &'static str)> {
+        self.focus.iter().map(|c| (CategoryKind::ObservationTheme, c.as_str(), "focus")).collect()
+    }
+
     pub fn validate(&self, taxonomy: &Taxonomy) -> Result<()> {
         if self.participants.len() > MAX_PARTICIPANTS {
             return Err(Error::invalid("participants", format!("more than {MAX_PARTICIPANTS}")));

@@ -35,7 +35,12 @@ pub fn normalise_code(code: &str) -> String {
 }
 
 pub fn create_team(s: &dyn Storage, name: &str) -> Result<Team> {
-    let t = Team { id: uuid::Uuid::now_v7().to_string(), name: name.trim().to_string(), created_ms: now_ms() };
+    let t = Team {
+        id: uuid::Uuid::now_v7().to_string(),
+        name: name.trim().to_string(),
+        created_ms: now_ms(),
+        settings_version: 0,
+    };
     if t.name.is_empty() || t.name.chars().count() > 200 {
         return Err(ApiError::bad_request("invalid_team", "a team name has 1..200 characters").into());
     }

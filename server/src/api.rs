@@ -1,5 +1,5 @@
 //! The HTTP API: `/health`, `/openapi.json`, `POST /v1/enrol`, `POST /v1/sync`,
-//! `GET /v1/taxonomy`. Bodies are JSON, zstd-compressed on the wire (`Content-Encoding: zstd`);
+//! `POST /v1/settings`, `GET /v1/taxonomy`. Bodies are JSON, zstd-compressed on the wire (`Content-Encoding: zstd`);
 //! every error, whatever its status, is an [`ErrorBody`](wijkverkenner_core::sync::wire::ErrorBody).
 //!
 //! Nothing a client sends is trusted with the server's time or memory: bodies are read with an
@@ -25,9 +25,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use wijkverkenner_core::sync::wire::{
-    EnrolRequest, EnrolResponse, SyncRequest, MAX_PULL, MAX_REQUEST_BYTES, MAX_WIRE_BYTES, PROTOCOL_VERSION,
+    EnrolRequest, EnrolResponse, SettingsRequest, SyncRequest, MAX_PULL, MAX_REQUEST_BYTES, MAX_WIRE_BYTES,
+    PROTOCOL_VERSION,
 };
-use wijkverkenner_core::Taxonomy;
 
 use crate::admin;
 use crate::error::{ApiError, Error, Result};
@@ -80,7 +80,9 @@ const DECODING_AT_ONCE: usize = 4;
 #[derive(Clone)]
 pub struct AppState {
     pub storage: Arc<dyn Storage>,
-    pub taxonomy: Arc<Taxonomy>,
+    /// Each team's settings in effect (taxonomy, office hours, boundaries), with the server's
+    /// defaults.
+    pub teams: Arc<crate::settings::Teams>,
     pub limits: Arc<EnrolLimits>,
     decoding: Arc<tokio::sync::Semaphore>,
     /// Take the client's address from the last `X-Forwarded-For` entry (behind a reverse
@@ -95,10 +97,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(storage: Arc<dyn Storage>, taxonomy: Arc<Taxonomy>) -> Self {
+    pub fn new(storage: Arc<dyn Storage>, teams: crate::settings::Teams) -> Self {
         AppState {
             storage,
-            taxonomy,
+            teams: Arc::new(teams),
             limits: Arc::new(EnrolLimits::default()),
             decoding: Arc::new(tokio::sync::Semaphore::new(DECODING_AT_ONCE)),
             trust_forwarded_for: false,
@@ -116,6 +118,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/v1/enrol", post(enrol))
         .route("/v1/sync", post(sync_handler))
+        .route("/v1/settings", post(settings))
         .route("/v1/taxonomy", get(taxonomy))
         .merge(crate::web::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
@@ -305,7 +308,7 @@ fn decode_json_sized<T: DeserializeOwned>(encoding: &str, raw: &[u8], limit: usi
 /// as either encoding, decode and validate to a request or a 4xx error — never a panic.
 #[doc(hidden)]
 pub fn fuzz_payload(data: &[u8]) {
-    let taxonomy = Taxonomy::default_taxonomy();
+    let taxonomy = wijkverkenner_core::Taxonomy::default_taxonomy();
     let now = chrono::Utc::now().timestamp_millis();
     for encoding in ["identity", "zstd"] {
         match decode_json::<SyncRequest>(encoding, data) {
@@ -466,11 +469,33 @@ async fn enrol(State(s): State<AppState>, addr: ClientAddr, headers: HeaderMap, 
     )
 }
 
+/// The team's settings in effect, read on a blocking thread.
+async fn team_config(s: &AppState, caller: &Caller) -> Result<Arc<crate::settings::TeamConfig>> {
+    let (storage, teams, team) = (s.storage.clone(), s.teams.clone(), caller.team.clone());
+    blocking(move || teams.config(storage.as_ref(), &team)).await
+}
+
 /// The team's categories: codes, labels, which are sensitive (need-to-know).
 async fn taxonomy(State(s): State<AppState>, addr: ClientAddr, headers: HeaderMap) -> Result<Response> {
-    authenticate(&s, addr, &headers).await?;
-    let doc: serde_json::Value = serde_json::from_str(&s.taxonomy.to_json())?;
-    reply(&headers, &doc)
+    let caller = authenticate(&s, addr, &headers).await?;
+    let config = team_config(&s, &caller).await?;
+    reply(&headers, config.taxonomy.as_ref())
+}
+
+/// The team's settings (`wijkverkenner_core::TeamSettings`): categories, office hours, buurt
+/// boundaries. A phone asks when a sync answer names settings it does not hold.
+async fn settings(State(s): State<AppState>, addr: ClientAddr, headers: HeaderMap, body: Body) -> Result<Response> {
+    let caller = authenticate(&s, addr, &headers).await?;
+    let (req, _): (SettingsRequest, _) =
+        read_json(&s, &headers, body, MAX_ENROL_BYTES, MAX_ENROL_BYTES, s.clients.enrol_body_total).await?;
+    check_protocol(req.protocol)?;
+    let config = team_config(&s, &caller).await?;
+    // Up to a few MB to compress: off the async workers.
+    blocking(move || {
+        let raw: &RawValue = serde_json::from_str(config.document())?;
+        reply(&headers, &raw)
+    })
+    .await
 }
 
 /// Serialises exactly like [`SyncResponse`](wijkverkenner_core::sync::wire::SyncResponse)
@@ -486,6 +511,8 @@ struct RawSyncResponse<'a> {
     rejected: Vec<wijkverkenner_core::sync::wire::Rejection>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     withdrawn: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    settings: Option<String>,
 }
 
 /// How stale a device's "last seen" may be (what `devices` lists for an administrator).
@@ -539,14 +566,15 @@ async fn sync_for(s: &AppState, caller: Caller, headers: &HeaderMap, body: Body)
         }
     }
     let storage = s.storage.clone();
-    let taxonomy = s.taxonomy.clone();
+    let teams = s.teams.clone();
     let device = caller.device.id.clone();
     let pushed = req.push.len();
-    let (page, pushed_result) = blocking(move || {
+    let (page, pushed_result, tag) = blocking(move || {
+        let config = teams.config(storage.as_ref(), &caller.team)?;
         let pushed_result = if req.push.is_empty() {
             Default::default()
         } else {
-            sync::apply_push(storage.as_ref(), &caller, &req.push, &taxonomy)?
+            sync::apply_push(storage.as_ref(), &caller, &req.push, &config.taxonomy)?
         };
         let page = sync::pull(storage.as_ref(), &caller, req.protocol, req.cursor, req.pull_limit)?;
         // "Last seen" to the minute: one write per phone per minute, not one per page (a
@@ -555,7 +583,7 @@ async fn sync_for(s: &AppState, caller: Caller, headers: &HeaderMap, body: Body)
         if caller.device.last_seen_ms.is_none_or(|seen| now - seen >= LAST_SEEN_PRECISION_MS) {
             storage.touch_device(&caller.device.id, now)?;
         }
-        Ok((page, pushed_result))
+        Ok((page, pushed_result, config.tag.clone()))
     })
     .await?;
     let changed = pushed_result.changed;
@@ -575,6 +603,7 @@ async fn sync_for(s: &AppState, caller: Caller, headers: &HeaderMap, body: Body)
             more: page.more,
             rejected: pushed_result.rejected.clone(),
             withdrawn: page.withdrawn,
+            settings: Some(tag),
         },
     )?;
     Ok((response, pushed_result))

@@ -35,15 +35,20 @@ struct DemoPhone {
 }
 
 impl DemoPhone {
-    fn enrol(dir: &Path, name: &str, code: &str, url: &str, boundaries: (&str, Option<&str>)) -> Result<DemoPhone> {
+    /// Enrols and syncs once: the phone takes the team's settings (its boundaries among them).
+    fn enrol(dir: &Path, name: &str, code: &str, url: &str) -> Result<DemoPhone> {
         let mut key = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
         std::fs::create_dir_all(dir).map_err(|e| Error::Other(format!("demo phone directory: {e}")))?;
         let store = Store::open(dir.join(format!("{name}.db")), Encryption::Key(StoreKey::new(key)))?;
         let transport = HttpTransport::new(url);
         store.enrol(&transport, code, &format!("Demotelefoon {name}"))?;
-        store.load_neighbourhoods(boundaries.0, boundaries.1)?;
-        Ok(DemoPhone { store, transport })
+        let phone = DemoPhone { store, transport };
+        phone.sync()?;
+        if phone.store.neighbourhoods()?.is_none() {
+            return Err(Error::Other("the demo phone did not receive the team's boundaries".into()));
+        }
+        Ok(phone)
     }
 
     fn sync(&self) -> Result<()> {
@@ -133,11 +138,29 @@ pub fn run(storage: &dyn Storage, url: &str, dir: &Path, buurten: &str, wijken: 
     let fatima =
         admin::add_member(storage, &team.id, "Fatima El Amrani", Role::FieldWorker, "Woningcorporatie Mitros")?;
     let lead = admin::add_member(storage, &team.id, "Marieke Jansen", Role::Lead, "Gemeente Utrecht")?;
+    // The team's own settings, as an administrator sets them: Utrecht's boundaries, office
+    // hours from nine, and a category of the team's own. The phones take them at their first sync.
+    let boundaries = crate::settings::Boundaries::parse(buurten, wijken).map_err(Error::Other)?;
+    let teams = crate::settings::Teams::default();
+    for change in [
+        crate::settings::Change::Boundaries(std::sync::Arc::new(boundaries)),
+        crate::settings::Change::OfficeHours(OfficeHours { start: "09:00".into(), ..OfficeHours::default() }),
+        crate::settings::Change::AddCategory {
+            kind: CategoryKind::ObservationTheme,
+            code: Some("obs.drug_litter".into()),
+            nl: "Drugsafval (ballonnen, patronen, zakjes)".into(),
+            en: "Drug litter (balloons, cartridges, baggies)".into(),
+            sensitive: false,
+            professional: false,
+        },
+    ] {
+        crate::settings::change(storage, &teams, &team.id, crate::settings::By::CommandLine, &change)?
+            .map_err(|r| Error::Other(r.0))?;
+    }
     let phones = dir.join(&team.id);
-    let b = (buurten, wijken);
-    let phone_s = DemoPhone::enrol(&phones, "sanne", &admin::issue_code(storage, &sanne.id, 1)?, url, b)?;
-    let phone_j = DemoPhone::enrol(&phones, "joost", &admin::issue_code(storage, &joost.id, 1)?, url, b)?;
-    let phone_f = DemoPhone::enrol(&phones, "fatima", &admin::issue_code(storage, &fatima.id, 1)?, url, b)?;
+    let phone_s = DemoPhone::enrol(&phones, "sanne", &admin::issue_code(storage, &sanne.id, 1)?, url)?;
+    let phone_j = DemoPhone::enrol(&phones, "joost", &admin::issue_code(storage, &joost.id, 1)?, url)?;
+    let phone_f = DemoPhone::enrol(&phones, "fatima", &admin::issue_code(storage, &fatima.id, 1)?, url)?;
 
     // Yesterday evening, 19:30: Sanne and Joost with the wijkagent, Zamenhofdreef to
     // Taagdreef and Neckardreef.
@@ -261,7 +284,7 @@ pub fn run(storage: &dyn Storage, url: &str, dir: &Path, buurten: &str, wijken: 
         35,
         &[(52.1165, 5.1190), (52.1180, 5.1225), (52.1190, 5.1260)],
         vec![
-            (10, obs("obs.litter", Tone::Concern, "Grofvuil en lachgascilinders in portiek 14.")),
+            (10, obs("obs.drug_litter", Tone::Concern, "Grofvuil en lachgascilinders in portiek 14.")),
             (
                 20,
                 RecordBody::Conversation(Conversation {
@@ -341,7 +364,7 @@ pub fn run(storage: &dyn Storage, url: &str, dir: &Path, buurten: &str, wijken: 
 
     // Monday morning came early: the lead takes the acute-looking signal into review and asks
     // Sanne a question about her walk; Sanne's phone syncs, she answers, and syncs again.
-    let taxonomy = Taxonomy::default_taxonomy();
+    let taxonomy = phone_s.store.taxonomy();
     let records = phone_s.store.walk_timeline(&sanne_walk, &PageRequest::first(50))?.items;
     if let Some(recruitment) =
         records.iter().find(|r| matches!(&r.body, RecordBody::Signal(s) if s.category == "sig.youth_recruitment"))

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use wijkverkenner_core::Taxonomy;
+use wijkverkenner_core::{CategoryKind, OfficeHours, Taxonomy};
 use wijkverkenner_server::admin::printable;
 use wijkverkenner_server::storage::Role;
-use wijkverkenner_server::{admin, open_storage, sync, AppState};
+use wijkverkenner_server::{admin, open_storage, settings, sync, AppState};
 
 /// The same allocator as the phone library (docs/adr/0005): many request threads allocate
 /// and free each other's buffers.
@@ -145,6 +145,115 @@ enum Command {
         team: String,
         id: String,
     },
+    /// Show a team's settings: office hours, boundaries, categories (code, kind, flags, labels).
+    Settings {
+        #[arg(long)]
+        team: String,
+    },
+    /// Add a category; prints its code (made from the kind and the Dutch label unless given).
+    /// Codes are never reused: a code used once stays, retired if need be.
+    CategoryAdd {
+        #[arg(long)]
+        team: String,
+        /// observation_theme, counterpart_role, signal_category or referral_target
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        nl: String,
+        #[arg(long)]
+        en: String,
+        #[arg(long)]
+        code: Option<String>,
+        /// A signal category shared only with the author and the team's leads.
+        #[arg(long)]
+        sensitive: bool,
+        /// A counterpart role of professionals (for the street tactics).
+        #[arg(long)]
+        professional: bool,
+    },
+    /// Change a category: labels, sensitive, professional, retired (what is not given stays).
+    /// Marking a signal category sensitive withdraws its signals from phones that may no longer
+    /// see them; a retired category stays on old records but is not offered for new ones.
+    CategorySet {
+        #[arg(long)]
+        team: String,
+        code: String,
+        #[arg(long)]
+        nl: Option<String>,
+        #[arg(long)]
+        en: Option<String>,
+        #[arg(long)]
+        sensitive: Option<bool>,
+        #[arg(long)]
+        professional: Option<bool>,
+        #[arg(long)]
+        retired: Option<bool>,
+    },
+    /// Print a team's taxonomy as JSON (to edit and import again).
+    TaxonomyExport {
+        #[arg(long)]
+        team: String,
+    },
+    /// Replace a team's taxonomy from a JSON file: every code it has must stay (retired if need be).
+    TaxonomyImport {
+        #[arg(long)]
+        team: String,
+        file: PathBuf,
+    },
+    /// Set a team's office hours (walking time outside them is the street tactic "go out
+    /// outside office hours").
+    OfficeHours {
+        #[arg(long)]
+        team: String,
+        /// Working days, 1 (Monday) to 7, comma-separated.
+        #[arg(long, default_value = "1,2,3,4,5")]
+        days: String,
+        #[arg(long, default_value = "08:30")]
+        start: String,
+        #[arg(long, default_value = "17:00")]
+        end: String,
+        #[arg(long, default_value = "Europe/Amsterdam")]
+        time_zone: String,
+    },
+    /// Set a team's buurt boundaries from GeoJSON (any municipality's, e.g. the CBS wijk- en
+    /// buurtkaart in WGS84); phones take them at their next sync and tag new records with them.
+    Boundaries {
+        #[arg(long)]
+        team: String,
+        #[arg(long)]
+        buurten: PathBuf,
+        #[arg(long)]
+        wijken: Option<PathBuf>,
+    },
+}
+
+fn category_kind(s: &str) -> Result<CategoryKind, String> {
+    CategoryKind::ALL
+        .into_iter()
+        .find(|k| serde_json::to_value(k).ok().and_then(|v| v.as_str().map(|v| v == s)).unwrap_or(false))
+        .ok_or_else(|| "kind is observation_theme, counterpart_role, signal_category or referral_target".into())
+}
+
+/// Applies a settings change from the command line and says what it did.
+fn change_settings(
+    s: &dyn wijkverkenner_server::Storage,
+    team: &str,
+    change: settings::Change,
+) -> Result<settings::Changed, String> {
+    let teams = settings::Teams::default();
+    match settings::change(s, &teams, team, settings::By::CommandLine, &change) {
+        Ok(Ok(c)) => {
+            if c.restricted > 0 {
+                println!(
+                    "{} signal(s) are now shared only with their authors and the team's leads; other phones delete them at their next sync",
+                    c.restricted
+                );
+            }
+            Ok(c)
+        }
+        Ok(Err(refused)) => Err(refused.0),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn main() {
@@ -184,24 +293,21 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             public_url,
             demo,
         } => {
-            let mut state = AppState::new(storage.clone(), Arc::new(Taxonomy::default_taxonomy()));
+            let mut state = AppState::new(storage.clone(), wijkverkenner_server::settings::Teams::default());
             state.trust_forwarded_for = trust_forwarded_for;
             let read =
                 |p: &PathBuf| std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
             let buurten_text = buurten.as_ref().map(read).transpose()?;
             let wijken_text = wijken.as_ref().map(read).transpose()?;
-            let boundaries = match &buurten_text {
-                Some(b) => {
-                    let n = wijkverkenner_core::Neighbourhoods::from_geojson(b, wijken_text.as_deref())?;
-                    Some(Arc::new(wijkverkenner_server::web::Boundaries::from_neighbourhoods(&n)))
-                }
-                None => None,
-            };
+            // The server's default boundaries: for every team that has not uploaded its own.
+            if let Some(b) = &buurten_text {
+                let b = wijkverkenner_server::settings::Boundaries::parse(b, wijken_text.as_deref())?;
+                state.teams = Arc::new(wijkverkenner_server::settings::Teams::new(Some(Arc::new(b))));
+            }
             state.web = Arc::new(wijkverkenner_server::web::WebConfig {
                 secure_cookies: !insecure_cookies,
                 tile_url,
                 public_origin: public_url.map(|u| u.trim_end_matches('/').to_string()),
-                boundaries,
                 ..Default::default()
             });
             let demo_boundaries = match (&demo, &buurten_text) {
@@ -330,6 +436,81 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             found(sync::quarantine_entity(s, &team, &id)?, "no such entity in this team")?;
             tracing::warn!(target: "security", team = %team, entity = %id, "entity quarantined by an operator");
             println!("quarantined {id}");
+        }
+        Command::Settings { team } => {
+            let config = settings::Teams::default().config_of(s, &team)?.ok_or("no such team")?;
+            let oh = &config.office_hours;
+            println!("version\t{}\ttag {}", config.version, config.tag);
+            println!("office hours\tdays {:?} {}–{} ({})", oh.days, oh.start, oh.end, oh.time_zone);
+            match (&config.boundaries, config.own_boundaries) {
+                (Some(b), true) => println!("boundaries\t{} buurten (the team's own)", b.names.len()),
+                _ => println!("boundaries\tthe server's (serve --buurten)"),
+            }
+            for c in &config.taxonomy.categories {
+                let kind = serde_json::to_value(c.kind)?;
+                let flags: Vec<&str> =
+                    [(c.sensitive, "sensitive"), (c.professional, "professional"), (c.retired, "retired")]
+                        .into_iter()
+                        .filter_map(|(on, name)| on.then_some(name))
+                        .collect();
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    c.code,
+                    kind.as_str().unwrap_or_default(),
+                    flags.join(","),
+                    printable(&c.nl),
+                    printable(&c.en)
+                );
+            }
+        }
+        Command::CategoryAdd { team, kind, nl, en, code, sensitive, professional } => {
+            let kind = category_kind(&kind)?;
+            let change = settings::Change::AddCategory { kind, code, nl, en, sensitive, professional };
+            let c = change_settings(s, &team, change)?;
+            println!("{}", c.code.unwrap_or_default());
+        }
+        Command::CategorySet { team, code, nl, en, sensitive, professional, retired } => {
+            let config = settings::Teams::default().config_of(s, &team)?.ok_or("no such team")?;
+            let current = config.taxonomy.get(&code).ok_or("no such category")?.clone();
+            let change = settings::Change::EditCategory {
+                code: code.clone(),
+                nl: nl.unwrap_or(current.nl),
+                en: en.unwrap_or(current.en),
+                sensitive: sensitive.unwrap_or(current.sensitive),
+                professional: professional.unwrap_or(current.professional),
+                retired: retired.unwrap_or(current.retired),
+            };
+            let c = change_settings(s, &team, change)?;
+            println!("changed {code} (settings version {})", c.version);
+        }
+        Command::TaxonomyExport { team } => {
+            let config = settings::Teams::default().config_of(s, &team)?.ok_or("no such team")?;
+            println!("{}", serde_json::to_string_pretty(config.taxonomy.as_ref())?);
+        }
+        Command::TaxonomyImport { team, file } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let next = Taxonomy::from_json(&text)?;
+            let c = change_settings(s, &team, settings::Change::Taxonomy(next))?;
+            println!("imported (settings version {})", c.version);
+        }
+        Command::OfficeHours { team, days, start, end, time_zone } => {
+            let days = days
+                .split(',')
+                .map(|d| d.trim().parse::<u8>().map_err(|_| "days are numbers 1 (Monday) to 7, comma-separated"))
+                .collect::<Result<Vec<_>, _>>()?;
+            let c =
+                change_settings(s, &team, settings::Change::OfficeHours(OfficeHours { time_zone, days, start, end }))?;
+            println!("office hours set (settings version {})", c.version);
+        }
+        Command::Boundaries { team, buurten, wijken } => {
+            let read =
+                |p: &PathBuf| std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+            let b = read(&buurten)?;
+            let w = wijken.as_ref().map(read).transpose()?;
+            let parsed = settings::Boundaries::parse(&b, w.as_deref())?;
+            let n = parsed.names.len();
+            let c = change_settings(s, &team, settings::Change::Boundaries(Arc::new(parsed)))?;
+            println!("{n} buurten set (settings version {})", c.version);
         }
     }
     Ok(())

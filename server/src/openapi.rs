@@ -11,9 +11,10 @@ use schemars::JsonSchema;
 use serde_json::{json, Map, Value};
 use wijkverkenner_core::sync::codec::{PlaceField, WalkFields};
 use wijkverkenner_core::sync::wire::{
-    EnrolRequest, EnrolResponse, Entity, ErrorBody, SyncRequest, SyncResponse, MAX_PULL, PROTOCOL_VERSION,
+    EnrolRequest, EnrolResponse, Entity, ErrorBody, SettingsRequest, SyncRequest, SyncResponse, MAX_PULL,
+    PROTOCOL_VERSION,
 };
-use wijkverkenner_core::{Conversation, Observation, Signal, SignalStatus, Taxonomy};
+use wijkverkenner_core::{Conversation, Observation, Signal, SignalStatus, Taxonomy, TeamSettings};
 
 use crate::api::MIN_PROTOCOL;
 
@@ -133,6 +134,8 @@ fn build() -> Value {
     add::<EnrolResponse>(&mut gen);
     add::<ErrorBody>(&mut gen);
     add::<Taxonomy>(&mut gen);
+    add::<SettingsRequest>(&mut gen);
+    add::<TeamSettings>(&mut gen);
     add::<Observation>(&mut gen);
     add::<Conversation>(&mut gen);
     add::<Signal>(&mut gen);
@@ -142,7 +145,7 @@ fn build() -> Value {
     add::<Entity>(&mut gen);
     let mut defs = gen.take_definitions(true);
     // The protocol range is the server's (the types only know the newest version).
-    for request in ["SyncRequest", "EnrolRequest"] {
+    for request in ["SyncRequest", "EnrolRequest", "SettingsRequest"] {
         defs[request]["properties"]["protocol"]["minimum"] = json!(MIN_PROTOCOL);
     }
 
@@ -223,6 +226,14 @@ fn build() -> Value {
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SyncRequest"}}}},
                 "responses": with(json!({"200": {"description": "push acknowledged; a page of the feed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SyncResponse"}}}}}),
                                   error(&[400, 401, 403, 408, 413, 415, 426, 429]))
+            }},
+            "/v1/settings": {"post": {
+                "summary": "The team's settings: categories, office hours and buurt boundaries",
+                "description": "Every sync answer names the team's settings by a tag (`settings`); a phone that holds another tag fetches them here and takes them whole. The boundaries are a GeoJSON FeatureCollection with `code`, `name`, `wijk_code` and `wijk_name` per buurt; the document is at most 32 MiB.",
+                "security": [{"device": []}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SettingsRequest"}}}},
+                "responses": with(json!({"200": {"description": "the team's settings", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TeamSettings"}}}}}),
+                                  error(&[400, 401, 403, 408, 413, 415, 426]))
             }},
             "/v1/taxonomy": {"get": {
                 "summary": "The team's categories: codes, Dutch and English labels, which signal categories are sensitive (need-to-know), which are retired",

@@ -36,8 +36,11 @@ pub struct TeamData {
     pub members: HashMap<String, Member>,
     /// Record ids per walk id.
     by_walk: HashMap<String, BTreeSet<String>>,
-    /// Reports of ended walks, until their walk or one of its records changes.
+    /// Reports of ended walks, until their walk or one of its records changes, or the team's
+    /// taxonomy (which says which counterpart roles are professionals) changes.
     reports: HashMap<String, Arc<WalkReport>>,
+    /// The version of the taxonomy the kept reports were made with.
+    reports_taxonomy: String,
     near: NearIndex,
     /// The team's feed position this data reflects.
     seq: i64,
@@ -143,6 +146,10 @@ impl TeamData {
     /// A walk's report: kept for ended walks, computed afresh for active ones (their figures
     /// run with the clock).
     pub fn report(&mut self, walk_id: &str, taxonomy: &Taxonomy, now_ms: i64) -> Option<Arc<WalkReport>> {
+        if self.reports_taxonomy != taxonomy.version {
+            self.reports.clear();
+            self.reports_taxonomy = taxonomy.version.clone();
+        }
         if let Some(r) = self.reports.get(walk_id) {
             return Some(r.clone());
         }

@@ -7,7 +7,7 @@
 use serde_json::Value;
 use wijkverkenner_core::review::SignalStatus;
 use wijkverkenner_core::sync::wire::Entity;
-use wijkverkenner_core::{text, Hlc, Taxonomy};
+use wijkverkenner_core::{text, CategoryKind, Hlc, Taxonomy};
 
 use crate::error::Result;
 use crate::storage::{Caller, Device, Member, Role, Storage, Team};
@@ -80,6 +80,14 @@ pub fn decide(
     };
     match decision {
         Decision::Status { status, referral } => {
+            // A retired referral target stays on the signals referred to it, but no new
+            // referral goes there (the page offers only the team's current targets).
+            let before = stored.fields.get("review_referral").and_then(|v| v.as_str());
+            if let Some(r) = referral.as_deref().filter(|r| Some(*r) != before) {
+                if taxonomy.check_offered(CategoryKind::ReferralTarget, r, "referral").is_err() {
+                    return Ok(Err(Refused::Rule("invalid".into())));
+                }
+            }
             set("review_status", serde_json::to_value(status)?);
             if let Some(r) = referral {
                 set("review_referral", Value::String(r.clone()));

@@ -3,8 +3,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use wijkverkenner_core::Taxonomy;
-
 use crate::{AppState, Storage};
 
 /// A team server on 127.0.0.1 with a port of its own, stopped when dropped.
@@ -38,11 +36,10 @@ impl TestServer {
         let n = wijkverkenner_core::Neighbourhoods::from_geojson(&read("buurt.geojson"), Some(&read("wijk.geojson")))
             .unwrap();
         Self::start_configured(storage, "127.0.0.1:0".parse().unwrap(), |state| {
-            state.web = Arc::new(crate::web::WebConfig {
-                secure_cookies: false,
-                boundaries: Some(Arc::new(crate::web::Boundaries::from_neighbourhoods(&n))),
-                ..Default::default()
-            });
+            state.web = Arc::new(crate::web::WebConfig { secure_cookies: false, ..Default::default() });
+            state.teams = Arc::new(crate::settings::Teams::new(Some(Arc::new(
+                crate::settings::Boundaries::from_neighbourhoods(&n),
+            ))));
         })
     }
 
@@ -54,7 +51,7 @@ impl TestServer {
     ) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let mut state = AppState::new(storage.clone(), Arc::new(Taxonomy::default_taxonomy()));
+        let mut state = AppState::new(storage.clone(), crate::settings::Teams::default());
         configure(&mut state);
         let listener = runtime.block_on(tokio::net::TcpListener::bind(addr)).unwrap();
         let addr = listener.local_addr().unwrap();

@@ -27,6 +27,7 @@ use crate::hlc::Hlc;
 use crate::member::Identity;
 use crate::neighbourhood::Neighbourhoods;
 use crate::taxonomy::Taxonomy;
+use crate::team::TeamSettings;
 use crate::track::{OfficeHours, TrackSettings};
 
 pub use queries::{Page, PageRequest, MAX_PAGE};
@@ -410,6 +411,42 @@ impl Store {
         self.write(|c| write_meta(&c.tx, "settings", settings))?;
         self.state.write().unwrap_or_else(|p| p.into_inner()).settings = settings.clone();
         Ok(())
+    }
+
+    /// Takes the team's settings from the team server (sync does this when the server names a
+    /// version this phone does not hold), in one transaction: the team's taxonomy — completed
+    /// with any code this phone knows and the team's lacks, kept as retired, so no record here
+    /// loses its category — the office hours, and the buurt boundaries (a team without
+    /// boundaries leaves the phone's as they are). `places` are the boundaries parsed
+    /// ([`TeamSettings::from_json`] returns them).
+    pub fn apply_team_settings(&self, team: &TeamSettings, places: Option<Neighbourhoods>) -> Result<()> {
+        let taxonomy = team.taxonomy.clone().keeping(&self.taxonomy());
+        let settings = Settings { office_hours: team.office_hours.clone(), ..self.settings() };
+        settings.validate()?;
+        let buurten = team.buurten.as_ref().map(|b| b.to_string());
+        self.write(|c| {
+            write_meta(&c.tx, "taxonomy", &taxonomy.to_json())?;
+            write_meta(&c.tx, "settings", &settings)?;
+            if let Some(b) = &buurten {
+                c.tx.execute("DELETE FROM boundaries", [])?;
+                c.tx.execute("INSERT INTO boundaries (kind, geojson) VALUES ('buurt', ?1)", [b])?;
+            }
+            write_meta(&c.tx, "team_settings", &team.tag)
+        })?;
+        let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
+        st.taxonomy = Arc::new(taxonomy);
+        st.settings = settings;
+        if let Some(n) = places {
+            st.places = Places::Loaded(Arc::new(n));
+        } else if buurten.is_some() {
+            st.places = Places::NotLoaded;
+        }
+        Ok(())
+    }
+
+    /// The tag of the team settings this phone holds (`None`: never received any).
+    pub fn team_settings_tag(&self) -> Result<Option<String>> {
+        self.read(|c| read_meta(c, "team_settings"))
     }
 
     /// Loads a municipality's boundaries (GeoJSON) into the store; new records and walks are

@@ -90,7 +90,8 @@ fn validate_new(r: &NewRecord, taxonomy: &Taxonomy) -> Result<()> {
     if let Some(l) = &r.location {
         l.validate()?;
     }
-    r.body.validate(taxonomy)
+    r.body.validate(taxonomy)?;
+    taxonomy.check_added(r.body.codes(), &[])
 }
 
 /// Fills in the location (the walk's last good fix indoors) and the buurt.
@@ -236,6 +237,7 @@ impl Store {
         let places = self.neighbourhoods()?;
         self.write(|c| {
             let old = load_record(&c.tx, id)?;
+            taxonomy.check_added(body.codes(), &old.body.codes())?;
             if old.author_id != me.member.id {
                 return Err(Error::NotAuthor);
             }

@@ -96,6 +96,7 @@ impl Store {
             let mut row = load(c, "records", id.as_uuid())?;
             let next = Review { answer: row.review.answer.clone(), ..decision };
             next.validate(&taxonomy)?;
+            taxonomy.check_added(next.codes(), &row.review.codes())?;
             if next.status.is_some() && !row.is_signal {
                 return Err(Error::invalid("status", "only signals have a status"));
             }

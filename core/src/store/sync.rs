@@ -549,6 +549,8 @@ impl Store {
         let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
         st.identity = None;
         st.places = super::Places::Absent;
+        st.taxonomy = std::sync::Arc::new(crate::taxonomy::Taxonomy::default_taxonomy());
+        st.settings = super::Settings::default();
         Ok(())
     }
 }

@@ -152,7 +152,9 @@ impl Store {
         let me = self.require_identity()?;
         new.started.validate("start time")?;
         let details = WalkDetails { participants: new.participants, purpose: new.purpose, focus: new.focus };
-        details.validate(&self.taxonomy())?;
+        let taxonomy = self.taxonomy();
+        details.validate(&taxonomy)?;
+        taxonomy.check_added(details.codes(), &[])?;
         let id = WalkId::new();
         self.write(|c| {
             let active: Option<WalkId> =
@@ -184,10 +186,12 @@ impl Store {
 
     /// Changes who walks, the purpose and the focus; allowed until the walk is reviewed.
     pub fn update_walk_details(&self, id: &WalkId, details: WalkDetails) -> Result<Walk> {
-        details.validate(&self.taxonomy())?;
+        let taxonomy = self.taxonomy();
+        details.validate(&taxonomy)?;
         let me = self.require_identity()?;
         self.write(|c| {
             let before = load_own_walk(&c.tx, id, &me)?;
+            taxonomy.check_added(details.codes(), &before.details.codes())?;
             if before.reviewed_ms.is_some() {
                 return Err(Error::Reviewed);
             }

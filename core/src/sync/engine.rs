@@ -17,9 +17,10 @@ use crate::id::{DeviceId, MemberId};
 use crate::member::{Identity, Member, MemberRole};
 use crate::store::{IncomingPage, Store};
 use crate::sync::wire::{
-    EnrolRequest, EnrolResponse, Entity, ErrorBody, SyncRequest, SyncResponse, MAX_BODY_BYTES, MAX_PUSH,
-    PROTOCOL_VERSION,
+    EnrolRequest, EnrolResponse, Entity, ErrorBody, SettingsRequest, SyncRequest, SyncResponse, MAX_BODY_BYTES,
+    MAX_PUSH, PROTOCOL_VERSION,
 };
+use crate::team::TeamSettings;
 
 /// An HTTP answer as the transport received it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,6 +94,8 @@ pub struct SyncOutcome {
     pub refused: u32,
     /// Records deleted here because they became sensitive (need-to-know).
     pub withdrawn: u32,
+    /// The team's settings changed and were taken (categories, office hours, boundaries).
+    pub settings_taken: bool,
 }
 
 /// A sync answer as the phone reads it: entities kept as raw JSON until each is parsed on its
@@ -109,6 +112,8 @@ struct Answer<'a> {
     rejected: Vec<crate::sync::wire::Rejection>,
     #[serde(default)]
     withdrawn: Vec<String>,
+    #[serde(default)]
+    settings: Option<String>,
 }
 
 /// An enrolment attempt in progress, kept in the store's `meta` until it succeeds.
@@ -304,12 +309,37 @@ impl Store {
             more: answer.more,
             rejected: answer.rejected,
             withdrawn: Vec::new(),
+            settings: answer.settings,
         };
         let page = IncomingPage::new(pull)
             .with_withdrawn(answer.withdrawn)
             .with_rejected(body.rejected.clone())
             .with_unreadable(unreadable);
         Ok((body, page))
+    }
+
+    /// Fetches the team's settings and takes them. A document this app cannot take is left
+    /// (logged; the phone keeps its settings and asks again at the next sync); a failed
+    /// connection fails the sync like any other.
+    fn take_team_settings(&self, transport: &dyn Transport, credential: &str) -> Result<bool> {
+        let req = SettingsRequest { protocol: PROTOCOL_VERSION };
+        let resp =
+            transport.post("/v1/settings", Some(credential), encode(&req)?).map_err(|e| Error::Transport(e.0))?;
+        if resp.status != 200 {
+            return Err(server_error(resp.status, &resp.body));
+        }
+        let parsed = decode_body(&resp.body).and_then(|json| TeamSettings::from_json(&json));
+        match parsed {
+            Ok((settings, places)) => {
+                self.apply_team_settings(&settings, places)?;
+                tracing::info!(tag = %settings.tag, "team settings taken");
+                Ok(true)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the team's settings could not be taken; keeping this phone's");
+                Ok(false)
+            }
+        }
     }
 
     fn sync_rounds(&self, transport: &dyn Transport, cancel: &AtomicBool) -> Result<SyncOutcome> {
@@ -329,6 +359,8 @@ impl Store {
         // Halved after an answer this phone could not take (too large to unpack or parse);
         // a page of one entity always fits (the server bounds an entity's size).
         let mut pull_limit = PULL_PAGE;
+        // Team settings are fetched at most once per sync, before the first page is applied.
+        let mut settings_checked = false;
         // The next page, already fetched while the current one was being applied.
         let mut prefetched: Option<(SyncRequest, Result<(SyncResponse, IncomingPage)>)> = None;
         loop {
@@ -362,6 +394,12 @@ impl Store {
                 }
                 Err(e) => return Err(e),
             };
+            if let (false, Some(tag)) = (settings_checked, &body.settings) {
+                settings_checked = true;
+                if self.team_settings_tag()?.as_ref() != Some(tag) && self.take_team_settings(transport, credential)? {
+                    outcome.settings_taken = true;
+                }
+            }
             let full_push = req.push.len() == MAX_PUSH;
             // While this page is applied, the next one (a pure pull from the new cursor) is
             // fetched and parsed on another thread: server, network and phone work at the same

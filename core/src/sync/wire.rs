@@ -153,6 +153,21 @@ pub struct SyncResponse {
     /// deletes its copies. Since protocol 2.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub withdrawn: Vec<String>,
+    /// The tag of the team's current settings (categories, office hours, boundaries): a phone
+    /// that holds another fetches them (`POST /v1/settings`). Absent from servers before team
+    /// settings; a phone then keeps what it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<String>,
+}
+
+/// Asks for the team's settings (`POST /v1/settings`); the answer is a
+/// [`TeamSettings`](crate::team::TeamSettings).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SettingsRequest {
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = PROTOCOL_VERSION)))]
+    pub protocol: u32,
 }
 
 /// A pushed change the server did not apply — one field of an entity, or the whole entity —

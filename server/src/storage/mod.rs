@@ -18,6 +18,27 @@ pub struct Team {
     pub id: String,
     pub name: String,
     pub created_ms: i64,
+    /// Counts the changes of the team's settings (0: never changed, the server's defaults).
+    /// Read with every device and session, so a cached copy of the settings is known fresh.
+    #[serde(default)]
+    pub settings_version: i64,
+}
+
+/// A team's settings as stored: what its administrators changed of the server's defaults
+/// (`None`: the default). See `crate::settings`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettingsRow {
+    /// [`Team::settings_version`] this row was written at.
+    pub version: i64,
+    /// The taxonomy document (`wijkverkenner_core::Taxonomy`, JSON).
+    pub taxonomy: Option<String>,
+    /// The office hours (`wijkverkenner_core::OfficeHours`, JSON).
+    pub office_hours: Option<String>,
+    /// The buurten as normalised GeoJSON (`Neighbourhoods::to_geojson`).
+    pub buurten: Option<String>,
+    pub updated_ms: i64,
+    /// The member who made the last change.
+    pub updated_by: String,
 }
 
 /// A member's role on the server. Admins manage devices; they do not sync.
@@ -255,6 +276,14 @@ pub trait Tx {
     fn set_quarantined(&mut self, team_id: &str, id: &str, seq: i64) -> Result<bool>;
     /// Appends to the review history.
     fn add_history(&mut self, team_id: &str, entry: &HistoryEntry) -> Result<()>;
+    /// The team's settings row, locked for this transaction (two administrators' changes
+    /// apply one after the other). `None`: never changed.
+    fn settings(&mut self, team_id: &str) -> Result<Option<SettingsRow>>;
+    /// Stores the team's settings and sets [`Team::settings_version`] to `row.version`.
+    fn put_settings(&mut self, team_id: &str, row: &SettingsRow) -> Result<()>;
+    /// The team's signals shared with the whole team (not sensitive, not deleted, not
+    /// quarantined): what a category newly marked sensitive may take from the team.
+    fn shared_signals(&mut self, team_id: &str) -> Result<Vec<StoredRow>>;
 
     fn get(&mut self, team_id: &str, id: &str) -> Result<Option<Stored>> {
         self.get_row(team_id, id)?.map(StoredRow::parse).transpose()
@@ -268,6 +297,8 @@ pub trait Storage: Send + Sync {
 
     fn create_team(&self, team: &Team) -> Result<()>;
     fn team(&self, id: &str) -> Result<Option<Team>>;
+    /// The team's settings row (`None`: never changed).
+    fn team_settings(&self, team_id: &str) -> Result<Option<SettingsRow>>;
     fn add_member(&self, member: &Member) -> Result<()>;
     fn member(&self, id: &str) -> Result<Option<Member>>;
 

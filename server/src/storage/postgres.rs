@@ -7,8 +7,8 @@ use std::sync::{Condvar, Mutex};
 use postgres::{Client, NoTls, Row, Transaction};
 
 use super::{
-    Caller, ChangedRow, CodeInfo, Device, FeedPage, HistoryEntry, Member, Redeemed, Role, Storage, Stored, StoredRow,
-    Team, Tx, Viewer, WebAccount, WebSession, WebSetup, ENROL_RETRY_MS,
+    Caller, ChangedRow, CodeInfo, Device, FeedPage, HistoryEntry, Member, Redeemed, Role, SettingsRow, Storage, Stored,
+    StoredRow, Team, Tx, Viewer, WebAccount, WebSession, WebSetup, ENROL_RETRY_MS,
 };
 use crate::error::Result;
 use wijkverkenner_core::sync::wire::EntityKind;
@@ -64,6 +64,11 @@ CREATE TABLE IF NOT EXISTS web_sessions (
     token_hash TEXT PRIMARY KEY, member_id TEXT NOT NULL REFERENCES members (id),
     created_ms BIGINT NOT NULL, last_seen_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL, ended_ms BIGINT,
     agent TEXT NOT NULL);
+-- Team settings: categories, office hours, boundaries.
+ALTER TABLE teams ADD COLUMN IF NOT EXISTS settings_version BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS team_settings (
+    team_id TEXT PRIMARY KEY REFERENCES teams (id), version BIGINT NOT NULL, taxonomy TEXT,
+    office_hours TEXT, buurten TEXT, updated_ms BIGINT NOT NULL, updated_by TEXT NOT NULL);
 ";
 
 const POOL: usize = 16;
@@ -72,6 +77,26 @@ pub struct PostgresStorage {
     url: String,
     idle: Mutex<(Vec<Client>, usize)>,
     freed: Condvar,
+}
+
+/// The columns of a team, as `team_row` reads them (from `at`).
+const TEAM_COLS: &str = "t.id, t.name, t.created_ms, t.settings_version";
+
+fn team_row(r: &Row, at: usize) -> Team {
+    Team { id: r.get(at), name: r.get(at + 1), created_ms: r.get(at + 2), settings_version: r.get(at + 3) }
+}
+
+const SETTINGS_COLS: &str = "version, taxonomy, office_hours, buurten, updated_ms, updated_by";
+
+fn settings_row(r: &Row) -> SettingsRow {
+    SettingsRow {
+        version: r.get(0),
+        taxonomy: r.get(1),
+        office_hours: r.get(2),
+        buurten: r.get(3),
+        updated_ms: r.get(4),
+        updated_by: r.get(5),
+    }
 }
 
 const MEMBER_COLS: &str = "m.id, m.team_id, m.display_name, m.role, m.organisation, m.created_ms, m.disabled_ms";
@@ -251,6 +276,33 @@ impl Tx for PgTx<'_, '_> {
         )?;
         Ok(())
     }
+    fn settings(&mut self, team_id: &str) -> Result<Option<SettingsRow>> {
+        // The team's row is the lock: a team without a settings row yet has nothing to lock.
+        self.0.execute("SELECT 1 FROM teams WHERE id = $1 FOR UPDATE", &[&team_id])?;
+        let row =
+            self.0.query_opt(&format!("SELECT {SETTINGS_COLS} FROM team_settings WHERE team_id = $1"), &[&team_id])?;
+        Ok(row.map(|r| settings_row(&r)))
+    }
+    fn put_settings(&mut self, team_id: &str, row: &SettingsRow) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO team_settings (team_id, version, taxonomy, office_hours, buurten, updated_ms, updated_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (team_id) DO UPDATE SET version = excluded.version, taxonomy = excluded.taxonomy,
+                 office_hours = excluded.office_hours, buurten = excluded.buurten, updated_ms = excluded.updated_ms,
+                 updated_by = excluded.updated_by",
+            &[&team_id, &row.version, &row.taxonomy, &row.office_hours, &row.buurten, &row.updated_ms, &row.updated_by],
+        )?;
+        self.0.execute("UPDATE teams SET settings_version = $2 WHERE id = $1", &[&team_id, &row.version])?;
+        Ok(())
+    }
+    fn shared_signals(&mut self, team_id: &str) -> Result<Vec<StoredRow>> {
+        let rows = self.0.query(
+            "SELECT doc, seq, last_device, quarantined FROM entities
+             WHERE team_id = $1 AND kind = 'signal' AND NOT sensitive AND NOT quarantined",
+            &[&team_id],
+        )?;
+        Ok(rows.iter().map(stored_row).collect())
+    }
 }
 
 impl Storage for PostgresStorage {
@@ -269,8 +321,17 @@ impl Storage for PostgresStorage {
     }
 
     fn team(&self, id: &str) -> Result<Option<Team>> {
-        let row = self.conn()?.client().query_opt("SELECT id, name, created_ms FROM teams WHERE id = $1", &[&id])?;
-        Ok(row.map(|r| Team { id: r.get(0), name: r.get(1), created_ms: r.get(2) }))
+        let row =
+            self.conn()?.client().query_opt(&format!("SELECT {TEAM_COLS} FROM teams t WHERE t.id = $1"), &[&id])?;
+        Ok(row.map(|r| team_row(&r, 0)))
+    }
+
+    fn team_settings(&self, team_id: &str) -> Result<Option<SettingsRow>> {
+        let row = self
+            .conn()?
+            .client()
+            .query_opt(&format!("SELECT {SETTINGS_COLS} FROM team_settings WHERE team_id = $1"), &[&team_id])?;
+        Ok(row.map(|r| settings_row(&r)))
     }
 
     fn add_member(&self, m: &Member) -> Result<()> {
@@ -341,31 +402,23 @@ impl Storage for PostgresStorage {
             };
             let r = tx.query_one(
                 &format!(
-                    "SELECT {MEMBER_COLS}, t.id, t.name, t.created_ms FROM members m JOIN teams t ON t.id = m.team_id WHERE m.id = $1"
+                    "SELECT {MEMBER_COLS}, {TEAM_COLS} FROM members m JOIN teams t ON t.id = m.team_id WHERE m.id = $1"
                 ),
                 &[&member_id],
             )?;
-            Ok(Redeemed::Enrolled(
-                Box::new(member_row(&r, 0)),
-                Team { id: r.get(7), name: r.get(8), created_ms: r.get(9) },
-                device_id,
-            ))
+            Ok(Redeemed::Enrolled(Box::new(member_row(&r, 0)), team_row(&r, 7), device_id))
         })
     }
 
     fn caller(&self, device_id: &str) -> Result<Option<Caller>> {
         let row = self.conn()?.client().query_opt(
             &format!(
-                "SELECT {DEVICE_COLS}, {MEMBER_COLS}, t.id, t.name, t.created_ms
+                "SELECT {DEVICE_COLS}, {MEMBER_COLS}, {TEAM_COLS}
                  FROM devices d JOIN members m ON m.id = d.member_id JOIN teams t ON t.id = m.team_id WHERE d.id = $1"
             ),
             &[&device_id],
         )?;
-        Ok(row.map(|r| Caller {
-            device: device_row(&r, 0),
-            member: member_row(&r, 7),
-            team: Team { id: r.get(14), name: r.get(15), created_ms: r.get(16) },
-        }))
+        Ok(row.map(|r| Caller { device: device_row(&r, 0), member: member_row(&r, 7), team: team_row(&r, 14) }))
     }
 
     fn devices(&self, team_id: &str) -> Result<Vec<(Device, Member)>> {
@@ -708,15 +761,13 @@ impl Storage for PostgresStorage {
     fn session(&self, token_hash: &str, now_ms: i64) -> Result<Option<(WebSession, Member, Team)>> {
         let row = self.conn()?.client().query_opt(
             &format!(
-                "SELECT {SESSION_COLS}, {MEMBER_COLS}, t.id, t.name, t.created_ms
+                "SELECT {SESSION_COLS}, {MEMBER_COLS}, {TEAM_COLS}
                  FROM web_sessions s JOIN members m ON m.id = s.member_id JOIN teams t ON t.id = m.team_id
                  WHERE s.token_hash = $1 AND s.ended_ms IS NULL AND s.expires_ms > $2 AND m.disabled_ms IS NULL"
             ),
             &[&token_hash, &now_ms],
         )?;
-        Ok(row.map(|r| {
-            (session_row(&r), member_row(&r, 7), Team { id: r.get(14), name: r.get(15), created_ms: r.get(16) })
-        }))
+        Ok(row.map(|r| (session_row(&r), member_row(&r, 7), team_row(&r, 14))))
     }
 
     fn touch_session(&self, token_hash: &str, now_ms: i64, expires_ms: i64) -> Result<()> {

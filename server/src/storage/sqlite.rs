@@ -7,8 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use super::{
-    Caller, ChangedRow, CodeInfo, Device, FeedPage, HistoryEntry, Member, Redeemed, Role, Storage, Stored, StoredRow,
-    Team, Tx, Viewer, WebAccount, WebSession, WebSetup, ENROL_RETRY_MS,
+    Caller, ChangedRow, CodeInfo, Device, FeedPage, HistoryEntry, Member, Redeemed, Role, SettingsRow, Storage, Stored,
+    StoredRow, Team, Tx, Viewer, WebAccount, WebSession, WebSetup, ENROL_RETRY_MS,
 };
 use crate::error::{Error, Result};
 use wijkverkenner_core::sync::wire::EntityKind;
@@ -16,7 +16,11 @@ use wijkverkenner_core::sync::wire::MAX_PULL_BYTES;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS teams (
-    id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL);
+    id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,
+    settings_version INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS team_settings (
+    team_id TEXT PRIMARY KEY NOT NULL REFERENCES teams (id), version INTEGER NOT NULL, taxonomy TEXT,
+    office_hours TEXT, buurten TEXT, updated_ms INTEGER NOT NULL, updated_by TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS members (
     id TEXT PRIMARY KEY NOT NULL, team_id TEXT NOT NULL REFERENCES teams (id), display_name TEXT NOT NULL,
     role TEXT NOT NULL, organisation TEXT NOT NULL, created_ms INTEGER NOT NULL);
@@ -67,9 +71,25 @@ fn connect(path: &Path) -> Result<Connection> {
     Ok(c)
 }
 
-fn team_row(r: &Row) -> rusqlite::Result<Team> {
-    Ok(Team { id: r.get(0)?, name: r.get(1)?, created_ms: r.get(2)? })
+/// The columns of a team, as `team_row` reads them (from `at`).
+const TEAM_COLS: &str = "t.id, t.name, t.created_ms, t.settings_version";
+
+fn team_row(r: &Row, at: usize) -> rusqlite::Result<Team> {
+    Ok(Team { id: r.get(at)?, name: r.get(at + 1)?, created_ms: r.get(at + 2)?, settings_version: r.get(at + 3)? })
 }
+
+fn settings_row(r: &Row) -> rusqlite::Result<SettingsRow> {
+    Ok(SettingsRow {
+        version: r.get(0)?,
+        taxonomy: r.get(1)?,
+        office_hours: r.get(2)?,
+        buurten: r.get(3)?,
+        updated_ms: r.get(4)?,
+        updated_by: r.get(5)?,
+    })
+}
+
+const SETTINGS_COLS: &str = "version, taxonomy, office_hours, buurten, updated_ms, updated_by";
 
 fn member_row(r: &Row, at: usize) -> rusqlite::Result<Member> {
     let role: String = r.get(at + 3)?;
@@ -117,6 +137,7 @@ impl SqliteStorage {
             ("members", "disabled_ms", "INTEGER"),
             ("enrolment_codes", "issued_ms", "INTEGER"),
             ("entities", "walk_id", "TEXT"),
+            ("teams", "settings_version", "INTEGER NOT NULL DEFAULT 0"),
         ] {
             let present: bool = writer.query_row(
                 "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
@@ -228,6 +249,37 @@ impl Tx for SqliteTx<'_> {
             .execute(params![team_id, h.entity_id, h.at_ms, h.member_id, h.field, h.value, h.comment])?;
         Ok(())
     }
+    fn settings(&mut self, team_id: &str) -> Result<Option<SettingsRow>> {
+        // The immediate transaction already holds SQLite's write lock.
+        Ok(self
+            .0
+            .query_row(
+                &format!("SELECT {SETTINGS_COLS} FROM team_settings WHERE team_id = ?1"),
+                [team_id],
+                settings_row,
+            )
+            .optional()?)
+    }
+    fn put_settings(&mut self, team_id: &str, row: &SettingsRow) -> Result<()> {
+        self.0.execute(
+            "INSERT INTO team_settings (team_id, version, taxonomy, office_hours, buurten, updated_ms, updated_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (team_id) DO UPDATE SET version = excluded.version, taxonomy = excluded.taxonomy,
+                 office_hours = excluded.office_hours, buurten = excluded.buurten, updated_ms = excluded.updated_ms,
+                 updated_by = excluded.updated_by",
+            params![team_id, row.version, row.taxonomy, row.office_hours, row.buurten, row.updated_ms, row.updated_by],
+        )?;
+        self.0.execute("UPDATE teams SET settings_version = ?2 WHERE id = ?1", params![team_id, row.version])?;
+        Ok(())
+    }
+    fn shared_signals(&mut self, team_id: &str) -> Result<Vec<StoredRow>> {
+        let mut st = self.0.prepare(
+            "SELECT doc, seq, last_device, quarantined FROM entities
+             WHERE team_id = ?1 AND kind = 'signal' AND sensitive = 0 AND quarantined = 0",
+        )?;
+        let rows = st.query_map([team_id], stored_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
 }
 
 const ACCOUNT_COLS: &str =
@@ -281,7 +333,19 @@ impl Storage for SqliteStorage {
 
     fn team(&self, id: &str) -> Result<Option<Team>> {
         self.read(|c| {
-            Ok(c.query_row("SELECT id, name, created_ms FROM teams WHERE id = ?1", [id], team_row).optional()?)
+            Ok(c.query_row(&format!("SELECT {TEAM_COLS} FROM teams t WHERE t.id = ?1"), [id], |r| team_row(r, 0))
+                .optional()?)
+        })
+    }
+
+    fn team_settings(&self, team_id: &str) -> Result<Option<SettingsRow>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                &format!("SELECT {SETTINGS_COLS} FROM team_settings WHERE team_id = ?1"),
+                [team_id],
+                settings_row,
+            )
+            .optional()?)
         })
     }
 
@@ -360,10 +424,10 @@ impl Storage for SqliteStorage {
             };
             let (m, t) = tx.query_row(
                 &format!(
-                    "SELECT {MEMBER_COLS}, t.id, t.name, t.created_ms FROM members m JOIN teams t ON t.id = m.team_id WHERE m.id = ?1"
+                    "SELECT {MEMBER_COLS}, {TEAM_COLS} FROM members m JOIN teams t ON t.id = m.team_id WHERE m.id = ?1"
                 ),
                 [&member_id],
-                |r| Ok((member_row(r, 0)?, Team { id: r.get(7)?, name: r.get(8)?, created_ms: r.get(9)? })),
+                |r| Ok((member_row(r, 0)?, team_row(r, 7)?)),
             )?;
             Ok(Redeemed::Enrolled(Box::new(m), t, device_id))
         })
@@ -373,7 +437,7 @@ impl Storage for SqliteStorage {
         self.read(|c| {
             Ok(c.query_row(
                 &format!(
-                    "SELECT {DEVICE_COLS}, {MEMBER_COLS}, t.id, t.name, t.created_ms
+                    "SELECT {DEVICE_COLS}, {MEMBER_COLS}, {TEAM_COLS}
                      FROM devices d JOIN members m ON m.id = d.member_id JOIN teams t ON t.id = m.team_id WHERE d.id = ?1"
                 ),
                 [device_id],
@@ -381,7 +445,7 @@ impl Storage for SqliteStorage {
                     Ok(Caller {
                         device: device_row(r, 0)?,
                         member: member_row(r, 7)?,
-                        team: Team { id: r.get(14)?, name: r.get(15)?, created_ms: r.get(16)? },
+                        team: team_row(r, 14)?,
                     })
                 },
             )
@@ -746,18 +810,12 @@ impl Storage for SqliteStorage {
         self.read(|c| {
             Ok(c.query_row(
                 &format!(
-                    "SELECT {SESSION_COLS}, {MEMBER_COLS}, t.id, t.name, t.created_ms
+                    "SELECT {SESSION_COLS}, {MEMBER_COLS}, {TEAM_COLS}
                      FROM web_sessions s JOIN members m ON m.id = s.member_id JOIN teams t ON t.id = m.team_id
                      WHERE s.token_hash = ?1 AND s.ended_ms IS NULL AND s.expires_ms > ?2 AND m.disabled_ms IS NULL"
                 ),
                 params![token_hash, now_ms],
-                |r| {
-                    Ok((
-                        session_row(r)?,
-                        member_row(r, 7)?,
-                        Team { id: r.get(14)?, name: r.get(15)?, created_ms: r.get(16)? },
-                    ))
-                },
+                |r| Ok((session_row(r)?, member_row(r, 7)?, team_row(r, 14)?)),
             )
             .optional()?)
         })

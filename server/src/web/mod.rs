@@ -18,7 +18,6 @@ pub mod auth;
 mod i18n;
 mod pages;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
@@ -41,22 +40,6 @@ pub const SESSION_MAX_MS: i64 = 12 * 3_600_000;
 /// A set-up link works this long.
 pub const SETUP_VALID_MS: i64 = 72 * 3_600_000;
 
-/// The buurt boundaries the pages draw, normalised (see `Neighbourhoods::to_geojson`).
-#[derive(Debug)]
-pub struct Boundaries {
-    pub geojson: String,
-    pub names: BTreeMap<String, String>,
-}
-
-impl Boundaries {
-    pub fn from_neighbourhoods(n: &wijkverkenner_core::Neighbourhoods) -> Self {
-        Boundaries {
-            geojson: n.to_geojson().to_string(),
-            names: n.places().map(|p| (p.buurt_code.clone(), p.buurt_name.clone())).collect(),
-        }
-    }
-}
-
 /// How the pages are served.
 #[derive(Debug, Default)]
 pub struct WebConfig {
@@ -66,7 +49,6 @@ pub struct WebConfig {
     /// A basemap tile URL template (`https://…/{z}/{x}/{y}.png`), e.g. PDOK's BRT
     /// achtergrondkaart; without one the maps show the buurt boundaries only.
     pub tile_url: Option<String>,
-    pub boundaries: Option<Arc<Boundaries>>,
     /// Wrong sign-ins per address (the same rule as enrolment codes).
     pub sign_in_limits: EnrolLimits,
     /// Sign-in attempts wait their turn per address and per login, so that parallel requests
@@ -149,6 +131,8 @@ pub struct Signed {
     pub session: WebSession,
     pub member: Member,
     pub team: Team,
+    /// The team's settings in effect (categories, office hours, boundaries).
+    pub config: Arc<crate::settings::TeamConfig>,
     /// The form token for this session.
     pub csrf: String,
 }
@@ -186,16 +170,18 @@ impl FromRequestParts<AppState> for Visitor {
             return Ok(Visitor { tr, signed: None });
         }
         let storage = s.storage.clone();
+        let teams = s.teams.clone();
         let hash = sha256_hex(&token);
         let found = tokio::task::spawn_blocking(move || -> crate::Result<_> {
             let now = crate::admin::now_ms();
             let Some((session, member, team)) = storage.session(&hash, now)? else { return Ok(None) };
+            let config = teams.config(storage.as_ref(), &team)?;
             // Seen again: the idle expiry slides, never beyond the absolute one. Written at
             // most once a minute.
             if now - session.last_seen_ms > 60_000 {
                 storage.touch_session(&hash, now, (now + SESSION_IDLE_MS).min(session.created_ms + SESSION_MAX_MS))?;
             }
-            Ok(Some((session, member, team)))
+            Ok(Some((session, member, team, config)))
         })
         .await
         .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())?
@@ -205,7 +191,13 @@ impl FromRequestParts<AppState> for Visitor {
         })?;
         Ok(Visitor {
             tr,
-            signed: found.map(|(session, member, team)| Signed { session, member, team, csrf: csrf_of(&token) }),
+            signed: found.map(|(session, member, team, config)| Signed {
+                session,
+                member,
+                team,
+                config,
+                csrf: csrf_of(&token),
+            }),
         })
     }
 }

@@ -6,6 +6,7 @@
 #![allow(clippy::result_large_err)]
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
@@ -24,6 +25,7 @@ use crate::admin::{now_ms, sha256_hex};
 use crate::api::{AppState, ClientAddr};
 use crate::reports::{self, export, Filter, Reason};
 use crate::review::{self, Decision, Refused};
+use crate::settings::TeamConfig;
 use crate::storage::{WebAccount, WebSession};
 
 pub fn routes() -> Router<AppState> {
@@ -47,6 +49,14 @@ pub fn routes() -> Router<AppState> {
         .route("/buurten.geojson", get(buurten))
         .route("/sessions", get(sessions_page))
         .route("/sessions/{id}/end", post(end_session))
+        .route("/settings", get(settings_page))
+        .route("/settings/office-hours", post(settings_office_hours))
+        .route("/settings/categories", post(settings_category))
+        .route("/settings/categories/new", post(settings_category_new))
+        .route(
+            "/settings/boundaries",
+            post(settings_boundaries).layer(axum::extract::DefaultBodyLimit::max(MAX_BOUNDARIES_UPLOAD)),
+        )
         .route("/assets/{file}", get(asset))
 }
 
@@ -238,7 +248,7 @@ fn since(period: Option<&str>, now: i64) -> (Option<i64>, &'static str) {
 /// injection).
 fn local_path(back: &str) -> String {
     let back = back.split('?').next().unwrap_or("");
-    let page = ["/", "/dashboard", "/signals", "/area", "/sessions", "/sign-in"].contains(&back);
+    let page = ["/", "/dashboard", "/signals", "/area", "/sessions", "/settings", "/sign-in"].contains(&back);
     let entity = ["/walks/", "/records/"]
         .iter()
         .any(|p| back.strip_prefix(p).is_some_and(|id| id.len() == 36 && uuid::Uuid::parse_str(id).is_ok()));
@@ -615,13 +625,8 @@ fn options(all: &str, current: Option<&str>, items: impl IntoIterator<Item = (St
         .collect()
 }
 
-fn buurt_name(s: &AppState, code: &str) -> String {
-    s.web
-        .boundaries
-        .as_ref()
-        .and_then(|b| b.names.get(code))
-        .map(|n| format!("{n} ({code})"))
-        .unwrap_or(code.to_string())
+fn buurt_name(t: &TeamConfig, code: &str) -> String {
+    t.boundaries.as_ref().and_then(|b| b.names.get(code)).map(|n| format!("{n} ({code})")).unwrap_or(code.to_string())
 }
 
 fn reason_text(tr: &Tr, r: Reason) -> &'static str {
@@ -653,7 +658,7 @@ async fn dashboard(State(s): State<AppState>, v: Visitor, Query(q): Query<Dashbo
     let now = now_ms();
     let (filter, period) = filter_of(&q, now);
     let storage = s.storage.clone();
-    let taxonomy = s.taxonomy.clone();
+    let taxonomy = signed.config.taxonomy.clone();
     let team_id = signed.team.id.clone();
     let f = filter.clone();
     let model = s.read_model.clone();
@@ -677,7 +682,7 @@ async fn dashboard(State(s): State<AppState>, v: Visitor, Query(q): Query<Dashbo
         Err(r) => return r,
     };
     let tr = v.tr;
-    let tx = &s.taxonomy;
+    let tx = &signed.config.taxonomy;
     let t = &board.tactics;
     let page = DashboardPage {
         c: Chrome::new(&v, tr.dashboard, "dashboard"),
@@ -688,7 +693,7 @@ async fn dashboard(State(s): State<AppState>, v: Visitor, Query(q): Query<Dashbo
         buurten: options(
             tr.all,
             filter.buurt.as_deref(),
-            all_buurten.into_iter().map(|b| (b.clone(), buurt_name(&s, &b))),
+            all_buurten.into_iter().map(|b| (b.clone(), buurt_name(&signed.config, &b))),
         ),
         members: options(tr.all, filter.member.as_deref(), members),
         statuses: options(
@@ -707,7 +712,7 @@ async fn dashboard(State(s): State<AppState>, v: Visitor, Query(q): Query<Dashbo
                 walking: duration(w.report.walking_ms, tr),
                 distance: km(w.report.distance_m, tr),
                 outside: share(w.report.outside_office_hours_share),
-                buurten: w.report.buurten.iter().map(|b| buurt_name(&s, b)).collect::<Vec<_>>().join(", "),
+                buurten: w.report.buurten.iter().map(|b| buurt_name(&signed.config, b)).collect::<Vec<_>>().join(", "),
                 records: w.records,
                 signals: w.signals,
                 reviewed: w.report.reviewed_ms.is_some(),
@@ -926,11 +931,11 @@ fn notice(tr: &Tr, q: &NoticeQuery) -> Option<&'static str> {
 }
 
 fn report_view(
-    s: &AppState,
+    t: &TeamConfig,
     tr: &Tr,
     r: &WalkReport,
 ) -> (Vec<TimelineView>, Vec<CountView>, Vec<ConversationView>, Vec<SignalView>) {
-    let tx = &s.taxonomy;
+    let tx = &t.taxonomy;
     let timeline = r
         .timeline
         .iter()
@@ -940,7 +945,7 @@ fn report_view(
             kind: tr.kind(e.kind.as_str()).to_string(),
             kind_code: e.kind.as_str().to_string(),
             what: labels(tx, tr, &e.codes),
-            buurt: e.buurt.as_deref().map(|b| buurt_name(s, b)).unwrap_or_default(),
+            buurt: e.buurt.as_deref().map(|b| buurt_name(t, b)).unwrap_or_default(),
             severity: e.severity.map(|x| tr.severity(&as_code(&x)).to_string()).unwrap_or_default(),
             status: e.status.map(|x| tr.signal_status(&as_code(&x)).to_string()).unwrap_or_default(),
             reviewed: e.reviewed,
@@ -995,7 +1000,7 @@ async fn walk_page(
         Err(r) => return r,
     };
     let storage = s.storage.clone();
-    let taxonomy = s.taxonomy.clone();
+    let taxonomy = signed.config.taxonomy.clone();
     let team_id = signed.team.id.clone();
     let walk_id = id.clone();
     let found = blocking(move || {
@@ -1011,7 +1016,7 @@ async fn walk_page(
         Ok(Some(x)) => x,
     };
     let tr = v.tr;
-    let (timeline, counts, conversations, signals) = report_view(&s, tr, &r);
+    let (timeline, counts, conversations, signals) = report_view(&signed.config, tr, &r);
     let page = WalkPage {
         c: Chrome::new(&v, &format!("{} – {}", tr.walk_report, date_time(r.started)), "dashboard"),
         id: id.clone(),
@@ -1025,7 +1030,7 @@ async fn walk_page(
         distance: km(r.distance_m, tr),
         outside: duration(r.outside_office_hours_ms, tr),
         outside_share: share(r.outside_office_hours_share),
-        buurten: r.buurten.iter().map(|b| buurt_name(&s, b)).collect::<Vec<_>>().join(", "),
+        buurten: r.buurten.iter().map(|b| buurt_name(&signed.config, b)).collect::<Vec<_>>().join(", "),
         participants: r
             .participants
             .iter()
@@ -1053,7 +1058,7 @@ async fn walk_page(
             reviewed: r.reviewed_ms.map(server_time),
             question: r.review.question.clone(),
             answer: r.review.answer.clone(),
-            history: history_view(tr, &s.taxonomy, history),
+            history: history_view(tr, &signed.config.taxonomy, history),
         },
         notice: notice(tr, &q),
         tile_url: s.web.tile_url.clone().unwrap_or_default(),
@@ -1124,7 +1129,7 @@ async fn record_page(
         Ok(Some(x)) => x,
     };
     let tr = v.tr;
-    let tx = &s.taxonomy;
+    let tx = &signed.config.taxonomy;
     let yes_no = |b: bool| if b { tr.yes } else { tr.no }.to_string();
     let f = |name: &str, value: String| Field { name: name.into(), value };
     let (fields, status) = match &record.body {
@@ -1191,7 +1196,7 @@ async fn record_page(
         is_signal: status.is_some(),
         author,
         at: date_time(record.created),
-        buurt: record.buurt.as_deref().map(|b| buurt_name(&s, b)).unwrap_or_default(),
+        buurt: record.buurt.as_deref().map(|b| buurt_name(&signed.config, b)).unwrap_or_default(),
         fields: fields.into_iter().filter(|f| !f.value.is_empty()).collect(),
         status: status.map(|x| tr.signal_status(&as_code(&x)).to_string()).unwrap_or_default(),
         next_statuses,
@@ -1255,7 +1260,7 @@ async fn decide(
         return Redirect::to(&format!("{back}?msg=refused")).into_response();
     };
     let storage = s.storage.clone();
-    let taxonomy = s.taxonomy.clone();
+    let taxonomy = signed.config.taxonomy.clone();
     let comment = f.comment.clone();
     let outcome = blocking(move || {
         review::decide(storage.as_ref(), &taxonomy, &signed.member, &signed.team, &id, &decision, Some(&comment))
@@ -1297,7 +1302,7 @@ async fn signals_page(State(s): State<AppState>, v: Visitor, Query(q): Query<Sig
     let team_id = signed.team.id.clone();
     let model = s.read_model.clone();
     let tr = v.tr;
-    let taxonomy = s.taxonomy.clone();
+    let taxonomy = signed.config.taxonomy.clone();
     let now = now_ms();
     let lines = blocking(move || {
         model.with(storage.as_ref(), &team_id, |data| {
@@ -1380,22 +1385,21 @@ struct AreaPage {
     tile_url: String,
 }
 
-async fn area_data(
-    s: &AppState,
-    v: &Visitor,
-    period: Option<&str>,
-) -> Result<(BTreeMap<String, reports::BuurtCounts>, &'static str), Response> {
+/// A buurt's counts in the period, with the team's settings (for labels and names).
+type AreaData = (BTreeMap<String, reports::BuurtCounts>, &'static str, Arc<TeamConfig>);
+
+async fn area_data(s: &AppState, v: &Visitor, period: Option<&str>) -> Result<AreaData, Response> {
     let signed = lead(s, v)?.clone();
     let (since_ms, period) = since(period, now_ms());
     let storage = s.storage.clone();
     let model = s.read_model.clone();
-    let counts =
-        blocking(move || model.with(storage.as_ref(), &signed.team.id, |data| reports::area(data, since_ms))).await?;
-    Ok((counts, period))
+    let team_id = signed.team.id.clone();
+    let counts = blocking(move || model.with(storage.as_ref(), &team_id, |data| reports::area(data, since_ms))).await?;
+    Ok((counts, period, signed.config))
 }
 
 async fn area_page(State(s): State<AppState>, v: Visitor, Query(q): Query<AreaQuery>) -> Response {
-    let (counts, period) = match area_data(&s, &v, q.period.as_deref()).await {
+    let (counts, period, config) = match area_data(&s, &v, q.period.as_deref()).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -1409,8 +1413,8 @@ async fn area_page(State(s): State<AppState>, v: Visitor, Query(q): Query<AreaQu
                 .categories
                 .iter()
                 .map(|(code, n)| CountView {
-                    label: label(&s.taxonomy, tr, code),
-                    kind: s.taxonomy.get(code).map(|c| kind_label(tr, c.kind)).unwrap_or_default(),
+                    label: label(&config.taxonomy, tr, code),
+                    kind: config.taxonomy.get(code).map(|c| kind_label(tr, c.kind)).unwrap_or_default(),
                     count: *n,
                 })
                 .collect();
@@ -1429,12 +1433,12 @@ async fn area_page(State(s): State<AppState>, v: Visitor, Query(q): Query<AreaQu
             .iter()
             .map(|(code, c)| AreaLine {
                 code: percent(code),
-                name: buurt_name(&s, code),
+                name: buurt_name(&config, code),
                 observations: c.observations,
                 signals: c.signals,
             })
             .collect(),
-        selected: selected.map(|b| buurt_name(&s, &b)),
+        selected: selected.map(|b| buurt_name(&config, &b)),
         categories,
         tile_url: s.web.tile_url.clone().unwrap_or_default(),
     };
@@ -1452,7 +1456,7 @@ fn json_response(s: &AppState, body: String, content_type: &'static str, downloa
 
 async fn area_json(State(s): State<AppState>, v: Visitor, Query(q): Query<AreaQuery>) -> Response {
     match area_data(&s, &v, q.period.as_deref()).await {
-        Ok((counts, _)) => {
+        Ok((counts, _, _)) => {
             json_response(&s, serde_json::to_string(&counts).unwrap_or_default(), "application/json", None)
         }
         Err(r) => r,
@@ -1460,11 +1464,12 @@ async fn area_json(State(s): State<AppState>, v: Visitor, Query(q): Query<AreaQu
 }
 
 async fn buurten(State(s): State<AppState>, v: Visitor) -> Response {
-    if let Err(r) = lead(&s, &v) {
-        return r;
-    }
-    let body = s
-        .web
+    let signed = match lead(&s, &v) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    let body = signed
+        .config
         .boundaries
         .as_ref()
         .map(|b| b.geojson.clone())
@@ -1478,7 +1483,7 @@ async fn buurten(State(s): State<AppState>, v: Visitor) -> Response {
 async fn walk_export(s: &AppState, v: &Visitor, id: &str) -> Result<(reports::WalkData, serde_json::Value), Response> {
     let signed = lead(s, v)?.clone();
     let storage = s.storage.clone();
-    let taxonomy = s.taxonomy.clone();
+    let taxonomy = signed.config.taxonomy.clone();
     let walk_id = id.to_string();
     let found = blocking(move || {
         let Some(data) = reports::load_walk(storage.as_ref(), &signed.team.id, &walk_id)? else { return Ok(None) };
@@ -1627,6 +1632,326 @@ async fn end_session(
             }
             Redirect::to("/sessions").into_response()
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Team settings (administrators): categories, office hours, boundaries. Every change goes
+// through `settings::change`, one transaction; phones take it at their next sync.
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    c: Chrome,
+    notice: Option<String>,
+    error: Option<String>,
+    updated: Option<String>,
+    days: Vec<Opt>,
+    start: String,
+    end: String,
+    time_zone: String,
+    boundaries: String,
+    kinds: Vec<KindView>,
+}
+
+struct KindView {
+    code: &'static str,
+    label: &'static str,
+    signal: bool,
+    role: bool,
+    categories: Vec<CategoryView>,
+}
+
+struct CategoryView {
+    n: usize,
+    code: String,
+    nl: String,
+    en: String,
+    sensitive: bool,
+    professional: bool,
+    retired: bool,
+}
+
+#[derive(Deserialize)]
+struct SettingsQuery {
+    msg: Option<String>,
+    restricted: Option<usize>,
+}
+
+fn kind_code(k: CategoryKind) -> &'static str {
+    match k {
+        CategoryKind::ObservationTheme => "observation_theme",
+        CategoryKind::CounterpartRole => "counterpart_role",
+        CategoryKind::SignalCategory => "signal_category",
+        CategoryKind::ReferralTarget => "referral_target",
+    }
+}
+
+/// The signed-in administrator, or the answer for everyone else.
+fn admin<'a>(s: &AppState, v: &'a Visitor) -> Result<&'a Signed, Response> {
+    match &v.signed {
+        None => Err(to_sign_in()),
+        Some(x) if x.is_admin() => Ok(x),
+        Some(_) => Err(message(s, v, StatusCode::FORBIDDEN, v.tr.forbidden)),
+    }
+}
+
+fn settings_view(v: &Visitor, config: &TeamConfig, notice: Option<String>, error: Option<String>) -> SettingsPage {
+    let tr = v.tr;
+    let oh = &config.office_hours;
+    let names = [tr.monday, tr.tuesday, tr.wednesday, tr.thursday, tr.friday, tr.saturday, tr.sunday];
+    let mut n = 0;
+    let kinds = [
+        (CategoryKind::ObservationTheme, tr.kind_themes),
+        (CategoryKind::CounterpartRole, tr.kind_roles),
+        (CategoryKind::SignalCategory, tr.kind_signals),
+        (CategoryKind::ReferralTarget, tr.kind_referrals),
+    ]
+    .into_iter()
+    .map(|(kind, label)| KindView {
+        code: kind_code(kind),
+        label,
+        signal: kind == CategoryKind::SignalCategory,
+        role: kind == CategoryKind::CounterpartRole,
+        categories: config
+            .taxonomy
+            .categories
+            .iter()
+            .filter(|c| c.kind == kind)
+            .map(|c| {
+                n += 1;
+                CategoryView {
+                    n,
+                    code: c.code.clone(),
+                    nl: c.nl.clone(),
+                    en: c.en.clone(),
+                    sensitive: c.sensitive,
+                    professional: c.professional,
+                    retired: c.retired,
+                }
+            })
+            .collect(),
+    })
+    .collect();
+    SettingsPage {
+        c: Chrome::new(v, tr.settings, "settings"),
+        notice,
+        error,
+        updated: config.updated.as_ref().map(|(ms, _)| server_time(*ms)),
+        days: (1..=7u8)
+            .map(|d| Opt { value: d.to_string(), label: names[d as usize - 1].into(), selected: oh.days.contains(&d) })
+            .collect(),
+        start: oh.start.clone(),
+        end: oh.end.clone(),
+        time_zone: oh.time_zone.clone(),
+        boundaries: match (&config.boundaries, config.own_boundaries) {
+            (Some(b), true) => format!("{} {}", b.names.len(), tr.boundaries_own),
+            (Some(_), false) => tr.boundaries_default.into(),
+            (None, _) => tr.boundaries_none.into(),
+        },
+        kinds,
+    }
+}
+
+async fn settings_page(State(s): State<AppState>, v: Visitor, Query(q): Query<SettingsQuery>) -> Response {
+    let signed = match admin(&s, &v) {
+        Ok(x) => x.clone(),
+        Err(r) => return r,
+    };
+    let notice = match (q.msg.as_deref(), q.restricted.filter(|n| *n > 0)) {
+        (Some("saved"), Some(n)) => Some(format!("{} {n} {}", v.tr.settings_saved, v.tr.settings_restricted)),
+        (Some("saved"), None) => Some(v.tr.settings_saved.to_string()),
+        _ => None,
+    };
+    render(&s, StatusCode::OK, &settings_view(&v, &signed.config, notice, None))
+}
+
+/// Applies a change for the signed-in administrator: back to the settings page with a notice,
+/// or the page again with the reason it was refused.
+async fn apply_settings(s: &AppState, v: &Visitor, signed: &Signed, change: crate::settings::Change) -> Response {
+    let (storage, teams, member, team) =
+        (s.storage.clone(), s.teams.clone(), signed.member.clone(), signed.team.id.clone());
+    let outcome = blocking(move || {
+        let out =
+            crate::settings::change(storage.as_ref(), &teams, &team, crate::settings::By::Member(&member), &change)?;
+        let config = teams.config_of(storage.as_ref(), &team)?;
+        Ok((out, config))
+    })
+    .await;
+    match outcome {
+        Err(r) => r,
+        Ok((Ok(changed), _)) => {
+            Redirect::to(&format!("/settings?msg=saved&restricted={}", changed.restricted)).into_response()
+        }
+        Ok((Err(refused), config)) => {
+            let config = config.unwrap_or_else(|| signed.config.clone());
+            render(s, StatusCode::BAD_REQUEST, &settings_view(v, &config, None, Some(refused.0)))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct OfficeHoursForm {
+    #[serde(default)]
+    csrf: String,
+    day1: Option<String>,
+    day2: Option<String>,
+    day3: Option<String>,
+    day4: Option<String>,
+    day5: Option<String>,
+    day6: Option<String>,
+    day7: Option<String>,
+    #[serde(default)]
+    start: String,
+    #[serde(default)]
+    end: String,
+}
+
+async fn settings_office_hours(
+    State(s): State<AppState>,
+    v: Visitor,
+    headers: HeaderMap,
+    Form(f): Form<OfficeHoursForm>,
+) -> Response {
+    let signed = match check_action(&s, &v, &headers, &f.csrf, Signed::is_admin) {
+        Ok(x) => x.clone(),
+        Err(r) => return r,
+    };
+    let days = [&f.day1, &f.day2, &f.day3, &f.day4, &f.day5, &f.day6, &f.day7]
+        .iter()
+        .zip(1u8..)
+        .filter(|(d, _)| d.is_some())
+        .map(|(_, n)| n)
+        .collect();
+    // Browsers send `HH:MM` (some `HH:MM:SS`): the minutes are what counts.
+    let hhmm = |t: &str| t.get(..5).unwrap_or(t).to_string();
+    let oh = wijkverkenner_core::OfficeHours {
+        time_zone: signed.config.office_hours.time_zone.clone(),
+        days,
+        start: hhmm(&f.start),
+        end: hhmm(&f.end),
+    };
+    apply_settings(&s, &v, &signed, crate::settings::Change::OfficeHours(oh)).await
+}
+
+#[derive(Deserialize)]
+struct CategoryForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    nl: String,
+    #[serde(default)]
+    en: String,
+    sensitive: Option<String>,
+    professional: Option<String>,
+    retired: Option<String>,
+}
+
+async fn settings_category(
+    State(s): State<AppState>,
+    v: Visitor,
+    headers: HeaderMap,
+    Form(f): Form<CategoryForm>,
+) -> Response {
+    let signed = match check_action(&s, &v, &headers, &f.csrf, Signed::is_admin) {
+        Ok(x) => x.clone(),
+        Err(r) => return r,
+    };
+    let change = crate::settings::Change::EditCategory {
+        code: f.code,
+        nl: f.nl,
+        en: f.en,
+        sensitive: f.sensitive.is_some(),
+        professional: f.professional.is_some(),
+        retired: f.retired.is_some(),
+    };
+    apply_settings(&s, &v, &signed, change).await
+}
+
+async fn settings_category_new(
+    State(s): State<AppState>,
+    v: Visitor,
+    headers: HeaderMap,
+    Form(f): Form<CategoryForm>,
+) -> Response {
+    let signed = match check_action(&s, &v, &headers, &f.csrf, Signed::is_admin) {
+        Ok(x) => x.clone(),
+        Err(r) => return r,
+    };
+    let Some(kind) = CategoryKind::ALL.into_iter().find(|k| kind_code(*k) == f.kind) else {
+        return message(&s, &v, StatusCode::BAD_REQUEST, v.tr.decision_refused);
+    };
+    let change = crate::settings::Change::AddCategory {
+        kind,
+        code: Some(f.code).filter(|c| !c.trim().is_empty()),
+        nl: f.nl,
+        en: f.en,
+        sensitive: f.sensitive.is_some(),
+        professional: f.professional.is_some(),
+    };
+    apply_settings(&s, &v, &signed, change).await
+}
+
+/// Largest boundaries upload: the buurten and wijken files with the form around them.
+pub const MAX_BOUNDARIES_UPLOAD: usize = 48 * 1024 * 1024;
+
+async fn settings_boundaries(
+    State(s): State<AppState>,
+    v: Visitor,
+    headers: HeaderMap,
+    mut form: axum::extract::Multipart,
+) -> Response {
+    // Who and from where first, before a byte of the upload is read; the form's token after.
+    let signed = match admin(&s, &v) {
+        Ok(x) => x.clone(),
+        Err(r) => return r,
+    };
+    if !same_origin(&headers, &s.web) {
+        tracing::warn!(target: "security", member = %signed.member.id, reason = "origin", "an upload from elsewhere");
+        return message(&s, &v, StatusCode::FORBIDDEN, v.tr.forbidden);
+    }
+    let tr = v.tr;
+    let (mut csrf, mut buurten, mut wijken) = (String::new(), None, None);
+    let refuse =
+        |text: &str| render(&s, StatusCode::BAD_REQUEST, &settings_view(&v, &signed.config, None, Some(text.into())));
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(_) => return refuse(tr.file_too_large),
+        };
+        let name = field.name().unwrap_or_default().to_string();
+        let Ok(bytes) = field.bytes().await else { return refuse(tr.file_too_large) };
+        match name.as_str() {
+            "csrf" => csrf = String::from_utf8_lossy(&bytes).into_owned(),
+            "buurten" | "wijken" if bytes.is_empty() => {}
+            "buurten" | "wijken" => {
+                let Ok(text) = String::from_utf8(bytes.to_vec()) else { return refuse(tr.file_not_text) };
+                if name == "buurten" {
+                    buurten = Some(text);
+                } else {
+                    wijken = Some(text);
+                }
+            }
+            _ => {}
+        }
+    }
+    if !constant_eq(&csrf, &signed.csrf) {
+        tracing::warn!(target: "security", member = %signed.member.id, reason = "csrf", "a form without a valid token");
+        return message(&s, &v, StatusCode::FORBIDDEN, v.tr.forbidden);
+    }
+    let Some(buurten) = buurten else { return refuse(tr.file_missing) };
+    let parsed = match blocking(move || Ok(crate::settings::Boundaries::parse(&buurten, wijken.as_deref()))).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match parsed {
+        Ok(b) => apply_settings(&s, &v, &signed, crate::settings::Change::Boundaries(Arc::new(b))).await,
+        Err(why) => refuse(&why),
     }
 }
 

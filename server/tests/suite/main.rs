@@ -11,4 +11,5 @@ mod e2e;
 mod faults;
 mod integrity;
 mod schema;
+mod settings;
 mod web;

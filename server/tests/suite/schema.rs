@@ -141,6 +141,7 @@ fn real_requests_and_answers_follow_the_document() {
     let requests = validator(&doc, "SyncRequest");
     let answers = validator(&doc, "SyncResponse");
     let (enrol_req, enrol_resp) = (validator(&doc, "EnrolRequest"), validator(&doc, "EnrolResponse"));
+    let (settings_req, settings_resp) = (validator(&doc, "SettingsRequest"), validator(&doc, "TeamSettings"));
     let seen = seen.lock().unwrap();
     let mut kinds = std::collections::BTreeSet::new();
     for (path, request, answer) in seen.iter() {
@@ -156,9 +157,14 @@ fn real_requests_and_answers_follow_the_document() {
                 assert_valid(&enrol_req, "an enrolment request", request);
                 assert_valid(&enrol_resp, "an enrolment answer", answer);
             }
+            "/v1/settings" => {
+                assert_valid(&settings_req, "a settings request", request);
+                assert_valid(&settings_resp, "the team's settings", answer);
+            }
             other => panic!("{other}"),
         }
     }
+    assert!(seen.iter().any(|(p, _, _)| p == "/v1/settings"), "the phones fetched the team's settings");
     assert!(seen.iter().filter(|(p, _, _)| p == "/v1/enrol").count() == 2);
     for kind in ["walk", "observation", "conversation", "signal"] {
         assert!(kinds.contains(&(kind.to_string(), false)), "no {kind} travelled: {kinds:?}");

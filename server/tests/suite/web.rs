@@ -569,3 +569,176 @@ fn a_session_slides_with_use_until_its_twelve_hours_are_over() {
     assert_eq!(b.get("/dashboard").status, 200);
     assert!(storage.session(&admin::sha256_hex("old-token"), now + 2 * 60_000).unwrap().is_none());
 }
+
+/// A multipart form as a browser sends a file upload: `(name, file name or none, content)`.
+fn multipart(b: &mut Browser, path: &str, parts: &[(&str, Option<&str>, &str)]) -> Page {
+    let boundary = "----wv-test-boundary-7d1f";
+    let mut body = String::new();
+    for (name, file, content) in parts {
+        body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\""));
+        if let Some(f) = file {
+            body.push_str(&format!("; filename=\"{f}\"\r\nContent-Type: application/geo+json"));
+        }
+        body.push_str(&format!("\r\n\r\n{content}\r\n"));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    let mut req = b
+        .agent
+        .post(format!("{}{path}", b.base))
+        .header("Origin", &b.base)
+        .header("Content-Type", format!("multipart/form-data; boundary={boundary}"));
+    if let Some(c) = &b.cookie {
+        req = req.header("Cookie", c);
+    }
+    let r = req.send(body.as_bytes()).unwrap();
+    b.take(r)
+}
+
+#[test]
+fn an_administrator_changes_the_team_settings_in_the_browser_and_the_phones_take_them() {
+    for s in [sqlite_scene(), scene(postgres_storage(), tempfile::tempdir().unwrap())] {
+        let storage = s.storage.as_ref();
+        let admin_member = admin::add_member(storage, &s.t.team.id, "Beheerder", Role::Admin, "ICT").unwrap();
+        let (mut admin, _) = signed_in(&s.server, storage, &admin_member, "beheer");
+        assert_eq!(admin.get("/").location, "/sessions");
+        let page = admin.get("/settings");
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("obs.vacancy") && page.body.contains("Kantoortijden"));
+        assert!(page.body.contains("De grenzen van de server"), "the server's default boundaries");
+        let csrf = admin.csrf();
+
+        let saved = "/settings?msg=saved&restricted=0";
+        let hours = [
+            ("csrf", csrf.as_str()),
+            ("day1", "1"),
+            ("day2", "1"),
+            ("day4", "1"),
+            ("start", "09:00"),
+            ("end", "17:30"),
+        ];
+        assert_eq!(admin.post("/settings/office-hours", &hours).location, saved);
+        let late = [("csrf", csrf.as_str()), ("day1", "1"), ("start", "18:00"), ("end", "09:00")];
+        let page = admin.post("/settings/office-hours", &late);
+        assert_eq!(page.status, 400);
+        assert!(page.body.contains("id=\"settings-error\"") && page.body.contains("start must be before end"));
+
+        let new = [
+            ("csrf", csrf.as_str()),
+            ("kind", "signal_category"),
+            ("nl", "Illegale gokhal"),
+            ("en", "Illegal gambling den"),
+            ("code", ""),
+            ("sensitive", "1"),
+        ];
+        assert_eq!(admin.post("/settings/categories/new", &new).location, saved);
+        let again =
+            [("csrf", csrf.as_str()), ("kind", "signal_category"), ("nl", "X"), ("en", "X"), ("code", "sig.weapons")];
+        let page = admin.post("/settings/categories/new", &again);
+        assert_eq!(page.status, 400);
+        assert!(page.body.contains("never reused"));
+        let retire =
+            [("csrf", csrf.as_str()), ("code", "obs.litter"), ("nl", "Zwerfafval"), ("en", "Litter"), ("retired", "1")];
+        assert_eq!(admin.post("/settings/categories", &retire).location, saved);
+        let relabel = [
+            ("csrf", csrf.as_str()),
+            ("code", "sig.youth_recruitment"),
+            ("nl", "Ronselen van jongeren"),
+            ("en", "Recruiting youths"),
+            ("sensitive", "1"),
+        ];
+        assert_eq!(admin.post("/settings/categories", &relabel).location, saved);
+        let blank = [("csrf", csrf.as_str()), ("code", "obs.neglect"), ("nl", " "), ("en", "Decay")];
+        assert_eq!(admin.post("/settings/categories", &blank).status, 400);
+
+        // Boundaries: a bad file is refused with the rule, a good one replaces the server's.
+        let bad = multipart(
+            &mut admin,
+            "/settings/boundaries",
+            &[("csrf", None, &csrf), ("buurten", Some("b.geojson"), "{}")],
+        );
+        assert_eq!(bad.status, 400);
+        assert!(bad.body.contains("FeatureCollection"), "{}", bad.body);
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/utrecht");
+        let buurten = std::fs::read_to_string(format!("{dir}/buurt.geojson")).unwrap();
+        let no_token = multipart(&mut admin, "/settings/boundaries", &[("buurten", Some("b.geojson"), &buurten)]);
+        assert_eq!(no_token.status, 403);
+        let ok = multipart(
+            &mut admin,
+            "/settings/boundaries",
+            &[("csrf", None, &csrf), ("buurten", Some("b.geojson"), &buurten), ("wijken", Some("w.geojson"), "")],
+        );
+        assert_eq!(ok.location, saved, "{}", ok.body);
+        let page = admin.get("/settings");
+        assert!(page.body.contains("111 buurten, door het team ingesteld"));
+        assert!(page.body.contains("sig.illegale_gokhal"));
+
+        // The phone takes all of it at its next sync.
+        let out = s.phone.sync().unwrap();
+        assert!(out.settings_taken);
+        let t = s.phone.store.taxonomy();
+        assert!(t.get("sig.illegale_gokhal").unwrap().sensitive);
+        assert!(t.get("obs.litter").unwrap().retired);
+        let oh = s.phone.store.settings().office_hours;
+        assert_eq!((oh.days, oh.start.as_str(), oh.end.as_str()), (vec![1, 2, 4], "09:00", "17:30"));
+        assert_eq!(s.phone.store.neighbourhoods().unwrap().unwrap().len(), 111);
+        assert_eq!(t.get("sig.youth_recruitment").unwrap().nl, "Ronselen van jongeren");
+        // The lead's pages use the team's labels.
+        let (mut lead, _) = signed_in(&s.server, storage, &s.t.lead, "lead");
+        let record = lead.get(&format!("/records/{}", s.signal)).body;
+        assert!(record.contains("Ronselen van jongeren") && !record.contains("Werving van jongeren"));
+        assert!(lead.get("/dashboard").body.contains("Ronselen van jongeren"));
+    }
+}
+
+#[test]
+fn only_the_teams_administrators_change_its_settings() {
+    let s = sqlite_scene();
+    let storage = s.storage.as_ref();
+    let other = team(storage, "Zuidwest", 0);
+    let other_admin = admin::add_member(storage, &other.team.id, "Beheerder Zuidwest", Role::Admin, "ICT").unwrap();
+    let (lead, _) = signed_in(&s.server, storage, &s.t.lead, "lead");
+    let (worker, _) = signed_in(&s.server, storage, &s.t.workers[0], "worker");
+    let (other_admin, _) = signed_in(&s.server, storage, &other_admin, "other-admin");
+    let before = wijkverkenner_server::settings::Teams::default().config_of(storage, &s.t.team.id).unwrap().unwrap();
+    let mut visitors = vec![
+        ("signed out", Browser::new(&s.server.url)),
+        ("field worker", worker),
+        ("lead", lead),
+        ("admin of another team", other_admin),
+    ];
+    for (who, b) in &mut visitors {
+        let page = b.get("/settings");
+        if *who == "admin of another team" {
+            // Her own team's settings: nothing of this team's.
+            assert_eq!(page.status, 200);
+        } else {
+            assert!(matches!(page.status, 303 | 403), "{who}: {}", page.status);
+        }
+        let csrf = b.csrf();
+        let forms: Vec<(&str, Vec<(&str, &str)>)> = vec![
+            ("/settings/office-hours", vec![("csrf", &csrf), ("day7", "1"), ("start", "10:00"), ("end", "11:00")]),
+            (
+                "/settings/categories",
+                vec![("csrf", &csrf), ("code", "sig.other"), ("nl", "Overig"), ("en", "Other"), ("sensitive", "1")],
+            ),
+            (
+                "/settings/categories/new",
+                vec![("csrf", &csrf), ("kind", "observation_theme"), ("nl", "Nieuw"), ("en", "New")],
+            ),
+        ];
+        for (path, form) in forms {
+            let page = b.post(path, &form);
+            if *who == "admin of another team" {
+                // Applied to her own team, never to this one (checked below).
+                assert!(matches!(page.status, 303 | 400), "{who} on {path}: {}", page.status);
+            } else {
+                assert!(matches!(page.status, 303 | 403), "{who} on {path}: {}", page.status);
+                assert!(page.status == 403 || page.location == "/sign-in", "{who} on {path} was not refused");
+            }
+        }
+        let page = multipart(b, "/settings/boundaries", &[("csrf", None, &csrf), ("buurten", Some("b.geojson"), "{}")]);
+        assert!(matches!(page.status, 303 | 400 | 403), "{who} uploaded: {}", page.status);
+    }
+    let after = wijkverkenner_server::settings::Teams::default().config_of(storage, &s.t.team.id).unwrap().unwrap();
+    assert_eq!((after.version, &after.tag), (before.version, &before.tag), "this team's settings are as they were");
+}
