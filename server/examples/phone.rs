@@ -7,6 +7,8 @@
 //! phone DIR sync URL                one sync round trip
 //! phone DIR question RECORD         print the lead's question on a record (after a sync)
 //! phone DIR answer URL RECORD TEXT  answer it, then sync
+//! phone DIR category CODE           print a category of the team's taxonomy as the phone holds it
+//! phone DIR office-hours            print the office hours the phone holds
 //! ```
 
 use std::io::{Read, Write};
@@ -51,6 +53,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "answer" => {
             store.answer_review(&arg(3)?.parse::<RecordId>()?, arg(4)?)?;
             sync(&store, arg(2)?)?;
+        }
+        "category" => match store.taxonomy().get(arg(2)?) {
+            Some(c) => println!("{}\t{}\tsensitive={}\tretired={}", c.code, c.nl, c.sensitive, c.retired),
+            None => println!("unknown"),
+        },
+        "office-hours" => {
+            let oh = store.settings().office_hours;
+            println!("{:?} {}-{}", oh.days, oh.start, oh.end);
         }
         other => return Err(format!("unknown command {other}").into()),
     }

@@ -270,7 +270,48 @@ const tests = [
     await a.waitForURL("**/sessions");
     await page.goto(demo.url + "/dashboard");
     check(page.url().endsWith("/sign-in"), "the lead's session was ended");
-    await adminContext.close();
+    state.admin = { context: adminContext, page: a };
+  }],
+  ["an administrator changes the team's settings and a phone takes them", async () => {
+    const a = state.admin.page;
+    await a.click("nav >> text=Instellingen");
+    await a.waitForURL("**/settings");
+    await axe(a, "settings");
+    // A new signal category, sensitive from the start.
+    const add = a.locator("details.add", { hasText: "Signaalcategorieën" });
+    await add.locator("summary").click();
+    await add.locator("input[name=nl]").fill("Illegale gokhal");
+    await add.locator("input[name=en]").fill("Illegal gambling den");
+    await add.locator("button[type=submit]").click();
+    await a.waitForSelector(".notice");
+    check(await a.locator("code", { hasText: "sig.illegale_gokhal" }).count() === 1, "the new code is listed");
+    // Office hours from nine on weekdays but Wednesday.
+    await a.uncheck("input[name=day3]");
+    await a.fill("#oh-start", "09:00");
+    await a.click("#office-hours-form button[type=submit]");
+    await a.waitForSelector(".notice");
+    // A bad boundaries file is refused with the rule it breaks, nothing changes.
+    const bad = join(artefacts, "bad-buurten.geojson");
+    writeFileSync(bad, JSON.stringify({ type: "FeatureCollection", features: [{ type: "Feature", properties: {}, geometry: { type: "Point", coordinates: [5.1, 52.1] } }] }));
+    await a.setInputFiles("#b-buurten", bad);
+    await a.click("#boundaries-form button[type=submit]");
+    await a.waitForSelector("#settings-error");
+    const error = await a.innerText("#settings-error");
+    check(/Polygon/.test(error), `the error names the rule: ${error}`);
+    await axe(a, "settings with an error");
+    await shot(a, "08-settings-refused");
+    await a.setInputFiles("#b-buurten", join(root, "data/utrecht/buurt.geojson"));
+    await a.setInputFiles("#b-wijken", join(root, "data/utrecht/wijk.geojson"));
+    await a.click("#boundaries-form button[type=submit]");
+    await a.waitForSelector(".notice");
+    check((await a.innerText("#boundaries-state")).startsWith("111 buurten"), "the team's own boundaries");
+    await shot(a, "09-settings");
+    // The phone takes all of it at its next sync.
+    phone("sync", demo.url);
+    const category = phone("category", "sig.illegale_gokhal");
+    check(category.includes("Illegale gokhal") && category.includes("sensitive=true"), `the phone has it: ${category}`);
+    check(phone("office-hours") === "[1, 2, 4, 5] 09:00-17:00", `the phone's office hours: ${phone("office-hours")}`);
+    await state.admin.context.close();
   }],
   ["keyboard: the skip link comes first and reaches the content", async () => {
     await page.goto(demo.url + "/sign-in");
