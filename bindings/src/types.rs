@@ -233,18 +233,45 @@ impl From<core::RecordBody> for RecordBody {
     }
 }
 
-/// A lead's decisions on a walk or record, and the author's answer.
+/// A lead's decisions on a walk or record, the author's answer, and who decided what when.
 #[derive(Clone, Debug, Default, PartialEq, Eq, uniffi::Record)]
 pub struct Review {
     pub status: Option<SignalStatus>,
     pub referral: Option<String>,
     pub question: Option<String>,
     pub answer: Option<String>,
+    /// The review's history as the team server recorded it, oldest first.
+    pub log: Vec<ReviewStep>,
+}
+
+/// One step of a review: who changed which review field to what, when (see the core's
+/// `ReviewStep`). `value` is a code: a status, a referral target, `asked`, `answered`,
+/// `reviewed` or `cleared`.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ReviewStep {
+    pub at_ms: i64,
+    pub by: String,
+    pub by_name: String,
+    pub field: String,
+    pub value: String,
+    pub comment: Option<String>,
+}
+
+impl From<core::review::ReviewStep> for ReviewStep {
+    fn from(s: core::review::ReviewStep) -> Self {
+        ReviewStep { at_ms: s.at_ms, by: s.by, by_name: s.by_name, field: s.field, value: s.value, comment: s.comment }
+    }
 }
 
 impl From<core::Review> for Review {
     fn from(r: core::Review) -> Self {
-        Review { status: r.status.map(Into::into), referral: r.referral, question: r.question, answer: r.answer }
+        Review {
+            status: r.status.map(Into::into),
+            referral: r.referral,
+            question: r.question,
+            answer: r.answer,
+            log: r.log.into_iter().map(Into::into).collect(),
+        }
     }
 }
 
@@ -725,6 +752,12 @@ pub struct Decision {
 
 impl From<Decision> for core::Review {
     fn from(d: Decision) -> Self {
-        core::Review { status: d.status.map(Into::into), referral: d.referral, question: d.question, answer: None }
+        core::Review {
+            status: d.status.map(Into::into),
+            referral: d.referral,
+            question: d.question,
+            answer: None,
+            log: Vec::new(),
+        }
     }
 }

@@ -175,17 +175,25 @@ impl RecordBody {
     /// before choosing, which dominated reading a walk of thousands of records. Anything not
     /// in that shape is decoded the general way.
     pub fn from_stored_json(kind: RecordKind, json: &str) -> serde_json::Result<RecordBody> {
-        let prefix = match kind {
-            RecordKind::Observation => r#"{"kind":"observation","#,
-            RecordKind::Conversation => r#"{"kind":"conversation","#,
-            RecordKind::Signal => r#"{"kind":"signal","#,
+        Self::from_stored_bytes(kind, json.as_bytes(), &mut Vec::new())
+    }
+
+    /// [`RecordBody::from_stored_json`] from the row's bytes, with a buffer the caller keeps
+    /// across rows (no allocation per record; the JSON parser checks the UTF-8 it reads).
+    pub fn from_stored_bytes(kind: RecordKind, json: &[u8], buf: &mut Vec<u8>) -> serde_json::Result<RecordBody> {
+        let prefix: &[u8] = match kind {
+            RecordKind::Observation => br#"{"kind":"observation","#,
+            RecordKind::Conversation => br#"{"kind":"conversation","#,
+            RecordKind::Signal => br#"{"kind":"signal","#,
         };
-        let Some(rest) = json.strip_prefix(prefix) else { return serde_json::from_str(json) };
-        let fields = format!("{{{rest}");
+        let Some(rest) = json.strip_prefix(prefix) else { return serde_json::from_slice(json) };
+        buf.clear();
+        buf.push(b'{');
+        buf.extend_from_slice(rest);
         match kind {
-            RecordKind::Observation => serde_json::from_str(&fields).map(RecordBody::Observation),
-            RecordKind::Conversation => serde_json::from_str(&fields).map(RecordBody::Conversation),
-            RecordKind::Signal => serde_json::from_str(&fields).map(RecordBody::Signal),
+            RecordKind::Observation => serde_json::from_slice(buf).map(RecordBody::Observation),
+            RecordKind::Conversation => serde_json::from_slice(buf).map(RecordBody::Conversation),
+            RecordKind::Signal => serde_json::from_slice(buf).map(RecordBody::Signal),
         }
     }
 

@@ -6,7 +6,7 @@
 //! times as moments (the walker's own offset). They hold precise locations: who may see a
 //! report is the caller's decision (need-to-know), not this module's.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -127,83 +127,207 @@ fn point(l: &RecordLocation) -> Option<(f64, f64)> {
     l.point().map(|p| (p.lat, p.lon))
 }
 
+/// What a report reads of a record's content: its codes and the facts the report shows, never
+/// the free texts (note, gist, description), which stay on the record's own page.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NotedBody {
+    Observation(NotedObservation),
+    Conversation(NotedConversation),
+    Signal(NotedSignal),
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct NotedObservation {
+    pub themes: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct NotedConversation {
+    pub roles: Vec<String>,
+    pub people: u8,
+    pub duration_min: u16,
+    pub mood: Mood,
+    pub trust: Trust,
+    pub agreements: String,
+    pub immediate_help: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct NotedSignal {
+    pub category: String,
+    pub severity: Severity,
+    pub at_known_place: bool,
+    pub follow_up: String,
+    pub suggested_referral: Option<String>,
+}
+
+impl NotedBody {
+    /// Reads a stored body (JSON as the store writes it, see
+    /// [`RecordBody::from_stored_json`]) of a known kind, skipping what a report does not show.
+    pub fn from_stored_bytes(kind: RecordKind, json: &[u8]) -> serde_json::Result<NotedBody> {
+        // The fields a report does not read, `kind` among them, are skipped by the parser.
+        match kind {
+            RecordKind::Observation => serde_json::from_slice(json).map(NotedBody::Observation),
+            RecordKind::Conversation => serde_json::from_slice(json).map(NotedBody::Conversation),
+            RecordKind::Signal => serde_json::from_slice(json).map(NotedBody::Signal),
+        }
+    }
+
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            NotedBody::Observation(_) => RecordKind::Observation,
+            NotedBody::Conversation(_) => RecordKind::Conversation,
+            NotedBody::Signal(_) => RecordKind::Signal,
+        }
+    }
+}
+
+impl From<&RecordBody> for NotedBody {
+    fn from(b: &RecordBody) -> NotedBody {
+        match b {
+            RecordBody::Observation(o) => NotedBody::Observation(NotedObservation { themes: o.themes.clone() }),
+            RecordBody::Conversation(c) => NotedBody::Conversation(NotedConversation {
+                roles: c.roles.clone(),
+                people: c.people,
+                duration_min: c.duration_min,
+                mood: c.mood,
+                trust: c.trust,
+                agreements: c.agreements.clone(),
+                immediate_help: c.immediate_help,
+            }),
+            RecordBody::Signal(s) => NotedBody::Signal(NotedSignal {
+                category: s.category.clone(),
+                severity: s.severity,
+                at_known_place: s.at_known_place,
+                follow_up: s.follow_up.clone(),
+                suggested_referral: s.suggested_referral.clone(),
+            }),
+        }
+    }
+}
+
+/// What a report needs of a record: what it holds (without its free texts), its review, where
+/// and when — none of its sync metadata. The store reads these straight from its rows (a walk
+/// of thousands of records is read for every report); the server makes them from synced
+/// [`Record`]s.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Noted {
+    pub id: RecordId,
+    pub created: Moment,
+    pub body: NotedBody,
+    /// `(lat, lon)` of its fix or inherited fix.
+    pub point: Option<(f64, f64)>,
+    pub buurt: Option<String>,
+    pub review: Review,
+    pub reviewed_ms: Option<i64>,
+}
+
+impl From<&Record> for Noted {
+    fn from(r: &Record) -> Noted {
+        Noted {
+            id: r.id,
+            created: r.created,
+            body: NotedBody::from(&r.body),
+            point: point(&r.location),
+            buurt: r.buurt.clone(),
+            review: r.review.clone(),
+            reviewed_ms: r.reviewed_ms,
+        }
+    }
+}
+
 impl WalkReport {
-    /// The report of `walk` with its live `records` (in any order). `now_ms` measures an active
-    /// walk; an ended one uses the summary computed when it ended.
+    /// The report of `walk` with its live `records` (in any order; records of other walks are
+    /// left out). `now_ms` measures an active walk; an ended one uses the summary computed
+    /// when it ended.
     pub fn of(walk: &Walk, records: &[Record], taxonomy: &Taxonomy, now_ms: i64) -> WalkReport {
+        let noted = records.iter().filter(|r| r.walk_id == walk.id).map(Noted::from).collect();
+        WalkReport::of_noted(walk, noted, taxonomy, now_ms)
+    }
+
+    /// [`WalkReport::of`] from the walk's records as [`Noted`], taken over (their texts move
+    /// into the report's lines instead of being copied).
+    pub fn of_noted(walk: &Walk, mut records: Vec<Noted>, taxonomy: &Taxonomy, now_ms: i64) -> WalkReport {
         let end_ms = walk.ended.map_or(now_ms, |m| m.utc_ms);
         let walking_ms: i64 = walk.active_intervals(now_ms).iter().map(|(a, b)| b - a).sum();
         let summary = walk.summary.as_ref();
-        let mut records: Vec<&Record> = records.iter().filter(|r| r.walk_id == walk.id).collect();
         records.sort_by_key(|r| (r.created.utc_ms, r.id));
         let professional_role = |code: &str| taxonomy.get(code).is_some_and(|c| c.professional);
 
-        let mut counts: BTreeMap<(CategoryKind, String), u32> = BTreeMap::new();
+        // Counted first, borrowing the codes (a walk has few distinct ones).
+        let mut counted: HashMap<(CategoryKind, &str), u32> = HashMap::new();
+        for r in &records {
+            let (kind, codes): (CategoryKind, &[String]) = match &r.body {
+                NotedBody::Observation(o) => (CategoryKind::ObservationTheme, &o.themes),
+                NotedBody::Conversation(c) => (CategoryKind::CounterpartRole, &c.roles),
+                NotedBody::Signal(s) => (CategoryKind::SignalCategory, std::slice::from_ref(&s.category)),
+            };
+            for code in codes {
+                *counted.entry((kind, code.as_str())).or_default() += 1;
+            }
+        }
+        let mut counts: Vec<CodeCount> = counted
+            .into_iter()
+            .map(|((kind, code), count)| CodeCount { kind, code: code.to_string(), count })
+            .collect();
+        counts.sort_by(|a, b| b.count.cmp(&a.count).then(a.kind.cmp(&b.kind)).then(a.code.cmp(&b.code)));
+
         let mut timeline = Vec::with_capacity(records.len());
         let (mut conversations, mut signals) = (Vec::new(), Vec::new());
-        for r in &records {
-            let (codes, severity, status): (Vec<String>, _, _) = match &r.body {
-                RecordBody::Observation(o) => {
-                    for t in &o.themes {
-                        *counts.entry((CategoryKind::ObservationTheme, t.clone())).or_default() += 1;
-                    }
-                    (o.themes.clone(), None, None)
-                }
-                RecordBody::Conversation(c) => {
-                    for role in &c.roles {
-                        *counts.entry((CategoryKind::CounterpartRole, role.clone())).or_default() += 1;
-                    }
+        for r in records {
+            let kind = r.body.kind();
+            let open_question = r.review.question.is_some() && r.review.answer.is_none();
+            let (codes, severity, status): (Vec<String>, _, _) = match r.body {
+                NotedBody::Observation(o) => (o.themes, None, None),
+                NotedBody::Conversation(c) => {
                     conversations.push(ConversationLine {
                         id: r.id,
                         at: r.created,
-                        roles: c.roles.clone(),
                         with_lay_people: c.roles.iter().any(|code| !professional_role(code)),
                         with_professionals: c.roles.iter().any(|code| professional_role(code)),
+                        roles: c.roles.clone(),
                         people: c.people,
                         duration_min: c.duration_min,
                         mood: c.mood,
                         trust: c.trust,
-                        agreements: c.agreements.clone(),
+                        agreements: c.agreements,
                         immediate_help: c.immediate_help,
                     });
-                    (c.roles.clone(), None, None)
+                    (c.roles, None, None)
                 }
-                RecordBody::Signal(s) => {
-                    *counts.entry((CategoryKind::SignalCategory, s.category.clone())).or_default() += 1;
+                NotedBody::Signal(s) => {
                     let status = r.review.status.unwrap_or(SignalStatus::New);
+                    let codes = vec![s.category.clone()];
                     signals.push(SignalLine {
                         id: r.id,
                         at: r.created,
-                        category: s.category.clone(),
+                        category: s.category,
                         severity: s.severity,
                         status,
                         referral: r.review.referral.clone(),
-                        suggested_referral: s.suggested_referral.clone(),
+                        suggested_referral: s.suggested_referral,
                         at_known_place: s.at_known_place,
-                        follow_up: s.follow_up.clone(),
-                        point: point(&r.location),
-                        review: r.review.clone(),
+                        follow_up: s.follow_up,
+                        point: r.point,
+                        review: r.review,
                         reviewed_ms: r.reviewed_ms,
                     });
-                    (vec![s.category.clone()], Some(s.severity), Some(status))
+                    (codes, Some(s.severity), Some(status))
                 }
             };
             timeline.push(TimelineEntry {
                 id: r.id,
-                kind: r.body.kind(),
+                kind,
                 at: r.created,
                 codes,
                 severity,
                 status,
-                point: point(&r.location),
-                buurt: r.buurt.clone(),
+                point: r.point,
+                buurt: r.buurt,
                 reviewed: r.reviewed_ms.is_some(),
-                open_question: r.review.question.is_some() && r.review.answer.is_none(),
+                open_question,
             });
         }
-        let mut counts: Vec<CodeCount> =
-            counts.into_iter().map(|((kind, code), count)| CodeCount { kind, code, count }).collect();
-        counts.sort_by(|a, b| b.count.cmp(&a.count).then(a.kind.cmp(&b.kind)).then(a.code.cmp(&b.code)));
 
         let participants = walk
             .details

@@ -59,6 +59,65 @@ pub struct Review {
     /// The author's answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer: Option<String>,
+    /// Who decided what when, as the team server recorded it (newest last). Written by the
+    /// server only: a decision made here leaves it as it is, and sync brings the new step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log: Vec<ReviewStep>,
+}
+
+/// Most steps of a review log an entity carries (the newest; the team server keeps them all).
+pub const MAX_LOG_STEPS: usize = 50;
+
+/// The review fields a log step can name.
+pub const LOGGED_FIELDS: &[&str] =
+    &["review_status", "review_referral", "review_question", "review_answer", "reviewed_ms"];
+
+/// One step in the review of a walk or record: who changed which review field to what, when,
+/// with the lead's comment. The team server writes these when it accepts a change (from a
+/// phone or the review pages) and sends them with the entity, so phone and pages show the same
+/// history. Never the text of a question or answer: `value` is a short code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReviewStep {
+    /// When the server accepted the change (UTC ms).
+    pub at_ms: i64,
+    /// The member who made it: a lead, or the author answering.
+    #[cfg_attr(feature = "schema", schemars(length(min = 36, max = 36)))]
+    pub by: String,
+    /// That member's display name then.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 200)))]
+    pub by_name: String,
+    /// Which review field changed (one of [`LOGGED_FIELDS`]).
+    pub field: String,
+    /// The new value as a short code: a status (`referred`), a referral target (`ref.police`),
+    /// `asked`, `answered`, `reviewed`, or `cleared`.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 64)))]
+    pub value: String,
+    /// The lead's comment on the step, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 4000)))]
+    pub comment: Option<String>,
+}
+
+impl ReviewStep {
+    pub fn validate(&self) -> Result<()> {
+        crate::text::check_required("review log", &self.by_name, text::SHORT)?;
+        if uuid::Uuid::parse_str(&self.by).map_or(true, |u| u.hyphenated().to_string() != self.by) {
+            return Err(Error::invalid("review log", "a step names its member by id"));
+        }
+        if !LOGGED_FIELDS.contains(&self.field.as_str()) {
+            return Err(Error::invalid("review log", "a step names a review field"));
+        }
+        let code = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+        if self.value.is_empty() || self.value.len() > 64 || !self.value.chars().all(code) {
+            return Err(Error::invalid("review log", "a step's value is a short code"));
+        }
+        if let Some(c) = &self.comment {
+            text::check_required("review log", c, text::LONG)?;
+        }
+        Ok(())
+    }
 }
 
 impl Review {
@@ -86,6 +145,12 @@ impl Review {
             if let Some(t) = t {
                 text::check_required(field, t, text::LONG)?;
             }
+        }
+        if self.log.len() > MAX_LOG_STEPS {
+            return Err(Error::invalid("review log", format!("more than {MAX_LOG_STEPS} steps")));
+        }
+        for step in &self.log {
+            step.validate()?;
         }
         Ok(())
     }

@@ -515,6 +515,22 @@ struct RawSyncResponse<'a> {
     settings: Option<String>,
 }
 
+/// An entity without the review log (for protocol 3 phones).
+fn without_log(e: &mut wijkverkenner_core::sync::wire::Entity) {
+    e.fields.remove("review_log");
+    e.clocks.remove("review_log");
+}
+
+/// A stored document without the review log; untouched (and not parsed) when it has none.
+fn without_log_doc(doc: &mut String) -> Result<()> {
+    if doc.contains("\"review_log\"") {
+        let mut e: wijkverkenner_core::sync::wire::Entity = serde_json::from_str(doc)?;
+        without_log(&mut e);
+        *doc = serde_json::to_string(&e)?;
+    }
+    Ok(())
+}
+
 /// How stale a device's "last seen" may be (what `devices` lists for an administrator).
 const LAST_SEEN_PRECISION_MS: i64 = 60_000;
 
@@ -569,6 +585,7 @@ async fn sync_for(s: &AppState, caller: Caller, headers: &HeaderMap, body: Body)
     let teams = s.teams.clone();
     let device = caller.device.id.clone();
     let pushed = req.push.len();
+    let req_protocol = req.protocol;
     let (page, pushed_result, tag) = blocking(move || {
         let config = teams.config(storage.as_ref(), &caller.team)?;
         let pushed_result = if req.push.is_empty() {
@@ -588,6 +605,18 @@ async fn sync_for(s: &AppState, caller: Caller, headers: &HeaderMap, body: Body)
     .await?;
     let changed = pushed_result.changed;
     tracing::info!(device = %device, pushed, changed, pulled = page.docs.len(), more = page.more, "sync");
+    let (mut page, mut pushed_result) = (page, pushed_result);
+    if req_protocol < 4 {
+        // Protocol 3 phones do not know the review log: they would not read an entity with it.
+        for d in page.docs.iter_mut() {
+            without_log_doc(d)?;
+        }
+        for e in
+            pushed_result.echo.iter_mut().chain(pushed_result.rejected.iter_mut().filter_map(|r| r.current.as_mut()))
+        {
+            without_log(e);
+        }
+    }
     // A `SyncResponse` whose entities are the stored documents, passed through as they are,
     // then the team's version of what the push left unchanged but the pusher lacked.
     let echo: Vec<String> = pushed_result.echo.iter().map(serde_json::to_string).collect::<Result<_, _>>()?;

@@ -54,6 +54,7 @@ pub const REJECTION_CODES: &[(&str, &str)] = &[
     ("not_a_member", "a walk participant given as a member is not a member of this team"),
     ("quarantined", "an administrator took the entity out of sync"),
     ("unreadable", "the team's stored version cannot be read; an administrator must repair it"),
+    ("server_only", "the review log, which only the team server writes"),
 ];
 
 /// The document, as JSON text (built once).
@@ -82,6 +83,11 @@ fn record_fields(defs: &Map<String, Value>, content: &str, signal: bool) -> Valu
     props.insert(
         "reviewed_ms".into(),
         json!({"type": ["integer", "null"], "description": "When a lead marked it reviewed (UTC ms)."}),
+    );
+    props.insert(
+        "review_log".into(),
+        json!({"type": "array", "maxItems": 50, "items": {"$ref": "#/components/schemas/ReviewStep"},
+               "description": "Who decided what when; written by the team server only (protocol 4). A phone sends back what it received, or nothing."}),
     );
     if signal {
         props.insert(
@@ -140,6 +146,7 @@ fn build() -> Value {
     add::<Conversation>(&mut gen);
     add::<Signal>(&mut gen);
     add::<SignalStatus>(&mut gen);
+    add::<wijkverkenner_core::review::ReviewStep>(&mut gen);
     add::<PlaceField>(&mut gen);
     add::<WalkFields>(&mut gen);
     add::<Entity>(&mut gen);

@@ -12,9 +12,12 @@ use std::collections::{BTreeSet, HashSet};
 
 use axum::http::StatusCode;
 use wijkverkenner_core::review::SignalStatus;
+use wijkverkenner_core::review::{ReviewStep, LOGGED_FIELDS, MAX_LOG_STEPS};
 use wijkverkenner_core::sync::codec::validate_entity;
 use wijkverkenner_core::sync::merge::{merge, same_identity};
-use wijkverkenner_core::sync::wire::{Entity, EntityKind, Rejection, LEAD_FIELDS, MAX_PULL, MAX_PUSH, REVIEW_FIELDS};
+use wijkverkenner_core::sync::wire::{
+    Entity, EntityKind, Rejection, LEAD_FIELDS, MAX_ENTITY_BYTES, MAX_PULL, MAX_PUSH, SERVER_FIELDS,
+};
 use wijkverkenner_core::{Hlc, Taxonomy};
 
 use crate::error::{ApiError, Result};
@@ -90,6 +93,7 @@ const UNREADABLE: Refusal = Refusal {
     reason: "the team's version of this entity cannot be read; an administrator must repair it",
 };
 const NOT_OWN_NAME: Refusal = Refusal { code: "not_author", reason: "only the author can create a walk or record" };
+const SERVER_ONLY: Refusal = Refusal { code: "server_only", reason: "only the team server writes the review log" };
 
 fn status_of(e: &Entity) -> SignalStatus {
     e.fields
@@ -125,6 +129,9 @@ fn derived_sensitive(e: &Entity, taxonomy: &Taxonomy) -> bool {
 
 /// May `caller` change `field` of `stored`? The rules of docs/sync-protocol.md, "Rights".
 fn may_change(caller: &Caller, stored: &Entity, field: &str) -> Option<Refusal> {
+    if SERVER_FIELDS.contains(&field) {
+        return Some(SERVER_ONLY);
+    }
     let author = stored.author_id == caller.member.id;
     let lead = caller.member.role == Role::Lead;
     if LEAD_FIELDS.contains(&field) {
@@ -178,10 +185,17 @@ pub fn judge_new(caller: &Caller, pushed: &Entity, walk: Option<&Entity>, taxono
         }
     }
     let mut e = pushed.clone();
+    let mut refused = vec![];
     if !e.deleted {
         e.sensitive = derived_sensitive(&e, taxonomy);
     }
-    Judgement { result: Some(e), refused: vec![] }
+    for f in SERVER_FIELDS {
+        if e.fields.remove(*f).is_some_and(|v| !v.is_null() && v != serde_json::json!([])) {
+            refused.push((f.to_string(), SERVER_ONLY));
+        }
+        e.clocks.remove(*f);
+    }
+    Judgement { result: Some(e), refused }
 }
 
 /// A new version of a stored entity: merged field by field, then every field whose value or
@@ -393,9 +407,16 @@ pub fn apply_push_commented(
                 }
                 continue;
             }
-            for h in history_of(stored.as_ref(), &result, caller, now, comment) {
-                tx.add_history(&team, &h)?;
+            let history = history_of(stored.as_ref(), &result, caller, now, comment);
+            for h in &history {
+                tx.add_history(&team, h)?;
             }
+            let mut result = result;
+            if !history.is_empty() {
+                append_log(&mut result, &history, &caller.member.display_name)?;
+            }
+            // The pusher lacks the steps just logged: it gets them through the feed.
+            let pusher_current = pusher_current && history.is_empty();
             seq += 1;
             out.changed += 1;
             let last_device = if pusher_current { caller.device.id.clone() } else { String::new() };
@@ -436,6 +457,37 @@ fn check_participants(
     Some((FIELD.into(), NOT_A_MEMBER))
 }
 
+/// Adds the steps of an accepted change to the entity's review log (the copy phones get; the
+/// history table keeps every step): the newest [`MAX_LOG_STEPS`], fewer if the entity would
+/// outgrow its size budget, under the clock of the change.
+fn append_log(result: &mut Entity, history: &[HistoryEntry], name: &str) -> Result<()> {
+    let mut log: Vec<ReviewStep> =
+        result.fields.get("review_log").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
+    // A name as a log step may carry it: printable, within the limit.
+    let by_name: String = name.chars().filter(|c| !c.is_control()).take(wijkverkenner_core::text::SHORT).collect();
+    let by_name = if by_name.trim().is_empty() { "?".to_string() } else { by_name };
+    log.extend(history.iter().map(|h| ReviewStep {
+        at_ms: h.at_ms,
+        by: h.member_id.clone(),
+        by_name: by_name.clone(),
+        field: h.field.clone(),
+        value: h.value.clone(),
+        comment: h.comment.clone(),
+    }));
+    if log.len() > MAX_LOG_STEPS {
+        log.drain(..log.len() - MAX_LOG_STEPS);
+    }
+    let clock = result.max_clock().max(result.hlc);
+    result.clocks.insert("review_log".into(), clock);
+    loop {
+        result.fields.insert("review_log".into(), serde_json::to_value(&log)?);
+        if log.is_empty() || serde_json::to_vec(result)?.len() <= MAX_ENTITY_BYTES {
+            return Ok(());
+        }
+        log.remove(0);
+    }
+}
+
 /// The review history entries of one accepted change: one per review field whose value
 /// changed, as a short code (never the text of a question or answer).
 fn history_of(
@@ -446,7 +498,7 @@ fn history_of(
     comment: Option<&str>,
 ) -> Vec<HistoryEntry> {
     let mut out = Vec::new();
-    for f in REVIEW_FIELDS {
+    for f in LOGGED_FIELDS {
         let before = stored.and_then(|s| s.fields.get(*f)).filter(|v| !v.is_null());
         let after = result.fields.get(*f).filter(|v| !v.is_null());
         if before == after {

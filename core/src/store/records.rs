@@ -25,9 +25,16 @@ pub(crate) const RECORD_COLUMNS: &str = "id, walk_id, kind, author_id, created_m
      lat, lon, accuracy_m, fix_ms, source, buurt, wijk, body, hlc, reviewed_ms, pending, review";
 
 /// A text column borrowed from the row (no copy).
-fn str_at<'a>(r: &'a Row, i: usize) -> rusqlite::Result<&'a str> {
+pub(crate) fn str_at<'a>(r: &'a Row, i: usize) -> rusqlite::Result<&'a str> {
     r.get_ref(i)?
         .as_str()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+/// A text column's bytes borrowed from the row, for a parser that checks the UTF-8 itself.
+pub(crate) fn bytes_at<'a>(r: &'a Row, i: usize) -> rusqlite::Result<&'a [u8]> {
+    r.get_ref(i)?
+        .as_bytes()
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
 }
 

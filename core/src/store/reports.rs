@@ -2,27 +2,51 @@
 
 use rusqlite::Connection;
 
-use super::records::{record_from_row, RECORD_COLUMNS};
+use super::records::{bytes_at, str_at};
 use super::walks::{load_walk, WALK_COLUMNS};
 use super::{PageRequest, Store};
 use crate::error::Result;
 use crate::id::WalkId;
-use crate::record::Record;
-use crate::report::{StreetTactics, WalkReport};
+use crate::record::RecordKind;
+use crate::report::{Noted, NotedBody, StreetTactics, WalkReport};
+use crate::review::Review;
+use crate::time::Moment;
 use crate::walk::Walk;
 
 /// How close a signal must lie to something noted before to count as "at a place noted
 /// before", in metres.
 pub const NOTED_BEFORE_RADIUS_M: f64 = 50.0;
 
-fn walk_records(conn: &Connection, walk: &WalkId) -> Result<Vec<Record>> {
-    let sql =
-        format!("SELECT {RECORD_COLUMNS} FROM records WHERE walk_id = ?1 AND deleted = 0 ORDER BY created_ms, id");
-    let mut st = conn.prepare_cached(&sql)?;
+/// A walk's live records as a report reads them: only the columns it needs, the body decoded
+/// by its stored kind from the row's bytes without its free texts, no sync metadata (a report of a walk with
+/// thousands of records is mostly this read; `docs/benchmarks.md`).
+fn walk_records(conn: &Connection, walk: &WalkId) -> Result<Vec<Noted>> {
+    let mut st = conn.prepare_cached(
+        "SELECT id, kind, created_ms, created_offset_s, location, lat, lon, buurt, body, reviewed_ms, review
+         FROM records WHERE walk_id = ?1 AND deleted = 0 ORDER BY created_ms, id",
+    )?;
     let mut rows = st.query([walk])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
-        out.push(record_from_row(r)?);
+        let kind = RecordKind::parse(str_at(r, 1)?)?;
+        let body = NotedBody::from_stored_bytes(kind, bytes_at(r, 8)?)?;
+        let review = match bytes_at(r, 10)? {
+            b"{}" => Review::default(),
+            other => serde_json::from_slice(other)?,
+        };
+        let point = match str_at(r, 4)? {
+            "fix" | "inherited" => Some((r.get(5)?, r.get(6)?)),
+            _ => None,
+        };
+        out.push(Noted {
+            id: r.get(0)?,
+            created: Moment { utc_ms: r.get(2)?, offset_s: r.get(3)? },
+            body,
+            point,
+            buurt: r.get(7)?,
+            review,
+            reviewed_ms: r.get(9)?,
+        });
     }
     Ok(out)
 }
@@ -37,7 +61,7 @@ impl Store {
         let taxonomy = self.taxonomy();
         self.read(|c| {
             let walk = load_walk(c, id)?;
-            Ok(WalkReport::of(&walk, &walk_records(c, id)?, &taxonomy, now_ms()))
+            Ok(WalkReport::of_noted(&walk, walk_records(c, id)?, &taxonomy, now_ms()))
         })
     }
 
@@ -65,7 +89,7 @@ impl Store {
             let now = now_ms();
             walks
                 .iter()
-                .map(|w| Ok(WalkReport::of(w, &walk_records(c, &w.id)?, &taxonomy, now)))
+                .map(|w| Ok(WalkReport::of_noted(w, walk_records(c, &w.id)?, &taxonomy, now)))
                 .collect::<Result<Vec<_>>>()
         })?;
         let mut failed = None;

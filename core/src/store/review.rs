@@ -94,7 +94,8 @@ impl Store {
         let taxonomy = self.taxonomy();
         self.write(|c| {
             let mut row = load(c, "records", id.as_uuid())?;
-            let next = Review { answer: row.review.answer.clone(), ..decision };
+            // The author's answer and the server's log stay as they are.
+            let next = Review { answer: row.review.answer.clone(), log: row.review.log.clone(), ..decision };
             next.validate(&taxonomy)?;
             taxonomy.check_added(next.codes(), &row.review.codes())?;
             if next.status.is_some() && !row.is_signal {

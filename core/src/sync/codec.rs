@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::hlc::Hlc;
 use crate::location::RecordLocation;
 use crate::record::{Record, RecordBody};
-use crate::review::Review;
+use crate::review::{Review, ReviewStep};
 use crate::sync::wire::{Entity, EntityKind, MAX_ENTITY_BYTES, REVIEW_FIELDS};
 use crate::taxonomy::Taxonomy;
 use crate::time::Moment;
@@ -86,6 +86,10 @@ pub struct WalkFields {
     pub review_answer: Option<String>,
     #[serde(default)]
     pub reviewed_ms: Option<i64>,
+    /// Who decided what when: written by the team server only (since protocol 4).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "schema", schemars(length(max = 50)))]
+    pub review_log: Vec<ReviewStep>,
 }
 
 impl WalkFields {
@@ -95,6 +99,7 @@ impl WalkFields {
             referral: None,
             question: self.review_question.clone(),
             answer: self.review_answer.clone(),
+            log: self.review_log.clone(),
         }
     }
 }
@@ -132,6 +137,7 @@ const WALK_FIELD_NAMES: &[&str] = &[
     "review_question",
     "review_answer",
     "reviewed_ms",
+    "review_log",
 ];
 
 /// A decoding error that names where, never what: serde's own messages quote the offending
@@ -156,6 +162,10 @@ fn review_fields(fields: &mut BTreeMap<String, Value>, review: &Review, reviewed
     fields.insert("review_question".into(), json!(review.question));
     fields.insert("review_answer".into(), json!(review.answer));
     fields.insert("reviewed_ms".into(), json!(reviewed_ms));
+    // Only once there is one: most records are never reviewed.
+    if !review.log.is_empty() {
+        fields.insert("review_log".into(), json!(review.log));
+    }
 }
 
 fn field<T: serde::de::DeserializeOwned>(e: &Entity, name: &'static str) -> Result<T> {
@@ -171,6 +181,7 @@ fn review_of(e: &Entity) -> Result<(Review, Option<i64>)> {
             referral: field(e, "review_referral")?,
             question: field(e, "review_question")?,
             answer: field(e, "review_answer")?,
+            log: field::<Option<Vec<ReviewStep>>>(e, "review_log")?.unwrap_or_default(),
         },
         field(e, "reviewed_ms")?,
     ))
@@ -213,6 +224,7 @@ pub fn walk_fields(w: &Walk, track: Option<&[TrackPoint]>) -> Result<BTreeMap<St
         review_question: w.review.question.clone(),
         review_answer: w.review.answer.clone(),
         reviewed_ms: w.reviewed_ms,
+        review_log: w.review.log.clone(),
     };
     fields_of_walk(&f)
 }
@@ -422,6 +434,13 @@ fn check_walk(w: &WalkFields, taxonomy: &Taxonomy, now_ms: i64) -> Result<()> {
     if let Some(ms) = w.reviewed_ms {
         check_ms(ms, "reviewed", now_ms)?;
     }
+    check_log(&w.review_log, now_ms)
+}
+
+fn check_log(log: &[ReviewStep], now_ms: i64) -> Result<()> {
+    for step in log {
+        check_ms(step.at_ms, "review log", now_ms)?;
+    }
     Ok(())
 }
 
@@ -444,7 +463,7 @@ fn check_record(kind: EntityKind, r: &RecordParts, taxonomy: &Taxonomy, now_ms: 
     if let Some(ms) = r.reviewed_ms {
         check_ms(ms, "reviewed", now_ms)?;
     }
-    Ok(())
+    check_log(&r.review.log, now_ms)
 }
 
 /// Checks an entity from elsewhere by the same rules as local input — identity, times, clocks,
@@ -506,7 +525,9 @@ pub fn validate_entity(e: &Entity, taxonomy: &Taxonomy, now_ms: i64) -> Result<E
         out.fields = fields_of_record(&r.body, &r.place, &r.review, r.reviewed_ms)?;
         out.sensitive = r.body.is_sensitive(taxonomy);
     }
-    if let Some(k) = e.fields.keys().find(|k| !out.fields.contains_key(*k) && !e.fields[*k].is_null()) {
+    // A field the kind does not have is refused; `null`, and an empty review log, mean absent.
+    let absent = |k: &str| e.fields[k].is_null() || (k == "review_log" && e.fields[k] == json!([]));
+    if let Some(k) = e.fields.keys().find(|k| !out.fields.contains_key(*k) && !absent(k)) {
         let name = REVIEW_FIELDS.iter().find(|n| **n == k.as_str()).copied().unwrap_or("fields");
         return Err(Error::invalid(name, "is not a field of this kind"));
     }
@@ -585,7 +606,9 @@ mod tests {
         e.fields.remove("review_answer");
         let v = validate_entity(&e, &t, now).unwrap();
         assert_eq!(v.fields["review_answer"], Value::Null);
-        assert_eq!(v.fields.len(), WALK_FIELD_NAMES.len());
+        // Every field but the review log, which is written only once it has a step.
+        assert_eq!(v.fields.len(), WALK_FIELD_NAMES.len() - 1);
+        assert!(!v.fields.contains_key("review_log"));
     }
 
     #[test]

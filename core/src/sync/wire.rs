@@ -9,8 +9,10 @@ use crate::hlc::Hlc;
 
 /// The protocol version this code speaks. A server accepts a range; see `docs/sync-protocol.md`.
 /// Version 2 added `withdrawn` to the sync response; version 3 reports every refused change
-/// in `rejected` with a code and the team's version (`current`) instead of refusing the push.
-pub const PROTOCOL_VERSION: u32 = 3;
+/// in `rejected` with a code and the team's version (`current`) instead of refusing the push;
+/// version 4 adds the server's `review_log` field to walks and records (older phones do not get
+/// it: they would not read the entity).
+pub const PROTOCOL_VERSION: u32 = 4;
 /// Largest request or response body on the wire (compressed), in bytes.
 pub const MAX_WIRE_BYTES: usize = 8 * 1024 * 1024;
 /// Largest response body after decompression that a phone takes, in bytes (guards against
@@ -111,9 +113,12 @@ impl Entity {
 
 /// Fields only a team lead may change: the review loop.
 pub const LEAD_FIELDS: &[&str] = &["review_status", "review_referral", "review_question", "reviewed_ms"];
-/// Fields that describe the review rather than the content (the author's answer included).
+/// Fields that describe the review rather than the content (the author's answer included, and
+/// the review log the server keeps).
 pub const REVIEW_FIELDS: &[&str] =
-    &["review_status", "review_referral", "review_question", "review_answer", "reviewed_ms"];
+    &["review_status", "review_referral", "review_question", "review_answer", "reviewed_ms", "review_log"];
+/// Fields only the team server writes: who decided what when (since protocol 4).
+pub const SERVER_FIELDS: &[&str] = &["review_log"];
 
 /// One sync round trip: push what changed here, pull what changed elsewhere.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -25,6 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use common::*;
 use proptest::prelude::*;
 use serde_json::{json, Value};
+use wijkverkenner_core::review::{ReviewStep, LOGGED_FIELDS};
 use wijkverkenner_core::sync::wire::{Entity, EntityKind, PROTOCOL_VERSION};
 use wijkverkenner_core::*;
 use wijkverkenner_server::storage::{Caller, Member as ServerMember, Role};
@@ -97,7 +98,7 @@ fn attack() -> impl Strategy<Value = Attack> {
     prop_oneof![
         4 => Just(Attack::Content),
         1 => Just(Attack::Location),
-        3 => (0..6u8).prop_map(Attack::Review),
+        3 => (0..7u8).prop_map(Attack::Review),
         2 => any::<bool>().prop_map(Attack::Sensitive),
         2 => Just(Attack::Delete),
         1 => Just(Attack::Undelete),
@@ -270,6 +271,12 @@ impl Hostile {
                     2 => ("review_question", forged),
                     3 => ("reviewed_ms", json!(now_ms())),
                     4 => ("review_answer", forged),
+                    // The server's log, forged: a lead "referred" it, long ago.
+                    6 => (
+                        "review_log",
+                        json!([{"at_ms": now_ms() - 86_400_000, "by": e["author_id"], "by_name": "Teamleider",
+                                "field": "review_status", "value": "referred", "comment": forged}]),
+                    ),
                     _ => ("review_status", json!("referred")),
                 };
                 if which == 5 {
@@ -466,6 +473,25 @@ const LEAD_ONLY: [&str; 4] = ["review_status", "review_referral", "review_questi
 const WALK_DETAILS: [&str; 3] = ["participants", "purpose", "focus"];
 
 /// Checks one step from `before` to `after`, taken by `pusher` (role, member id).
+/// The review log of `after` is the log of `before` (its oldest steps perhaps dropped) with
+/// steps of `me` appended, one for each review field that changed.
+fn log_appended(before: &Entity, after: &Entity, me: &str) -> bool {
+    let log = |e: &Entity| -> Vec<ReviewStep> {
+        e.fields.get("review_log").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default()
+    };
+    let (old, new) = (log(before), log(after));
+    let Some(keep) = (0..=old.len()).find(|k| new.starts_with(&old[*k..])) else { return false };
+    let added = &new[old.len() - keep..];
+    let changed: Vec<&str> = LOGGED_FIELDS
+        .iter()
+        .copied()
+        .filter(|f| before.fields.get(*f).filter(|v| !v.is_null()) != after.fields.get(*f).filter(|v| !v.is_null()))
+        .collect();
+    !added.is_empty()
+        && added.len() == changed.len()
+        && added.iter().zip(&changed).all(|(s, f)| s.by == me && s.field == *f)
+}
+
 fn check_step(
     before: &BTreeMap<String, Entity>,
     after: &BTreeMap<String, Entity>,
@@ -539,6 +565,10 @@ fn check_step(
                 lead
             } else if f == "review_answer" {
                 author
+            } else if f == "review_log" {
+                // The server's: only ever appended to, with the pusher's steps on the review
+                // fields this step changed.
+                log_appended(b, a, me)
             } else if a.kind == EntityKind::Walk {
                 author
                     && !(WALK_DETAILS.contains(&f.as_str())
@@ -664,7 +694,7 @@ fn run_case(
                         let referral = (status == Some(SignalStatus::Referred)).then(|| "ref.care".to_string());
                         lead.review_record(
                             &r.id,
-                            Review { status, referral, question: Some(format!("vraag {step}")), answer: None },
+                            Review { status, referral, question: Some(format!("vraag {step}")), ..Default::default() },
                         )
                         .unwrap();
                     }

@@ -183,7 +183,12 @@ fn run_case(ops: Vec<Op>, totals: &std::sync::Mutex<Totals>) -> Result<(), TestC
                             let referral = (status == Some(SignalStatus::Referred)).then(|| "ref.care".to_string());
                             lead.review_record(
                                 &r.id,
-                                Review { status, referral, question: Some(format!("vraag {step}")), answer: None },
+                                Review {
+                                    status,
+                                    referral,
+                                    question: Some(format!("vraag {step}")),
+                                    ..Default::default()
+                                },
                             )
                             .unwrap();
                         }

@@ -66,6 +66,7 @@ fn a_walk_reaches_the_team_and_the_review_comes_back() {
                 referral: Some("ref.police".into()),
                 question: Some("Welk huisnummer?".into()),
                 answer: None,
+                ..Default::default()
             },
         )
         .unwrap();
@@ -260,6 +261,7 @@ fn a_refused_change_gives_the_phone_the_teams_version_and_the_outbox_moves_on() 
                     referral: Some("ref.police".into()),
                     question: None,
                     answer: None,
+                    ..Default::default()
                 },
             )
             .unwrap();
@@ -267,10 +269,7 @@ fn a_refused_change_gives_the_phone_the_teams_version_and_the_outbox_moves_on() 
     lead.sync().unwrap();
     lead2
         .store
-        .review_record(
-            &edited.id,
-            Review { status: Some(SignalStatus::InReview), referral: None, question: None, answer: None },
-        )
+        .review_record(&edited.id, Review { status: Some(SignalStatus::InReview), ..Default::default() })
         .unwrap();
     // Meanwhile Sanne, offline, changes one and deletes the other.
     sanne.store.edit_record(&edited.id, signal("Aanloop bij nummer 5", "sig.drug_dealing"), None).unwrap();

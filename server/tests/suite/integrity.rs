@@ -616,3 +616,87 @@ fn a_device_pushes_no_faster_than_its_budget() {
     other.sync().unwrap();
     assert_eq!(other.store.record_counts().unwrap().0, 40, "its own and the flooder's first 39");
 }
+
+/// Team settings and review history came after the integrity review; the review log is the
+/// server's alone, like `sensitive`.
+#[test]
+fn the_review_log_is_written_by_the_server_alone_and_reaches_every_phone() {
+    let s = setup();
+    let (walk, obs, sig) = s.sanne_walks("sig.other");
+    let decision = Review {
+        status: Some(SignalStatus::Referred),
+        referral: Some("ref.police".into()),
+        question: Some("Welk huis precies?".into()),
+        ..Default::default()
+    };
+    s.lead.store.review_record(&sig.id, decision).unwrap();
+    s.lead.sync().unwrap();
+    s.sanne.sync().unwrap();
+    s.sanne.store.answer_review(&sig.id, "Nummer drie, naast de bakker").unwrap();
+    s.sanne.sync().unwrap();
+    s.everyone_syncs();
+
+    // Who did what, never the texts; the same on every phone, and in the walk report.
+    let log = s.lead.store.record(&sig.id).unwrap().review.log;
+    let steps: Vec<(&str, &str, &str)> =
+        log.iter().map(|l| (l.field.as_str(), l.value.as_str(), l.by_name.as_str())).collect();
+    assert_eq!(
+        steps,
+        [
+            ("review_status", "referred", "Teamleider"),
+            ("review_referral", "ref.police", "Teamleider"),
+            ("review_question", "asked", "Teamleider"),
+            ("review_answer", "answered", "Veldwerker 0"),
+        ]
+    );
+    assert!(
+        !serde_json::to_string(&log).unwrap().contains("huis")
+            && !serde_json::to_string(&log).unwrap().contains("bakker")
+    );
+    for p in [&s.sanne, &s.joost] {
+        assert_eq!(p.store.record(&sig.id).unwrap().review.log, log);
+    }
+    let report = s.joost.store.walk_report(&walk.id).unwrap();
+    assert_eq!(report.signals[0].review.log, log);
+    // The server's history holds the same steps.
+    let history = s.storage.history(&s.t.team.id, &sig.id.to_string()).unwrap();
+    assert_eq!(history.len(), log.len());
+
+    // A hostile device forges a log: on another member's record, and on a record of its own.
+    let mut joost = s.raw(&s.t.workers[1]);
+    let seen = joost.team();
+    let clock = Hlc { wall_ms: now_ms() as u64, counter: 0, node: 77 }.to_string();
+    let forged_log = json!([{"at_ms": now_ms() - 3_600_000, "by": s.t.lead.id, "by_name": "Teamleider",
+                             "field": "reviewed_ms", "value": "reviewed", "comment": "Alles in orde"}]);
+    let mut forged = seen[&obs.id.to_string()].clone();
+    forged["fields"]["review_log"] = forged_log.clone();
+    forged["clocks"]["review_log"] = json!(clock);
+    forged["hlc"] = json!(clock);
+    assert_eq!(joost.sync(vec![forged]).codes(), ["server_only"]);
+    let own = s.joost.store.start_walk(new_walk(5)).unwrap();
+    let r = s
+        .joost
+        .store
+        .add_record(NewRecord { walk_id: own.id, body: observation("eigen"), created: at(6), location: None })
+        .unwrap();
+    s.joost.sync().unwrap();
+    let mut mine = joost.team()[&r.id.to_string()].clone();
+    mine["fields"]["review_log"] = forged_log;
+    mine["clocks"]["review_log"] = json!(clock);
+    mine["hlc"] = json!(clock);
+    assert_eq!(joost.sync(vec![mine]).codes(), ["server_only"]);
+    for id in [obs.id.to_string(), r.id.to_string()] {
+        assert!(!stored_entity(s.storage.as_ref(), &s.t.team.id, &id).fields.contains_key("review_log"), "{id}");
+    }
+    s.everyone_syncs();
+    assert!(s.lead.store.record(&obs.id).unwrap().review.log.is_empty());
+
+    // A phone speaking protocol 3 does not know the field: it never gets it.
+    let body = |protocol: u32| json!({"protocol": protocol, "cursor": 0, "push": [], "pull_limit": 5000});
+    let old = joost.post("/v1/sync", &serde_json::to_vec(&body(3)).unwrap(), None, true);
+    assert_eq!(old.status, 200);
+    assert!(old.text.contains(&sig.id.to_string()) && !old.text.contains("review_log"));
+    let new = joost.post("/v1/sync", &serde_json::to_vec(&body(PROTOCOL_VERSION)).unwrap(), None, true);
+    assert!(new.text.contains("review_log"));
+    s.honest_phones_still_work();
+}
