@@ -242,6 +242,16 @@ const tests = [
     await axe(page, "dashboard (en)");
     await page.goto(demo.url + "/lang/nl");
   }],
+  ["the pages fit a tablet held upright", async () => {
+    await page.setViewportSize({ width: 768, height: 1024 });
+    for (const path of ["/dashboard", state.walk, state.signalUrl, "/signals", "/area?period=all"]) {
+      await page.goto(demo.url + path);
+      const [scroll, width] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+      check(scroll <= width, `${path} scrolls sideways on a tablet: ${scroll} > ${width}`);
+    }
+    await shot(page, "07-walk-report-tablet");
+    await page.setViewportSize({ width: 1280, height: 900 });
+  }],
   ["an administrator sets up her account and ends a lead's session", async () => {
     const adminId = admin("member-add", "--team", demo.team, "--name", "Beheerder", "--role", "admin");
     const link = admin("web-setup", "--member", adminId, "--login", "beheer", "--server-url", demo.url).split("\n").pop();

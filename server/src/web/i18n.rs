@@ -183,6 +183,7 @@ pub struct Tr {
     pub file_missing: &'static str,
     pub file_too_large: &'static str,
     pub file_not_text: &'static str,
+    pub why: &'static str,
 }
 
 pub static NL: Tr = Tr {
@@ -366,6 +367,7 @@ pub static NL: Tr = Tr {
     file_missing: "Kies een bestand met de buurten.",
     file_too_large: "Het bestand is te groot.",
     file_not_text: "Het bestand is geen tekst (UTF-8).",
+    why: "Waarom",
 };
 
 pub static EN: Tr = Tr {
@@ -549,6 +551,7 @@ pub static EN: Tr = Tr {
     file_missing: "Choose a file with the buurten.",
     file_too_large: "The file is too large.",
     file_not_text: "The file is not text (UTF-8).",
+    why: "Why",
 };
 
 impl Tr {

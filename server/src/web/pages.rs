@@ -735,7 +735,7 @@ async fn dashboard(State(s): State<AppState>, v: Visitor, Query(q): Query<Dashbo
                     at: date_time(a.record.created),
                     author: a.author.clone(),
                     category,
-                    severity: tr.severity(&severity).to_string(),
+                    severity: if severity.is_empty() { String::new() } else { tr.severity(&severity).to_string() },
                     severity_code: severity,
                     status: if status.is_empty() { String::new() } else { tr.signal_status(&status).to_string() },
                     reasons: a.reasons.iter().map(|r| reason_text(tr, *r)).collect::<Vec<_>>().join(", "),
