@@ -255,11 +255,21 @@ pub struct ReviewStep {
     pub field: String,
     pub value: String,
     pub comment: Option<String>,
+    /// For `asked` and `answered`: the question or the answer.
+    pub text: Option<String>,
 }
 
 impl From<core::review::ReviewStep> for ReviewStep {
     fn from(s: core::review::ReviewStep) -> Self {
-        ReviewStep { at_ms: s.at_ms, by: s.by, by_name: s.by_name, field: s.field, value: s.value, comment: s.comment }
+        ReviewStep {
+            at_ms: s.at_ms,
+            by: s.by,
+            by_name: s.by_name,
+            field: s.field,
+            value: s.value,
+            comment: s.comment,
+            text: s.text,
+        }
     }
 }
 

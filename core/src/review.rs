@@ -44,6 +44,10 @@ impl SignalStatus {
 }
 
 /// Review state of a walk or record. All fields optional: most records are never questioned.
+///
+/// One question is open at a time: a lead's new question replaces the last one and clears its
+/// answer (the log keeps both, see [`ReviewStep::text`]), so an answer always belongs to the
+/// question shown with it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Review {
@@ -98,6 +102,11 @@ pub struct ReviewStep {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 4000)))]
     pub comment: Option<String>,
+    /// For `asked` and `answered`: the question or answer itself, so that earlier questions and
+    /// their answers stay readable when a lead asks again (the same need-to-know as the record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 4000)))]
+    pub text: Option<String>,
 }
 
 impl ReviewStep {
@@ -113,8 +122,8 @@ impl ReviewStep {
         if self.value.is_empty() || self.value.len() > 64 || !self.value.chars().all(code) {
             return Err(Error::invalid("review log", "a step's value is a short code"));
         }
-        if let Some(c) = &self.comment {
-            text::check_required("review log", c, text::LONG)?;
+        for t in [&self.comment, &self.text].into_iter().flatten() {
+            text::check_required("review log", t, text::LONG)?;
         }
         Ok(())
     }

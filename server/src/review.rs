@@ -93,7 +93,15 @@ pub fn decide(
                 set("review_referral", Value::String(r.clone()));
             }
         }
-        Decision::Ask(q) => set("review_question", Value::String(q.trim().to_string())),
+        Decision::Ask(q) => {
+            // A new question replaces the last one; its answer goes with it (the log keeps both).
+            let q = q.trim().to_string();
+            let replaced = stored.fields.get("review_question").and_then(|v| v.as_str()) != Some(q.as_str());
+            if replaced && stored.fields.get("review_answer").is_some_and(|v| !v.is_null()) {
+                set("review_answer", Value::Null);
+            }
+            set("review_question", Value::String(q));
+        }
         Decision::Reviewed => set("reviewed_ms", Value::from(now)),
     }
     changed.hlc = clock;
@@ -112,9 +120,32 @@ pub fn decide(
         member: lead.clone(),
         team: team.clone(),
     };
-    let pushed = apply_push_commented(storage, &caller, &[changed], taxonomy, comment)?;
-    Ok(match pushed.rejected.first() {
-        Some(r) => Err(Refused::Rule(r.code.clone())),
+    let mut push = vec![changed];
+    // A walk reviewed is a walk reviewed with its records, as on a lead's phone.
+    if *decision == Decision::Reviewed && stored.kind == wijkverkenner_core::sync::wire::EntityKind::Walk {
+        for row in storage.walk_records(&team.id, entity_id)? {
+            let Ok(r) = row.parse() else { continue };
+            let mut r = r.entity;
+            if r.deleted || r.fields.get("reviewed_ms").is_some_and(|v| !v.is_null()) {
+                continue;
+            }
+            let clock = server_clock(&r, &lead.id, now);
+            r.fields.insert("reviewed_ms".into(), Value::from(now));
+            r.clocks.insert("reviewed_ms".into(), clock);
+            r.hlc = clock;
+            push.push(r);
+        }
+    }
+    // The walk first, with its comment; its records after it, a push's worth at a time.
+    let mut refused = None;
+    for (i, chunk) in push.chunks(wijkverkenner_core::sync::wire::MAX_PUSH).enumerate() {
+        let pushed = apply_push_commented(storage, &caller, chunk, taxonomy, if i == 0 { comment } else { None })?;
+        if let Some(r) = pushed.rejected.into_iter().find(|r| r.id == entity_id) {
+            refused = Some(r.code);
+        }
+    }
+    Ok(match refused {
+        Some(code) => Err(Refused::Rule(code)),
         None => Ok(()),
     })
 }

@@ -150,6 +150,16 @@ fn may_change(caller: &Caller, stored: &Entity, field: &str) -> Option<Refusal> 
     frozen.then_some(FROZEN)
 }
 
+/// A lead's new question replaces the last one, and its answer goes with it (the log keeps
+/// both): the one change of the author's answer a lead makes.
+fn clears_replaced_answer(caller: &Caller, stored: &Entity, merged: &Entity) -> bool {
+    let question = |e: &Entity| e.fields.get("review_question").filter(|v| !v.is_null()).cloned();
+    caller.member.role == Role::Lead
+        && !is_set(merged, "review_answer")
+        && question(merged).is_some()
+        && question(merged) != question(stored)
+}
+
 /// What a push does to one entity: the version to store (`None`: nothing to store) and the
 /// fields refused.
 #[derive(Debug, PartialEq)]
@@ -226,6 +236,8 @@ pub fn judge_update(caller: &Caller, stored: &Entity, pushed: &Entity, taxonomy:
         let changed = merged.fields.get(&f) != sv || merged.clock(&f) != sc;
         let refusal = if reused {
             Some(CLOCK_REUSED)
+        } else if changed && f == "review_answer" && clears_replaced_answer(caller, stored, &merged) {
+            None
         } else if changed {
             may_change(caller, stored, &f)
         } else {
@@ -466,6 +478,7 @@ fn append_log(result: &mut Entity, history: &[HistoryEntry], name: &str) -> Resu
     // A name as a log step may carry it: printable, within the limit.
     let by_name: String = name.chars().filter(|c| !c.is_control()).take(wijkverkenner_core::text::SHORT).collect();
     let by_name = if by_name.trim().is_empty() { "?".to_string() } else { by_name };
+    let text_of = |field: &str| result.fields.get(field).and_then(|v| v.as_str()).map(str::to_string);
     log.extend(history.iter().map(|h| ReviewStep {
         at_ms: h.at_ms,
         by: h.member_id.clone(),
@@ -473,6 +486,11 @@ fn append_log(result: &mut Entity, history: &[HistoryEntry], name: &str) -> Resu
         field: h.field.clone(),
         value: h.value.clone(),
         comment: h.comment.clone(),
+        text: match (h.field.as_str(), h.value.as_str()) {
+            ("review_question", "asked") => text_of("review_question"),
+            ("review_answer", "answered") => text_of("review_answer"),
+            _ => None,
+        },
     }));
     if log.len() > MAX_LOG_STEPS {
         log.drain(..log.len() - MAX_LOG_STEPS);
@@ -498,10 +516,17 @@ fn history_of(
     comment: Option<&str>,
 ) -> Vec<HistoryEntry> {
     let mut out = Vec::new();
+    let value = |e: Option<&Entity>, f: &str| e.and_then(|e| e.fields.get(f)).filter(|v| !v.is_null()).cloned();
+    let new_question = value(Some(result), "review_question").is_some()
+        && value(Some(result), "review_question") != value(stored, "review_question");
     for f in LOGGED_FIELDS {
         let before = stored.and_then(|s| s.fields.get(*f)).filter(|v| !v.is_null());
         let after = result.fields.get(*f).filter(|v| !v.is_null());
         if before == after {
+            continue;
+        }
+        // The answer of a replaced question: its "asked" step says it.
+        if *f == "review_answer" && after.is_none() && new_question {
             continue;
         }
         let value = match (*f, after) {

@@ -65,8 +65,18 @@ fn save(c: &mut Change, table: &str, id: Uuid, row: &mut ReviewRow, changed: &[&
     Ok(())
 }
 
+/// A new question replaces the last one: its answer goes with it (the log keeps both).
+fn clear_answer_of_replaced_question(old: &Review, next: &mut Review) {
+    if next.question.is_some() && next.question != old.question {
+        next.answer = None;
+    }
+}
+
 fn field_changes(old: &Review, new: &Review) -> Vec<&'static str> {
     let mut v = Vec::new();
+    if old.answer != new.answer {
+        v.push("review_answer");
+    }
     if json!(old.status) != json!(new.status) {
         v.push("review_status");
     }
@@ -95,7 +105,8 @@ impl Store {
         self.write(|c| {
             let mut row = load(c, "records", id.as_uuid())?;
             // The author's answer and the server's log stay as they are.
-            let next = Review { answer: row.review.answer.clone(), log: row.review.log.clone(), ..decision };
+            let mut next = Review { answer: row.review.answer.clone(), log: row.review.log.clone(), ..decision };
+            clear_answer_of_replaced_question(&row.review, &mut next);
             next.validate(&taxonomy)?;
             taxonomy.check_added(next.codes(), &row.review.codes())?;
             if next.status.is_some() && !row.is_signal {
@@ -132,7 +143,8 @@ impl Store {
         let taxonomy = self.taxonomy();
         self.write(|c| {
             let mut row = load(c, "walks", id.as_uuid())?;
-            let next = Review { question, ..row.review.clone() };
+            let mut next = Review { question, ..row.review.clone() };
+            clear_answer_of_replaced_question(&row.review, &mut next);
             next.validate(&taxonomy)?;
             let mut changed = field_changes(&row.review, &next);
             row.review = next;

@@ -184,6 +184,7 @@ pub struct Tr {
     pub file_too_large: &'static str,
     pub file_not_text: &'static str,
     pub why: &'static str,
+    pub earlier_questions: &'static str,
 }
 
 pub static NL: Tr = Tr {
@@ -368,6 +369,7 @@ pub static NL: Tr = Tr {
     file_too_large: "Het bestand is te groot.",
     file_not_text: "Het bestand is geen tekst (UTF-8).",
     why: "Waarom",
+    earlier_questions: "Eerdere vragen en antwoorden",
 };
 
 pub static EN: Tr = Tr {
@@ -552,6 +554,7 @@ pub static EN: Tr = Tr {
     file_too_large: "The file is too large.",
     file_not_text: "The file is not text (UTF-8).",
     why: "Why",
+    earlier_questions: "Earlier questions and answers",
 };
 
 impl Tr {

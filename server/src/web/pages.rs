@@ -854,7 +854,33 @@ struct ReviewView {
     reviewed: Option<String>,
     question: Option<String>,
     answer: Option<String>,
+    /// Earlier questions and their answers, oldest first.
+    earlier: Vec<ThreadLine>,
     history: Vec<HistoryView>,
+}
+
+struct ThreadLine {
+    at: String,
+    who: String,
+    question: bool,
+    text: String,
+}
+
+/// The questions and answers before the current question, from the review log (which keeps
+/// their texts when a lead asks again).
+fn earlier_questions(review: &wijkverkenner_core::Review) -> Vec<ThreadLine> {
+    let texted: Vec<&wijkverkenner_core::review::ReviewStep> = review.log.iter().filter(|s| s.text.is_some()).collect();
+    let current =
+        texted.iter().rposition(|s| s.field == "review_question" && s.text == review.question).unwrap_or(texted.len());
+    texted[..current]
+        .iter()
+        .map(|s| ThreadLine {
+            at: server_time(s.at_ms),
+            who: s.by_name.clone(),
+            question: s.field == "review_question",
+            text: s.text.clone().unwrap_or_default(),
+        })
+        .collect()
 }
 
 struct HistoryView {
@@ -1058,6 +1084,7 @@ async fn walk_page(
             reviewed: r.reviewed_ms.map(server_time),
             question: r.review.question.clone(),
             answer: r.review.answer.clone(),
+            earlier: earlier_questions(&r.review),
             history: history_view(tr, &signed.config.taxonomy, history),
         },
         notice: notice(tr, &q),
@@ -1207,6 +1234,7 @@ async fn record_page(
             reviewed: record.reviewed_ms.map(server_time),
             question: record.review.question.clone(),
             answer: record.review.answer.clone(),
+            earlier: earlier_questions(&record.review),
             history: history_view(tr, tx, history),
         },
         notice: notice(tr, &q),

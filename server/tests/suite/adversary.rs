@@ -482,10 +482,15 @@ fn log_appended(before: &Entity, after: &Entity, me: &str) -> bool {
     let (old, new) = (log(before), log(after));
     let Some(keep) = (0..=old.len()).find(|k| new.starts_with(&old[*k..])) else { return false };
     let added = &new[old.len() - keep..];
+    let value = |e: &Entity, f: &str| e.fields.get(f).filter(|v| !v.is_null()).cloned();
+    let new_question = value(after, "review_question").is_some()
+        && value(after, "review_question") != value(before, "review_question");
     let changed: Vec<&str> = LOGGED_FIELDS
         .iter()
         .copied()
-        .filter(|f| before.fields.get(*f).filter(|v| !v.is_null()) != after.fields.get(*f).filter(|v| !v.is_null()))
+        .filter(|f| value(before, f) != value(after, f))
+        // The answer of a replaced question goes without a step of its own.
+        .filter(|f| !(*f == "review_answer" && new_question && value(after, f).is_none()))
         .collect();
     !added.is_empty()
         && added.len() == changed.len()
@@ -564,7 +569,13 @@ fn check_step(
             let allowed = if LEAD_ONLY.contains(&f.as_str()) {
                 lead
             } else if f == "review_answer" {
+                // A lead's new question takes its predecessor's answer with it.
+                let question = |e: &Entity| e.fields.get("review_question").filter(|v| !v.is_null()).cloned();
                 author
+                    || (lead
+                        && a.fields.get(f).is_none_or(|v| v.is_null())
+                        && question(a).is_some()
+                        && question(a) != question(b))
             } else if f == "review_log" {
                 // The server's: only ever appended to, with the pusher's steps on the review
                 // fields this step changed.

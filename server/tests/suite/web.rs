@@ -469,6 +469,24 @@ fn a_decision_in_the_browser_reaches_the_phone_and_the_answer_comes_back() {
             "append-only, in order"
         );
         assert_eq!(entries[4].member_id, s.t.workers[0].id, "the answer is the author's");
+        // A second question replaces the first: the old answer goes with it, and both stay
+        // readable as earlier questions.
+        let page = decide(&mut lead, &[("action", "ask"), ("question", "Hoe laat precies?")]);
+        assert_eq!(page.location, format!("{back}?msg=saved"));
+        let page = lead.get(&back);
+        let earlier = between(&page.body, "<ol class=\"thread\" id=\"earlier\"", "</ol>").unwrap();
+        assert!(earlier.contains("Welke auto was het?") && earlier.contains("Een grijze Audi"), "{earlier}");
+        assert!(!page.body.contains("id=\"answer\""), "no answer under the new question");
+        assert!(page.body.contains("Hoe laat precies?"));
+        assert!(!lead.get("/signals").body.contains("vraag beantwoord"), "the new question is open");
+        s.phone.sync().unwrap();
+        let r = s.phone.store.record(&s.signal).unwrap();
+        assert_eq!((r.review.question.as_deref(), r.review.answer.as_deref()), (Some("Hoe laat precies?"), None));
+        s.phone.store.answer_review(&s.signal, "Rond half tien").unwrap();
+        s.phone.sync().unwrap();
+        let page = lead.get(&back);
+        assert!(between(&page.body, "id=\"answer\">", "</p>").unwrap().contains("Rond half tien"));
+        assert!(between(&page.body, "id=\"earlier\"", "</ol>").unwrap().contains("Een grijze Audi"));
         // Reviewed: the author's content is frozen on the phone too.
         let page = lead.post(
             &format!("/decide/{}", s.walk),
@@ -477,6 +495,10 @@ fn a_decision_in_the_browser_reaches_the_phone_and_the_answer_comes_back() {
         assert_eq!(page.location, format!("/walks/{}?msg=saved", s.walk));
         s.phone.sync().unwrap();
         assert!(s.phone.store.walk(&s.walk).unwrap().reviewed_ms.is_some());
+        // A walk reviewed means its records too, as on a lead's phone.
+        for id in [s.signal, s.observation] {
+            assert!(s.phone.store.record(&id).unwrap().reviewed_ms.is_some(), "{id}");
+        }
     }
 }
 
