@@ -70,9 +70,7 @@ impl Neighbourhoods {
         let wijk_names: Vec<(String, String)> = match wijken {
             Some(doc) => parse_features(doc, "wijk")?
                 .into_iter()
-                .map(|f| {
-                    Ok((required(&f, WIJK_CODE_KEYS, "code")?, optional(&f.props, WIJK_NAME_KEYS).unwrap_or_default()))
-                })
+                .map(|f| Ok((required(&f, WIJK_CODE_KEYS, "code")?, name(optional(&f.props, WIJK_NAME_KEYS)))))
                 .collect::<Result<_>>()?,
             None => Vec::new(),
         };
@@ -97,14 +95,10 @@ impl Neighbourhoods {
                     .iter()
                     .find(|(c, _)| c == w)
                     .map(|(_, n)| n.clone())
-                    .or_else(|| optional(&f.props, BUURT_WIJK_NAME_KEYS))
+                    .or_else(|| optional(&f.props, BUURT_WIJK_NAME_KEYS).map(|n| name(Some(n))))
             });
-            let place = Place {
-                buurt_name: optional(&f.props, BUURT_NAME_KEYS).unwrap_or_default(),
-                buurt_code: code,
-                wijk_code,
-                wijk_name,
-            };
+            let place =
+                Place { buurt_name: name(optional(&f.props, BUURT_NAME_KEYS)), buurt_code: code, wijk_code, wijk_name };
             areas.push(Area { place, shape: f.shape });
         }
         // Lowest code first: on a shared border the lower code wins, deterministically.
@@ -190,6 +184,7 @@ impl Neighbourhoods {
 }
 
 struct Feature {
+    /// From 1.
     index: usize,
     props: serde_json::Map<String, serde_json::Value>,
     shape: MultiPolygon<f64>,
@@ -209,7 +204,8 @@ fn parse_features(doc: &str, what: &str) -> Result<Vec<Feature>> {
     }
     let mut vertices = 0usize;
     let mut out = Vec::with_capacity(fc.features.len());
-    for (index, f) in fc.features.into_iter().enumerate() {
+    // Features are numbered from 1 in messages: the first is "feature 1" (as a person counts).
+    for (index, f) in (1..).zip(fc.features) {
         let bad = |rule: &str| Error::Boundaries(format!("{what} feature {index}: {rule}"));
         let geometry = f.geometry.ok_or_else(|| bad("has no geometry"))?;
         let polygons: Vec<Vec<Vec<Vec<f64>>>> = match geometry.value {
@@ -250,6 +246,14 @@ fn parse_features(doc: &str, what: &str) -> Result<Vec<Feature>> {
         out.push(Feature { index, props: f.properties.unwrap_or_default(), shape: MultiPolygon::new(shape) });
     }
     Ok(out)
+}
+
+/// Longest buurt or wijk name kept (names travel to every phone and every map).
+const MAX_NAME_CHARS: usize = 100;
+
+/// A name as the file has it, made safe to show: no control or invisible characters, bounded.
+fn name(raw: Option<String>) -> String {
+    raw.map(|n| crate::text::clean_label(&n, MAX_NAME_CHARS)).unwrap_or_default()
 }
 
 fn optional(props: &serde_json::Map<String, serde_json::Value>, keys: &[&str]) -> Option<String> {

@@ -91,7 +91,8 @@ impl TryFrom<TaxonomyDoc> for Taxonomy {
 }
 
 const DEFAULT_JSON: &str = include_str!("../taxonomy/default.json");
-const MAX_CATEGORIES: usize = 2_000;
+/// Most categories a taxonomy holds.
+pub const MAX_CATEGORIES: usize = 2_000;
 
 impl Taxonomy {
     /// The taxonomy that ships with the core.
@@ -132,17 +133,32 @@ impl Taxonomy {
         for (i, c) in self.categories.iter().enumerate() {
             let code_ok = !c.code.is_empty()
                 && c.code.len() <= 64
+                && c.code.starts_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
                 && c.code.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch));
             if !code_ok {
-                return Err(Error::Taxonomy(format!("category {i}: code must be 1..64 of a-z 0-9 . _ -")));
+                return Err(Error::Taxonomy(format!(
+                    "category {i}: code must be 1..64 of a-z 0-9 . _ -, starting with a letter or digit"
+                )));
             }
             if !seen.insert(c.code.as_str()) {
                 return Err(Error::Taxonomy(format!("category {i}: code {} appears twice", c.code)));
             }
             for label in [&c.nl, &c.en] {
-                if label.trim().is_empty() || label.chars().count() > 200 {
-                    return Err(Error::Taxonomy(format!("category {}: labels must be 1..200 characters", c.code)));
+                if crate::text::check_label("label", label, 200).is_err() {
+                    return Err(Error::Taxonomy(format!(
+                        "category {}: labels must be 1..200 characters on one line, without control or invisible characters",
+                        c.code
+                    )));
                 }
+            }
+            if c.sensitive && c.kind != CategoryKind::SignalCategory {
+                return Err(Error::Taxonomy(format!("category {}: only signal categories can be sensitive", c.code)));
+            }
+            if c.professional && c.kind != CategoryKind::CounterpartRole {
+                return Err(Error::Taxonomy(format!(
+                    "category {}: only counterpart roles can be marked as professionals",
+                    c.code
+                )));
             }
         }
         for kind in [CategoryKind::ObservationTheme, CategoryKind::CounterpartRole, CategoryKind::SignalCategory] {

@@ -229,6 +229,17 @@ impl OfficeHours {
         self.parse().map(|_| ())
     }
 
+    /// The same hours written the one way (`09:05`, days in order): what a team stores.
+    pub fn normalised(&self) -> Result<OfficeHours> {
+        let p = self.parse()?;
+        Ok(OfficeHours {
+            time_zone: p.tz.name().to_string(),
+            days: (1..=7u8).filter(|d| p.days[(*d - 1) as usize]).collect(),
+            start: p.start.format("%H:%M").to_string(),
+            end: p.end.format("%H:%M").to_string(),
+        })
+    }
+
     /// Milliseconds of the interval `[from, to)` that fall outside office hours.
     pub fn outside_ms(&self, from_ms: i64, to_ms: i64) -> Result<i64> {
         let p = self.parse()?;

@@ -13,8 +13,22 @@
     });
   }
 
+  /** A tooltip's content as text (names and labels come from files and people: never HTML). */
+  function text(value) {
+    var span = document.createElement("span");
+    span.textContent = value;
+    return span;
+  }
+
+  /** The words a map needs, from the page (`data-words`, JSON), in the reader's language. */
+  function words(el) {
+    try { return JSON.parse(el.getAttribute("data-words") || "{}"); } catch (e) { return {}; }
+  }
+
   function baseMap(el) {
-    var map = L.map(el, { zoomSnap: 0.5 });
+    var w = words(el);
+    var map = L.map(el, { zoomSnap: 0.5, zoomControl: false });
+    L.control.zoom({ zoomInTitle: w.zoom_in || "+", zoomOutTitle: w.zoom_out || "-" }).addTo(map);
     var tiles = el.getAttribute("data-tiles");
     if (tiles) {
       L.tileLayer(tiles, { maxZoom: 19, attribution: "Kaart: PDOK / Kadaster" }).addTo(map);
@@ -28,13 +42,34 @@
     }).addTo(map);
   }
 
+  /** Opens a record's page from its marker, by mouse or by the keyboard (Enter). */
+  function linkMarker(l, href, label) {
+    l.on("click", function () { window.location.href = href; });
+    l.on("add", function () {
+      var node = l.getElement && l.getElement();
+      if (!node) { return; }
+      node.setAttribute("role", "link");
+      node.setAttribute("aria-label", label);
+      node.setAttribute("tabindex", "0");
+      node.addEventListener("keydown", function (e) {
+        if (e.key === "Enter") { window.location.href = href; }
+      });
+    });
+  }
+
   function walkMap(el) {
     var map = baseMap(el);
+    var w = words(el);
+    var labels = w.labels || {};
+    var kinds = w.kinds || {};
     Promise.all([getJson(el.getAttribute("data-buurten")), getJson(el.getAttribute("data-features"))]).then(function (all) {
       var buurten = boundaries(map, all[0]);
+      buurten.eachLayer(function (l) { l.bindTooltip(text(l.feature.properties.name || l.feature.properties.code), { sticky: true }); });
       var drawn = 0;
       var layer = L.geoJSON(all[1], {
         style: function (f) {
+          // The route; the markers keep the style they were made with.
+          if (f.geometry.type === "Point") { return {}; }
           return { color: KIND_COLOURS.track, weight: 4, className: "wv-feature wv-track" };
         },
         pointToLayer: function (f, latlng) {
@@ -48,8 +83,10 @@
         onEachFeature: function (f, l) {
           drawn += 1;
           if (f.properties.id && f.properties.kind !== "track") {
-            l.bindTooltip(f.properties.kind + (f.properties.codes ? ": " + f.properties.codes : ""));
-            l.on("click", function () { window.location.href = "/records/" + f.properties.id; });
+            var codes = String(f.properties.codes || "").split(";").filter(Boolean).map(function (c) { return labels[c] || c; }).join(", ");
+            var label = (kinds[f.properties.kind] || f.properties.kind) + (codes ? ": " + codes : "");
+            l.bindTooltip(text(label));
+            linkMarker(l, "/records/" + f.properties.id, label);
           }
         }
       }).addTo(map);
@@ -73,9 +110,11 @@
         var i = n === 0 || max === 0 ? 0 : Math.min(4, 1 + Math.floor(3 * n / max));
         return { color: "#555555", weight: 1, fillColor: shades[i], fillOpacity: 0.7, className: "wv-buurt wv-shade-" + i };
       });
+      var w = words(el);
       layer.eachLayer(function (l) {
-        var p = l.feature.properties, c = counts[p.code] || { observations: 0, signals: 0 };
-        l.bindTooltip(p.name + ": " + c.observations + " / " + c.signals);
+        var p = l.feature.properties, c = counts[p.code] || { observations: 0, conversations: 0, signals: 0 };
+        l.bindTooltip(text((p.name || p.code) + ": " + c.observations + " " + (w.observations || "") + ", " +
+          (c.conversations || 0) + " " + (w.conversations || "") + ", " + c.signals + " " + (w.signals || "")), { sticky: true });
         l.on("click", function () {
           window.location.href = "/area?period=" + encodeURIComponent(period) + "&buurt=" + encodeURIComponent(p.code);
         });
@@ -85,7 +124,23 @@
     }).catch(function () { el.setAttribute("data-drawn", "error"); });
   }
 
+  /** The triage form: a referral target only for "referred", and then one must be chosen (the
+   * browser keeps what was typed instead of sending a form the server refuses). */
+  function triage(form) {
+    var next = form.querySelector("#next"), referral = form.querySelector("#referral");
+    if (!next || !referral) { return; }
+    function update() {
+      var referring = next.value === "referred";
+      referral.required = referring;
+      referral.disabled = !referring;
+    }
+    next.addEventListener("change", update);
+    update();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var form = document.getElementById("triage");
+    if (form) { triage(form); }
     if (typeof L === "undefined") { return; }
     var walk = document.getElementById("map");
     if (walk) { walkMap(walk); }

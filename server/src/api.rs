@@ -90,6 +90,8 @@ pub struct AppState {
     pub trust_forwarded_for: bool,
     pub clients: ClientLimits,
     pub pushes: Arc<PushLimits>,
+    /// Fetches of the team settings per device (the same hourly budget as pushes).
+    pub settings_fetches: Arc<PushLimits>,
     /// The review pages' settings.
     pub web: Arc<crate::web::WebConfig>,
     /// The teams' walks and records as the review pages read them, kept up to date.
@@ -106,6 +108,7 @@ impl AppState {
             trust_forwarded_for: false,
             clients: ClientLimits::default(),
             pushes: Arc::new(PushLimits::default()),
+            settings_fetches: Arc::new(PushLimits::default()),
             web: Arc::new(crate::web::WebConfig { secure_cookies: true, ..Default::default() }),
             read_model: Arc::new(crate::reports::ReadModel::default()),
         }
@@ -490,13 +493,39 @@ async fn settings(State(s): State<AppState>, addr: ClientAddr, headers: HeaderMa
         read_json(&s, &headers, body, MAX_ENROL_BYTES, MAX_ENROL_BYTES, s.clients.enrol_body_total).await?;
     check_protocol(req.protocol)?;
     let config = team_config(&s, &caller).await?;
-    // Up to a few MB to compress: off the async workers.
+    // A phone fetches the settings when they changed; a device asking again and again costs the
+    // server the bytes: a few a hour are plenty.
+    if let Err(wait) = s.settings_fetches.charge(
+        &caller.device.id,
+        1,
+        config.document().len() as u64,
+        SETTINGS_FETCHES_PER_HOUR,
+        Instant::now(),
+    ) {
+        tracing::warn!(target: "security", addr = %addr.0, device = %caller.device.id, reason = "settings fetches", "rate limited");
+        return Err(ApiError::too_many(wait).into());
+    }
+    // Compressed once per settings version (off the async workers), then the same bytes.
+    let accepts_zstd = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("zstd")));
     blocking(move || {
-        let raw: &RawValue = serde_json::from_str(config.document())?;
-        reply(&headers, &raw)
+        let mut resp = if accepts_zstd {
+            let mut r = Response::new(Body::from(config.compressed_document()?.to_vec()));
+            r.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("zstd"));
+            r
+        } else {
+            Response::new(Body::from(config.document().to_string()))
+        };
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Ok(resp)
     })
     .await
 }
+
+/// How often one device may fetch the team's settings in an hour, and how many bytes of them.
+const SETTINGS_FETCHES_PER_HOUR: (u64, u64) = (30, 256 * 1024 * 1024);
 
 /// Serialises exactly like [`SyncResponse`](wijkverkenner_core::sync::wire::SyncResponse)
 /// (field for field; tested), with raw entities.
@@ -591,7 +620,7 @@ async fn sync_for(s: &AppState, caller: Caller, headers: &HeaderMap, body: Body)
         let pushed_result = if req.push.is_empty() {
             Default::default()
         } else {
-            sync::apply_push(storage.as_ref(), &caller, &req.push, &config.taxonomy)?
+            sync::apply_push(storage.as_ref(), &caller, &req.push, config.as_ref().into())?
         };
         let page = sync::pull(storage.as_ref(), &caller, req.protocol, req.cursor, req.pull_limit)?;
         // "Last seen" to the minute: one write per phone per minute, not one per page (a

@@ -364,7 +364,8 @@ pub fn run(storage: &dyn Storage, url: &str, dir: &Path, buurten: &str, wijken: 
 
     // Monday morning came early: the lead takes the acute-looking signal into review and asks
     // Sanne a question about her walk; Sanne's phone syncs, she answers, and syncs again.
-    let taxonomy = phone_s.store.taxonomy();
+    let config = teams.config_of(storage, &team.id)?.ok_or_else(|| Error::Other("the demo team is gone".into()))?;
+    let rules: crate::sync::Rules = config.as_ref().into();
     let records = phone_s.store.walk_timeline(&sanne_walk, &PageRequest::first(50))?.items;
     if let Some(recruitment) =
         records.iter().find(|r| matches!(&r.body, RecordBody::Signal(s) if s.category == "sig.youth_recruitment"))
@@ -372,7 +373,7 @@ pub fn run(storage: &dyn Storage, url: &str, dir: &Path, buurten: &str, wijken: 
         let status = Decision::Status { status: SignalStatus::InReview, referral: None };
         let _ = decide(
             storage,
-            &taxonomy,
+            rules,
             &lead,
             &team,
             &recruitment.id.to_string(),
@@ -381,7 +382,7 @@ pub fn run(storage: &dyn Storage, url: &str, dir: &Path, buurten: &str, wijken: 
         )?;
     }
     let ask = Decision::Ask("Was de auto van de man bij het speelveld al eerder gezien?".into());
-    let _ = decide(storage, &taxonomy, &lead, &team, &sanne_walk.to_string(), &ask, None)?;
+    let _ = decide(storage, rules, &lead, &team, &sanne_walk.to_string(), &ask, None)?;
     phone_s.sync()?;
     phone_s
         .store

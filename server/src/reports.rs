@@ -192,6 +192,8 @@ pub struct Filter {
     pub buurt: Option<String>,
     pub member: Option<String>,
     pub status: Option<WalkStatus>,
+    /// Reviewed (`Some(true)`), or not yet (`Some(false)`).
+    pub reviewed: Option<bool>,
 }
 
 impl Filter {
@@ -200,6 +202,7 @@ impl Filter {
             && self.buurt.as_ref().is_none_or(|b| w.buurten.contains(b))
             && self.member.as_ref().is_none_or(|m| w.author_id.to_string() == *m)
             && self.status.is_none_or(|s| w.status == s)
+            && self.reviewed.is_none_or(|r| w.reviewed_ms.is_some() == r)
     }
 }
 
@@ -380,6 +383,8 @@ impl NearIndex {
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct BuurtCounts {
     pub observations: u32,
+    /// Conversations are counted per buurt, never placed more precisely here.
+    pub conversations: u32,
     pub signals: u32,
     pub categories: std::collections::BTreeMap<String, u32>,
 }
@@ -391,19 +396,23 @@ pub fn area(data: &TeamData, since_ms: Option<i64>) -> std::collections::BTreeMa
             continue;
         }
         let Some(buurt) = &r.buurt else { continue };
-        let c = out.entry(buurt.clone()).or_default();
-        match &r.body {
+        let counts = out.entry(buurt.clone()).or_default();
+        let codes: &[String] = match &r.body {
             RecordBody::Observation(o) => {
-                c.observations += 1;
-                for t in &o.themes {
-                    *c.categories.entry(t.clone()).or_default() += 1;
-                }
+                counts.observations += 1;
+                &o.themes
+            }
+            RecordBody::Conversation(c) => {
+                counts.conversations += 1;
+                &c.roles
             }
             RecordBody::Signal(s) => {
-                c.signals += 1;
-                *c.categories.entry(s.category.clone()).or_default() += 1;
+                counts.signals += 1;
+                std::slice::from_ref(&s.category)
             }
-            RecordBody::Conversation(_) => {}
+        };
+        for code in codes {
+            *counts.categories.entry(code.clone()).or_default() += 1;
         }
     }
     out

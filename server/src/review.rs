@@ -7,11 +7,11 @@
 use serde_json::Value;
 use wijkverkenner_core::review::SignalStatus;
 use wijkverkenner_core::sync::wire::Entity;
-use wijkverkenner_core::{text, CategoryKind, Hlc, Taxonomy};
+use wijkverkenner_core::{text, CategoryKind, Hlc};
 
 use crate::error::Result;
 use crate::storage::{Caller, Device, Member, Role, Storage, Team};
-use crate::sync::apply_push_commented;
+use crate::sync::{apply_push_commented, Rules};
 
 /// What a lead decides.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,7 +47,7 @@ fn server_clock(stored: &Entity, member_id: &str, now_ms: i64) -> Hlc {
 /// the history (trimmed; at most [`text::LONG`] characters).
 pub fn decide(
     storage: &dyn Storage,
-    taxonomy: &Taxonomy,
+    rules: Rules,
     lead: &Member,
     team: &Team,
     entity_id: &str,
@@ -84,7 +84,7 @@ pub fn decide(
             // referral goes there (the page offers only the team's current targets).
             let before = stored.fields.get("review_referral").and_then(|v| v.as_str());
             if let Some(r) = referral.as_deref().filter(|r| Some(*r) != before) {
-                if taxonomy.check_offered(CategoryKind::ReferralTarget, r, "referral").is_err() {
+                if rules.taxonomy.check_offered(CategoryKind::ReferralTarget, r, "referral").is_err() {
                     return Ok(Err(Refused::Rule("invalid".into())));
                 }
             }
@@ -139,7 +139,7 @@ pub fn decide(
     // The walk first, with its comment; its records after it, a push's worth at a time.
     let mut refused = None;
     for (i, chunk) in push.chunks(wijkverkenner_core::sync::wire::MAX_PUSH).enumerate() {
-        let pushed = apply_push_commented(storage, &caller, chunk, taxonomy, if i == 0 { comment } else { None })?;
+        let pushed = apply_push_commented(storage, &caller, chunk, rules, if i == 0 { comment } else { None })?;
         if let Some(r) = pushed.rejected.into_iter().find(|r| r.id == entity_id) {
             refused = Some(r.code);
         }

@@ -66,9 +66,11 @@ impl Boundaries {
     }
 }
 
-/// Largest normalised boundaries a team can have: room for the taxonomy in the settings
-/// document a phone takes ([`MAX_SETTINGS_BYTES`]).
-pub const MAX_BOUNDARIES_BYTES: usize = MAX_SETTINGS_BYTES - 2 * 1024 * 1024;
+/// Largest normalised boundaries a team can have. A municipality's buurten are a few MB at
+/// most (Utrecht's 111: 0.4 MB); every phone of the team holds and parses them, and a settings
+/// document with the largest taxonomy stays well within what a phone takes
+/// ([`MAX_SETTINGS_BYTES`]).
+pub const MAX_BOUNDARIES_BYTES: usize = 8 * 1024 * 1024;
 
 /// A team's settings in effect: its own where an administrator changed them, the server's
 /// defaults otherwise.
@@ -87,6 +89,8 @@ pub struct TeamConfig {
     pub updated: Option<(i64, String)>,
     /// The `POST /v1/settings` answer, built once.
     document: String,
+    /// The same, zstd-compressed, made on the first request that accepts it.
+    compressed: std::sync::OnceLock<Vec<u8>>,
 }
 
 impl TeamConfig {
@@ -134,7 +138,18 @@ impl TeamConfig {
             own_boundaries,
             updated: row.map(|r| (r.updated_ms, r.updated_by.clone())),
             document,
+            compressed: std::sync::OnceLock::new(),
         })
+    }
+
+    /// [`TeamConfig::document`] compressed with zstd, once per settings version (many phones
+    /// fetch the same document after a change).
+    pub fn compressed_document(&self) -> Result<&[u8]> {
+        if let Some(c) = self.compressed.get() {
+            return Ok(c);
+        }
+        let c = zstd::bulk::compress(self.document.as_bytes(), 3).map_err(|e| crate::Error::Other(e.to_string()))?;
+        Ok(self.compressed.get_or_init(|| c))
     }
 
     /// The settings document phones take (`wijkverkenner_core::TeamSettings` as JSON).
@@ -159,6 +174,9 @@ struct Defaults {
 pub struct Teams {
     defaults: Defaults,
     cache: Mutex<HashMap<String, Arc<TeamConfig>>>,
+    /// One load at a time: after a change, the many requests that find the cache stale wait
+    /// for one load instead of each parsing the boundaries again.
+    loading: Mutex<()>,
 }
 
 impl Default for Teams {
@@ -179,16 +197,27 @@ impl Teams {
         Teams {
             defaults: Defaults { taxonomy: Arc::new(Taxonomy::default_taxonomy()), boundaries: default_boundaries },
             cache: Mutex::new(HashMap::new()),
+            loading: Mutex::new(()),
         }
     }
 
     /// The settings in effect for `team` (as read with its caller or session, so the version is
     /// current).
     pub fn config(&self, storage: &dyn Storage, team: &Team) -> Result<Arc<TeamConfig>> {
-        if let Some(c) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&team.id) {
-            if c.version == team.settings_version {
-                return Ok(c.clone());
-            }
+        let cached = || {
+            self.cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&team.id)
+                .filter(|c| c.version >= team.settings_version)
+                .cloned()
+        };
+        if let Some(c) = cached() {
+            return Ok(c);
+        }
+        let _one_at_a_time = self.loading.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = cached() {
+            return Ok(c);
         }
         let row = storage.team_settings(&team.id)?;
         // The row is newer than the team read with the caller if a change came in between.
@@ -228,6 +257,8 @@ pub enum Change {
         professional: bool,
         retired: bool,
     },
+    /// Several categories at once (the settings page saves a kind's table in one go).
+    EditCategories(Vec<CategoryEdit>),
     /// A whole taxonomy at once (the admin command line's import): every code must stay.
     Taxonomy(Taxonomy),
     OfficeHours(OfficeHours),
@@ -235,12 +266,23 @@ pub enum Change {
     Boundaries(Arc<Boundaries>),
 }
 
+/// New labels and flags for one category.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CategoryEdit {
+    pub code: String,
+    pub nl: String,
+    pub en: String,
+    pub sensitive: bool,
+    pub professional: bool,
+    pub retired: bool,
+}
+
 impl Change {
     /// A short name for logs (never a label or value).
     pub fn name(&self) -> &'static str {
         match self {
             Change::AddCategory { .. } => "category_added",
-            Change::EditCategory { .. } => "category_changed",
+            Change::EditCategory { .. } | Change::EditCategories(_) => "category_changed",
             Change::Taxonomy(_) => "taxonomy_replaced",
             Change::OfficeHours(_) => "office_hours_changed",
             Change::Boundaries(_) => "boundaries_changed",
@@ -313,8 +355,10 @@ fn unaccent(c: char) -> String {
 
 fn label(field: &str, s: &str) -> std::result::Result<String, Refused> {
     let t = s.trim();
-    if t.is_empty() || t.chars().count() > 200 || t.chars().any(char::is_control) {
-        return Err(Refused(format!("the {field} label has 1..200 characters, without control characters")));
+    if wijkverkenner_core::text::check_label("label", t, 200).is_err() {
+        return Err(Refused(format!(
+            "the {field} label has 1..200 characters on one line, without control or invisible characters"
+        )));
     }
     Ok(t.to_string())
 }
@@ -345,6 +389,14 @@ fn changed_taxonomy(
                 Some(c) => c.to_string(),
                 None => code_for(current, *kind, &nl),
             };
+            // The same name twice in a list is a mistake (a form sent twice): one of them could
+            // only be retired, never removed.
+            let same = |a: &str, b: &str| a.trim().to_lowercase() == b.trim().to_lowercase();
+            if let Some(c) =
+                current.categories.iter().find(|c| c.kind == *kind && (same(&c.nl, &nl) || same(&c.en, &en)))
+            {
+                return Err(Refused(format!("a category with this label exists already: {}", c.code)));
+            }
             cats.push(Category {
                 kind: *kind,
                 code: code.clone(),
@@ -357,15 +409,19 @@ fn changed_taxonomy(
             Ok((cats, Some(code)))
         }
         Change::EditCategory { code, nl, en, sensitive, professional, retired } => {
-            let Some(c) = cats.iter_mut().find(|c| c.code == *code) else {
-                return Err(Refused("no such category".into()));
+            let edit = CategoryEdit {
+                code: code.clone(),
+                nl: nl.clone(),
+                en: en.clone(),
+                sensitive: *sensitive,
+                professional: *professional,
+                retired: *retired,
             };
-            flags(c.kind, *sensitive, *professional)?;
-            c.nl = label("Dutch", nl)?;
-            c.en = label("English", en)?;
-            c.sensitive = *sensitive;
-            c.professional = *professional;
-            c.retired = *retired;
+            edit_categories(&mut cats, std::slice::from_ref(&edit))?;
+            Ok((cats, None))
+        }
+        Change::EditCategories(edits) => {
+            edit_categories(&mut cats, edits)?;
             Ok((cats, None))
         }
         Change::Taxonomy(next) => {
@@ -374,6 +430,26 @@ fn changed_taxonomy(
         }
         Change::OfficeHours(_) | Change::Boundaries(_) => Ok((cats, None)),
     }
+}
+
+fn edit_categories(cats: &mut [Category], edits: &[CategoryEdit]) -> std::result::Result<(), Refused> {
+    for e in edits {
+        let Some(c) = cats.iter_mut().find(|c| c.code == e.code) else {
+            return Err(Refused("no such category".into()));
+        };
+        if e.sensitive && c.kind != CategoryKind::SignalCategory {
+            return Err(Refused("only signal categories can be sensitive".into()));
+        }
+        if e.professional && c.kind != CategoryKind::CounterpartRole {
+            return Err(Refused("only counterpart roles can be marked as professionals".into()));
+        }
+        c.nl = label("Dutch", &e.nl)?;
+        c.en = label("English", &e.en)?;
+        c.sensitive = e.sensitive;
+        c.professional = e.professional;
+        c.retired = e.retired;
+    }
+    Ok(())
 }
 
 /// Who changes the settings: an administrator of the team (settings page) or an operator on
@@ -457,10 +533,14 @@ fn apply(
     let mut newly_sensitive = HashSet::new();
     match change {
         Change::OfficeHours(oh) => {
-            if let Err(e) = oh.validate() {
-                return Ok(Err(Refused(e.to_string())));
+            let oh = match oh.normalised() {
+                Ok(oh) => oh,
+                Err(e) => return Ok(Err(Refused(e.to_string()))),
+            };
+            if oh.days.is_empty() {
+                return Ok(Err(Refused("choose at least one working day".into())));
             }
-            next.office_hours = Some(serde_json::to_string(oh)?);
+            next.office_hours = Some(serde_json::to_string(&oh)?);
         }
         Change::Boundaries(b) => next.buurten = Some(b.geojson.clone()),
         _ => {
@@ -477,6 +557,38 @@ fn apply(
                 .collect();
             next.taxonomy = Some(taxonomy.to_json());
         }
+    }
+    // Saving what is there changes nothing: no new version for every phone to fetch again.
+    let categories = |json: Option<&str>| match json {
+        Some(j) => Taxonomy::from_json(j).map(|t| t.categories).ok(),
+        None => Some(defaults.taxonomy.categories.clone()),
+    };
+    let hours = |json: Option<&str>| match json {
+        Some(j) => serde_json::from_str::<OfficeHours>(j).ok(),
+        None => Some(OfficeHours::default()),
+    };
+    let before = row.as_ref();
+    let unchanged = categories(before.and_then(|r| r.taxonomy.as_deref())) == categories(next.taxonomy.as_deref())
+        && hours(before.and_then(|r| r.office_hours.as_deref())) == hours(next.office_hours.as_deref())
+        && before.and_then(|r| r.buurten.as_ref()) == next.buurten.as_ref();
+    if unchanged {
+        return Ok(Ok(Changed { version: version - 1, code, restricted: 0 }));
+    }
+    // What a phone will take: within what it accepts.
+    let size = next.taxonomy.as_ref().map_or(0, |t| t.len())
+        + next.office_hours.as_ref().map_or(0, |o| o.len())
+        + next
+            .buurten
+            .as_ref()
+            .map(|b| b.len())
+            .or_else(|| defaults.boundaries.as_ref().map(|b| b.geojson.len()))
+            .unwrap_or(0);
+    if size + 4096 > MAX_SETTINGS_BYTES {
+        return Ok(Err(Refused(format!(
+            "the team's settings would take {} MB; a phone takes at most {} MB",
+            size / 1_000_000,
+            MAX_SETTINGS_BYTES / 1_000_000
+        ))));
     }
     tx.put_settings(team_id, &next)?;
     let restricted = if newly_sensitive.is_empty() { 0 } else { restrict(tx, team_id, &newly_sensitive)? };

@@ -309,28 +309,35 @@ fn visible_to(caller: &Caller, e: &Entity) -> bool {
     !e.sensitive || e.author_id == caller.member.id || caller.member.role == Role::Lead
 }
 
-/// Applies a push for `caller` in one transaction: each entity is validated, judged and
-/// merged; what is refused is reported. Walks go first, so a record and its new walk may come
-/// in one push in any order.
-pub fn apply_push(storage: &dyn Storage, caller: &Caller, push: &[Entity], taxonomy: &Taxonomy) -> Result<Pushed> {
-    apply_push_commented(storage, caller, push, taxonomy, None)
+/// The team's categories a push is judged by, and the settings version they were read at.
+#[derive(Clone, Copy, Debug)]
+pub struct Rules<'a> {
+    pub taxonomy: &'a Taxonomy,
+    pub settings_version: i64,
 }
 
-/// [`apply_push`] with a lead's comment for the review history (a decision in the browser).
-pub fn apply_push_commented(
-    storage: &dyn Storage,
-    caller: &Caller,
-    push: &[Entity],
-    taxonomy: &Taxonomy,
-    comment: Option<&str>,
-) -> Result<Pushed> {
-    check_push(push)?;
-    let now = chrono::Utc::now().timestamp_millis();
-    let team = caller.team.id.clone();
+impl<'a> From<&'a crate::settings::TeamConfig> for Rules<'a> {
+    fn from(c: &'a crate::settings::TeamConfig) -> Rules<'a> {
+        Rules { taxonomy: &c.taxonomy, settings_version: c.version }
+    }
+}
+
+/// Applies a push for `caller` in one transaction: each entity is validated, judged and
+/// merged; what is refused is reported. Walks go first, so a record and its new walk may come
+/// in one push in any order. The push is judged by the team's categories as they are when its
+/// transaction runs: if an administrator changed them since `rules` were read (a category
+/// marked sensitive while phones push into it), they are read again inside the transaction.
+pub fn apply_push(storage: &dyn Storage, caller: &Caller, push: &[Entity], rules: Rules) -> Result<Pushed> {
+    apply_push_commented(storage, caller, push, rules, None)
+}
+
+/// Each entity of a push validated (walks first), with the refusal and its reason if not.
+type Validated<'a> = Vec<(&'a Entity, Result<Entity, Refusal>, String)>;
+
+fn validate_push<'a>(push: &'a [Entity], taxonomy: &Taxonomy, now: i64) -> Validated<'a> {
     let mut order: Vec<&Entity> = push.iter().collect();
     order.sort_by_key(|e| e.kind != EntityKind::Walk);
-    // Validation needs no storage: done before the transaction.
-    let validated: Vec<(&Entity, Result<Entity, Refusal>, String)> = order
+    order
         .into_iter()
         .map(|e| match validate_entity(e, taxonomy, now) {
             Ok(v) => (e, Ok(v), String::new()),
@@ -342,12 +349,43 @@ pub fn apply_push_commented(
                 (e, Err(Refusal { code, reason: "" }), format!("the change breaks a rule: {err}"))
             }
         })
-        .collect();
+        .collect()
+}
+
+/// [`apply_push`] with a lead's comment for the review history (a decision in the browser).
+pub fn apply_push_commented(
+    storage: &dyn Storage,
+    caller: &Caller,
+    push: &[Entity],
+    rules: Rules,
+    comment: Option<&str>,
+) -> Result<Pushed> {
+    check_push(push)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let team = caller.team.id.clone();
+    // Validation needs no storage: done before the transaction (again inside it, if the
+    // team's categories changed meanwhile).
+    let validated_before = validate_push(push, rules.taxonomy, now);
     // Walk participants given as members must be members of this team.
     let members: HashSet<String> = storage.members(&caller.team.id)?.into_iter().map(|m| m.id).collect();
     let mut out = Pushed::default();
     storage.transaction(&mut |tx| {
         out = Pushed::default();
+        // The feed lock first: a change of the team's settings takes it too, so from here the
+        // categories cannot change under this push.
+        let mut seq = tx.lock_feed(&team)?;
+        let fresh;
+        let (taxonomy, validated) = if tx.settings_version(&team)? == rules.settings_version {
+            (rules.taxonomy, None)
+        } else {
+            let row = tx.settings(&team)?;
+            fresh = match row.and_then(|r| r.taxonomy) {
+                Some(json) => Taxonomy::from_json(&json)?,
+                None => Taxonomy::default_taxonomy(),
+            };
+            (&fresh, Some(validate_push(push, &fresh, now)))
+        };
+        let validated = validated.as_ref().unwrap_or(&validated_before);
         let mut budget = MAX_CURRENT_BYTES;
         // The team's version of an entity, for the pusher, if it may see it and the answer has
         // room for it.
@@ -360,8 +398,7 @@ pub fn apply_push_commented(
             budget -= size;
             Ok(Some(e.clone()))
         };
-        let mut seq = tx.lock_feed(&team)?;
-        for (sent, v, why) in &validated {
+        for (sent, v, why) in validated {
             let stored = match tx.get_row(&team, &sent.id)? {
                 None => None,
                 Some(row) if row.quarantined => {

@@ -321,7 +321,7 @@ impl Store {
     /// Fetches the team's settings and takes them. A document this app cannot take is left
     /// (logged; the phone keeps its settings and asks again at the next sync); a failed
     /// connection fails the sync like any other.
-    fn take_team_settings(&self, transport: &dyn Transport, credential: &str) -> Result<bool> {
+    fn take_team_settings(&self, transport: &dyn Transport, credential: &str, tag: &str) -> Result<bool> {
         let req = SettingsRequest { protocol: PROTOCOL_VERSION };
         let resp =
             transport.post("/v1/settings", Some(credential), encode(&req)?).map_err(|e| Error::Transport(e.0))?;
@@ -336,7 +336,10 @@ impl Store {
                 Ok(true)
             }
             Err(e) => {
+                // Not asked for again until the team's settings change (the same document would
+                // be refused again, at megabytes a sync).
                 tracing::warn!(error = %e, "the team's settings could not be taken; keeping this phone's");
+                self.write(|c| crate::store::write_meta(&c.tx, "team_settings_refused", &tag))?;
                 Ok(false)
             }
         }
@@ -396,7 +399,12 @@ impl Store {
             };
             if let (false, Some(tag)) = (settings_checked, &body.settings) {
                 settings_checked = true;
-                if self.team_settings_tag()?.as_ref() != Some(tag) && self.take_team_settings(transport, credential)? {
+                let refused: Option<String> = self.read(|c| crate::store::read_meta(c, "team_settings_refused"))?;
+                let held = self.team_settings_tag()?;
+                if held.as_ref() != Some(tag)
+                    && refused.as_ref() != Some(tag)
+                    && self.take_team_settings(transport, credential, tag)?
+                {
                     outcome.settings_taken = true;
                 }
             }

@@ -276,6 +276,8 @@ pub trait Tx {
     fn set_quarantined(&mut self, team_id: &str, id: &str, seq: i64) -> Result<bool>;
     /// Appends to the review history.
     fn add_history(&mut self, team_id: &str, entry: &HistoryEntry) -> Result<()>;
+    /// [`Team::settings_version`] as this transaction sees it.
+    fn settings_version(&mut self, team_id: &str) -> Result<i64>;
     /// The team's settings row, locked for this transaction (two administrators' changes
     /// apply one after the other). `None`: never changed.
     fn settings(&mut self, team_id: &str) -> Result<Option<SettingsRow>>;

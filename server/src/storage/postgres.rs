@@ -276,6 +276,10 @@ impl Tx for PgTx<'_, '_> {
         )?;
         Ok(())
     }
+    fn settings_version(&mut self, team_id: &str) -> Result<i64> {
+        let row = self.0.query_opt("SELECT settings_version FROM teams WHERE id = $1", &[&team_id])?;
+        Ok(row.map(|r| r.get(0)).unwrap_or(0))
+    }
     fn settings(&mut self, team_id: &str) -> Result<Option<SettingsRow>> {
         // The team's row is the lock: a team without a settings row yet has nothing to lock.
         self.0.execute("SELECT 1 FROM teams WHERE id = $1 FOR UPDATE", &[&team_id])?;

@@ -249,6 +249,14 @@ impl Tx for SqliteTx<'_> {
             .execute(params![team_id, h.entity_id, h.at_ms, h.member_id, h.field, h.value, h.comment])?;
         Ok(())
     }
+    fn settings_version(&mut self, team_id: &str) -> Result<i64> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT settings_version FROM teams WHERE id = ?1")?
+            .query_row([team_id], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0))
+    }
     fn settings(&mut self, team_id: &str) -> Result<Option<SettingsRow>> {
         // The immediate transaction already holds SQLite's write lock.
         Ok(self

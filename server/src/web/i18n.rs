@@ -184,6 +184,33 @@ pub struct Tr {
     pub file_too_large: &'static str,
     pub file_not_text: &'static str,
     pub why: &'static str,
+    pub confirm_boundaries_new: &'static str,
+    pub confirm_boundaries_was: &'static str,
+    pub confirm_boundaries_missing: &'static str,
+    pub confirm_upload: &'static str,
+    pub cancel: &'static str,
+    pub upload_cancelled: &'static str,
+    pub upload_expired: &'static str,
+    pub buurten_loaded: &'static str,
+    pub sensitive_hint: &'static str,
+    pub office_hours_later: &'static str,
+    pub review_open: &'static str,
+    pub review_done: &'static str,
+    pub reviewed_lc: &'static str,
+    pub answer_received: &'static str,
+    pub referral_missing: &'static str,
+    pub referral_hint: &'static str,
+    pub zoom_in: &'static str,
+    pub zoom_out: &'static str,
+    pub legend: &'static str,
+    pub route: &'static str,
+    pub larger_when_severe: &'static str,
+    pub observations: &'static str,
+    pub observations_lc: &'static str,
+    pub conversations_lc: &'static str,
+    pub signals_lc: &'static str,
+    pub shade_none: &'static str,
+    pub shade_more: &'static str,
     pub earlier_questions: &'static str,
 }
 
@@ -369,6 +396,33 @@ pub static NL: Tr = Tr {
     file_too_large: "Het bestand is te groot.",
     file_not_text: "Het bestand is geen tekst (UTF-8).",
     why: "Waarom",
+    confirm_boundaries_new: "Het nieuwe bestand heeft",
+    confirm_boundaries_was: "buurten; nu zijn het er",
+    confirm_boundaries_missing: "buurten waar al iets in genoteerd is, komen er niet in voor: nieuwe notities daar krijgen geen buurt. Is dit het goede bestand (buurten, niet wijken)?",
+    confirm_upload: "Toch opslaan",
+    cancel: "Annuleren",
+    upload_cancelled: "Niets veranderd.",
+    upload_expired: "Deze upload is verlopen of al verwerkt. Upload het bestand opnieuw.",
+    buurten_loaded: "buurten geladen.",
+    sensitive_hint: "Gevoelig aan: de signalen in die categorie zijn vanaf nu alleen zichtbaar voor hun auteur en de teamleiders, ook de al gemelde. Gevoelig uit: nieuwe signalen worden weer met het team gedeeld; wat al gevoelig was, blijft dat.",
+    office_hours_later: "Geldt voor wijkverkenningen die hierna eindigen; eerdere houden hun cijfers.",
+    review_open: "te beoordelen",
+    review_done: "beoordeeld",
+    reviewed_lc: "beoordeeld",
+    answer_received: "antwoord ontvangen",
+    referral_missing: "Kies naar wie je het signaal doorverwijst; er is niets veranderd.",
+    referral_hint: "alleen bij doorverwijzen",
+    zoom_in: "Inzoomen",
+    zoom_out: "Uitzoomen",
+    legend: "Legenda",
+    route: "Route",
+    larger_when_severe: "groter bij hoog of acuut",
+    observations: "Waarnemingen",
+    observations_lc: "waarnemingen",
+    conversations_lc: "gesprekken",
+    signals_lc: "signalen",
+    shade_none: "niets genoteerd",
+    shade_more: "hoe donkerder, hoe meer waarnemingen en signalen",
     earlier_questions: "Eerdere vragen en antwoorden",
 };
 
@@ -554,6 +608,33 @@ pub static EN: Tr = Tr {
     file_too_large: "The file is too large.",
     file_not_text: "The file is not text (UTF-8).",
     why: "Why",
+    confirm_boundaries_new: "The new file has",
+    confirm_boundaries_was: "buurten; the team has",
+    confirm_boundaries_missing: "buurten where something was noted are not in it: new notes there get no buurt. Is this the right file (buurten, not wijken)?",
+    confirm_upload: "Save anyway",
+    cancel: "Cancel",
+    upload_cancelled: "Nothing changed.",
+    upload_expired: "This upload has expired or was used already. Upload the file again.",
+    buurten_loaded: "buurten loaded.",
+    sensitive_hint: "Sensitive on: the signals in that category are visible only to their author and the team leads from now on, those already noted included. Sensitive off: new signals are shared with the team again; what was sensitive stays so.",
+    office_hours_later: "Applies to walks that end from now on; earlier ones keep their figures.",
+    review_open: "to review",
+    review_done: "reviewed",
+    reviewed_lc: "reviewed",
+    answer_received: "answer received",
+    referral_missing: "Choose where the signal is referred to; nothing changed.",
+    referral_hint: "only when referring",
+    zoom_in: "Zoom in",
+    zoom_out: "Zoom out",
+    legend: "Legend",
+    route: "Route",
+    larger_when_severe: "larger when high or acute",
+    observations: "Observations",
+    observations_lc: "observations",
+    conversations_lc: "conversations",
+    signals_lc: "signals",
+    shade_none: "nothing noted",
+    shade_more: "the darker, the more observations and signals",
     earlier_questions: "Earlier questions and answers",
 };
 
@@ -612,6 +693,147 @@ impl Tr {
             "review_answer" => self.field_review_answer,
             "reviewed_ms" => self.field_reviewed_ms,
             _ => "?",
+        }
+    }
+}
+
+/// The phrases of the settings rules (the core's and the server's, which speak English in logs
+/// and tests) in Dutch, longest first where one contains another. Numbers and codes in a
+/// message stay as they are.
+const SETTINGS_NL: &[(&str, &str)] = &[
+    ("invalid office hours: ", "Kantoortijden: "),
+    ("neighbourhood boundaries: ", ""),
+    ("taxonomy: ", ""),
+    ("start must be before end", "het begin moet vóór het einde liggen"),
+    ("times are HH:MM", "schrijf tijden als UU:MM"),
+    ("days are numbered 1 (Monday) to 7", "dagen zijn 1 (maandag) tot en met 7"),
+    ("a day appears twice", "een dag staat er twee keer in"),
+    ("unknown time zone", "onbekende tijdzone"),
+    ("choose at least one working day", "kies minstens één werkdag"),
+    ("buurt file is not GeoJSON", "het buurtenbestand is geen GeoJSON"),
+    ("wijk file is not GeoJSON", "het wijkenbestand is geen GeoJSON"),
+    ("buurt file must be a FeatureCollection", "het buurtenbestand moet een FeatureCollection zijn"),
+    ("wijk file must be a FeatureCollection", "het wijkenbestand moet een FeatureCollection zijn"),
+    ("buurt file has no features", "het buurtenbestand bevat geen buurten (features)"),
+    ("wijk file has no features", "het wijkenbestand bevat geen wijken (features)"),
+    ("buurt file has more than", "het buurtenbestand heeft meer dan"),
+    ("wijk file has more than", "het wijkenbestand heeft meer dan"),
+    (" features", " features"),
+    (" vertices", " hoekpunten"),
+    ("buurt feature ", "buurt nr. "),
+    ("wijk feature ", "wijk nr. "),
+    ("feature ", "nr. "),
+    ("has no geometry", "heeft geen geometrie"),
+    (
+        "geometry must be a Polygon or MultiPolygon",
+        "de geometrie moet een Polygon of MultiPolygon zijn (is dit een bestand met punten of lijnen?)",
+    ),
+    ("polygon without rings", "een polygoon zonder ringen"),
+    ("a ring needs at least 4 positions", "een ring heeft minstens 4 punten nodig"),
+    ("a position needs longitude and latitude", "een punt heeft een lengte- en een breedtegraad nodig"),
+    (
+        "coordinates must be WGS84 degrees (is the file in RD New?)",
+        "de coördinaten moeten WGS84-graden zijn (staat het bestand in RD New? Zet het eerst om naar WGS84)",
+    ),
+    ("no code property (tried", "geen eigenschap met de code (gezocht:"),
+    (
+        "a code has 1..64 of A-Z, a-z, 0-9, '.', '_', '-'",
+        "een code heeft 1 tot 64 tekens uit A-Z, a-z, 0-9, '.', '_', '-'",
+    ),
+    ("appears twice", "komt twee keer voor"),
+    ("code longer than 64 characters", "code is langer dan 64 tekens"),
+    ("the buurten take", "de buurten nemen"),
+    ("MB as GeoJSON; at most", "MB in als GeoJSON; hoogstens"),
+    ("(simplify the polygons)", "(vereenvoudig de polygonen)"),
+    ("the Dutch label has", "de Nederlandse naam heeft"),
+    ("the English label has", "de Engelse naam heeft"),
+    (
+        "1..200 characters on one line, without control or invisible characters",
+        "1 tot 200 tekens op één regel, zonder stuur- of onzichtbare tekens",
+    ),
+    ("a category with this label exists already:", "er is al een categorie met deze naam:"),
+    ("is already used (codes are never reused)", "is al gebruikt (codes worden nooit opnieuw gebruikt)"),
+    ("the code", "de code"),
+    ("only signal categories can be sensitive", "alleen signaalcategorieën kunnen gevoelig zijn"),
+    ("only counterpart roles can be marked as professionals", "alleen gesprekspartners kunnen als professional gelden"),
+    ("no active category of kind", "van elke soort moet minstens één categorie in gebruik blijven; nu niet meer voor"),
+    ("no such category", "die categorie bestaat niet"),
+    ("the team's settings would take", "de instellingen van het team zouden"),
+    ("MB; a phone takes at most", "MB worden; een telefoon neemt hoogstens"),
+    ("is missing; keep it with retired: true", "ontbreekt; houd hem, als vervallen"),
+    ("changed its kind", "heeft een andere soort gekregen"),
+];
+
+impl Tr {
+    /// Why a settings change was refused, in the reader's language: the rule as the server
+    /// states it, translated phrase by phrase for Dutch (a rule without a translation stays
+    /// readable in English). Serde's details after "GeoJSON:" are left out (they quote bytes
+    /// of the file).
+    pub fn settings_refusal(&self, english: &str) -> String {
+        let mut text = match english.find("is not GeoJSON: ") {
+            Some(i) => english[..i + "is not GeoJSON".len()].to_string(),
+            None => english.to_string(),
+        };
+        if self.lang == "nl" {
+            for (en, nl) in SETTINGS_NL {
+                text = text.replace(en, nl);
+            }
+        }
+        let mut chars = text.chars();
+        let mut out: String = match chars.next() {
+            Some(first) => first.to_uppercase().chain(chars).collect(),
+            None => text,
+        };
+        if !out.ends_with('.') {
+            out.push('.');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every rule a settings change can break reads as Dutch on a Dutch page.
+    #[test]
+    fn settings_refusals_read_in_dutch() {
+        let bad_files = [
+            "niet eens json",
+            r#"{"type":"Feature","geometry":null,"properties":{}}"#,
+            r#"{"type":"FeatureCollection","features":[]}"#,
+            r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"KODE":"1"},"geometry":{"type":"Point","coordinates":[5.1,52.1]}}]}"#,
+            r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"KODE":"1"},"geometry":{"type":"Polygon","coordinates":[[[140000,450000],[140001,450000],[140001,450001],[140000,450000]]]}}]}"#,
+            r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[5,52],[5.1,52],[5.1,52.1],[5,52]]]}}]}"#,
+            r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"KODE":"a b"},"geometry":{"type":"Polygon","coordinates":[[[5,52],[5.1,52],[5.1,52.1],[5,52]]]}}]}"#,
+            r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"KODE":"1"},"geometry":{"type":"Polygon","coordinates":[[[5,52],[5.1,52],[5,52]]]}}]}"#,
+        ];
+        let mut messages: Vec<String> =
+            bad_files.iter().map(|f| crate::settings::Boundaries::parse(f, None).unwrap_err()).collect();
+        let hours = |start: &str, end: &str, days: Vec<u8>| {
+            wijkverkenner_core::OfficeHours { start: start.into(), end: end.into(), days, ..Default::default() }
+                .validate()
+                .unwrap_err()
+                .to_string()
+        };
+        messages.push(hours("17:00", "09:00", vec![1]));
+        messages.push(hours("9 uur", "17:00", vec![1]));
+        messages.push(hours("09:00", "17:00", vec![8]));
+        messages.push(hours("09:00", "17:00", vec![1, 1]));
+        for english in messages {
+            let nl = NL.settings_refusal(&english);
+            for word in ["must", " file", "feature ", "geometry", "characters", "invalid", "needs", "degrees"] {
+                assert!(!nl.contains(word), "not Dutch: {nl} (from {english})");
+            }
+            assert!(!nl.contains("line 1 column"), "serde's details are left out: {nl}");
+            assert_eq!(EN.settings_refusal(&english).to_lowercase().trim_end_matches('.'), {
+                let e = english.split("is not GeoJSON: ").next().unwrap().to_lowercase();
+                if english.contains("is not GeoJSON: ") {
+                    format!("{e}is not geojson")
+                } else {
+                    e
+                }
+            });
         }
     }
 }

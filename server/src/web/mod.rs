@@ -59,6 +59,37 @@ pub struct WebConfig {
     /// behind a proxy; otherwise the request's `Host` with `https` (or `http` with insecure
     /// cookies). Every POST must come from it.
     pub public_origin: Option<String>,
+    /// Uploaded boundaries waiting for an administrator's confirmation.
+    pub pending_boundaries: PendingUploads,
+}
+
+/// Boundaries parsed from an upload and held until their administrator confirms them (a few
+/// minutes; one per administrator).
+#[derive(Debug, Default)]
+pub struct PendingUploads(std::sync::Mutex<std::collections::HashMap<String, PendingUpload>>);
+
+/// Whose upload, since when, what.
+type PendingUpload = (String, std::time::Instant, Arc<crate::settings::Boundaries>);
+
+/// How long an upload waits for its confirmation.
+const PENDING_UPLOAD: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+impl PendingUploads {
+    pub fn put(&self, token: &str, member_id: &str, b: Arc<crate::settings::Boundaries>) {
+        let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        all.retain(|_, (member, at, _)| member != member_id && now.duration_since(*at) < PENDING_UPLOAD);
+        all.insert(token.to_string(), (member_id.to_string(), now, b));
+    }
+
+    /// The upload of `member_id` under `token`, once.
+    pub fn take(&self, token: &str, member_id: &str) -> Option<Arc<crate::settings::Boundaries>> {
+        let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match all.remove(token) {
+            Some((member, at, b)) if member == member_id && at.elapsed() < PENDING_UPLOAD => Some(b),
+            _ => None,
+        }
+    }
 }
 
 /// One async lock per key, made when first asked for and dropped when nobody holds or waits

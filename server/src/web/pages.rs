@@ -57,6 +57,7 @@ pub fn routes() -> Router<AppState> {
             "/settings/boundaries",
             post(settings_boundaries).layer(axum::extract::DefaultBodyLimit::max(MAX_BOUNDARIES_UPLOAD)),
         )
+        .route("/settings/boundaries/confirm", post(settings_boundaries_confirm))
         .route("/assets/{file}", get(asset))
 }
 
@@ -558,6 +559,8 @@ struct DashboardQuery {
     buurt: Option<String>,
     member: Option<String>,
     status: Option<String>,
+    /// `open` (not yet reviewed) or `done`.
+    review: Option<String>,
 }
 
 struct Opt {
@@ -578,6 +581,8 @@ struct WalkLine {
     records: usize,
     signals: usize,
     reviewed: bool,
+    /// The author answered a lead's question about the walk, and no lead has reviewed it since.
+    answered: bool,
 }
 
 struct AttentionLine {
@@ -613,6 +618,7 @@ struct DashboardPage {
     buurten: Vec<Opt>,
     members: Vec<Opt>,
     statuses: Vec<Opt>,
+    reviews: Vec<Opt>,
     walks: Vec<WalkLine>,
     attention: Vec<AttentionLine>,
     tactics: TacticsView,
@@ -646,6 +652,11 @@ fn filter_of(q: &DashboardQuery, now: i64) -> (Filter, &'static str) {
         buurt: nonempty(&q.buurt),
         member: nonempty(&q.member),
         status: q.status.as_deref().and_then(|s| serde_json::from_value(serde_json::Value::String(s.into())).ok()),
+        reviewed: match q.review.as_deref() {
+            Some("open") => Some(false),
+            Some("done") => Some(true),
+            _ => None,
+        },
     };
     (filter, period)
 }
@@ -667,12 +678,14 @@ async fn dashboard(State(s): State<AppState>, v: Visitor, Query(q): Query<Dashbo
             let board = reports::dashboard(data, &f, &taxonomy, now);
             let buurten: std::collections::BTreeSet<String> =
                 data.walks.values().flat_map(|(w, _)| w.buurten.iter().cloned()).collect();
-            let members: Vec<(String, String)> = data
+            let mut members: Vec<(String, String)> = data
                 .members
                 .values()
                 .filter(|m| m.role != crate::storage::Role::Admin)
                 .map(|m| (m.id.clone(), m.display_name.clone()))
                 .collect();
+            // By name, the same order on every load.
+            members.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
             (board, buurten, members)
         })
     })
@@ -701,6 +714,11 @@ async fn dashboard(State(s): State<AppState>, v: Visitor, Query(q): Query<Dashbo
             q.status.as_deref().filter(|x| !x.is_empty()),
             ["active", "ended", "submitted"].into_iter().map(|x| (x.to_string(), tr.walk_status(x).to_string())),
         ),
+        reviews: options(
+            tr.all,
+            q.review.as_deref().filter(|x| !x.is_empty()),
+            [("open", tr.review_open), ("done", tr.review_done)].map(|(v, l)| (v.to_string(), l.to_string())),
+        ),
         walks: board
             .walks
             .iter()
@@ -716,6 +734,7 @@ async fn dashboard(State(s): State<AppState>, v: Visitor, Query(q): Query<Dashbo
                 records: w.records,
                 signals: w.signals,
                 reviewed: w.report.reviewed_ms.is_some(),
+                answered: w.report.review.answer.is_some() && w.report.reviewed_ms.is_none(),
             })
             .collect(),
         attention: board
@@ -762,7 +781,7 @@ async fn dashboard(State(s): State<AppState>, v: Visitor, Query(q): Query<Dashbo
 
 fn export_query(q: &DashboardQuery, period: &str) -> String {
     let mut parts = vec![format!("period={period}")];
-    for (k, v) in [("buurt", &q.buurt), ("member", &q.member), ("status", &q.status)] {
+    for (k, v) in [("buurt", &q.buurt), ("member", &q.member), ("status", &q.status), ("review", &q.review)] {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
             let enc: String =
                 v.bytes().filter(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_').map(char::from).collect();
@@ -845,6 +864,8 @@ struct WalkPage {
     review: ReviewView,
     notice: Option<&'static str>,
     tile_url: String,
+    /// What the map script needs to say, as JSON: labels of the walk's codes, kinds, controls.
+    map_words: String,
 }
 
 /// The review block of a walk or record page.
@@ -952,6 +973,7 @@ fn notice(tr: &Tr, q: &NoticeQuery) -> Option<&'static str> {
     match q.msg.as_deref() {
         Some("saved") => Some(tr.decision_saved),
         Some("refused") => Some(tr.decision_refused),
+        Some("referral_missing") => Some(tr.referral_missing),
         _ => None,
     }
 }
@@ -1089,6 +1111,12 @@ async fn walk_page(
         },
         notice: notice(tr, &q),
         tile_url: s.web.tile_url.clone().unwrap_or_default(),
+        map_words: serde_json::json!({
+            "labels": r.timeline.iter().flat_map(|e| e.codes.iter()).map(|c| (c.clone(), label(&signed.config.taxonomy, tr, c))).collect::<BTreeMap<_, _>>(),
+            "kinds": {"observation": tr.observation, "conversation": tr.conversation, "signal": tr.signal},
+            "zoom_in": tr.zoom_in, "zoom_out": tr.zoom_out,
+        })
+        .to_string(),
     };
     render(&s, StatusCode::OK, &page)
 }
@@ -1284,14 +1312,18 @@ async fn decide(
         _ => None,
     };
     let back = local_path(&f.back);
+    // A referral names where it goes, every time (an earlier target is not reused unseen).
+    if matches!(decision, Some(Decision::Status { status: SignalStatus::Referred, referral: None })) {
+        return Redirect::to(&format!("{back}?msg=referral_missing")).into_response();
+    }
     let Some(decision) = decision else {
         return Redirect::to(&format!("{back}?msg=refused")).into_response();
     };
     let storage = s.storage.clone();
-    let taxonomy = signed.config.taxonomy.clone();
     let comment = f.comment.clone();
     let outcome = blocking(move || {
-        review::decide(storage.as_ref(), &taxonomy, &signed.member, &signed.team, &id, &decision, Some(&comment))
+        let rules = signed.config.as_ref().into();
+        review::decide(storage.as_ref(), rules, &signed.member, &signed.team, &id, &decision, Some(&comment))
     })
     .await;
     match outcome {
@@ -1398,6 +1430,7 @@ struct AreaLine {
     code: String,
     name: String,
     observations: u32,
+    conversations: u32,
     signals: u32,
 }
 
@@ -1411,6 +1444,7 @@ struct AreaPage {
     selected: Option<String>,
     categories: Vec<CountView>,
     tile_url: String,
+    map_words: String,
 }
 
 /// A buurt's counts in the period, with the team's settings (for labels and names).
@@ -1463,12 +1497,18 @@ async fn area_page(State(s): State<AppState>, v: Visitor, Query(q): Query<AreaQu
                 code: percent(code),
                 name: buurt_name(&config, code),
                 observations: c.observations,
+                conversations: c.conversations,
                 signals: c.signals,
             })
             .collect(),
         selected: selected.map(|b| buurt_name(&config, &b)),
         categories,
         tile_url: s.web.tile_url.clone().unwrap_or_default(),
+        map_words: serde_json::json!({
+            "observations": tr.observations_lc, "conversations": tr.conversations_lc, "signals": tr.signals_lc,
+            "zoom_in": tr.zoom_in, "zoom_out": tr.zoom_out,
+        })
+        .to_string(),
     };
     render(&s, StatusCode::OK, &page)
 }
@@ -1680,6 +1720,13 @@ struct SettingsPage {
     time_zone: String,
     boundaries: String,
     kinds: Vec<KindView>,
+    /// Uploaded boundaries waiting for the administrator's "yes" (they would change a lot).
+    confirm: Option<ConfirmView>,
+}
+
+struct ConfirmView {
+    token: String,
+    text: String,
 }
 
 struct KindView {
@@ -1704,6 +1751,8 @@ struct CategoryView {
 struct SettingsQuery {
     msg: Option<String>,
     restricted: Option<usize>,
+    /// Buurten just loaded.
+    buurten: Option<usize>,
 }
 
 fn kind_code(k: CategoryKind) -> &'static str {
@@ -1778,6 +1827,7 @@ fn settings_view(v: &Visitor, config: &TeamConfig, notice: Option<String>, error
             (None, _) => tr.boundaries_none.into(),
         },
         kinds,
+        confirm: None,
     }
 }
 
@@ -1786,17 +1836,22 @@ async fn settings_page(State(s): State<AppState>, v: Visitor, Query(q): Query<Se
         Ok(x) => x.clone(),
         Err(r) => return r,
     };
-    let notice = match (q.msg.as_deref(), q.restricted.filter(|n| *n > 0)) {
+    let mut notice = match (q.msg.as_deref(), q.restricted.filter(|n| *n > 0)) {
         (Some("saved"), Some(n)) => Some(format!("{} {n} {}", v.tr.settings_saved, v.tr.settings_restricted)),
         (Some("saved"), None) => Some(v.tr.settings_saved.to_string()),
+        (Some("cancelled"), _) => Some(v.tr.upload_cancelled.to_string()),
         _ => None,
     };
+    if let (Some(n), Some(text)) = (q.buurten, notice.as_mut()) {
+        text.push_str(&format!(" {n} {}", v.tr.buurten_loaded));
+    }
     render(&s, StatusCode::OK, &settings_view(&v, &signed.config, notice, None))
 }
 
 /// Applies a change for the signed-in administrator: back to the settings page with a notice,
 /// or the page again with the reason it was refused.
 async fn apply_settings(s: &AppState, v: &Visitor, signed: &Signed, change: crate::settings::Change) -> Response {
+    let boundaries_change = matches!(change, crate::settings::Change::Boundaries(_));
     let (storage, teams, member, team) =
         (s.storage.clone(), s.teams.clone(), signed.member.clone(), signed.team.id.clone());
     let outcome = blocking(move || {
@@ -1808,12 +1863,17 @@ async fn apply_settings(s: &AppState, v: &Visitor, signed: &Signed, change: crat
     .await;
     match outcome {
         Err(r) => r,
-        Ok((Ok(changed), _)) => {
-            Redirect::to(&format!("/settings?msg=saved&restricted={}", changed.restricted)).into_response()
+        Ok((Ok(changed), config)) => {
+            let loaded = match (&boundaries_change, config) {
+                (true, Some(c)) => format!("&buurten={}", c.boundaries.as_ref().map_or(0, |b| b.names.len())),
+                _ => String::new(),
+            };
+            Redirect::to(&format!("/settings?msg=saved&restricted={}{loaded}", changed.restricted)).into_response()
         }
         Ok((Err(refused), config)) => {
             let config = config.unwrap_or_else(|| signed.config.clone());
-            render(s, StatusCode::BAD_REQUEST, &settings_view(v, &config, None, Some(refused.0)))
+            let why = v.tr.settings_refusal(&refused.0);
+            render(s, StatusCode::BAD_REQUEST, &settings_view(v, &config, None, Some(why)))
         }
     }
 }
@@ -1876,28 +1936,39 @@ struct CategoryForm {
     en: String,
     sensitive: Option<String>,
     professional: Option<String>,
-    retired: Option<String>,
 }
 
+/// Saves the categories of one kind: every row of its table in one change (`code_N`, `nl_N`,
+/// `en_N`, and the flags `sensitive_N`, `professional_N`, `retired_N` when ticked).
 async fn settings_category(
     State(s): State<AppState>,
     v: Visitor,
     headers: HeaderMap,
-    Form(f): Form<CategoryForm>,
+    Form(f): Form<std::collections::HashMap<String, String>>,
 ) -> Response {
-    let signed = match check_action(&s, &v, &headers, &f.csrf, Signed::is_admin) {
+    let csrf = f.get("csrf").cloned().unwrap_or_default();
+    let signed = match check_action(&s, &v, &headers, &csrf, Signed::is_admin) {
         Ok(x) => x.clone(),
         Err(r) => return r,
     };
-    let change = crate::settings::Change::EditCategory {
-        code: f.code,
-        nl: f.nl,
-        en: f.en,
-        sensitive: f.sensitive.is_some(),
-        professional: f.professional.is_some(),
-        retired: f.retired.is_some(),
-    };
-    apply_settings(&s, &v, &signed, change).await
+    let text = |k: String| f.get(&k).cloned().unwrap_or_default();
+    let ticked = |k: String| f.contains_key(&k);
+    let mut edits = Vec::new();
+    for n in 1..=wijkverkenner_core::taxonomy::MAX_CATEGORIES {
+        let Some(code) = f.get(&format!("code_{n}")) else { continue };
+        edits.push(crate::settings::CategoryEdit {
+            code: code.clone(),
+            nl: text(format!("nl_{n}")),
+            en: text(format!("en_{n}")),
+            sensitive: ticked(format!("sensitive_{n}")),
+            professional: ticked(format!("professional_{n}")),
+            retired: ticked(format!("retired_{n}")),
+        });
+    }
+    if edits.is_empty() {
+        return message(&s, &v, StatusCode::BAD_REQUEST, v.tr.decision_refused);
+    }
+    apply_settings(&s, &v, &signed, crate::settings::Change::EditCategories(edits)).await
 }
 
 async fn settings_category_new(
@@ -1924,8 +1995,12 @@ async fn settings_category_new(
     apply_settings(&s, &v, &signed, change).await
 }
 
-/// Largest boundaries upload: the buurten and wijken files with the form around them.
-pub const MAX_BOUNDARIES_UPLOAD: usize = 48 * 1024 * 1024;
+/// Largest boundaries upload: the buurten and wijken files with the form around them (the
+/// normalised buurten may take 8 MB; a file with every property a source has is larger).
+pub const MAX_BOUNDARIES_UPLOAD: usize = 24 * 1024 * 1024;
+
+/// Boundaries parsed one upload at a time: parsing takes many times a file's size in memory.
+static PARSING_BOUNDARIES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 async fn settings_boundaries(
     State(s): State<AppState>,
@@ -1973,13 +2048,72 @@ async fn settings_boundaries(
         return message(&s, &v, StatusCode::FORBIDDEN, v.tr.forbidden);
     }
     let Some(buurten) = buurten else { return refuse(tr.file_missing) };
+    let Ok(_turn) = PARSING_BOUNDARIES.acquire().await else { return internal("the upload queue closed") };
     let parsed = match blocking(move || Ok(crate::settings::Boundaries::parse(&buurten, wijken.as_deref()))).await {
         Ok(p) => p,
         Err(r) => return r,
     };
-    match parsed {
-        Ok(b) => apply_settings(&s, &v, &signed, crate::settings::Change::Boundaries(Arc::new(b))).await,
-        Err(why) => refuse(&why),
+    let b = match parsed {
+        Ok(b) => Arc::new(b),
+        Err(why) => return refuse(&tr.settings_refusal(&why)),
+    };
+    // Boundaries that would leave noted buurten out, or lose half of them, wait for a yes: a
+    // wijken file in the buurten field is valid GeoJSON too.
+    let (storage, model, team) = (s.storage.clone(), s.read_model.clone(), signed.team.id.clone());
+    let used = match blocking(move || {
+        model.with(storage.as_ref(), &team, |d| {
+            let mut used: std::collections::BTreeSet<String> =
+                d.records.values().filter_map(|r| r.buurt.clone()).collect();
+            used.extend(d.walks.values().flat_map(|(w, _)| w.buurten.iter().cloned()));
+            used
+        })
+    })
+    .await
+    {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let missing = used.iter().filter(|c| !b.names.contains_key(*c)).count();
+    let before = signed.config.boundaries.as_ref().map_or(0, |x| x.names.len());
+    if missing == 0 && b.names.len() * 2 >= before {
+        return apply_settings(&s, &v, &signed, crate::settings::Change::Boundaries(b)).await;
+    }
+    let token = auth::token();
+    let text = format!(
+        "{} {} {} {before}. {}",
+        tr.confirm_boundaries_new,
+        b.names.len(),
+        tr.confirm_boundaries_was,
+        if missing > 0 { format!("{missing} {}", tr.confirm_boundaries_missing) } else { String::new() }
+    );
+    s.web.pending_boundaries.put(&token, &signed.member.id, b);
+    let mut page = settings_view(&v, &signed.config, None, None);
+    page.confirm = Some(ConfirmView { token, text });
+    render(&s, StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+struct ConfirmForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    token: String,
+}
+
+/// The administrator's yes to boundaries that change a lot (see [`settings_boundaries`]).
+async fn settings_boundaries_confirm(
+    State(s): State<AppState>,
+    v: Visitor,
+    headers: HeaderMap,
+    Form(f): Form<ConfirmForm>,
+) -> Response {
+    let signed = match check_action(&s, &v, &headers, &f.csrf, Signed::is_admin) {
+        Ok(x) => x.clone(),
+        Err(r) => return r,
+    };
+    match s.web.pending_boundaries.take(&f.token, &signed.member.id) {
+        Some(b) => apply_settings(&s, &v, &signed, crate::settings::Change::Boundaries(b)).await,
+        None => message(&s, &v, StatusCode::NOT_FOUND, v.tr.upload_expired),
     }
 }
 

@@ -23,7 +23,8 @@ fn clock(ms: u64) -> Hlc {
 }
 
 fn push(s: &dyn Storage, c: &Caller, entities: &[Entity]) -> sync::Pushed {
-    sync::apply_push(s, c, entities, &Taxonomy::default_taxonomy()).unwrap()
+    sync::apply_push(s, c, entities, sync::Rules { taxonomy: &Taxonomy::default_taxonomy(), settings_version: 0 })
+        .unwrap()
 }
 
 /// The codes of a push's refusals, in order.

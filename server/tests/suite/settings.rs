@@ -324,3 +324,32 @@ fn a_server_instance_sees_another_instances_change_at_once() {
     let out = on_b.sync().unwrap();
     assert_eq!(out.refused, 0);
 }
+
+#[test]
+fn a_push_judged_with_categories_read_before_they_changed_is_judged_by_the_new_ones() {
+    // A phone syncs while an administrator marks a category sensitive: its push read the
+    // team's categories before the change committed and is applied after it (found in an
+    // adversarial review: 80 of 5,400 signals stayed shared for good).
+    for (storage, _dir) in backends() {
+        let s = storage.as_ref();
+        let server = TestServer::start(storage.clone());
+        let t = team(s, "Overvecht", 2);
+        let sanne = Phone::enrol(&server, s, &t.workers[0]);
+        let joost = Phone::enrol(&server, s, &t.workers[1]);
+        let walk = sanne.store.start_walk(new_walk(0)).unwrap();
+        let sig = note(&sanne, walk.id, signal("Busje dat elke nacht lost", "sig.other"), 5).unwrap();
+        let push = sanne.store.pending_changes(100).unwrap();
+        let stale = Teams::default().config_of(s, &t.team.id).unwrap().unwrap();
+        set(s, &t.team.id, edit(s, &t.team.id, "sig.other", |c| c.sensitive = true));
+        let device = sanne.store.identity().unwrap().device.to_string();
+        let caller = s.caller(&device).unwrap().unwrap();
+        let out = wijkverkenner_server::sync::apply_push(s, &caller, &push, stale.as_ref().into()).unwrap();
+        assert!(out.rejected.is_empty(), "{:?}", out.rejected);
+        let stored = s.entities_after(&t.team.id, 0).unwrap();
+        let doc = stored.iter().find(|c| c.id == sig.id.to_string()).unwrap();
+        let e: wijkverkenner_core::sync::Entity = serde_json::from_str(&doc.doc).unwrap();
+        assert!(e.sensitive, "judged by the categories in force when it was stored");
+        joost.sync().unwrap();
+        assert!(matches!(joost.store.record(&sig.id), Err(Error::NotFound(_))));
+    }
+}

@@ -427,7 +427,7 @@ fn a_decision_in_the_browser_reaches_the_phone_and_the_answer_comes_back() {
         assert_eq!(page.location, format!("{back}?msg=saved"));
         // Referred without a target: refused by the rules, nothing changes.
         let page = decide(&mut lead, &[("action", "status"), ("status", "referred"), ("referral", "")]);
-        assert_eq!(page.location, format!("{back}?msg=refused"));
+        assert_eq!(page.location, format!("{back}?msg=referral_missing"));
         let page = decide(
             &mut lead,
             &[
@@ -642,7 +642,9 @@ fn an_administrator_changes_the_team_settings_in_the_browser_and_the_phones_take
         let late = [("csrf", csrf.as_str()), ("day1", "1"), ("start", "18:00"), ("end", "09:00")];
         let page = admin.post("/settings/office-hours", &late);
         assert_eq!(page.status, 400);
-        assert!(page.body.contains("id=\"settings-error\"") && page.body.contains("start must be before end"));
+        assert!(
+            page.body.contains("id=\"settings-error\"") && page.body.contains("het begin moet vóór het einde liggen")
+        );
 
         let new = [
             ("csrf", csrf.as_str()),
@@ -657,19 +659,34 @@ fn an_administrator_changes_the_team_settings_in_the_browser_and_the_phones_take
             [("csrf", csrf.as_str()), ("kind", "signal_category"), ("nl", "X"), ("en", "X"), ("code", "sig.weapons")];
         let page = admin.post("/settings/categories/new", &again);
         assert_eq!(page.status, 400);
-        assert!(page.body.contains("never reused"));
-        let retire =
-            [("csrf", csrf.as_str()), ("code", "obs.litter"), ("nl", "Zwerfafval"), ("en", "Litter"), ("retired", "1")];
+        assert!(page.body.contains("nooit opnieuw gebruikt"), "in Dutch");
+        // The same form sent twice (a double click): the second is refused, not a duplicate.
+        let page = admin.post("/settings/categories/new", &new);
+        assert_eq!(page.status, 400);
+        assert!(page.body.contains("Er is al een categorie met deze naam: sig.illegale_gokhal"));
+        // A kind's table is saved whole: a retirement and a relabel in one go.
+        let retire = [
+            ("csrf", csrf.as_str()),
+            ("kind", "observation_theme"),
+            ("code_1", "obs.litter"),
+            ("nl_1", "Zwerfafval"),
+            ("en_1", "Litter"),
+            ("retired_1", "1"),
+            ("code_2", "obs.lighting"),
+            ("nl_2", "Straatverlichting kapot"),
+            ("en_2", "Broken street lighting"),
+        ];
         assert_eq!(admin.post("/settings/categories", &retire).location, saved);
         let relabel = [
             ("csrf", csrf.as_str()),
-            ("code", "sig.youth_recruitment"),
-            ("nl", "Ronselen van jongeren"),
-            ("en", "Recruiting youths"),
-            ("sensitive", "1"),
+            ("kind", "signal_category"),
+            ("code_1", "sig.youth_recruitment"),
+            ("nl_1", "Ronselen van jongeren"),
+            ("en_1", "Recruiting youths"),
+            ("sensitive_1", "1"),
         ];
         assert_eq!(admin.post("/settings/categories", &relabel).location, saved);
-        let blank = [("csrf", csrf.as_str()), ("code", "obs.neglect"), ("nl", " "), ("en", "Decay")];
+        let blank = [("csrf", csrf.as_str()), ("code_1", "obs.neglect"), ("nl_1", " "), ("en_1", "Decay")];
         assert_eq!(admin.post("/settings/categories", &blank).status, 400);
 
         // Boundaries: a bad file is refused with the rule, a good one replaces the server's.
@@ -684,12 +701,29 @@ fn an_administrator_changes_the_team_settings_in_the_browser_and_the_phones_take
         let buurten = std::fs::read_to_string(format!("{dir}/buurt.geojson")).unwrap();
         let no_token = multipart(&mut admin, "/settings/boundaries", &[("buurten", Some("b.geojson"), &buurten)]);
         assert_eq!(no_token.status, 403);
+        // The wijken file in the buurten field: valid, but it would leave the noted buurten
+        // out, so it waits for a yes.
+        let wijken = std::fs::read_to_string(format!("{dir}/wijk.geojson")).unwrap();
+        let wrong = multipart(
+            &mut admin,
+            "/settings/boundaries",
+            &[("csrf", None, &csrf), ("buurten", Some("w.geojson"), &wijken)],
+        );
+        assert_eq!(wrong.status, 200);
+        let confirm = between(&wrong.body, "id=\"confirm-boundaries\">", "</div>").unwrap();
+        assert!(confirm.contains("10 buurten") && confirm.contains("111"), "{confirm}");
+        let token = between(&confirm, "name=\"token\" value=\"", "\"").unwrap();
+        assert_eq!(admin.post("/settings/boundaries/confirm", &[("csrf", &csrf), ("token", "nope")]).status, 404);
+        let done = admin.post("/settings/boundaries/confirm", &[("csrf", &csrf), ("token", &token)]);
+        assert_eq!(done.location, "/settings?msg=saved&restricted=0&buurten=10");
+        let again = admin.post("/settings/boundaries/confirm", &[("csrf", &csrf), ("token", &token)]);
+        assert_eq!(again.status, 404, "a confirmation works once");
         let ok = multipart(
             &mut admin,
             "/settings/boundaries",
             &[("csrf", None, &csrf), ("buurten", Some("b.geojson"), &buurten), ("wijken", Some("w.geojson"), "")],
         );
-        assert_eq!(ok.location, saved, "{}", ok.body);
+        assert_eq!(ok.location, "/settings?msg=saved&restricted=0&buurten=111", "{}", ok.body);
         let page = admin.get("/settings");
         assert!(page.body.contains("111 buurten, door het team ingesteld"));
         assert!(page.body.contains("sig.illegale_gokhal"));
@@ -741,7 +775,13 @@ fn only_the_teams_administrators_change_its_settings() {
             ("/settings/office-hours", vec![("csrf", &csrf), ("day7", "1"), ("start", "10:00"), ("end", "11:00")]),
             (
                 "/settings/categories",
-                vec![("csrf", &csrf), ("code", "sig.other"), ("nl", "Overig"), ("en", "Other"), ("sensitive", "1")],
+                vec![
+                    ("csrf", &csrf),
+                    ("code_1", "sig.other"),
+                    ("nl_1", "Overig"),
+                    ("en_1", "Other"),
+                    ("sensitive_1", "1"),
+                ],
             ),
             (
                 "/settings/categories/new",
