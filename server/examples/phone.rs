@@ -5,8 +5,8 @@
 //! ```text
 //! phone DIR enrol URL CODE          enrol with a one-time code
 //! phone DIR sync URL                one sync round trip
-//! phone DIR question RECORD         print the lead's question on a record (after a sync)
-//! phone DIR answer URL RECORD TEXT  answer it, then sync
+//! phone DIR question ID             print the lead's question on a record or walk (after a sync)
+//! phone DIR answer URL ID TEXT      answer it (a record's or a walk's), then sync
 //! phone DIR category CODE           print a category of the team's taxonomy as the phone holds it
 //! phone DIR office-hours            print the office hours the phone holds
 //! ```
@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use wijkverkenner_core::sync::http::HttpTransport;
-use wijkverkenner_core::{Encryption, RecordId, Store, StoreKey};
+use wijkverkenner_core::{Encryption, RecordId, Store, StoreKey, WalkId};
 
 fn open(dir: &Path) -> Result<Store, Box<dyn std::error::Error>> {
     std::fs::create_dir_all(dir)?;
@@ -47,11 +47,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         "sync" => sync(&store, arg(2)?)?,
         "question" => {
-            let record = store.record(&arg(2)?.parse::<RecordId>()?)?;
-            println!("{}", record.review.question.unwrap_or_default());
+            let question = match store.record(&arg(2)?.parse::<RecordId>()?) {
+                Ok(r) => r.review.question,
+                Err(_) => store.walk(&arg(2)?.parse::<WalkId>()?)?.review.question,
+            };
+            println!("{}", question.unwrap_or_default());
         }
         "answer" => {
-            store.answer_review(&arg(3)?.parse::<RecordId>()?, arg(4)?)?;
+            let id = arg(3)?;
+            if store.record(&id.parse::<RecordId>()?).is_ok() {
+                store.answer_review(&id.parse::<RecordId>()?, arg(4)?)?;
+            } else {
+                store.answer_walk_question(&id.parse::<WalkId>()?, arg(4)?)?;
+            }
             sync(&store, arg(2)?)?;
         }
         "category" => match store.taxonomy().get(arg(2)?) {

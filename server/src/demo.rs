@@ -82,6 +82,15 @@ fn here(fixes: &[Fix], start: Moment, minute: i64) -> Option<Location> {
     Some(Location { lat: f.lat, lon: f.lon, accuracy_m: 7.0, fix_ms: f.at_ms, source: LocationSource::Gps })
 }
 
+/// `days` ago, or the weekday before it if that falls in a weekend (a walk in office hours).
+fn weekday_ago(days: i64) -> i64 {
+    use chrono::Datelike;
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Amsterdam).date_naive();
+    (days..days + 3)
+        .find(|d| (today - chrono::Days::new(*d as u64)).weekday().num_days_from_monday() < 5)
+        .unwrap_or(days)
+}
+
 /// `days` ago at `hour`:`minute` in Dutch time.
 fn dutch(days: i64, hour: u32, minute: u32) -> Moment {
     let day =
@@ -302,14 +311,14 @@ pub fn run(storage: &dyn Storage, url: &str, dir: &Path, buurten: &str, wijken: 
         true,
     )?;
 
-    // Fatima, five days ago in the afternoon (office hours), Vechtzoom.
+    // Fatima, on a weekday about five days ago in the afternoon (office hours), Vechtzoom.
     record_walk(
         &phone_f,
         NewWalk {
             participants: vec![],
             purpose: "Woningschouw Vechtzoom-zuid".into(),
             focus: vec!["obs.vacancy".into()],
-            started: dutch(5, 14, 0),
+            started: dutch(weekday_ago(5), 14, 0),
         },
         50,
         &[(52.1160, 5.0950), (52.1175, 5.0985), (52.1190, 5.0995)],

@@ -446,16 +446,22 @@ pub mod export {
         "kind",
         "created_utc",
         "utc_offset_s",
+        "local_time",
         "lat",
         "lon",
         "buurt",
         "wijk",
         "codes",
+        "labels",
         "severity",
         "status",
         "referral",
         "reviewed",
     ];
+
+    /// The separator of the CSV exports: a semicolon, what a Dutch spreadsheet expects (with a
+    /// comma it opens every row as one column); decimals keep their point.
+    pub const CSV_SEPARATOR: &str = ";";
 
     fn codes(r: &Record) -> Vec<String> {
         match &r.body {
@@ -485,6 +491,20 @@ pub mod export {
         }
     }
 
+    /// The walker's local time, as the record was made.
+    fn local(m: wijkverkenner_core::Moment) -> String {
+        let offset =
+            chrono::FixedOffset::east_opt(m.offset_s).unwrap_or(chrono::FixedOffset::east_opt(0).expect("zero"));
+        chrono::DateTime::from_timestamp_millis(m.utc_ms)
+            .map(|t| t.with_timezone(&offset).format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default()
+    }
+
+    /// Degrees to six decimals (about 10 cm): what a record's fix can tell, and the CSV's.
+    fn deg(x: f64) -> f64 {
+        (x * 1e6).round() / 1e6
+    }
+
     fn utc(ms: i64) -> String {
         chrono::DateTime::from_timestamp_millis(ms)
             .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
@@ -504,9 +524,11 @@ pub mod export {
         }
     }
 
-    /// The records as CSV (RFC 4180, CRLF line ends, a header row).
-    pub fn csv(records: &[&Record]) -> String {
-        let mut out = CSV_COLUMNS.join(",") + "\r\n";
+    /// The records as CSV (RFC 4180 quoting, [`CSV_SEPARATOR`], CRLF line ends, a header row,
+    /// a UTF-8 byte-order mark so a spreadsheet reads the accents). `labels` names the codes
+    /// in the reader's language.
+    pub fn csv(records: &[&Record], labels: &dyn Fn(&str) -> String) -> String {
+        let mut out = "\u{feff}".to_string() + &CSV_COLUMNS.join(CSV_SEPARATOR) + "\r\n";
         for r in records {
             let p = r.location.point();
             let (severity, status) = signal_fields(r);
@@ -516,17 +538,19 @@ pub mod export {
                 r.body.kind().as_str().to_string(),
                 utc(r.created.utc_ms),
                 r.created.offset_s.to_string(),
+                local(r.created),
                 p.map(|p| format!("{:.6}", p.lat)).unwrap_or_default(),
                 p.map(|p| format!("{:.6}", p.lon)).unwrap_or_default(),
                 r.buurt.clone().unwrap_or_default(),
                 r.wijk.clone().unwrap_or_default(),
-                codes(r).join(";"),
+                codes(r).join(" "),
+                codes(r).iter().map(|c| labels(c)).collect::<Vec<_>>().join(", "),
                 severity.unwrap_or_default(),
                 status.unwrap_or_default(),
                 r.review.referral.clone().unwrap_or_default(),
                 r.reviewed_ms.is_some().to_string(),
             ];
-            out += &row.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
+            out += &row.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(CSV_SEPARATOR);
             out += "\r\n";
         }
         out
@@ -541,10 +565,10 @@ pub mod export {
             let (severity, status) = signal_fields(r);
             features.push(json!({
                 "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [p.lon, p.lat]},
+                "geometry": {"type": "Point", "coordinates": [deg(p.lon), deg(p.lat)]},
                 "properties": {
                     "id": r.id.to_string(), "walk_id": r.walk_id.to_string(), "kind": r.body.kind().as_str(),
-                    "created_utc": utc(r.created.utc_ms), "buurt": r.buurt, "codes": codes(r).join(";"),
+                    "created_utc": utc(r.created.utc_ms), "buurt": r.buurt, "wijk": r.wijk, "codes": codes(r).join(";"),
                     "severity": severity, "status": status, "referral": r.review.referral,
                     "reviewed": r.reviewed_ms.is_some()
                 }

@@ -54,9 +54,51 @@ pub fn password_problem(password: &str, login: &str) -> Option<&'static str> {
         Some("password_long")
     } else if password.to_lowercase().contains(&login.to_lowercase()) && !login.is_empty() {
         Some("password_login")
+    } else if guessable(password) {
+        Some("password_guessable")
     } else {
         None
     }
+}
+
+/// A password long enough but made of one idea: few different characters (`aaaaaaaaaaaa`,
+/// `121212121212`), a run along the alphabet or the keyboard, or one of the passwords people
+/// use most, padded. Length does the rest (NIST SP 800-63B: length, a list of common ones, no
+/// composition rules).
+fn guessable(password: &str) -> bool {
+    let lower = password.to_lowercase();
+    let distinct: std::collections::BTreeSet<char> = lower.chars().collect();
+    if distinct.len() < 5 {
+        return true;
+    }
+    const RUNS: &[&str] = &["abcdefghijklmnopqrstuvwxyz", "0123456789", "qwertyuiopasdfghjklzxcvbnm", "azertyuiop"];
+    let letters: String = lower.chars().filter(|c| c.is_alphanumeric()).collect();
+    if letters.chars().count() >= 8 && RUNS.iter().any(|r| r.contains(letters.as_str())) {
+        return true;
+    }
+    const COMMON: &[&str] = &[
+        "wachtwoord",
+        "password",
+        "welkom",
+        "welcome",
+        "qwerty",
+        "123456",
+        "geheim",
+        "letmein",
+        "zomer",
+        "winter",
+        "voorjaar",
+        "herfst",
+        "utrecht",
+        "amsterdam",
+        "rotterdam",
+        "wijkverkenner",
+        "gemeente",
+        "admin",
+        "teamleider",
+    ];
+    let stripped: String = lower.chars().filter(|c| c.is_alphabetic()).collect();
+    COMMON.iter().any(|w| stripped == *w || (stripped.starts_with(w) && stripped.len() <= w.len() + 2))
 }
 
 const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -195,6 +237,14 @@ mod tests {
         assert!(!verify_password("correct horse batterY", &h));
         assert_eq!(password_problem("short", "x"), Some("password_short"));
         assert_eq!(password_problem("sanne.jansen-2026!", "sanne.jansen"), Some("password_login"));
+        for weak in
+            ["aaaaaaaaaaaa", "121212121212", "abcdefghijklmn", "Wachtwoord2026!", "Welkom12345678", "qwertyuiopas"]
+        {
+            assert_eq!(password_problem(weak, "marieke"), Some("password_guessable"), "{weak}");
+        }
+        for fine in ["een lange zin als wachtwoord", "paard batterij nietje", "Vrijdagavond-Overvecht-7"] {
+            assert_eq!(password_problem(fine, "marieke"), None, "{fine}");
+        }
         assert_eq!(password_problem("a long enough phrase", "sanne"), None);
     }
 

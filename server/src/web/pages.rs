@@ -59,6 +59,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/settings/boundaries/confirm", post(settings_boundaries_confirm))
         .route("/assets/{file}", get(asset))
+        .route("/favicon.ico", get(|| asset(Path("icon.svg".to_string()))))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -174,8 +175,18 @@ fn local(m: Moment) -> chrono::DateTime<chrono::FixedOffset> {
     chrono::DateTime::from_timestamp_millis(m.utc_ms).unwrap_or_default().with_timezone(&offset)
 }
 
-fn date_time(m: Moment) -> String {
-    local(m).format("%Y-%m-%d %H:%M").to_string()
+/// A moment as a Dutch (or English) reader writes it, in the walker's own time: "za 28-11-2026
+/// 14:25", "Sat 28-11-2026 14:25".
+fn date_time(m: Moment, tr: &Tr) -> String {
+    use chrono::Datelike;
+    let t = local(m);
+    let day = t.weekday().num_days_from_monday() as usize;
+    let name = if tr.lang == "en" {
+        ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][day]
+    } else {
+        ["ma", "di", "wo", "do", "vr", "za", "zo"][day]
+    };
+    format!("{name} {}", t.format("%d-%m-%Y %H:%M"))
 }
 
 fn clock_time(m: Moment) -> String {
@@ -277,6 +288,8 @@ struct SignInPage {
     c: Chrome,
     failed: bool,
     notice: Option<&'static str>,
+    /// The user name typed, kept after a failed attempt (never the password).
+    login: String,
 }
 
 #[derive(Deserialize)]
@@ -286,7 +299,11 @@ struct SignInQuery {
 
 async fn sign_in_page(State(s): State<AppState>, v: Visitor, Query(q): Query<SignInQuery>) -> Response {
     let notice = q.done.is_some().then_some(v.tr.setup_done);
-    render(&s, StatusCode::OK, &SignInPage { c: Chrome::new(&v, v.tr.sign_in, ""), failed: false, notice })
+    render(
+        &s,
+        StatusCode::OK,
+        &SignInPage { c: Chrome::new(&v, v.tr.sign_in, ""), failed: false, notice, login: String::new() },
+    )
 }
 
 #[derive(Deserialize)]
@@ -303,8 +320,12 @@ async fn sign_in(
     headers: HeaderMap,
     Form(f): Form<SignInForm>,
 ) -> Response {
-    let failed =
-        |status| render(&s, status, &SignInPage { c: Chrome::new(&v, v.tr.sign_in, ""), failed: true, notice: None });
+    let login: String = f.login.trim().chars().take(64).collect();
+    let failed = |status| {
+        let page =
+            SignInPage { c: Chrome::new(&v, v.tr.sign_in, ""), failed: true, notice: None, login: login.clone() };
+        render(&s, status, &page)
+    };
     if !same_origin(&headers, &s.web) {
         return failed(StatusCode::FORBIDDEN);
     }
@@ -496,6 +517,7 @@ async fn setup(
     let problem = match auth::password_problem(&f.password, &setup.login) {
         Some("password_short") => Some(tr.password_short),
         Some("password_long") => Some(tr.password_long),
+        Some("password_guessable") => Some(tr.password_guessable),
         Some(_) => Some(tr.password_login),
         None if f.password != f.password_again => Some(tr.password_mismatch),
         None => None,
@@ -724,7 +746,7 @@ async fn dashboard(State(s): State<AppState>, v: Visitor, Query(q): Query<Dashbo
             .iter()
             .map(|w| WalkLine {
                 id: w.report.walk_id.to_string(),
-                started: date_time(w.report.started),
+                started: date_time(w.report.started, tr),
                 author: w.author.clone(),
                 status: tr.walk_status(&as_code(&w.report.status)).to_string(),
                 walking: duration(w.report.walking_ms, tr),
@@ -751,7 +773,7 @@ async fn dashboard(State(s): State<AppState>, v: Visitor, Query(q): Query<Dashbo
                 };
                 AttentionLine {
                     id: a.record.id.to_string(),
-                    at: date_time(a.record.created),
+                    at: date_time(a.record.created, tr),
                     author: a.author.clone(),
                     category,
                     severity: if severity.is_empty() { String::new() } else { tr.severity(&severity).to_string() },
@@ -804,6 +826,8 @@ struct TimelineView {
     kind: String,
     kind_code: String,
     what: String,
+    /// The start of what the walker wrote (the whole on the record's page).
+    text: String,
     buurt: String,
     severity: String,
     status: String,
@@ -946,20 +970,16 @@ fn trust(tr: &Tr, t: Trust) -> String {
 fn history_view(tr: &Tr, taxonomy: &Taxonomy, h: Vec<(crate::storage::HistoryEntry, String)>) -> Vec<HistoryView> {
     h.into_iter()
         .map(|(e, who)| {
-            let value = match e.field.as_str() {
-                "review_status" => tr.signal_status(&e.value).to_string(),
-                "review_referral" => label(taxonomy, tr, &e.value),
-                "reviewed_ms" => tr.reviewed.to_string(),
-                "review_question" => tr.asked.to_string(),
-                "review_answer" => tr.answered.to_string(),
-                _ => e.value.clone(),
+            let what = match (e.field.as_str(), e.value.as_str()) {
+                (_, "cleared") => format!("{} {}", tr.field(&e.field), tr.history_cleared),
+                ("review_status", v) => format!("{}: {}", tr.field(&e.field), tr.signal_status(v)),
+                ("review_referral", v) => format!("{} {}", tr.history_referred_to, label(taxonomy, tr, v)),
+                ("reviewed_ms", _) => tr.history_reviewed.to_string(),
+                ("review_question", _) => tr.history_asked.to_string(),
+                ("review_answer", _) => tr.history_answered.to_string(),
+                (_, v) => format!("{}: {v}", tr.field(&e.field)),
             };
-            HistoryView {
-                at: server_time(e.at_ms),
-                who,
-                what: format!("{}: {value}", tr.field(&e.field)),
-                comment: e.comment.unwrap_or_default(),
-            }
+            HistoryView { at: server_time(e.at_ms), who, what, comment: e.comment.unwrap_or_default() }
         })
         .collect()
 }
@@ -975,6 +995,26 @@ fn notice(tr: &Tr, q: &NoticeQuery) -> Option<&'static str> {
         Some("refused") => Some(tr.decision_refused),
         Some("referral_missing") => Some(tr.referral_missing),
         _ => None,
+    }
+}
+
+/// What a record says in words: an observation's note, a conversation's gist, a signal's
+/// description.
+fn record_text(b: &RecordBody) -> &str {
+    match b {
+        RecordBody::Observation(o) => &o.note,
+        RecordBody::Conversation(c) => &c.gist,
+        RecordBody::Signal(s) => &s.description,
+    }
+}
+
+/// The first 120 characters of a text, on one line.
+fn snippet(t: &str) -> String {
+    let one_line: String = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= 120 {
+        one_line
+    } else {
+        one_line.chars().take(119).collect::<String>() + "…"
     }
 }
 
@@ -998,6 +1038,7 @@ fn report_view(
             status: e.status.map(|x| tr.signal_status(&as_code(&x)).to_string()).unwrap_or_default(),
             reviewed: e.reviewed,
             open_question: e.open_question,
+            text: String::new(),
         })
         .collect();
     let counts = r
@@ -1055,24 +1096,30 @@ async fn walk_page(
         let Some(data) = reports::load_walk(storage.as_ref(), &team_id, &walk_id)? else { return Ok(None) };
         let report = WalkReport::of(&data.walk, &data.records, &taxonomy, now_ms());
         let history = reports::history(storage.as_ref(), &team_id, &walk_id)?;
-        Ok(Some((report, history, data.author)))
+        // What each record says, for the timeline (the report itself carries no free text).
+        let texts: std::collections::HashMap<String, String> =
+            data.records.iter().map(|r| (r.id.to_string(), snippet(record_text(&r.body)))).collect();
+        Ok(Some((report, history, data.author, texts)))
     })
     .await;
-    let (r, history, author) = match found {
+    let (r, history, author, texts) = match found {
         Err(resp) => return resp,
         Ok(None) => return message(&s, &v, StatusCode::NOT_FOUND, v.tr.not_found),
         Ok(Some(x)) => x,
     };
     let tr = v.tr;
-    let (timeline, counts, conversations, signals) = report_view(&signed.config, tr, &r);
+    let (mut timeline, counts, conversations, signals) = report_view(&signed.config, tr, &r);
+    for line in timeline.iter_mut() {
+        line.text = texts.get(&line.id).cloned().unwrap_or_default();
+    }
     let page = WalkPage {
-        c: Chrome::new(&v, &format!("{} – {}", tr.walk_report, date_time(r.started)), "dashboard"),
+        c: Chrome::new(&v, &format!("{} – {}", tr.walk_report, date_time(r.started, tr)), "dashboard"),
         id: id.clone(),
         author,
         purpose: r.purpose.clone(),
         status: tr.walk_status(&as_code(&r.status)).to_string(),
-        started: date_time(r.started),
-        ended: r.ended.map(date_time).unwrap_or_default(),
+        started: date_time(r.started, tr),
+        ended: r.ended.map(|m| date_time(m, tr)).unwrap_or_default(),
         duration: duration(r.duration_ms, tr),
         walking: duration(r.walking_ms, tr),
         distance: km(r.distance_m, tr),
@@ -1242,7 +1289,7 @@ async fn record_page(
     let page = RecordPage {
         c: Chrome::new(
             &v,
-            &format!("{} – {}", tr.kind(record.body.kind().as_str()), date_time(record.created)),
+            &format!("{} – {}", tr.kind(record.body.kind().as_str()), date_time(record.created, tr)),
             "signals",
         ),
         id: id.clone(),
@@ -1250,7 +1297,7 @@ async fn record_page(
         kind: tr.kind(record.body.kind().as_str()).to_string(),
         is_signal: status.is_some(),
         author,
-        at: date_time(record.created),
+        at: date_time(record.created, tr),
         buurt: record.buurt.as_deref().map(|b| buurt_name(&signed.config, b)).unwrap_or_default(),
         fields: fields.into_iter().filter(|f| !f.value.is_empty()).collect(),
         status: status.map(|x| tr.signal_status(&as_code(&x)).to_string()).unwrap_or_default(),
@@ -1379,7 +1426,7 @@ async fn signals_page(State(s): State<AppState>, v: Visitor, Query(q): Query<Sig
                         r.created.utc_ms,
                         AttentionLine {
                             id: r.id.to_string(),
-                            at: date_time(r.created),
+                            at: date_time(r.created, tr),
                             author: data.author_name(&r.author_id.to_string()),
                             category: label(&taxonomy, tr, &sig.category),
                             severity: tr.severity(&as_code(&sig.severity)).to_string(),
@@ -1582,7 +1629,11 @@ async fn walk_csv(State(s): State<AppState>, v: Visitor, Path(id): Path<String>)
         Ok((data, _)) => {
             let mut records: Vec<_> = data.records.iter().collect();
             records.sort_by_key(|r| r.created.utc_ms);
-            json_response(&s, export::csv(&records), "text/csv; charset=utf-8", Some(format!("walk-{id}.csv")))
+            let Some(t) = v.signed.as_ref().map(|x| x.config.clone()) else { return to_sign_in() };
+            let csv = export::csv(&records, &|c| label(&t.taxonomy, v.tr, c));
+            let day = data.walk.started;
+            let name = format!("wijkverkenning-{}-{}.csv", local(day).format("%Y-%m-%d"), &id[..8.min(id.len())]);
+            json_response(&s, csv, "text/csv; charset=utf-8", Some(name))
         }
         Err(r) => r,
     }
@@ -1626,7 +1677,13 @@ async fn selection_csv(State(s): State<AppState>, v: Visitor, Query(q): Query<Da
     match selection(&s, &v, &q).await {
         Ok(data) => {
             let records: Vec<_> = data.iter().collect();
-            json_response(&s, export::csv(&records), "text/csv; charset=utf-8", Some("selection.csv".into()))
+            let Some(t) = v.signed.as_ref().map(|x| x.config.clone()) else { return to_sign_in() };
+            let csv = export::csv(&records, &|c| label(&t.taxonomy, v.tr, c));
+            let name = format!(
+                "selectie-{}.csv",
+                chrono::Utc::now().with_timezone(&chrono_tz::Europe::Amsterdam).format("%Y-%m-%d")
+            );
+            json_response(&s, csv, "text/csv; charset=utf-8", Some(name))
         }
         Err(r) => r,
     }
@@ -2126,6 +2183,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("LICENSE-leaflet.txt", "text/plain; charset=utf-8", include_bytes!("../../assets/leaflet/LICENSE")),
     ("app.js", "text/javascript; charset=utf-8", include_bytes!("../../assets/app.js")),
     ("style.css", "text/css; charset=utf-8", include_bytes!("../../assets/style.css")),
+    ("icon.svg", "image/svg+xml", include_bytes!("../../assets/icon.svg")),
 ];
 
 async fn asset(Path(file): Path<String>) -> Response {

@@ -515,7 +515,7 @@ fn read_csv(text: &str) -> Vec<Vec<String>> {
             (true, '"') => quoted = false,
             (true, c) => field.push(c),
             (false, '"') => quoted = true,
-            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, ';') => row.push(std::mem::take(&mut field)),
             (false, '\r') => {}
             (false, '\n') => {
                 row.push(std::mem::take(&mut field));
@@ -545,21 +545,24 @@ fn exports_hold_what_the_walk_holds_and_no_free_text() {
     assert!(!geo.body.contains("Rolluik") && !geo.body.contains("Man in auto"), "no free text leaves");
 
     let csv = lead.get(&format!("/walks/{}/export.csv", s.walk));
-    let rows = read_csv(&csv.body);
+    // For a Dutch spreadsheet: a byte-order mark, semicolons, the labels beside the codes.
+    let body = csv.body.strip_prefix('\u{feff}').expect("a byte-order mark");
+    let rows = read_csv(body);
     assert_eq!(rows[0].join(","), wijkverkenner_server::reports::export::CSV_COLUMNS.join(","));
     assert_eq!(rows.len(), 3);
+    assert!(rows.iter().any(|r| r.contains(&"Werving van jongeren (jonge aanwas)".to_string())), "{rows:?}");
     let timeline = s.phone.store.walk_timeline(&s.walk, &PageRequest::first(10)).unwrap().items;
     for (row, r) in rows[1..].iter().zip(&timeline) {
         assert_eq!(row[0], r.id.to_string());
         assert_eq!(row[2], r.body.kind().as_str());
         let p = r.location.point().unwrap();
-        assert_eq!(row[5].parse::<f64>().unwrap(), (p.lat * 1e6).round() / 1e6);
-        assert_eq!(row[7], r.buurt.clone().unwrap_or_default());
+        assert_eq!(row[6].parse::<f64>().unwrap(), (p.lat * 1e6).round() / 1e6);
+        assert_eq!(row[8], r.buurt.clone().unwrap_or_default());
     }
     assert!(!csv.body.contains("Rolluik"));
     // Quoting: a field with a comma or quote survives; a formula does not run.
     use wijkverkenner_server::reports::export::csv_field;
-    for v in ["a,b", "zeg \"hallo\"", "regel\nregel"] {
+    for v in ["a;b", "a,b", "zeg \"hallo\"", "regel\nregel"] {
         assert_eq!(read_csv(&format!("{}\n", csv_field(v)))[0][0], v);
     }
     assert!(read_csv(&format!("{}\n", csv_field("=HYPERLINK(\"x\")")))[0][0].starts_with('\''));
