@@ -290,6 +290,11 @@ impl WijkStore {
         Ok(self.store()?.end_walk(&walk_id.parse()?, at.into())?.into())
     }
 
+    /// The walker's look back on a walk that ended (until a lead reviewed it).
+    pub fn debrief_walk(&self, walk_id: String, debrief: Debrief) -> Result<Walk> {
+        Ok(self.store()?.debrief_walk(&walk_id.parse()?, debrief.into())?.into())
+    }
+
     pub fn submit_walk(&self, walk_id: String) -> Result<Walk> {
         Ok(self.store()?.submit_walk(&walk_id.parse()?)?.into())
     }

@@ -155,6 +155,26 @@ mirror_enum!(WalkStatus => core::WalkStatus { Active, Ended, Submitted });
 mirror_enum!(MemberRole => core::MemberRole { FieldWorker, Lead });
 mirror_enum!(CategoryKind => core::CategoryKind { ObservationTheme, CounterpartRole, SignalCategory, ReferralTarget });
 mirror_enum!(SyncState => core::sync::SyncState { Idle, Failed, Revoked });
+mirror_enum!(Logic => core::Logic { Institutional, Situational, Instrumental, Cultural });
+
+/// The walker's look back on a walk: which of the four logics dominated, and a note.
+#[derive(Clone, Debug, Default, PartialEq, Eq, uniffi::Record)]
+pub struct Debrief {
+    pub dominant: Option<Logic>,
+    pub note: String,
+}
+
+impl From<core::Debrief> for Debrief {
+    fn from(d: core::Debrief) -> Self {
+        Debrief { dominant: d.dominant.map(Into::into), note: d.note }
+    }
+}
+
+impl From<Debrief> for core::Debrief {
+    fn from(d: Debrief) -> Self {
+        core::Debrief { dominant: d.dominant.map(Into::into), note: d.note }
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct Observation {
@@ -383,6 +403,7 @@ pub struct Walk {
     pub summary: Option<WalkSummary>,
     pub reviewed: Option<SystemTime>,
     pub review: Review,
+    pub debrief: Option<Debrief>,
     pub pending_sync: bool,
 }
 
@@ -438,6 +459,7 @@ impl From<core::Walk> for Walk {
             }),
             reviewed: w.reviewed_ms.map(to_time),
             review: w.review.into(),
+            debrief: w.debrief.map(Into::into),
             pending_sync: w.pending_sync,
         }
     }
@@ -640,6 +662,7 @@ pub struct WalkReport {
     pub signals: Vec<SignalLine>,
     pub review: Review,
     pub reviewed_at: Option<SystemTime>,
+    pub debrief: Option<Debrief>,
 }
 
 impl From<core::WalkReport> for WalkReport {
@@ -725,6 +748,7 @@ impl From<core::WalkReport> for WalkReport {
                 .collect(),
             review: r.review.into(),
             reviewed_at: r.reviewed_ms.map(to_time),
+            debrief: r.debrief.map(Into::into),
         }
     }
 }

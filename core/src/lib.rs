@@ -41,4 +41,4 @@ pub use taxonomy::{Category, CategoryKind, Taxonomy};
 pub use team::TeamSettings;
 pub use time::Moment;
 pub use track::{Fix, OfficeHours, TrackPoint, TrackSettings};
-pub use walk::{NewWalk, Participant, Pause, Walk, WalkDetails, WalkStatus, WalkSummary};
+pub use walk::{Debrief, Logic, NewWalk, Participant, Pause, Walk, WalkDetails, WalkStatus, WalkSummary};

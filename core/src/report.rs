@@ -121,6 +121,8 @@ pub struct WalkReport {
     pub signals: Vec<SignalLine>,
     pub review: Review,
     pub reviewed_ms: Option<i64>,
+    /// The walker's look back: which logic dominated, and a note.
+    pub debrief: Option<crate::walk::Debrief>,
 }
 
 fn point(l: &RecordLocation) -> Option<(f64, f64)> {
@@ -368,6 +370,7 @@ impl WalkReport {
             signals,
             review: walk.review.clone(),
             reviewed_ms: walk.reviewed_ms,
+            debrief: walk.debrief.clone(),
         }
     }
 

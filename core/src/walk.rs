@@ -164,6 +164,44 @@ impl WalkSummary {
     }
 }
 
+/// The four logics a professional balances on a walk (the practice guide this product was made
+/// from, Divosa §3.2): rules and accountability against what is really needed here, goals and
+/// means against how people deal with each other and whether they trust.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Logic {
+    /// Rules, procedures, accountability.
+    Institutional,
+    /// What is really needed here, now.
+    Situational,
+    /// Goals and the means to reach them.
+    Instrumental,
+    /// How people deal with each other; trust.
+    Cultural,
+}
+
+impl Logic {
+    pub const ALL: [Logic; 4] = [Logic::Institutional, Logic::Situational, Logic::Instrumental, Logic::Cultural];
+}
+
+/// The walker's look back at a walk, after it ended: which logic dominated, and a note. Kept
+/// with the walk, synced, part of its report.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Debrief {
+    pub dominant: Option<Logic>,
+    #[cfg_attr(feature = "schema", schemars(length(max = 4000)))]
+    pub note: String,
+}
+
+impl Debrief {
+    pub fn validate(&self) -> Result<()> {
+        text::check("debrief note", &self.note, text::LONG)
+    }
+}
+
 /// A walk as stored on the phone.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Walk {
@@ -181,6 +219,8 @@ pub struct Walk {
     pub reviewed_ms: Option<i64>,
     /// A lead's question about the walk and the author's answer.
     pub review: Review,
+    /// The walker's look back, once the walk ended.
+    pub debrief: Option<Debrief>,
     /// Changed on the phone since the team last acknowledged it.
     pub pending_sync: bool,
 }
@@ -230,6 +270,7 @@ mod tests {
             hlc: Hlc::ZERO,
             reviewed_ms: None,
             review: Review::default(),
+            debrief: None,
             pending_sync: true,
         };
         assert_eq!(w.active_intervals(5_000), vec![(1_000, 2_000), (3_000, 4_000)]);

@@ -544,15 +544,21 @@ struct RawSyncResponse<'a> {
     settings: Option<String>,
 }
 
-/// An entity without the review log (for protocol 3 phones).
+/// Fields protocol 4 added: a protocol 3 phone would refuse an entity that has them.
+const PROTOCOL_4_FIELDS: &[&str] = &["review_log", "debrief"];
+
+/// An entity without the fields of protocol 4 (for protocol 3 phones).
 fn without_log(e: &mut wijkverkenner_core::sync::wire::Entity) {
-    e.fields.remove("review_log");
-    e.clocks.remove("review_log");
+    for f in PROTOCOL_4_FIELDS {
+        e.fields.remove(*f);
+        e.clocks.remove(*f);
+    }
 }
 
-/// A stored document without the review log; untouched (and not parsed) when it has none.
+/// A stored document without the fields of protocol 4; untouched (and not parsed) when it has
+/// none.
 fn without_log_doc(doc: &mut String) -> Result<()> {
-    if doc.contains("\"review_log\"") {
+    if PROTOCOL_4_FIELDS.iter().any(|f| doc.contains(&format!("\"{f}\""))) {
         let mut e: wijkverkenner_core::sync::wire::Entity = serde_json::from_str(doc)?;
         without_log(&mut e);
         *doc = serde_json::to_string(&e)?;

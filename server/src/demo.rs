@@ -339,6 +339,16 @@ pub fn run(storage: &dyn Storage, url: &str, dir: &Path, buurten: &str, wijken: 
         false,
     )?;
 
+    // Sanne looks back on her evening (the four logics of the practice guide).
+    phone_s.store.debrief_walk(
+        &sanne_walk,
+        Debrief {
+            dominant: Some(Logic::Situational),
+            note:
+                "Weinig volgens plan: de jongeren bij het speelveld wilden praten, daar hebben we de tijd voor genomen."
+                    .into(),
+        },
+    )?;
     for p in [&phone_s, &phone_j, &phone_f] {
         p.sync()?;
     }

@@ -28,7 +28,7 @@ use crate::storage::{Caller, FeedPage, HistoryEntry, Role, Storage, Stored, Tx, 
 const MAX_CURRENT_BYTES: usize = 4 * 1024 * 1024;
 
 /// A walk's details, which its author can no longer change once a lead reviewed the walk.
-const WALK_DETAILS: &[&str] = &["participants", "purpose", "focus"];
+const WALK_DETAILS: &[&str] = &["participants", "purpose", "focus", "debrief"];
 
 /// Checks a push as a whole before any entity is looked at: at most `MAX_PUSH` entities,
 /// each named by a well-formed id, each at most once.

@@ -149,6 +149,8 @@ const tests = [
     check(geo.features.length === most + 1, `the track and ${most} records: ${geo.features.length}`);
     const buurten = await page.locator("#map path.wv-buurt").count();
     check(buurten > 100, `the buurt boundaries under the walk (${buurten})`);
+    const debrief = await page.innerText("#debrief");
+    check(debrief.includes("situationeel"), `the walker's look back is in the report: ${debrief}`);
     await axe(page, "walk report");
     await shot(page, "03-walk-report");
   }],

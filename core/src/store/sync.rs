@@ -65,7 +65,7 @@ fn walk_entity(conn: &Connection, r: &Row) -> Result<Entity> {
         deleted: false,
         hlc: w.hlc,
         fields: codec::walk_fields(&w, track.as_deref())?,
-        clocks: serde_json::from_str(&r.get::<_, String>(15)?)?,
+        clocks: serde_json::from_str(&r.get::<_, String>(super::walks::WALK_COLUMN_COUNT)?)?,
     })
 }
 
@@ -200,18 +200,19 @@ fn write_walk(c: &Change, e: &Entity, pending: bool) -> Result<()> {
         buurten,
         track,
         reviewed_ms,
+        debrief,
         ..
     } = w;
     let details = crate::walk::WalkDetails { participants, purpose, focus };
     c.tx.prepare_cached(
         "INSERT INTO walks (id, author_id, status, started_ms, started_offset_s, ended_ms, ended_offset_s, details, pauses,
-             summary, buurten, hlc, field_clocks, reviewed_ms, review, pending)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+             summary, buurten, hlc, field_clocks, reviewed_ms, review, pending, debrief)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
          ON CONFLICT (id) DO UPDATE SET status = excluded.status, ended_ms = excluded.ended_ms,
              ended_offset_s = excluded.ended_offset_s, details = excluded.details, pauses = excluded.pauses,
              summary = excluded.summary, buurten = excluded.buurten, hlc = excluded.hlc,
              field_clocks = excluded.field_clocks, reviewed_ms = excluded.reviewed_ms, review = excluded.review,
-             pending = excluded.pending",
+             pending = excluded.pending, debrief = excluded.debrief",
     )?
     .execute(params![
         id_bytes(&e.id, "id")?,
@@ -230,6 +231,7 @@ fn write_walk(c: &Change, e: &Entity, pending: bool) -> Result<()> {
         reviewed_ms,
         serde_json::to_string(&review)?,
         pending,
+        debrief.as_ref().map(serde_json::to_string).transpose()?,
     ])?;
     if let Some(t) = track {
         c.tx.prepare_cached("INSERT OR REPLACE INTO walk_tracks (walk_id, points) VALUES (?1, ?2)")?

@@ -11,7 +11,7 @@ use crate::id::WalkId;
 use crate::location::LocationSource;
 use crate::sync::codec;
 use crate::track::{self, flags, Fix, TrackPoint};
-use crate::walk::{NewWalk, Pause, Walk, WalkDetails, WalkStatus, WalkSummary};
+use crate::walk::{Debrief, NewWalk, Pause, Walk, WalkDetails, WalkStatus, WalkSummary};
 
 /// Most fixes in one batch (a phone sends one every ten seconds or so).
 pub const MAX_FIX_BATCH: usize = 10_000;
@@ -24,7 +24,9 @@ pub struct FixReport {
 }
 
 pub(crate) const WALK_COLUMNS: &str = "id, author_id, status, started_ms, started_offset_s, ended_ms, ended_offset_s, \
-     details, pauses, summary, buurten, hlc, reviewed_ms, pending, review";
+     details, pauses, summary, buurten, hlc, reviewed_ms, pending, review, debrief";
+/// How many columns [`WALK_COLUMNS`] has (what follows it in a query starts here).
+pub(crate) const WALK_COLUMN_COUNT: usize = 16;
 
 pub(crate) fn walk_from_row(r: &Row) -> Result<Walk> {
     let text = |i: usize| -> rusqlite::Result<String> { r.get(i) };
@@ -45,6 +47,7 @@ pub(crate) fn walk_from_row(r: &Row) -> Result<Walk> {
         reviewed_ms: r.get(12)?,
         pending_sync: r.get(13)?,
         review: serde_json::from_str(&text(14)?)?,
+        debrief: r.get::<_, Option<String>>(15)?.map(|d| serde_json::from_str(&d)).transpose()?,
     })
 }
 
@@ -120,7 +123,7 @@ fn save_walk_state(c: &mut Change, before: &Walk, walk: &Walk, track_changed: bo
     }
     c.tx.prepare_cached(
         "UPDATE walks SET status = ?2, ended_ms = ?3, ended_offset_s = ?4, details = ?5, pauses = ?6,
-             summary = ?7, buurten = ?8, hlc = ?9, field_clocks = ?10, pending = 1 WHERE id = ?1",
+             summary = ?7, buurten = ?8, hlc = ?9, field_clocks = ?10, debrief = ?11, pending = 1 WHERE id = ?1",
     )?
     .execute(params![
         walk.id,
@@ -133,6 +136,7 @@ fn save_walk_state(c: &mut Change, before: &Walk, walk: &Walk, track_changed: bo
         serde_json::to_string(&walk.buurten)?,
         hlc.to_string(),
         serde_json::to_string(&clocks)?,
+        walk.debrief.as_ref().map(serde_json::to_string).transpose()?,
     ])?;
     Ok(())
 }
@@ -196,6 +200,25 @@ impl Store {
                 return Err(Error::Reviewed);
             }
             let walk = Walk { details, ..before.clone() };
+            save_walk_state(c, &before, &walk, false)?;
+            load_walk(&c.tx, id)
+        })
+    }
+
+    /// The walker looks back on a walk that ended: which logic dominated, and a note. Allowed
+    /// (and changeable) until a lead reviews the walk.
+    pub fn debrief_walk(&self, id: &WalkId, debrief: Debrief) -> Result<Walk> {
+        debrief.validate()?;
+        let me = self.require_identity()?;
+        self.write(|c| {
+            let before = load_own_walk(&c.tx, id, &me)?;
+            if before.status == WalkStatus::Active {
+                return Err(Error::WalkState { status: "active", action: "look back on it before it ends" });
+            }
+            if before.reviewed_ms.is_some() {
+                return Err(Error::Reviewed);
+            }
+            let walk = Walk { debrief: Some(debrief), ..before.clone() };
             save_walk_state(c, &before, &walk, false)?;
             load_walk(&c.tx, id)
         })

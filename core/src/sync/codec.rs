@@ -20,7 +20,7 @@ use crate::sync::wire::{Entity, EntityKind, MAX_ENTITY_BYTES, REVIEW_FIELDS};
 use crate::taxonomy::Taxonomy;
 use crate::time::Moment;
 use crate::track::TrackPoint;
-use crate::walk::{Participant, Pause, Walk, WalkStatus, WalkSummary};
+use crate::walk::{Debrief, Participant, Pause, Walk, WalkStatus, WalkSummary};
 
 /// Most pauses one walk may have.
 pub const MAX_PAUSES: usize = 200;
@@ -90,6 +90,9 @@ pub struct WalkFields {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(feature = "schema", schemars(length(max = 50)))]
     pub review_log: Vec<ReviewStep>,
+    /// The walker's look back, once the walk ended (since protocol 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debrief: Option<Debrief>,
 }
 
 impl WalkFields {
@@ -138,6 +141,7 @@ const WALK_FIELD_NAMES: &[&str] = &[
     "review_answer",
     "reviewed_ms",
     "review_log",
+    "debrief",
 ];
 
 /// A decoding error that names where, never what: serde's own messages quote the offending
@@ -225,6 +229,7 @@ pub fn walk_fields(w: &Walk, track: Option<&[TrackPoint]>) -> Result<BTreeMap<St
         review_answer: w.review.answer.clone(),
         reviewed_ms: w.reviewed_ms,
         review_log: w.review.log.clone(),
+        debrief: w.debrief.clone(),
     };
     fields_of_walk(&f)
 }
@@ -286,6 +291,7 @@ pub fn walk_of(e: &Entity) -> Result<(Walk, Vec<TrackPoint>)> {
         hlc: e.hlc,
         reviewed_ms: w.reviewed_ms,
         review,
+        debrief: w.debrief,
         pending_sync: false,
     };
     Ok((walk, w.track.unwrap_or_default()))
@@ -376,6 +382,9 @@ fn check_walk_story(w: &WalkFields, started_ms: i64) -> Result<()> {
     if active && (w.summary.is_some() || w.track.is_some()) {
         return Err(Error::invalid("summary", "a summary and a track come when the walk ends"));
     }
+    if active && w.debrief.is_some() {
+        return Err(Error::invalid("debrief", "a walk is looked back on once it ended"));
+    }
     let end = w.ended.map(|m| m.utc_ms);
     if end.is_some_and(|e| e < started_ms) {
         return Err(Error::invalid("ended", "before the walk started"));
@@ -420,6 +429,9 @@ fn check_walk(w: &WalkFields, taxonomy: &Taxonomy, now_ms: i64) -> Result<()> {
     }
     if let Some(s) = &w.summary {
         s.validate()?;
+    }
+    if let Some(d) = &w.debrief {
+        d.validate()?;
     }
     check_code_list("buurten", &w.buurten, MAX_BUURTEN)?;
     if let Some(track) = &w.track {
@@ -606,9 +618,9 @@ mod tests {
         e.fields.remove("review_answer");
         let v = validate_entity(&e, &t, now).unwrap();
         assert_eq!(v.fields["review_answer"], Value::Null);
-        // Every field but the review log, which is written only once it has a step.
-        assert_eq!(v.fields.len(), WALK_FIELD_NAMES.len() - 1);
-        assert!(!v.fields.contains_key("review_log"));
+        // Every field but the review log and the debrief, written only once there is one.
+        assert_eq!(v.fields.len(), WALK_FIELD_NAMES.len() - 2);
+        assert!(!v.fields.contains_key("review_log") && !v.fields.contains_key("debrief"));
     }
 
     #[test]

@@ -98,6 +98,7 @@ fn populated_store(dir: &std::path::Path) -> PathBuf {
     store.pause_walk(&walk.id, at(4)).unwrap();
     store.resume_walk(&walk.id, at(5)).unwrap();
     store.end_walk(&walk.id, at(6)).unwrap();
+    store.debrief_walk(&walk.id, Debrief { dominant: Some(Logic::Situational), note: "veel contact".into() }).unwrap();
     path
 }
 

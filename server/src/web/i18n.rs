@@ -184,6 +184,12 @@ pub struct Tr {
     pub file_too_large: &'static str,
     pub file_not_text: &'static str,
     pub why: &'static str,
+    pub debrief: &'static str,
+    pub dominant_logic: &'static str,
+    pub logic_institutional: &'static str,
+    pub logic_situational: &'static str,
+    pub logic_instrumental: &'static str,
+    pub logic_cultural: &'static str,
     pub both_can: &'static str,
     pub note: &'static str,
     pub history_cleared: &'static str,
@@ -405,6 +411,12 @@ pub static NL: Tr = Tr {
     file_too_large: "Het bestand is te groot.",
     file_not_text: "Het bestand is geen tekst (UTF-8).",
     why: "Waarom",
+    debrief: "Terugblik",
+    dominant_logic: "overheersende logica",
+    logic_institutional: "institutioneel (regels, verantwoording)",
+    logic_situational: "situationeel (wat hier echt nodig is)",
+    logic_instrumental: "instrumenteel (doelen en middelen)",
+    logic_cultural: "cultureel (omgang en vertrouwen)",
     both_can: "een gesprek kan met beide zijn",
     note: "Notitie",
     history_cleared: "gewist",
@@ -626,6 +638,12 @@ pub static EN: Tr = Tr {
     file_too_large: "The file is too large.",
     file_not_text: "The file is not text (UTF-8).",
     why: "Why",
+    debrief: "Looking back",
+    dominant_logic: "dominant logic",
+    logic_institutional: "institutional (rules, accountability)",
+    logic_situational: "situational (what is really needed here)",
+    logic_instrumental: "instrumental (goals and means)",
+    logic_cultural: "cultural (interaction and trust)",
     both_can: "a conversation can be with both",
     note: "Note",
     history_cleared: "cleared",
@@ -709,6 +727,15 @@ impl Tr {
             "conversation" => self.conversation,
             "signal" => self.signal,
             _ => "?",
+        }
+    }
+
+    pub fn logic(&self, l: wijkverkenner_core::Logic) -> &'static str {
+        match l {
+            wijkverkenner_core::Logic::Institutional => self.logic_institutional,
+            wijkverkenner_core::Logic::Situational => self.logic_situational,
+            wijkverkenner_core::Logic::Instrumental => self.logic_instrumental,
+            wijkverkenner_core::Logic::Cultural => self.logic_cultural,
         }
     }
 

@@ -890,6 +890,9 @@ struct WalkPage {
     tile_url: String,
     /// What the map script needs to say, as JSON: labels of the walk's codes, kinds, controls.
     map_words: String,
+    /// The walker's look back: the logic that dominated, and the note.
+    debrief_logic: String,
+    debrief_note: String,
 }
 
 /// The review block of a walk or record page.
@@ -1158,6 +1161,8 @@ async fn walk_page(
         },
         notice: notice(tr, &q),
         tile_url: s.web.tile_url.clone().unwrap_or_default(),
+        debrief_logic: r.debrief.as_ref().and_then(|d| d.dominant).map(|l| tr.logic(l).to_string()).unwrap_or_default(),
+        debrief_note: r.debrief.as_ref().map(|d| d.note.clone()).unwrap_or_default(),
         map_words: serde_json::json!({
             "labels": r.timeline.iter().flat_map(|e| e.codes.iter()).map(|c| (c.clone(), label(&signed.config.taxonomy, tr, c))).collect::<BTreeMap<_, _>>(),
             "kinds": {"observation": tr.observation, "conversation": tr.conversation, "signal": tr.signal},

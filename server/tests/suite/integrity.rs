@@ -700,3 +700,46 @@ fn the_review_log_is_written_by_the_server_alone_and_reaches_every_phone() {
     assert!(new.text.contains("review_log"));
     s.honest_phones_still_work();
 }
+
+/// The walk's debrief (protocol 4) follows the rules of the walk's details: its author's, after
+/// the end, not once a lead reviewed the walk; never sent to a protocol 3 phone.
+#[test]
+fn a_walks_debrief_is_its_authors_after_the_end_until_the_review() {
+    let s = setup();
+    let walk = s.sanne.store.start_walk(new_walk(0)).unwrap();
+    let d = Debrief { dominant: Some(Logic::Cultural), note: "Veel vertrouwen bij de jongeren".into() };
+    assert!(matches!(s.sanne.store.debrief_walk(&walk.id, d.clone()), Err(Error::WalkState { .. })), "not yet");
+    s.sanne.store.end_walk(&walk.id, at(40)).unwrap();
+    s.sanne.store.debrief_walk(&walk.id, d.clone()).unwrap();
+    s.everyone_syncs();
+    assert_eq!(s.lead.store.walk(&walk.id).unwrap().debrief, Some(d.clone()));
+    assert_eq!(s.joost.store.walk_report(&walk.id).unwrap().debrief, Some(d.clone()));
+
+    // Joost's hand-driven device rewrites Sanne's debrief: not his.
+    let mut joost = s.raw(&s.t.workers[1]);
+    let mut forged = joost.team()[&walk.id.to_string()].clone();
+    let clock = Hlc { wall_ms: now_ms() as u64, counter: 0, node: 78 }.to_string();
+    forged["fields"]["debrief"] = json!({"dominant": "institutional", "note": "vervalst"});
+    forged["clocks"]["debrief"] = json!(clock);
+    forged["hlc"] = json!(clock);
+    assert_eq!(joost.sync(vec![forged]).codes(), ["not_author"]);
+    // A debrief on an active walk breaks the walk's story.
+    let active = s.joost.store.start_walk(new_walk(50)).unwrap();
+    s.joost.sync().unwrap();
+    let mut early = joost.team()[&active.id.to_string()].clone();
+    early["fields"]["debrief"] = json!({"dominant": null, "note": "te vroeg"});
+    early["clocks"]["debrief"] = json!(clock);
+    early["hlc"] = json!(clock);
+    assert_eq!(joost.sync(vec![early]).codes(), ["invalid"]);
+
+    // Reviewed: frozen for its author too.
+    s.lead.store.review_walk(&walk.id, None, true).unwrap();
+    s.lead.sync().unwrap();
+    s.sanne.sync().unwrap();
+    assert!(matches!(s.sanne.store.debrief_walk(&walk.id, Debrief::default()), Err(Error::Reviewed)));
+    // A protocol 3 phone gets the walk without it.
+    let body = json!({"protocol": 3, "cursor": 0, "push": [], "pull_limit": 5000});
+    let old = joost.post("/v1/sync", &serde_json::to_vec(&body).unwrap(), None, true);
+    assert!(old.text.contains(&walk.id.to_string()) && !old.text.contains("debrief"));
+    s.honest_phones_still_work();
+}
