@@ -290,6 +290,11 @@ impl WijkStore {
         Ok(self.store()?.end_walk(&walk_id.parse()?, at.into())?.into())
     }
 
+    /// The team's members who walk, from the team's settings (this phone's member among them).
+    pub fn colleagues(&self) -> Result<Vec<Colleague>> {
+        Ok(self.store()?.colleagues()?.into_iter().map(Into::into).collect())
+    }
+
     /// The walker's look back on a walk that ended (until a lead reviewed it).
     pub fn debrief_walk(&self, walk_id: String, debrief: Debrief) -> Result<Walk> {
         Ok(self.store()?.debrief_walk(&walk_id.parse()?, debrief.into())?.into())

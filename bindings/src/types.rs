@@ -157,6 +157,21 @@ mirror_enum!(CategoryKind => core::CategoryKind { ObservationTheme, CounterpartR
 mirror_enum!(SyncState => core::sync::SyncState { Idle, Failed, Revoked });
 mirror_enum!(Logic => core::Logic { Institutional, Situational, Instrumental, Cultural });
 
+/// A member of the team as this phone knows them: whom a walker can name as a colleague on a
+/// walk (`Participant.Member`).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Colleague {
+    pub member_id: String,
+    pub name: String,
+    pub organisation: String,
+}
+
+impl From<core::team::Colleague> for Colleague {
+    fn from(c: core::team::Colleague) -> Self {
+        Colleague { member_id: c.id, name: c.name, organisation: c.organisation }
+    }
+}
+
 /// The walker's look back on a walk: which of the four logics dominated, and a note.
 #[derive(Clone, Debug, Default, PartialEq, Eq, uniffi::Record)]
 pub struct Debrief {

@@ -32,6 +32,24 @@ pub struct TeamSettings {
     /// records are not tagged with a buurt.
     #[serde(default)]
     pub buurten: Option<serde_json::Value>,
+    /// The team's active members who walk (not its administrators), so a walker can name the
+    /// colleagues along. Names as the team knows them; nothing else about them.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = 2000)))]
+    pub members: Vec<Colleague>,
+}
+
+/// A member of the team as a colleague's phone knows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Colleague {
+    #[cfg_attr(feature = "schema", schemars(length(min = 36, max = 36)))]
+    pub id: String,
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 200)))]
+    pub name: String,
+    #[cfg_attr(feature = "schema", schemars(length(max = 200)))]
+    pub organisation: String,
 }
 
 impl TeamSettings {
@@ -55,6 +73,18 @@ impl TeamSettings {
             return Err(Error::invalid("settings tag", "1..100 printable ASCII characters"));
         }
         self.office_hours.validate()?;
+        if self.members.len() > 2000 {
+            return Err(Error::invalid("team members", "more than 2,000"));
+        }
+        for m in &self.members {
+            if m.id.parse::<crate::id::MemberId>().is_err() {
+                return Err(Error::invalid("team members", "a member is named by id"));
+            }
+            crate::text::check_label("team member", &m.name, crate::text::SHORT)?;
+            if !m.organisation.is_empty() {
+                crate::text::check_label("team member", &m.organisation, crate::text::SHORT)?;
+            }
+        }
         match &self.buurten {
             Some(doc) => Ok(Some(Neighbourhoods::from_geojson(&doc.to_string(), None)?)),
             None => Ok(None),
@@ -81,6 +111,11 @@ mod tests {
             taxonomy: Taxonomy::default_taxonomy(),
             office_hours: OfficeHours { start: "09:00".into(), ..Default::default() },
             buurten: Some(n.to_geojson()),
+            members: vec![Colleague {
+                id: crate::id::MemberId::new().to_string(),
+                name: "Sanne".into(),
+                organisation: "JoU".into(),
+            }],
         };
         let (back, places) = TeamSettings::from_json(&serde_json::to_vec(&s).unwrap()).unwrap();
         assert_eq!(back, s);
@@ -99,6 +134,7 @@ mod tests {
             taxonomy: Taxonomy::default_taxonomy(),
             office_hours: OfficeHours::default(),
             buurten: None,
+            members: vec![],
         };
         let mut doc = serde_json::to_value(&good).unwrap();
         doc["office_hours"]["days"] = serde_json::json!([1, 1]);
@@ -109,6 +145,9 @@ mod tests {
         assert!(matches!(TeamSettings::from_json(doc.to_string().as_bytes()), Err(Error::Boundaries(_))));
         let mut doc = serde_json::to_value(&good).unwrap();
         doc["taxonomy"]["categories"] = serde_json::json!([]);
+        assert!(TeamSettings::from_json(doc.to_string().as_bytes()).is_err());
+        let mut doc = serde_json::to_value(&good).unwrap();
+        doc["members"] = serde_json::json!([{"id": "nope", "name": "x", "organisation": ""}]);
         assert!(TeamSettings::from_json(doc.to_string().as_bytes()).is_err());
         let mut doc = serde_json::to_value(&good).unwrap();
         doc["tag"] = serde_json::json!("a\nb");

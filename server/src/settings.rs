@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
+use wijkverkenner_core::team::Colleague;
 use wijkverkenner_core::team::MAX_SETTINGS_BYTES;
 use wijkverkenner_core::{Category, CategoryKind, Neighbourhoods, OfficeHours, Taxonomy};
 
@@ -94,7 +95,7 @@ pub struct TeamConfig {
 }
 
 impl TeamConfig {
-    fn new(version: i64, row: Option<&SettingsRow>, defaults: &Defaults) -> Result<TeamConfig> {
+    fn new(version: i64, row: Option<&SettingsRow>, members: &[Member], defaults: &Defaults) -> Result<TeamConfig> {
         let taxonomy = match row.and_then(|r| r.taxonomy.as_deref()) {
             Some(json) => Arc::new(Taxonomy::from_json(json)?),
             None => defaults.taxonomy.clone(),
@@ -107,12 +108,25 @@ impl TeamConfig {
             Some(geojson) => (Some(Arc::new(Boundaries::stored(geojson)?)), true),
             None => (defaults.boundaries.clone(), false),
         };
+        // The colleagues a walker can take along: the team's active members, never its
+        // administrators (who do not walk).
+        let colleagues: Vec<Colleague> = members
+            .iter()
+            .filter(|m| m.disabled_ms.is_none() && m.role != crate::storage::Role::Admin)
+            .map(|m| Colleague {
+                id: m.id.clone(),
+                name: wijkverkenner_core::text::clean_label(&m.display_name, wijkverkenner_core::text::SHORT),
+                organisation: wijkverkenner_core::text::clean_label(&m.organisation, wijkverkenner_core::text::SHORT),
+            })
+            .filter(|c| !c.name.is_empty())
+            .collect();
         #[derive(Serialize)]
         struct Document<'a> {
             tag: &'a str,
             taxonomy: &'a Taxonomy,
             office_hours: &'a OfficeHours,
             buurten: Option<&'a RawValue>,
+            members: &'a [Colleague],
         }
         let buurten: Option<Box<RawValue>> =
             boundaries.as_ref().map(|b| RawValue::from_string(b.geojson.clone())).transpose()?;
@@ -122,12 +136,15 @@ impl TeamConfig {
         hash.update(serde_json::to_string(&office_hours)?);
         hash.update([0]);
         hash.update(boundaries.as_ref().map_or("", |b| b.geojson.as_str()));
+        hash.update([0]);
+        hash.update(serde_json::to_string(&colleagues)?);
         let tag: String = hash.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();
         let document = serde_json::to_string(&Document {
             tag: &tag,
             taxonomy: &taxonomy,
             office_hours: &office_hours,
             buurten: buurten.as_deref(),
+            members: &colleagues,
         })?;
         Ok(TeamConfig {
             version,
@@ -219,10 +236,11 @@ impl Teams {
         if let Some(c) = cached() {
             return Ok(c);
         }
+        // The version first: a change landing meanwhile makes the next request load again.
+        let version = storage.team(&team.id)?.map_or(team.settings_version, |t| t.settings_version);
         let row = storage.team_settings(&team.id)?;
-        // The row is newer than the team read with the caller if a change came in between.
-        let version = row.as_ref().map_or(0, |r| r.version);
-        let config = Arc::new(TeamConfig::new(version, row.as_ref(), &self.defaults)?);
+        let members = storage.members(&team.id)?;
+        let config = Arc::new(TeamConfig::new(version, row.as_ref(), &members, &self.defaults)?);
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(team.id.clone(), config.clone());
         Ok(config)
     }
@@ -517,7 +535,7 @@ fn apply(
         Some(json) => Taxonomy::from_json(json)?,
         None => (*defaults.taxonomy).clone(),
     };
-    let version = row.as_ref().map_or(0, |r| r.version) + 1;
+    let version = tx.settings_version(team_id)? + 1;
     let (categories, code) = match changed_taxonomy(&current, change) {
         Ok(c) => c,
         Err(r) => return Ok(Err(r)),
@@ -574,6 +592,7 @@ fn apply(
     if unchanged {
         return Ok(Ok(Changed { version: version - 1, code, restricted: 0 }));
     }
+    next.version = version;
     // What a phone will take: within what it accepts.
     let size = next.taxonomy.as_ref().map_or(0, |t| t.len())
         + next.office_hours.as_ref().map_or(0, |o| o.len())

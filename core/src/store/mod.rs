@@ -431,6 +431,7 @@ impl Store {
                 c.tx.execute("DELETE FROM boundaries", [])?;
                 c.tx.execute("INSERT INTO boundaries (kind, geojson) VALUES ('buurt', ?1)", [b])?;
             }
+            write_meta(&c.tx, "team_members", &team.members)?;
             write_meta(&c.tx, "team_settings", &team.tag)
         })?;
         let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
@@ -442,6 +443,12 @@ impl Store {
             st.places = Places::NotLoaded;
         }
         Ok(())
+    }
+
+    /// The team's members who walk, as the team server last sent them: whom a walker can name
+    /// as colleagues on a walk (this phone's own member among them).
+    pub fn colleagues(&self) -> Result<Vec<crate::team::Colleague>> {
+        Ok(self.read(|c| read_meta(c, "team_members"))?.unwrap_or_default())
     }
 
     /// The tag of the team settings this phone holds (`None`: never received any).

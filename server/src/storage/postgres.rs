@@ -183,6 +183,16 @@ impl PostgresStorage {
 }
 
 /// A member's role changed or it was disabled: what its browser may see changed too.
+/// The team's members are part of its settings (phones list their colleagues): a change counts
+/// the settings version up, so the phones fetch them again.
+fn roster_changed(tx: &mut Transaction, member_id: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE teams SET settings_version = settings_version + 1 WHERE id = (SELECT team_id FROM members WHERE id = $1)",
+        &[&member_id],
+    )?;
+    Ok(())
+}
+
 fn end_member_sessions(tx: &mut Transaction, member_id: &str, now_ms: i64) -> Result<()> {
     tx.execute(
         "UPDATE web_sessions SET ended_ms = coalesce(ended_ms, $2) WHERE member_id = $1",
@@ -344,6 +354,7 @@ impl Storage for PostgresStorage {
                 "INSERT INTO members (id, team_id, display_name, role, organisation, created_ms) VALUES ($1, $2, $3, $4, $5, $6)",
                 &[&m.id, &m.team_id, &m.display_name, &m.role.as_str(), &m.organisation, &m.created_ms],
             )?;
+            roster_changed(tx, &m.id)?;
             Ok(())
         })
     }
@@ -474,6 +485,7 @@ impl Storage for PostgresStorage {
                 &[&member_id, &now_ms],
             )?;
             end_member_sessions(tx, member_id, now_ms)?;
+            roster_changed(tx, member_id)?;
             Ok(found)
         })
     }
@@ -489,6 +501,7 @@ impl Storage for PostgresStorage {
                     &[&member_id, &now_ms],
                 )?;
                 end_member_sessions(tx, member_id, now_ms)?;
+                roster_changed(tx, member_id)?;
             }
             Ok(found)
         })

@@ -188,6 +188,16 @@ fn end_member_sessions(tx: &Transaction, member_id: &str, now_ms: i64) -> Result
     Ok(())
 }
 
+/// The team's members are part of its settings (phones list their colleagues): a change counts
+/// the settings version up, so the phones fetch them again.
+fn roster_changed(tx: &Transaction, member_id: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE teams SET settings_version = settings_version + 1 WHERE id = (SELECT team_id FROM members WHERE id = ?1)",
+        [member_id],
+    )?;
+    Ok(())
+}
+
 struct SqliteTx<'a>(&'a Transaction<'a>);
 
 impl Tx for SqliteTx<'_> {
@@ -363,6 +373,7 @@ impl Storage for SqliteStorage {
                 "INSERT INTO members (id, team_id, display_name, role, organisation, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![m.id, m.team_id, m.display_name, m.role.as_str(), m.organisation, m.created_ms],
             )?;
+            roster_changed(tx, &m.id)?;
             Ok(())
         })
     }
@@ -511,6 +522,7 @@ impl Storage for SqliteStorage {
                 params![member_id, now_ms],
             )?;
             end_member_sessions(tx, member_id, now_ms)?;
+            roster_changed(tx, member_id)?;
             Ok(found)
         })
     }
@@ -527,6 +539,7 @@ impl Storage for SqliteStorage {
                     params![member_id, now_ms],
                 )?;
                 end_member_sessions(tx, member_id, now_ms)?;
+                roster_changed(tx, member_id)?;
             }
             Ok(found)
         })

@@ -85,7 +85,7 @@ fn settings_reach_every_phone_and_pushes_are_checked_against_the_teams_categorie
         let (b, w) = utrecht();
         let changed =
             set(s, &t.team.id, Change::Boundaries(Arc::new(settings::Boundaries::parse(&b, Some(&w)).unwrap())));
-        assert_eq!(changed.version, 3);
+        assert_eq!(changed.version, added.version + 2, "three changes, three versions");
 
         let out = sanne.sync().unwrap();
         assert!(out.settings_taken);
@@ -259,7 +259,8 @@ fn codes_are_never_removed_nor_reused_and_refused_changes_change_nothing() {
         let s = storage.as_ref();
         let t = team(s, "Overvecht", 0);
         let before = Teams::default().config_of(s, &t.team.id).unwrap().unwrap();
-        assert_eq!(before.version, 0);
+        // The roster counts too (adding the team's lead was one version).
+        assert_eq!(before.version, 1);
         let taken = Change::AddCategory {
             kind: CategoryKind::SignalCategory,
             code: Some("sig.weapons".into()),
@@ -286,7 +287,7 @@ fn codes_are_never_removed_nor_reused_and_refused_changes_change_nothing() {
         let last = refused(s, &t.team.id, edit(s, &t.team.id, "role.visitor", |c| c.retired = true));
         assert!(last.contains("no active category"), "{last}");
         let after = Teams::default().config_of(s, &t.team.id).unwrap().unwrap();
-        assert_eq!(after.version, 5, "only the five accepted changes counted");
+        assert_eq!(after.version, before.version + 5, "only the five accepted changes counted");
         assert_ne!(after.tag, before.tag);
         // A retired code can be offered again; it is the same code (records keep their meaning).
         set(s, &t.team.id, edit(s, &t.team.id, "role.youth", |c| c.retired = false));
@@ -351,5 +352,61 @@ fn a_push_judged_with_categories_read_before_they_changed_is_judged_by_the_new_o
         assert!(e.sensitive, "judged by the categories in force when it was stored");
         joost.sync().unwrap();
         assert!(matches!(joost.store.record(&sig.id), Err(Error::NotFound(_))));
+    }
+}
+
+#[test]
+fn phones_know_their_colleagues_and_a_walk_can_name_them() {
+    for (storage, _dir) in backends() {
+        let s = storage.as_ref();
+        let server = TestServer::start(storage.clone());
+        let t = team(s, "Overvecht", 2);
+        let sanne = Phone::enrol(&server, s, &t.workers[0]);
+        sanne.sync().unwrap();
+        let names = |p: &Phone| {
+            let mut n: Vec<String> = p.store.colleagues().unwrap().into_iter().map(|c| c.name).collect();
+            n.sort();
+            n
+        };
+        assert_eq!(names(&sanne), ["Teamleider", "Veldwerker 0", "Veldwerker 1"]);
+        // A new member, and one who left: the phone follows at its next sync; administrators
+        // never appear (they do not walk).
+        let fatima = wijkverkenner_server::admin::add_member(
+            s,
+            &t.team.id,
+            "Fatima",
+            wijkverkenner_server::storage::Role::FieldWorker,
+            "Mitros",
+        )
+        .unwrap();
+        wijkverkenner_server::admin::add_member(
+            s,
+            &t.team.id,
+            "Beheer",
+            wijkverkenner_server::storage::Role::Admin,
+            "ICT",
+        )
+        .unwrap();
+        s.disable_member(&t.workers[1].id, wijkverkenner_server::admin::now_ms()).unwrap();
+        assert!(sanne.sync().unwrap().settings_taken);
+        assert_eq!(names(&sanne), ["Fatima", "Teamleider", "Veldwerker 0"]);
+        let colleague = sanne.store.colleagues().unwrap().into_iter().find(|c| c.id == fatima.id).unwrap();
+        assert_eq!(colleague.organisation, "Mitros");
+        // A walk with her along is the team's.
+        let walk = sanne
+            .store
+            .start_walk(NewWalk {
+                participants: vec![Participant::Member {
+                    member_id: colleague.id.parse().unwrap(),
+                    display_name: colleague.name.clone(),
+                    organisation: colleague.organisation.clone(),
+                }],
+                ..new_walk(0)
+            })
+            .unwrap();
+        assert_eq!(sanne.sync().unwrap().refused, 0);
+        let lead = Phone::enrol(&server, s, &t.lead);
+        lead.sync().unwrap();
+        assert_eq!(lead.store.walk(&walk.id).unwrap().details.participants.len(), 1);
     }
 }
