@@ -59,19 +59,8 @@ cp_main="$out/ffi:$cp_main"
     $(find android/wijkverkenner/src/test/kotlin -name '*.kt')
 [ -d "$out/test/nl/wijkverkenner/android" ] || { echo "kotlin: the tests did not compile" >&2; exit 1; }
 
-echo "== the Android app: R from its resources (aapt), every file type-checked against the framework jar"
-android_all=$(fetch org.robolectric android-all 14-robolectric-10818077)
-if ! command -v aapt >/dev/null 2>&1 || [ ! -f /usr/share/android-framework-res/framework-res.apk ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq aapt android-framework-res
-fi
-mkdir -p "$out/r" "$out/app"
-aapt package -f -m -J "$out/r" -M android/app/src/main/AndroidManifest.xml -S android/app/src/main/res \
-    -I /usr/share/android-framework-res/framework-res.apk
-[ -f "$out/r/nl/wijkverkenner/app/R.java" ] || { echo "android: aapt made no R class" >&2; exit 1; }
-"$kotlin/bin/kotlinc" -Werror -jvm-target 17 -cp "$android_all:$out/main:$cp_main" -d "$out/app" \
-    $(find android/app/src/main/kotlin -name '*.kt') "$out/r/nl/wijkverkenner/app/R.java"
-[ -f "$out/app/nl/wijkverkenner/app/MainActivity.class" ] || { echo "android: the app did not type-check" >&2; exit 1; }
-echo "android: $(find android/app/src/main/kotlin -name '*.kt' | wc -l) app files type-check against android-all 14"
+# The Android app itself (resources, compile against the framework, Robolectric) is
+# scripts/android-test.sh, which builds on what this script compiled.
 
 echo "== JUnit on the JVM against the real library"
 tests=$(cd "$out/test" && find . -name '*Test.class' | sed 's|^\./||; s|\.class$||; s|/|.|g' | sort)

@@ -25,10 +25,12 @@ log=$(mktemp)
 cargo test --workspace --release 2>&1 | tee "$log"
 echo "== Kotlin library and bindings on the JVM (scripts/kotlin-test.sh)"
 WV_SETUP_DONE=1 bash scripts/kotlin-test.sh 2>&1 | tee -a "$log"
+echo "== the Android app with Robolectric (scripts/android-test.sh)"
+WV_SETUP_DONE=1 bash scripts/android-test.sh 2>&1 | tee -a "$log"
 echo "== review pages in a browser (scripts/browser-test.sh)"
 WV_SETUP_DONE=1 bash scripts/browser-test.sh 2>&1 | tee -a "$log"
 # One closing line over every test binary, the JUnit run and the browser tests (cargo's last
 # line is the doc tests' alone).
-awk '/^test result:/ { p += $4; f += $6 } /^(kotlin|browser): [0-9]+ passed/ { p += $2; f += $4 }
+awk '/^test result:/ { p += $4; f += $6 } /^(kotlin|android|browser): [0-9]+ passed/ { p += $2; f += $4 }
      END { printf "%d passed, %d failed\n", p, f; if (p == 0 || f > 0) exit 1 }' "$log"
 rm -f "$log"

@@ -252,20 +252,37 @@ impl WijkStore {
         Ok(self.store()?.load_neighbourhoods(&buurten_geojson, wijken_geojson.as_deref())? as u32)
     }
 
-    /// The categories a new record may use, with Dutch and English labels.
+    /// The team's categories with Dutch and English labels — retired ones too (old records still
+    /// show their label); offer only those not `retired` for new records.
     pub fn categories(&self) -> Result<Vec<Category>> {
         let t = self.store()?.taxonomy();
-        Ok(core::CategoryKind::ALL
+        Ok(t.categories
             .iter()
-            .flat_map(|kind| t.active(*kind))
             .map(|c| Category {
                 kind: c.kind.into(),
                 code: c.code.clone(),
                 label_nl: c.nl.clone(),
                 label_en: c.en.clone(),
                 sensitive: c.sensitive,
+                retired: c.retired,
+                professional: c.professional,
             })
             .collect())
+    }
+
+    /// The team's buurten as GeoJSON (`code`, `name`, `wijk_code`, `wijk_name` per feature) for
+    /// the map; `None` before the team's boundaries arrived.
+    pub fn buurten_geojson(&self) -> Result<Option<String>> {
+        Ok(self.store()?.neighbourhoods()?.map(|n| n.to_geojson().to_string()))
+    }
+
+    /// The buurt a point lies in: its name (or code), for a record's "where".
+    pub fn buurt_name(&self, code: String) -> Result<Option<String>> {
+        Ok(self
+            .store()?
+            .neighbourhoods()?
+            .and_then(|n| n.places().find(|p| p.buurt_code == code).map(|p| p.buurt_name.clone()))
+            .filter(|n| !n.is_empty()))
     }
 
     pub fn start_walk(&self, walk: NewWalk) -> Result<Walk> {

@@ -155,6 +155,7 @@ mirror_enum!(WalkStatus => core::WalkStatus { Active, Ended, Submitted });
 mirror_enum!(MemberRole => core::MemberRole { FieldWorker, Lead });
 mirror_enum!(CategoryKind => core::CategoryKind { ObservationTheme, CounterpartRole, SignalCategory, ReferralTarget });
 mirror_enum!(SyncState => core::sync::SyncState { Idle, Failed, Revoked });
+mirror_enum!(SyncProblem => core::sync::SyncProblem { Unreachable, ServerBusy, NotAccepted, Refused, NotEnrolled, Storage, Other });
 mirror_enum!(Logic => core::Logic { Institutional, Situational, Instrumental, Cultural });
 
 /// A member of the team as this phone knows them: whom a walker can name as a colleague on a
@@ -500,6 +501,10 @@ pub struct Category {
     pub label_nl: String,
     pub label_en: String,
     pub sensitive: bool,
+    /// Kept for old records (their label), not offered for new ones.
+    pub retired: bool,
+    /// A counterpart role of professionals (street tactics).
+    pub professional: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
@@ -538,6 +543,8 @@ pub struct SyncStatus {
     pub last_attempt: Option<SystemTime>,
     /// Why the last sync failed, in words a field worker can act on.
     pub last_error: Option<String>,
+    /// The kind of that failure, for the screen to word in the walker's language.
+    pub problem: Option<SyncProblem>,
     pub failures: u32,
     /// Do not retry automatically before this (backoff); a manual sync may.
     pub next_attempt: Option<SystemTime>,
@@ -553,6 +560,7 @@ impl From<core::sync::SyncStatus> for SyncStatus {
             last_success: s.last_success_ms.map(to_time),
             last_attempt: s.last_attempt_ms.map(to_time),
             last_error: s.last_error,
+            problem: s.problem.map(Into::into),
             failures: s.failures,
             next_attempt: s.next_attempt_ms.map(to_time),
             unreadable: s.unreadable,

@@ -58,6 +58,40 @@ pub enum SyncState {
     Revoked,
 }
 
+/// Why a sync failed, as a kind a screen can word in any language (`last_error` is English).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncProblem {
+    /// No connection to the team server (no network, timeout, TLS).
+    Unreachable,
+    /// The server is busy or failing (5xx, 429): it will be tried again.
+    ServerBusy,
+    /// The server did not accept this phone's credential.
+    NotAccepted,
+    /// The server refused a request for another reason (often: update the app).
+    Refused,
+    /// This phone is not enrolled.
+    NotEnrolled,
+    /// The phone's own storage failed.
+    Storage,
+    /// Anything else.
+    Other,
+}
+
+impl SyncProblem {
+    fn of(e: &Error) -> Self {
+        match e {
+            Error::Transport(_) => Self::Unreachable,
+            Error::Server { status, .. } if *status >= 500 || *status == 429 => Self::ServerBusy,
+            Error::Server { status: 401 | 403, .. } => Self::NotAccepted,
+            Error::Server { .. } => Self::Refused,
+            Error::NotEnrolled | Error::NoIdentity => Self::NotEnrolled,
+            Error::Database(_) | Error::Io(_) | Error::Decode(_) => Self::Storage,
+            _ => Self::Other,
+        }
+    }
+}
+
 /// What the UI shows about sync.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncStatus {
@@ -69,6 +103,9 @@ pub struct SyncStatus {
     pub last_attempt_ms: Option<i64>,
     /// Why the last sync failed, in words a field worker can act on.
     pub last_error: Option<String>,
+    /// What kind of failure that was, for a shell that words it in the walker's language.
+    #[serde(default)]
+    pub problem: Option<SyncProblem>,
     /// Consecutive failures, for the backoff.
     pub failures: u32,
     /// Do not retry automatically before this time (backoff); a manual sync may.
@@ -242,6 +279,7 @@ impl Store {
                 status.state = SyncState::Idle;
                 status.last_success_ms = Some(now_ms());
                 status.last_error = None;
+                status.problem = None;
                 status.failures = 0;
                 status.next_attempt_ms = None;
                 status.unreadable += outcome.unreadable;
@@ -261,6 +299,7 @@ impl Store {
             Err(e) => {
                 status.state = SyncState::Failed;
                 status.last_error = Some(e.to_string());
+                status.problem = Some(SyncProblem::of(e));
                 status.failures = status.failures.saturating_add(1);
                 let exp = BACKOFF_BASE_MS.saturating_mul(1i64 << status.failures.min(20).saturating_sub(1));
                 // Spread retries of many phones: up to a fifth earlier, by device.

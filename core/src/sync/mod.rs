@@ -11,6 +11,6 @@ pub mod http;
 pub mod merge;
 pub mod wire;
 
-pub use engine::{HttpResponse, SyncOutcome, SyncState, SyncStatus, Transport, TransportError};
+pub use engine::{HttpResponse, SyncOutcome, SyncProblem, SyncState, SyncStatus, Transport, TransportError};
 pub use merge::merge;
 pub use wire::{Entity, EntityKind, PROTOCOL_VERSION};

@@ -41,3 +41,17 @@ class FixBatcher(private val settings: GpsFilterSettings = GpsFilterSettings()) 
         return out
     }
 }
+
+/**
+ * Where a note made now is: the last fix when it is good enough (recent and precise), else
+ * null — the capture screen then offers a pin on the map, or no location (indoors).
+ */
+fun usableFix(last: Fix?, now: Instant, maxAgeSeconds: Long = 120, maxAccuracyM: Double = 50.0): nl.wijkverkenner.ffi.Location? {
+    if (last == null || last.accuracyM > maxAccuracyM) return null
+    if (last.at.isBefore(now.minusSeconds(maxAgeSeconds)) || last.at.isAfter(now.plusSeconds(30))) return null
+    return nl.wijkverkenner.ffi.Location(last.lat, last.lon, last.accuracyM, last.at, last.source)
+}
+
+/** A pin the walker placed on the map (a corrected or indoor place). */
+fun pinned(lat: Double, lon: Double, at: Instant): nl.wijkverkenner.ffi.Location =
+    nl.wijkverkenner.ffi.Location(lat, lon, 0.0, at, LocationSource.MANUAL_PIN)

@@ -1,6 +1,7 @@
 package nl.wijkverkenner.android
 
 import java.time.Instant
+import nl.wijkverkenner.ffi.SyncProblem
 import nl.wijkverkenner.ffi.SyncState
 import nl.wijkverkenner.ffi.SyncStatus
 
@@ -18,53 +19,97 @@ data class SyncSettings(
     val lowBatteryPercent: Int = 15,
 )
 
-/** Whether to sync now, and why (the sync screen shows the reason). */
+/** What makes the phone consider a sync. */
+enum class Trigger {
+    /** The walker saved a note: send it while there is a connection. */
+    CAPTURE,
+    /** The connection came back after being gone. */
+    NETWORK_BACK,
+    /** The periodic background job, also after a reboot. */
+    PERIODIC,
+    /** The walker asked (the sync screen's button): no backoff, no battery rule. */
+    MANUAL,
+}
+
+/** Why the phone does not sync now (the screen says it in the walker's language). */
+enum class WaitReason { REVOKED, NO_NETWORK, WAIT_FOR_WIFI, LOW_BATTERY, BACKING_OFF, UP_TO_DATE }
+
+/** Whether to sync now, and why not. */
 sealed class SyncDecision {
     object Now : SyncDecision()
-    data class Wait(val reason: String, val until: Instant? = null) : SyncDecision()
+    data class Wait(val reason: WaitReason, val until: Instant? = null) : SyncDecision()
 }
 
 /**
- * When to sync — the shell's decision; how to sync is the core's. A manual sync (the user
- * pulls to refresh) ignores the backoff but not the absence of a network.
+ * When to sync — the shell's decision; how to sync is the core's. A note just saved is sent at
+ * once when there is a connection; a returning connection sends what waited; the periodic job
+ * keeps the phone's copy of the team fresh; the walker can always ask, except without network.
  */
 class SyncPolicy(private val settings: SyncSettings = SyncSettings()) {
-    fun decide(network: NetworkState, battery: BatteryState, status: SyncStatus?, now: Instant, manual: Boolean = false): SyncDecision {
-        if (status?.state == SyncState.REVOKED) return SyncDecision.Wait("Deze telefoon is uit het team verwijderd")
-        if (!network.connected) return SyncDecision.Wait("Geen verbinding")
-        if (settings.unmeteredOnly && !network.unmetered) return SyncDecision.Wait("Wacht op wifi (teaminstelling)")
+    fun decide(network: NetworkState, battery: BatteryState, status: SyncStatus?, now: Instant, trigger: Trigger): SyncDecision {
+        val manual = trigger == Trigger.MANUAL
+        if (status?.state == SyncState.REVOKED) return SyncDecision.Wait(WaitReason.REVOKED)
+        if (!network.connected) return SyncDecision.Wait(WaitReason.NO_NETWORK)
+        if (settings.unmeteredOnly && !network.unmetered) return SyncDecision.Wait(WaitReason.WAIT_FOR_WIFI)
         if (!battery.charging && battery.percent < settings.lowBatteryPercent && !manual) {
-            return SyncDecision.Wait("Batterij bijna leeg: synchroniseert tijdens het laden")
+            return SyncDecision.Wait(WaitReason.LOW_BATTERY)
         }
         val next = status?.nextAttempt
-        if (!manual && next != null && next.isAfter(now)) return SyncDecision.Wait("Nieuwe poging na een storing", next)
+        // A new note or a returning connection is a reason to try again before the backoff is over.
+        if (trigger == Trigger.PERIODIC && next != null && next.isAfter(now)) return SyncDecision.Wait(WaitReason.BACKING_OFF, next)
         val last = status?.lastSuccess
-        if (!manual && status != null && status.pending == 0uL && last != null && last.isAfter(now.minusSeconds(15 * 60))) {
-            return SyncDecision.Wait("Alles is al bijgewerkt", last.plusSeconds(15 * 60))
+        if (trigger == Trigger.PERIODIC && status != null && status.pending == 0uL && last != null && last.isAfter(now.minusSeconds(10 * 60))) {
+            return SyncDecision.Wait(WaitReason.UP_TO_DATE, last.plusSeconds(10 * 60))
         }
         return SyncDecision.Now
     }
+
+    /** The manual form of [decide] (kept for callers that only know "asked or not"). */
+    fun decide(network: NetworkState, battery: BatteryState, status: SyncStatus?, now: Instant, manual: Boolean = false): SyncDecision =
+        decide(network, battery, status, now, if (manual) Trigger.MANUAL else Trigger.PERIODIC)
 }
 
-/** What the sync status screen shows: lines in the walker's language, the reason first. */
-data class SyncScreenState(val headline: String, val lines: List<String>, val canSyncNow: Boolean) {
+/** The sync screen's headline, which the screen words in the walker's language. */
+enum class SyncHeadline { NEVER, REVOKED, FAILED, ALL_SENT, PENDING }
+
+/**
+ * What the sync status screen shows: the headline, why the last sync failed ([problem], which
+ * the screen words), how many changes the team kept its own way ([refused]), why the phone
+ * waits, and the core's own sentences as technical details (in English, the reason first).
+ */
+data class SyncScreenState(
+    val headline: SyncHeadline,
+    val pending: ULong,
+    val problem: SyncProblem?,
+    val refused: Int,
+    val details: List<String>,
+    val wait: WaitReason?,
+    val canSyncNow: Boolean,
+) {
     companion object {
         fun of(status: SyncStatus?, decision: SyncDecision): SyncScreenState {
-            if (status == null) return SyncScreenState("Nog niet gesynchroniseerd", emptyList(), decision is SyncDecision.Now)
+            val wait = (decision as? SyncDecision.Wait)?.reason
+            if (status == null) return SyncScreenState(SyncHeadline.NEVER, 0u, null, 0, emptyList(), wait, decision is SyncDecision.Now)
             val headline = when {
-                status.state == SyncState.REVOKED -> "Deze telefoon is uit het team verwijderd"
-                status.state == SyncState.FAILED -> "Synchroniseren lukte niet"
-                status.pending == 0uL -> "Alles is verstuurd"
-                else -> "${status.pending} wachten op verzending"
+                status.state == SyncState.REVOKED -> SyncHeadline.REVOKED
+                status.state == SyncState.FAILED -> SyncHeadline.FAILED
+                status.pending == 0uL -> SyncHeadline.ALL_SENT
+                else -> SyncHeadline.PENDING
             }
-            val lines = buildList {
+            val details = buildList {
                 status.lastError?.let { add(it) }
                 addAll(status.refused)
-                status.lastSuccess?.let { add("Laatst gelukt: $it") }
-                if (decision is SyncDecision.Wait) add(decision.reason)
-                if (status.unreadable > 0u) add("${status.unreadable} wijzigingen van het team vragen een nieuwere app")
             }
-            return SyncScreenState(headline, lines, status.state != SyncState.REVOKED)
+            val problem = if (status.state == SyncState.FAILED) status.problem ?: SyncProblem.OTHER else null
+            return SyncScreenState(
+                headline,
+                status.pending,
+                problem,
+                status.refused.size,
+                details,
+                wait,
+                status.state != SyncState.REVOKED && wait != WaitReason.NO_NETWORK,
+            )
         }
     }
 }

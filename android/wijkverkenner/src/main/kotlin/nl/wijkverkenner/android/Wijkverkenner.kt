@@ -11,6 +11,8 @@ import kotlinx.coroutines.withContext
 import nl.wijkverkenner.ffi.CancelToken
 import nl.wijkverkenner.ffi.Category
 import nl.wijkverkenner.ffi.CategoryKind
+import nl.wijkverkenner.ffi.Colleague
+import nl.wijkverkenner.ffi.Debrief
 import nl.wijkverkenner.ffi.Decision
 import nl.wijkverkenner.ffi.Fix
 import nl.wijkverkenner.ffi.FixReport
@@ -28,8 +30,10 @@ import nl.wijkverkenner.ffi.SyncListener
 import nl.wijkverkenner.ffi.SyncOutcome
 import nl.wijkverkenner.ffi.SyncStatus
 import nl.wijkverkenner.ffi.Walk
+import nl.wijkverkenner.ffi.WalkPage
 import nl.wijkverkenner.ffi.WalkReport
 import nl.wijkverkenner.ffi.WijkStore
+import nl.wijkverkenner.ffi.WvException
 
 /** A moment now, with the phone's current UTC offset. */
 fun momentNow(at: Instant = Instant.now()): Moment =
@@ -82,8 +86,24 @@ class Wijkverkenner private constructor(
     suspend fun loadNeighbourhoods(buurten: String, wijken: String?): Int =
         call { it.loadNeighbourhoods(buurten, wijken).toInt() }
 
-    /** The category picker's choices of one kind, labelled in Dutch or English. */
-    suspend fun categories(kind: CategoryKind): List<Category> = call { s -> s.categories().filter { it.kind == kind } }
+    /** The category picker's choices of one kind (those still offered), labelled in Dutch or English. */
+    suspend fun categories(kind: CategoryKind): List<Category> =
+        call { s -> s.categories().filter { it.kind == kind && !it.retired } }
+
+    /** The team's categories as the screens name them (retired ones too, for old records). */
+    suspend fun labels(english: Boolean = false): Labels = call { Labels(it.categories(), english) }
+
+    /** The team's members who walk: whom a walker can name on a walk. */
+    suspend fun colleagues(): List<Colleague> = call { it.colleagues() }
+
+    /** The team's buurten as GeoJSON for the map, once they arrived by sync. */
+    suspend fun buurtenGeoJson(): String? = call { it.buurtenGeojson() }
+
+    /** A buurt's name, or its code when the boundaries do not know it. */
+    suspend fun buurtName(code: String): String = call { it.buurtName(code) } ?: code
+
+    /** Starts the walk of a start screen (purpose, focus, colleagues and guests along). */
+    suspend fun startWalk(walk: NewWalk): Walk = call { it.startWalk(walk) }.also { _activeWalk.value = it }
 
     /** Starts a walk; [at] is when the walker pressed start (now, by default). */
     suspend fun startWalk(
@@ -106,6 +126,25 @@ class Wijkverkenner private constructor(
         call { it.endWalk(walkId, momentNow(at)) }.also { _activeWalk.value = null }
 
     suspend fun submitWalk(walkId: String): Walk = call { it.submitWalk(walkId) }
+
+    /** The walker's look back on a walk that ended: which logic dominated, and a note. */
+    suspend fun debrief(walkId: String, debrief: Debrief): Walk = call { it.debriefWalk(walkId, debrief) }
+
+    suspend fun walk(walkId: String): Walk = call { it.walk(walkId) }
+
+    /** The walks this phone holds, newest first (the author's and the team's). */
+    suspend fun recentWalks(limit: Int = 50, cursor: String? = null): WalkPage = call { it.recentWalks(limit.toUInt(), cursor) }
+
+    suspend fun record(recordId: String): Record = call { it.record(recordId) }
+
+    /**
+     * The lead's questions waiting for this member's answer, over the walks and notes this
+     * phone holds (the newest [walks] walks and [records] notes: older questions are rare and
+     * still reachable from their walk).
+     */
+    suspend fun openQuestions(walks: Int = 100, records: Int = 500): List<OpenQuestion> = call { s ->
+        openQuestions(s.identity(), s.recentWalks(walks.toUInt(), null).items, s.latestRecords(records.toUInt(), null).items)
+    }
 
     /** Metres walked so far, for the walk screen's live figure. */
     suspend fun distanceM(walkId: String): Double = call { it.walkDistanceM(walkId) }
@@ -172,11 +211,20 @@ class Wijkverkenner private constructor(
         val handle = job?.invokeOnCompletion { if (it != null) token.cancel() }
         try {
             store.sync(serverUrl, token)
+        } catch (e: WvException.Revoked) {
+            // The core wiped the store; the shell deletes the file and the key at once, from
+            // whichever sync path found out.
+            onRevoked?.invoke()
+            throw e
         } finally {
             handle?.dispose()
             token.close()
         }
     }
+
+    /** Called once a sync finds this phone revoked (its store already wiped by the core). */
+    @Volatile
+    var onRevoked: (() -> Unit)? = null
 
     suspend fun refreshSyncStatus(): SyncStatus = call { it.syncStatus() }.also { _syncStatus.value = it }
 

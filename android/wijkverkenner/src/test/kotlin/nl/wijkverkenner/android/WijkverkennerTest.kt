@@ -187,7 +187,11 @@ class WijkverkennerTest {
             val mine = a.timeline(walk.id).items.single { it.id == signal.id }
             assertEquals(SignalStatus.REFERRED, mine.review.status)
             assertEquals("Welke auto was het?", mine.review.question)
+            // The badge counts it, and not on the lead's phone (not the lead's note).
+            assertEquals(listOf(OpenQuestion(walk.id, signal.id, "Welke auto was het?")), a.openQuestions())
+            assertEquals(emptyList<OpenQuestion>(), lead.openQuestions())
             a.answer(signal.id, "Een grijze Audi")
+            assertEquals(emptyList<OpenQuestion>(), a.openQuestions())
             a.sync(url)
             lead.sync(url)
 
