@@ -208,7 +208,8 @@ fn write_walk(c: &Change, e: &Entity, pending: bool) -> Result<()> {
         "INSERT INTO walks (id, author_id, status, started_ms, started_offset_s, ended_ms, ended_offset_s, details, pauses,
              summary, buurten, hlc, field_clocks, reviewed_ms, review, pending, debrief)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
-         ON CONFLICT (id) DO UPDATE SET status = excluded.status, ended_ms = excluded.ended_ms,
+         ON CONFLICT (id) DO UPDATE SET started_ms = excluded.started_ms, started_offset_s = excluded.started_offset_s,
+             status = excluded.status, ended_ms = excluded.ended_ms,
              ended_offset_s = excluded.ended_offset_s, details = excluded.details, pauses = excluded.pauses,
              summary = excluded.summary, buurten = excluded.buurten, hlc = excluded.hlc,
              field_clocks = excluded.field_clocks, reviewed_ms = excluded.reviewed_ms, review = excluded.review,
@@ -241,7 +242,8 @@ fn write_walk(c: &Change, e: &Entity, pending: bool) -> Result<()> {
 }
 
 /// A placeholder for a walk whose records arrived before it: replaced, not merged, when the
-/// walk itself arrives (its clock is `ZERO`).
+/// walk itself arrives (its clock is `ZERO`) — its start too, which here is only the first
+/// record's time (`write_walk` overwrites it: a real walk's start never changes).
 fn ensure_walk(c: &Change, e: &Entity) -> Result<()> {
     if let Some(w) = &e.walk_id {
         c.tx.prepare_cached(

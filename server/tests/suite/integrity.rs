@@ -743,3 +743,29 @@ fn a_walks_debrief_is_its_authors_after_the_end_until_the_review() {
     assert!(old.text.contains(&walk.id.to_string()) && !old.text.contains("debrief"));
     s.honest_phones_still_work();
 }
+
+/// A lead's phone that pulls a walk's notes before the walk (the walk changed last: ended,
+/// submitted) keeps the walk's own start, not the first note's; its question about the walk is
+/// then taken by the server and reaches the walker. (Found by the app's Robolectric walk: every
+/// such question was refused as an identity conflict.)
+#[test]
+fn a_walk_pulled_after_its_notes_keeps_its_start_and_takes_a_leads_question() {
+    let s = setup();
+    let walk = s.sanne.store.start_walk(new_walk(0)).unwrap();
+    s.sanne
+        .store
+        .add_record(NewRecord { walk_id: walk.id, body: observation("eerst"), created: at(5), location: None })
+        .unwrap();
+    s.sanne.sync().unwrap();
+    s.sanne.store.end_walk(&walk.id, at(30)).unwrap();
+    s.sanne.store.submit_walk(&walk.id).unwrap();
+    s.sanne.sync().unwrap();
+    s.lead.sync().unwrap();
+    assert_eq!(s.lead.store.walk(&walk.id).unwrap().started, walk.started);
+    s.lead.store.review_walk(&walk.id, Some("Waarom die route?".into()), false).unwrap();
+    let out = s.lead.sync().unwrap();
+    assert_eq!(out.refused, 0, "{:?}", s.lead.store.sync_status().unwrap().refused);
+    s.sanne.sync().unwrap();
+    assert_eq!(s.sanne.store.walk(&walk.id).unwrap().review.question.as_deref(), Some("Waarom die route?"));
+    s.honest_phones_still_work();
+}

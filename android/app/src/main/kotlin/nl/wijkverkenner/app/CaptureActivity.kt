@@ -212,6 +212,9 @@ class CaptureActivity : Activity() {
                     problems.text = getString(R.string.no_walk)
                     return@work
                 }
+                // The route so far first: a note without a place of its own gets the walk's
+                // last good fix, which must be the latest one.
+                app.flushFixes()
                 store.capture(walk.id, form.body(), location)
             } else {
                 store.edit(record.id, form.body(), if (locationChanged) location else null)

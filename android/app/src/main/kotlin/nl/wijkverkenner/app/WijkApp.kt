@@ -49,6 +49,11 @@ object MainDispatcher : CoroutineDispatcher() {
  * learnt it: the store's rows (the core), then its file and its key.
  */
 open class WijkApp : Application() {
+    companion object {
+        /** A fix this precise or better is where a note made now is. */
+        const val PRECISE_M = 50.0
+    }
+
     /** Screens launch their work here; it outlives activities, as syncs and captures must. */
     val scope = CoroutineScope(SupervisorJob() + MainDispatcher)
 
@@ -62,7 +67,10 @@ open class WijkApp : Application() {
     /** The fixes of the walk under way, batched for the core; flushed when the walk pauses or ends. */
     val fixes = FixBatcher()
 
-    /** The newest fix of the location service: where a note made now is (when good enough). */
+    /**
+     * The newest precise fix of the location service (a vague reading does not replace it):
+     * where a note made now is, while it is recent.
+     */
     @Volatile
     var lastFix: Fix? = null
         private set
@@ -78,6 +86,9 @@ open class WijkApp : Application() {
     private val policy = SyncPolicy()
     @Volatile
     private var syncing: Job? = null
+
+    @Volatile
+    private var again = false
 
     fun storeFile(): File = File(filesDir, "wijkverkenner.db")
 
@@ -161,25 +172,41 @@ open class WijkApp : Application() {
     }
 
     /**
-     * Syncs if the policy says so for [trigger]; one sync at a time (a second request while one
-     * runs is covered by it). Returns the sync's job, or null when it did not start.
+     * Syncs if the policy says so for [trigger]; one sync at a time. A request while one runs
+     * makes it run once more when it is done (what changed meanwhile goes too). Returns the
+     * sync's job (the running one, if any), or null when the phone is not enrolled.
      */
     fun requestSync(trigger: Trigger): Job? {
-        if (!enrolled || syncing?.isActive == true) return null
-        val job = scope.launch {
-            try {
-                val store = store()
-                val decision = policy.decide(network(), battery(), store.refreshSyncStatus(), Instant.now(), trigger)
-                if (decision is SyncDecision.Now) store.sync(serverUrl)
-            } catch (e: WvException) {
-                // Recorded in the sync status (and a revocation has wiped the phone already).
-            } catch (e: java.security.GeneralSecurityException) {
-                // The key cannot be used while the phone is locked (after a reboot): next time.
-                Log.i("wijkverkenner", "sync waits for the phone to be unlocked")
+        if (!enrolled) return null
+        synchronized(this) {
+            syncing?.takeIf { it.isActive }?.let {
+                again = true
+                return it
             }
+            val job = scope.launch {
+                var next = trigger
+                do {
+                    again = false
+                    syncOnce(next)
+                    next = Trigger.CAPTURE
+                } while (again && enrolled)
+            }
+            syncing = job
+            return job
         }
-        syncing = job
-        return job
+    }
+
+    private suspend fun syncOnce(trigger: Trigger) {
+        try {
+            val store = store()
+            val decision = policy.decide(network(), battery(), store.refreshSyncStatus(), Instant.now(), trigger)
+            if (decision is SyncDecision.Now) store.sync(serverUrl)
+        } catch (e: WvException) {
+            // Recorded in the sync status (and a revocation has wiped the phone already).
+        } catch (e: java.security.GeneralSecurityException) {
+            // The key cannot be used while the phone is locked (after a reboot): next time.
+            Log.i("wijkverkenner", "sync waits for the phone to be unlocked")
+        }
     }
 
     /** Starts recording the route (the location service), when the walker allowed the location. */
@@ -193,7 +220,7 @@ open class WijkApp : Application() {
 
     /** A fix from the location service: kept as the last one, batched, handed on when a batch is full. */
     fun fix(fix: Fix) {
-        lastFix = fix
+        if (fix.accuracyM <= PRECISE_M) lastFix = fix
         val batch = synchronized(fixes) { fixes.add(fix.at, fix.lat, fix.lon, fix.accuracyM, fix.source) } ?: return
         scope.launch {
             try {

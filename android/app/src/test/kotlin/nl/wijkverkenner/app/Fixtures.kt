@@ -132,6 +132,14 @@ fun online() {
     shadowOf(caps).addCapability(NetworkCapabilities.NET_CAPABILITY_INTERNET)
     shadowOf(caps).addCapability(NetworkCapabilities.NET_CAPABILITY_NOT_METERED)
     shadowOf(cm).setNetworkCapabilities(cm.activeNetwork, caps)
+    for (callback in shadowOf(cm).networkCallbacks) callback.onAvailable(cm.activeNetwork!!)
+}
+
+/** The connection is gone. */
+fun offline() {
+    val cm = app.getSystemService(ConnectivityManager::class.java)
+    shadowOf(cm).setNetworkCapabilities(cm.activeNetwork, ShadowNetworkCapabilities.newInstance())
+    for (callback in shadowOf(cm).networkCallbacks) callback.onLost(cm.activeNetwork!!)
 }
 
 fun secureLockScreen(secure: Boolean = true) {
@@ -144,10 +152,12 @@ fun Activity.text(id: Int): String = view<TextView>(id).text.toString()
 
 fun Activity.type(id: Int, text: String) = view<EditText>(id).setText(text)
 
+/** Taps a button once it shows (a screen renders its state a moment after it opens). */
 fun Activity.tap(id: Int) {
-    val b = view<View>(id)
-    check(b.visibility == View.VISIBLE && b.isEnabled) { "${resources.getResourceEntryName(id)} cannot be tapped" }
-    b.performClick()
+    waitUntil("${resources.getResourceEntryName(id)} can be tapped", 5_000) {
+        findViewById<View>(id)?.let { it.visibility == View.VISIBLE && it.isEnabled } == true
+    }
+    view<View>(id).performClick()
     shadowOf(Looper.getMainLooper()).idle()
 }
 
@@ -162,3 +172,8 @@ fun Activity.pick(id: Int, tag: Any) {
 }
 
 fun Activity.button(id: Int): Button = view(id)
+
+/** Ticks a yes/no check box. */
+fun Activity.tick(id: Int) {
+    view<CheckBox>(id).isChecked = true
+}

@@ -119,6 +119,7 @@ data class RecordView(
     val what: String,
     val kind: Kind,
     val at: Instant,
+    /** The note has a place of its own (a fix or a pin), not the walk's last one. */
     val located: Boolean,
     val status: SignalStatus?,
     val referral: String?,
@@ -142,7 +143,7 @@ data class RecordView(
                 labels.what(record),
                 record.body.kind(),
                 record.created.at,
-                record.location !is RecordLocation.Unknown,
+                record.location is RecordLocation.Fix,
                 record.review.status,
                 record.review.referral?.let { labels.of(it) },
                 record.review.question,

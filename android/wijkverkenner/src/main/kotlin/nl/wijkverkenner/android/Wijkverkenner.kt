@@ -228,7 +228,11 @@ class Wijkverkenner private constructor(
 
     suspend fun refreshSyncStatus(): SyncStatus = call { it.syncStatus() }.also { _syncStatus.value = it }
 
+    private val closed = java.util.concurrent.atomic.AtomicBoolean(false)
+
+    /** Closes the store; a second close does nothing. */
     override fun close() {
+        if (!closed.compareAndSet(false, true)) return
         store.closeStore()
         store.close()
     }
