@@ -16,6 +16,7 @@ import nl.wijkverkenner.android.StatusLine
 import nl.wijkverkenner.android.WalkAction
 import nl.wijkverkenner.android.WalkScreenState
 import nl.wijkverkenner.android.durationText
+import nl.wijkverkenner.ffi.WvException
 
 /**
  * The walk screen: online or not, what waits, the last sync; the walk under way (time, distance,
@@ -68,14 +69,18 @@ class MainActivity : Activity() {
             var tick = 0
             // Re-render every second while the screen shows: the walk's time moves on its own.
             while (true) {
-                if (app.wiped.value != wipes) {
+                if (app.wiped.value != wipes || !app.enrolled) {
                     startActivity(Intent(this@MainActivity, EnrolActivity::class.java))
                     finish()
                     return@work
                 }
-                render(store.activeWalk.value?.let { it to store.distanceM(it.id) }, store.syncStatus.value)
-                // The questions badge less often: it reads the walks and notes.
-                if (tick++ % 15 == 0) badge(store.openQuestions().size)
+                try {
+                    render(store.activeWalk.value?.let { it to store.distanceM(it.id) }, store.syncStatus.value)
+                    // The questions badge less often: it reads the walks and notes.
+                    if (tick++ % 15 == 0) badge(store.openQuestions().size)
+                } catch (e: WvException.Closed) {
+                    // Wiped meanwhile: the next round goes to enrolment.
+                }
                 delay(1_000)
             }
         }

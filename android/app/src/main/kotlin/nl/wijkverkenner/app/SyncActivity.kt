@@ -42,6 +42,8 @@ class SyncActivity : Activity() {
 
     private suspend fun render() {
         val app = wijk
+        // A revoked phone was wiped: nothing to show, and no store to open again.
+        if (!app.enrolled) return finish()
         val status = app.store().refreshSyncStatus()
         val s = SyncScreenState.of(status, SyncPolicy().decide(app.network(), app.battery(), status, Instant.now(), Trigger.MANUAL))
         state.text = buildList {

@@ -259,6 +259,12 @@ open class WijkApp : Application() {
         synchronized(fixes) { fixes.flush() }
         lastFix = null
         _wiped.value += 1
+        // Every screen closes (they may show the team's notes); enrolment is what is left.
+        Handler(Looper.getMainLooper()).post {
+            startActivity(
+                Intent(this, EnrolActivity::class.java).addFlags(Intent.FLAG_ACTIVITY_NEW_TASK or Intent.FLAG_ACTIVITY_CLEAR_TASK),
+            )
+        }
     }
 
     override fun onTerminate() {

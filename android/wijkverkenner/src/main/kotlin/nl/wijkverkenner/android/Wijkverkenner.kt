@@ -51,6 +51,7 @@ class Wijkverkenner private constructor(
     private val store: WijkStore,
     private val io: CoroutineDispatcher,
 ) : AutoCloseable {
+    private val closed = java.util.concurrent.atomic.AtomicBoolean(false)
     private val _activeWalk = MutableStateFlow<Walk?>(null)
     private val _syncStatus = MutableStateFlow<SyncStatus?>(null)
 
@@ -76,7 +77,19 @@ class Wijkverkenner private constructor(
             }
     }
 
-    private suspend fun <T> call(block: (WijkStore) -> T): T = withContext(io) { block(store) }
+    /**
+     * One core call off the main thread. A call on a store closed meanwhile (a revoked phone,
+     * wiped while a screen still asked) is a [WvException.Closed] like any other refusal, not
+     * an unchecked exception that would end the app.
+     */
+    private suspend fun <T> call(block: (WijkStore) -> T): T = withContext(io) {
+        if (closed.get()) throw WvException.Closed("the store is closed")
+        try {
+            block(store)
+        } catch (e: IllegalStateException) {
+            if (closed.get()) throw WvException.Closed("the store is closed") else throw e
+        }
+    }
 
     suspend fun identity(): Identity? = call { it.identity() }
 
@@ -227,8 +240,6 @@ class Wijkverkenner private constructor(
     var onRevoked: (() -> Unit)? = null
 
     suspend fun refreshSyncStatus(): SyncStatus = call { it.syncStatus() }.also { _syncStatus.value = it }
-
-    private val closed = java.util.concurrent.atomic.AtomicBoolean(false)
 
     /** Closes the store; a second close does nothing. */
     override fun close() {
