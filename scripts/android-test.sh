@@ -28,18 +28,19 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 robo="$tools/robolectric"
-# The tests run on Android 14 (SDK 34); Robolectric reads the app's resources with the newest
-# framework it knows (SDK 35), so both instrumented jars are needed.
-sdk_jar="android-all-instrumented-14-robolectric-10818077-i7.jar"
-sdk_newest="android-all-instrumented-15-robolectric-12650502-i7.jar"
-if [ ! -f "$robo/jars/.complete" ] || [ ! -f "$robo/sdk/$sdk_jar" ] || [ ! -f "$robo/sdk/$sdk_newest" ]; then
-    echo "android: fetching Robolectric 4.14.1, osmdroid 6.1.20 and the Android 14 framework from Maven Central" >&2
+# The tests run on Android 14 (SDK 34), one on Android 8 (SDK 26, the app's minimum);
+# Robolectric reads the app's resources with the newest framework it knows (SDK 35).
+sdks=(14-robolectric-10818077-i7 8.0.0_r4-robolectric-r1-i7 15-robolectric-12650502-i7)
+have_sdks=1
+for v in "${sdks[@]}"; do [ -f "$robo/sdk/android-all-instrumented-$v.jar" ] || have_sdks=0; done
+if [ ! -f "$robo/jars/.complete" ] || [ "$have_sdks" = 0 ]; then
+    echo "android: fetching Robolectric 4.14.1, osmdroid 6.1.20 and the Android 8, 14 and 15 frameworks from Maven Central" >&2
     rm -rf "$robo" && mkdir -p "$robo/jars" "$robo/sdk"
     mvn -q -B -Dstyle.color=never -f android/robolectric/pom.xml dependency:copy-dependencies -DoutputDirectory="$robo/jars"
-    mvn -q -B -Dstyle.color=never -f android/robolectric/pom.xml dependency:copy \
-        -Dartifact=org.robolectric:android-all-instrumented:14-robolectric-10818077-i7 -DoutputDirectory="$robo/sdk"
-    mvn -q -B -Dstyle.color=never -f android/robolectric/pom.xml dependency:copy \
-        -Dartifact=org.robolectric:android-all-instrumented:15-robolectric-12650502-i7 -DoutputDirectory="$robo/sdk"
+    for v in "${sdks[@]}"; do
+        mvn -q -B -Dstyle.color=never -f android/robolectric/pom.xml dependency:copy \
+            -Dartifact="org.robolectric:android-all-instrumented:$v" -DoutputDirectory="$robo/sdk"
+    done
     mvn -q -B -Dstyle.color=never -f android/robolectric/pom.xml dependency:copy \
         -Dartifact=org.robolectric:android-all:14-robolectric-10818077 -DoutputDirectory="$robo/jars-compile"
     # An aar is a zip: its classes, and (osmdroid) resources the app links with.
@@ -52,8 +53,8 @@ if [ ! -f "$robo/jars/.complete" ] || [ ! -f "$robo/sdk/$sdk_jar" ] || [ ! -f "$
     done
     touch "$robo/jars/.complete"
 fi
-for j in "$sdk_jar" "$sdk_newest"; do
-    [ -f "$robo/sdk/$j" ] || { echo "android: the instrumented framework jar $j is missing" >&2; exit 1; }
+for v in "${sdks[@]}"; do
+    [ -f "$robo/sdk/android-all-instrumented-$v.jar" ] || { echo "android: the instrumented framework $v is missing" >&2; exit 1; }
 done
 android_all=$(ls "$robo"/jars-compile/android-all-*.jar)
 osm_res=$(ls -d "$robo"/aar/osmdroid-android-*/res)

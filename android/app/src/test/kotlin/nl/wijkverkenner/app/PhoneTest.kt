@@ -240,3 +240,21 @@ class PhoneTest {
         assertFalse(shadowOf(service).isStoppedBySelf)
     }
 }
+
+/** The oldest Android the app supports (API 26): the foreground service's two-argument start. */
+@RunWith(RobolectricTestRunner::class)
+@Config(sdk = [26], application = TestApp::class, qualifiers = "nl")
+class OldestAndroidTest {
+    @Test
+    fun theLocationServiceStartsOnAndroid8() {
+        shadowOf(app).grantPermissions(Manifest.permission.ACCESS_FINE_LOCATION)
+        val service = Robolectric.buildService(WalkLocationService::class.java).create().startCommand(0, 1).get()
+        assertNotNull(shadowOf(service).lastForegroundNotification)
+        assertFalse(shadowOf(service).isStoppedBySelf)
+        // The walk screen renders on it too (framework calls of later APIs would throw here).
+        val main = Robolectric.buildActivity(MainActivity::class.java).setup().get()
+        assertTrue("not enrolled: to enrolment", main.isFinishing)
+        val enrol = Robolectric.buildActivity(EnrolActivity::class.java).setup().get()
+        assertEquals(enrol.getString(R.string.enrol_title), enrol.title)
+    }
+}
