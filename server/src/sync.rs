@@ -532,8 +532,14 @@ fn append_log(result: &mut Entity, history: &[HistoryEntry], name: &str) -> Resu
     if log.len() > MAX_LOG_STEPS {
         log.drain(..log.len() - MAX_LOG_STEPS);
     }
+    // A new log needs a clock later than the log it replaces, or a phone holding that log
+    // keeps it (one clock names one value): the steps of a lead's change made before the
+    // author's answer arrived would never reach the author.
+    let before = result.clock("review_log");
     let clock = result.max_clock().max(result.hlc);
+    let clock = if clock > before { clock } else { before.tick(0, before.node) };
     result.clocks.insert("review_log".into(), clock);
+    result.hlc = result.hlc.max(clock);
     loop {
         result.fields.insert("review_log".into(), serde_json::to_value(&log)?);
         if log.is_empty() || serde_json::to_vec(result)?.len() <= MAX_ENTITY_BYTES {

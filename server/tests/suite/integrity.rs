@@ -769,3 +769,40 @@ fn a_walk_pulled_after_its_notes_keeps_its_start_and_takes_a_leads_question() {
     assert_eq!(s.sanne.store.walk(&walk.id).unwrap().review.question.as_deref(), Some("Waarom die route?"));
     s.honest_phones_still_work();
 }
+
+/// Found by the convergence test: a lead refers a signal with a question and, before the
+/// author's answer arrives, closes it with a new one. The server logged the closing under the
+/// clock the log already had (the answer's), so the author's phone kept the older log and never
+/// saw that the signal was closed, nor by whom.
+#[test]
+fn a_leads_steps_made_before_the_answer_arrived_reach_the_author() {
+    let s = setup();
+    let (_, _, sig) = s.sanne_walks("sig.other");
+    let refer = Review {
+        status: Some(SignalStatus::Referred),
+        referral: Some("ref.care".into()),
+        question: Some("Wie woont er?".into()),
+        ..Default::default()
+    };
+    s.lead.store.review_record(&sig.id, refer).unwrap();
+    s.lead.sync().unwrap();
+    let close =
+        Review { status: Some(SignalStatus::Closed), question: Some("Nog iets gezien?".into()), ..Default::default() };
+    s.lead.store.review_record(&sig.id, close).unwrap();
+    s.sanne.sync().unwrap();
+    s.sanne.store.answer_review(&sig.id, "Een gezin").unwrap();
+    // The author's answer reaches the server first, then the lead's closing.
+    s.sanne.sync().unwrap();
+    s.lead.sync().unwrap();
+    s.everyone_syncs();
+
+    let log = s.lead.store.record(&sig.id).unwrap().review.log;
+    let steps: Vec<(&str, &str)> = log.iter().map(|l| (l.field.as_str(), l.value.as_str())).collect();
+    assert!(steps.contains(&("review_status", "closed")), "{steps:?}");
+    for p in [&s.sanne, &s.joost] {
+        let r = p.store.record(&sig.id).unwrap();
+        assert_eq!(r.review.log, log);
+        assert_eq!(r.review.status, Some(SignalStatus::Closed));
+    }
+    s.honest_phones_still_work();
+}
