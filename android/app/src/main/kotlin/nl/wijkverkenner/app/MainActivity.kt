@@ -16,6 +16,7 @@ import nl.wijkverkenner.android.StatusLine
 import nl.wijkverkenner.android.WalkAction
 import nl.wijkverkenner.android.WalkScreenState
 import nl.wijkverkenner.android.durationText
+import nl.wijkverkenner.android.usableFix
 import nl.wijkverkenner.ffi.WvException
 
 /**
@@ -109,7 +110,14 @@ class MainActivity : Activity() {
             } else {
                 ""
             }
-            "${durationText(state.elapsed, english)} · ${state.distanceText}$paused$route"
+            // Walking with the location allowed but no precise fix lately: a note gets no place
+            // of its own, and the walker should know before noting.
+            val gps = if (route.isEmpty() && !state.paused && usableFix(app.lastFix, Instant.now()) == null) {
+                " · " + getString(R.string.walk_gps_searching)
+            } else {
+                ""
+            }
+            "${durationText(state.elapsed, english)} · ${state.distanceText}$paused$route$gps"
         } else {
             getString(R.string.no_walk)
         }
