@@ -21,8 +21,8 @@ need=()
 command -v mvn >/dev/null 2>&1 || need+=(maven)
 command -v aapt2 >/dev/null 2>&1 || need+=(aapt)
 command -v javac >/dev/null 2>&1 || need+=(default-jdk-headless)
-[ -f /usr/share/android-framework-res/framework-res.apk ] || need+=(android-framework-res)
 command -v unzip >/dev/null 2>&1 || need+=(unzip)
+command -v zip >/dev/null 2>&1 || need+=(zip)
 if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
 fi
@@ -66,9 +66,14 @@ echo "== android: resources (aapt2, with osmdroid's), the app compiled against a
 # The manifest as the Gradle build would merge it: minSdk and targetSdk from build.gradle.kts.
 sed 's|<application|<uses-sdk android:minSdkVersion="26" android:targetSdkVersion="35" />\n    <application|' \
     android/app/src/main/AndroidManifest.xml > "$out/AndroidManifest.xml"
+# The framework's resources to link against: Android 14's, from the android-all jar (Debian's
+# framework-res.apk is too old to know attributes such as android:dataExtractionRules).
+mkdir -p "$out/framework"
+unzip -q -o "$android_all" AndroidManifest.xml resources.arsc -d "$out/framework"
+(cd "$out/framework" && zip -q -0 framework-res.apk AndroidManifest.xml resources.arsc)
 aapt2 compile --dir android/app/src/main/res -o "$out/res/app.zip"
 aapt2 compile --dir "$osm_res" -o "$out/res/osmdroid.zip"
-aapt2 link -o "$out/app.ap_" -I /usr/share/android-framework-res/framework-res.apk \
+aapt2 link -o "$out/app.ap_" -I "$out/framework/framework-res.apk" \
     --manifest "$out/AndroidManifest.xml" --java "$out/r" --extra-packages org.osmdroid.library \
     --auto-add-overlay -R "$out/res/osmdroid.zip" -R "$out/res/app.zip"
 [ -f "$out/r/nl/wijkverkenner/app/R.java" ] || { echo "android: aapt2 made no R class" >&2; exit 1; }

@@ -49,6 +49,12 @@ class CaptureActivity : Activity() {
     private lateinit var problems: TextView
     private lateinit var where: TextView
     private val read = mutableListOf<() -> Unit>()
+    /** A pin that came back before the form was built (the screen was made again meanwhile). */
+    private var pendingPin: Location? = null
+    /** The form as opened: Back asks before it throws changes away. */
+    private var opened: List<Any?>? = null
+    /** A save is under way: a second tap must not make a second note. */
+    private var saving = false
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
@@ -75,6 +81,8 @@ class CaptureActivity : Activity() {
                 location = usableFix(app.lastFix, Instant.now())
             }
             build()
+            opened = form.snapshot()
+            pendingPin?.let { pin(it) }
         }
     }
 
@@ -190,12 +198,36 @@ class CaptureActivity : Activity() {
         @Suppress("DEPRECATION")
         super.onActivityResult(requestCode, resultCode, data)
         if (requestCode != PIN_REQUEST || resultCode != RESULT_OK || data == null) return
-        location = pinned(data.getDoubleExtra(MapActivity.LAT, 0.0), data.getDoubleExtra(MapActivity.LON, 0.0), Instant.now())
+        val pin = pinned(data.getDoubleExtra(MapActivity.LAT, 0.0), data.getDoubleExtra(MapActivity.LON, 0.0), Instant.now())
+        if (::where.isInitialized) pin(pin) else pendingPin = pin
+    }
+
+    private fun pin(pin: Location) {
+        pendingPin = null
+        location = pin
         locationChanged = true
         showWhere()
     }
 
+    /** Back with something typed: asked first, a note is not lost by a slip of the thumb. */
+    @Deprecated("framework API; no AndroidX here")
+    override fun onBackPressed() {
+        val before = opened
+        read.forEach { it() }
+        if (before == null || (before == form.snapshot() && !locationChanged)) {
+            @Suppress("DEPRECATION")
+            super.onBackPressed()
+            return
+        }
+        AlertDialog.Builder(this)
+            .setMessage(R.string.capture_discard_confirm)
+            .setPositiveButton(R.string.capture_discard) { _, _ -> finish() }
+            .setNegativeButton(R.string.capture_keep_typing, null)
+            .show()
+    }
+
     private fun save() {
+        if (saving) return
         read.forEach { it() }
         val missing = form.problems()
         if (missing.isNotEmpty()) {
@@ -204,25 +236,34 @@ class CaptureActivity : Activity() {
             return
         }
         val app = wijk
+        saving = true
         work(app.scope, problems) {
-            val store = app.store()
-            val record = editing
-            if (record == null) {
-                val walk = store.activeWalk.value ?: run {
-                    problems.text = getString(R.string.no_walk)
-                    return@work
-                }
-                // The route so far first: a note without a place of its own gets the walk's
-                // last good fix, which must be the latest one.
-                app.flushFixes()
-                store.capture(walk.id, form.body(), location)
-            } else {
-                store.edit(record.id, form.body(), if (locationChanged) location else null)
+            try {
+                store(app)
+            } finally {
+                saving = false
             }
-            app.requestSync(Trigger.CAPTURE)
-            setResult(RESULT_OK)
-            finish()
         }
+    }
+
+    private suspend fun store(app: WijkApp) {
+        val store = app.store()
+        val record = editing
+        if (record == null) {
+            val walk = store.activeWalk.value ?: run {
+                problems.text = getString(R.string.no_walk)
+                return
+            }
+            // The route so far first: a note without a place of its own gets the walk's
+            // last good fix, which must be the latest one.
+            app.flushFixes()
+            store.capture(walk.id, form.body(), location)
+        } else {
+            store.edit(record.id, form.body(), if (locationChanged) location else null)
+        }
+        app.requestSync(Trigger.CAPTURE)
+        setResult(RESULT_OK)
+        finish()
     }
 
     private fun confirmDelete() {

@@ -44,25 +44,34 @@ class EndWalkActivity : Activity() {
         lateinit var cancel: View
         val confirm = col.button(getString(R.string.end_confirm), R.id.end_confirm) { button ->
             button.isEnabled = false
+            // A failure (shown under the question) leaves the button to try again.
             work(app.scope, problem) {
-                val store = app.store()
-                val walk = store.activeWalk.value
-                if (walk == null) {
-                    problem.text = getString(R.string.no_walk)
-                    return@work
+                try {
+                    end(app, question, button, cancel)
+                } finally {
+                    button.isEnabled = true
                 }
-                // The last batch of the route first: nothing of the walk may be lost at its end.
-                app.flushFixes()
-                stopService(Intent(this@EndWalkActivity, WalkLocationService::class.java))
-                app.flushFixes()
-                val ended = store.endWalk(walk.id)
-                for (v in listOf(question, button, cancel)) v.visibility = View.GONE
-                app.requestSync(Trigger.CAPTURE)
-                summary(ended)
             }
         }
         cancel = col.button(getString(R.string.cancel), R.id.end_cancel) { finish() }
         confirm.requestFocus()
+    }
+
+    private suspend fun end(app: WijkApp, question: View, button: View, cancel: View) {
+        val store = app.store()
+        val walk = store.activeWalk.value
+        if (walk == null) {
+            problem.text = getString(R.string.no_walk)
+            return
+        }
+        // The last batch of the route first: nothing of the walk may be lost at its end.
+        app.flushFixes()
+        stopService(Intent(this@EndWalkActivity, WalkLocationService::class.java))
+        app.flushFixes()
+        val ended = store.endWalk(walk.id)
+        for (v in listOf(question, button, cancel)) v.visibility = View.GONE
+        app.requestSync(Trigger.CAPTURE)
+        summary(ended)
     }
 
     private suspend fun summary(walk: Walk) {

@@ -67,6 +67,9 @@ class MainActivity : Activity() {
         watching = work(app.scope, status) {
             val store = app.store()
             store.refreshSyncStatus()
+            // A walk under way records its route: the service again after the system stopped it
+            // (a restart in the background may not start it; the walker opening the app does).
+            if (store.activeWalk.value?.paused == false) app.startRoute()
             var tick = 0
             // Re-render every second while the screen shows: the walk's time moves on its own.
             while (true) {
@@ -102,10 +105,10 @@ class MainActivity : Activity() {
             line.lastSuccess?.let { getString(R.string.last_sync, it) } ?: getString(R.string.sync_never),
             if (line.failing) getString(R.string.sync_failed) else null,
         ).joinToString(" · ")
-        val state = WalkScreenState.of(walk?.first, Instant.now(), walk?.second)
+        val state = WalkScreenState.of(walk?.first, Instant.now(), walk?.second, Words.english(this))
         walkLine.text = if (state.walking) {
             val paused = if (state.paused) " · " + getString(R.string.walk_paused) else ""
-            val route = if (checkSelfPermission(Manifest.permission.ACCESS_FINE_LOCATION) != PackageManager.PERMISSION_GRANTED) {
+            val route = if (!app.locationAllowed()) {
                 " · " + getString(R.string.walk_no_route)
             } else {
                 ""

@@ -37,8 +37,9 @@ class RecordActivity : Activity() {
         refresh()
     }
 
-    /** Shown afresh after an edit, an answer or a sync. */
+    /** Shown afresh after an edit, an answer or a sync; an answer being typed is kept. */
     private fun refresh() {
+        val draft = col.findViewById<android.widget.EditText>(R.id.question_answer)?.text?.toString()
         while (col.childCount > 2) col.removeViewAt(2)
         val app = wijk
         val id = intent.getStringExtra(RECORD) ?: return finish()
@@ -48,6 +49,7 @@ class RecordActivity : Activity() {
             val record = store.record(id)
             val buurt = record.buurt?.let { store.buurtName(it) }
             show(record, RecordView.of(record, store.identity(), labels), labels, buurt)
+            if (!draft.isNullOrEmpty()) col.findViewById<android.widget.EditText>(R.id.question_answer)?.setText(draft)
         }
     }
 
@@ -97,6 +99,7 @@ class RecordActivity : Activity() {
             val app = wijk
             work(app.scope, problem) {
                 send(text)
+                field.setText("")
                 app.requestSync(Trigger.CAPTURE)
                 refresh()
             }

@@ -33,6 +33,9 @@ class StartWalkActivity : Activity() {
     private lateinit var colleagues: LinearLayout
     private lateinit var guestsLine: TextView
     private lateinit var explanation: TextView
+    private lateinit var startButton: android.widget.Button
+    /** The walker has read why the location is asked for; the next tap asks the system. */
+    private var explained = false
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
@@ -62,7 +65,7 @@ class StartWalkActivity : Activity() {
         }
         guestsLine = col.text(16f, "", R.id.guest_list)
         explanation = col.text(16f, "", R.id.permission_text)
-        col.button(getString(R.string.walk_start), R.id.start_button) { askAndStart() }
+        startButton = col.button(getString(R.string.walk_start), R.id.start_button) { askAndStart() }
         work(app.scope) {
             val store = app.store()
             val labels = store.labels(Words.english(this@StartWalkActivity))
@@ -90,8 +93,11 @@ class StartWalkActivity : Activity() {
 
     /** What the walker needs to allow: the location, and on Android 13+ the notification. */
     private fun missing(): List<String> = buildList {
-        if (checkSelfPermission(Manifest.permission.ACCESS_FINE_LOCATION) != PackageManager.PERMISSION_GRANTED) {
+        if (!wijk.locationAllowed()) {
+            // Both: Android 12+ then lets the walker choose precise or approximate (asked for
+            // the precise one alone, some versions ask nothing).
             add(Manifest.permission.ACCESS_FINE_LOCATION)
+            add(Manifest.permission.ACCESS_COARSE_LOCATION)
         }
         if (Build.VERSION.SDK_INT >= 33 && checkSelfPermission(Manifest.permission.POST_NOTIFICATIONS) != PackageManager.PERMISSION_GRANTED) {
             add(Manifest.permission.POST_NOTIFICATIONS)
@@ -104,18 +110,28 @@ class StartWalkActivity : Activity() {
             start(withRoute = true)
             return
         }
-        // Say why first; the system's question follows.
-        explanation.text = getString(R.string.permission_why)
+        // Say why first, and let it be read: the system's question covers the screen, so it
+        // follows the walker's next tap.
+        if (!explained) {
+            explained = true
+            explanation.text = getString(R.string.permission_why)
+            startButton.text = getString(R.string.permission_continue)
+            return
+        }
         requestPermissions(need.toTypedArray(), PERMISSIONS_REQUEST)
     }
 
     override fun onRequestPermissionsResult(requestCode: Int, permissions: Array<out String>, grantResults: IntArray) {
         super.onRequestPermissionsResult(requestCode, permissions, grantResults)
         if (requestCode != PERMISSIONS_REQUEST) return
-        val location = checkSelfPermission(Manifest.permission.ACCESS_FINE_LOCATION) == PackageManager.PERMISSION_GRANTED
+        val location = wijk.locationAllowed()
         // Without the location the walk starts all the same, without a route; the walker is told
-        // (here, and on the walk screen) and can allow it later in the phone's settings.
-        if (!location) Toast.makeText(this, R.string.permission_denied, Toast.LENGTH_LONG).show()
+        // (here, and on the walk screen) and can allow it later in the phone's settings. With an
+        // approximate one only, the route is vague and notes get no place of their own.
+        when {
+            !location -> Toast.makeText(this, R.string.permission_denied, Toast.LENGTH_LONG).show()
+            !wijk.preciseLocationAllowed() -> Toast.makeText(this, R.string.permission_approximate, Toast.LENGTH_LONG).show()
+        }
         start(withRoute = location)
     }
 

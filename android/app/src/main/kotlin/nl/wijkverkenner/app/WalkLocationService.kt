@@ -15,6 +15,7 @@ import android.location.LocationManager
 import android.os.Build
 import android.os.IBinder
 import android.os.Looper
+import android.util.Log
 import java.time.Instant
 import nl.wijkverkenner.android.GpsFilterSettings
 import nl.wijkverkenner.ffi.Fix
@@ -32,7 +33,7 @@ class WalkLocationService : Service(), LocationListener {
     override fun onBind(intent: Intent?): IBinder? = null
 
     override fun onStartCommand(intent: Intent?, flags: Int, startId: Int): Int {
-        if (checkSelfPermission(Manifest.permission.ACCESS_FINE_LOCATION) != PackageManager.PERMISSION_GRANTED) {
+        if (!wijk.locationAllowed()) {
             // Starting a location foreground service without the permission throws on Android 14.
             stopSelf()
             return START_NOT_STICKY
@@ -52,15 +53,27 @@ class WalkLocationService : Service(), LocationListener {
             .setVisibility(Notification.VISIBILITY_PUBLIC)
             .build()
         // The three-argument form (with the type) exists from API 29; it is required from 34.
-        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.Q) {
-            startForeground(NOTIFICATION, notification, ServiceInfo.FOREGROUND_SERVICE_TYPE_LOCATION)
-        } else {
-            startForeground(NOTIFICATION, notification)
+        try {
+            if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.Q) {
+                startForeground(NOTIFICATION, notification, ServiceInfo.FOREGROUND_SERVICE_TYPE_LOCATION)
+            } else {
+                startForeground(NOTIFICATION, notification)
+            }
+        } catch (e: RuntimeException) {
+            // Restarted by the system in the background (START_STICKY) while the app may not
+            // start a location service from there (Android 12+ throws): the walk goes on, the
+            // route waits until the walker opens the app (the walk screen starts it again).
+            Log.i("wijkverkenner", "location service not started: ${e.javaClass.simpleName}")
+            stopSelf()
+            return START_NOT_STICKY
         }
         if (!listening) {
             val lm = getSystemService(LocationManager::class.java)
             try {
-                lm.requestLocationUpdates(LocationManager.GPS_PROVIDER, settings.intervalMillis, settings.minDistanceM, this, Looper.getMainLooper())
+                // Precise: the GPS. Approximate only (the walker's choice on Android 12+): the
+                // network's position, which the core flags as vague and keeps out of the route.
+                val provider = if (wijk.preciseLocationAllowed()) LocationManager.GPS_PROVIDER else LocationManager.NETWORK_PROVIDER
+                lm.requestLocationUpdates(provider, settings.intervalMillis, settings.minDistanceM, this, Looper.getMainLooper())
                 listening = true
             } catch (e: SecurityException) {
                 stopSelf()

@@ -32,7 +32,9 @@ class WalkReportActivity : Activity() {
         refresh()
     }
 
+    /** Shown afresh on return and after an answer; an answer being typed is kept. */
     private fun refresh() {
+        val draft = col.findViewById<android.widget.EditText>(R.id.question_answer)?.text?.toString()
         while (col.childCount > 2) col.removeViewAt(2)
         val app = wijk
         val id = intent.getStringExtra(WALK) ?: return finish()
@@ -56,6 +58,7 @@ class WalkReportActivity : Activity() {
                 walk.review.answer?.takeIf { it.isNotBlank() }?.let { col.text(18f, getString(R.string.question_answered, it), R.id.report_answer) }
                 if (mine && walk.review.answer.isNullOrBlank()) {
                     val field = col.field(getString(R.string.question_answer), R.id.question_answer, lines = 2)
+                    if (!draft.isNullOrEmpty()) field.setText(draft)
                     col.button(getString(R.string.question_send), R.id.question_send) {
                         val text = field.text.toString().trim()
                         if (text.isEmpty()) {
@@ -64,6 +67,7 @@ class WalkReportActivity : Activity() {
                         }
                         work(app.scope, problem) {
                             app.store().answerWalk(id, text)
+                            field.setText("")
                             app.requestSync(Trigger.CAPTURE)
                             refresh()
                         }

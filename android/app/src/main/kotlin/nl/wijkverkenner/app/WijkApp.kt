@@ -14,6 +14,7 @@ import java.io.File
 import java.time.Instant
 import kotlin.coroutines.CoroutineContext
 import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.CoroutineExceptionHandler
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.SupervisorJob
@@ -55,7 +56,16 @@ open class WijkApp : Application() {
     }
 
     /** Screens launch their work here; it outlives activities, as syncs and captures must. */
-    val scope = CoroutineScope(SupervisorJob() + MainDispatcher)
+    /**
+     * The app's work. A failure nobody caught (the Keystore refusing the key while the phone is
+     * locked, after the system restarted the service) is logged by its class and dropped: it
+     * must not take the app, and the walk in it, down.
+     */
+    val scope = CoroutineScope(
+        SupervisorJob() + MainDispatcher + CoroutineExceptionHandler { _, e ->
+            Log.w("wijkverkenner", "background work failed: ${e.javaClass.simpleName}")
+        },
+    )
 
     /** The key's vault; tests put their own in place of the Keystore. */
     open fun makeVault(): KeyVault = KeystoreVault(this)
@@ -209,11 +219,16 @@ open class WijkApp : Application() {
         }
     }
 
+    /** The walker allowed the location: precise, or (Android 12+ lets them choose) approximate. */
+    fun locationAllowed(): Boolean = preciseLocationAllowed() ||
+        checkSelfPermission(android.Manifest.permission.ACCESS_COARSE_LOCATION) == android.content.pm.PackageManager.PERMISSION_GRANTED
+
+    fun preciseLocationAllowed(): Boolean =
+        checkSelfPermission(android.Manifest.permission.ACCESS_FINE_LOCATION) == android.content.pm.PackageManager.PERMISSION_GRANTED
+
     /** Starts recording the route (the location service), when the walker allowed the location. */
     fun startRoute(): Boolean {
-        if (checkSelfPermission(android.Manifest.permission.ACCESS_FINE_LOCATION) != android.content.pm.PackageManager.PERMISSION_GRANTED) {
-            return false
-        }
+        if (!locationAllowed()) return false
         startForegroundService(Intent(this, WalkLocationService::class.java))
         return true
     }

@@ -55,6 +55,8 @@ class Team : AutoCloseable {
     val walker: String
     val colleague: String
     val lead: String
+    /** An observation theme of this team's own (not in the default taxonomy). */
+    val theme: String
     val url: String
 
     init {
@@ -62,6 +64,7 @@ class Team : AutoCloseable {
         walker = admin("member-add", "--team", team, "--name", "Sanne de Vries", "--role", "field_worker", "--organisation", "Jongerenwerk")
         colleague = admin("member-add", "--team", team, "--name", "Ahmed Bakker", "--role", "field_worker", "--organisation", "Buurtteam")
         lead = admin("member-add", "--team", team, "--name", "Lotte Jansen", "--role", "lead")
+        theme = admin("category-add", "--team", team, "--kind", "observation_theme", "--nl", "Drugsafval", "--en", "Drug waste")
         admin("boundaries", "--team", team, "--buurten", repoFile("data/utrecht/buurt.geojson").path, "--wijken", repoFile("data/utrecht/wijk.geojson").path)
         val port = ServerSocket(0).use { it.localPort }
         process = ProcessBuilder(serverBin(), "--data", data.path, "serve", "--listen", "127.0.0.1:$port")
@@ -125,14 +128,28 @@ fun waitUntil(what: String, timeoutMs: Long = 15_000, cond: () -> Boolean) {
     }
 }
 
-/** The phone has a connection (Robolectric's default network gets the internet capability). */
-fun online() {
+/**
+ * The phone has a connection (Robolectric's default network gets the internet capability);
+ * [tell]: the app's network callback hears of it (as when a connection returns).
+ */
+fun online(tell: Boolean = true) {
     val cm = app.getSystemService(ConnectivityManager::class.java)
     val caps = ShadowNetworkCapabilities.newInstance()
     shadowOf(caps).addCapability(NetworkCapabilities.NET_CAPABILITY_INTERNET)
     shadowOf(caps).addCapability(NetworkCapabilities.NET_CAPABILITY_NOT_METERED)
     shadowOf(cm).setNetworkCapabilities(cm.activeNetwork, caps)
-    for (callback in shadowOf(cm).networkCallbacks) callback.onAvailable(cm.activeNetwork!!)
+    if (tell) for (callback in shadowOf(cm).networkCallbacks) callback.onAvailable(cm.activeNetwork!!)
+}
+
+/**
+ * The parameters the system hands a job: made without a constructor (the framework's is hidden);
+ * Robolectric's job service records `jobFinished` without reading them.
+ */
+fun jobParameters(): android.app.job.JobParameters {
+    val field = Class.forName("sun.misc.Unsafe").getDeclaredField("theUnsafe").apply { isAccessible = true }
+    val unsafe = field.get(null)
+    val allocate = unsafe.javaClass.getMethod("allocateInstance", Class::class.java)
+    return allocate.invoke(unsafe, android.app.job.JobParameters::class.java) as android.app.job.JobParameters
 }
 
 /** The connection is gone. */
@@ -145,6 +162,10 @@ fun offline() {
 fun secureLockScreen(secure: Boolean = true) {
     shadowOf(app.getSystemService(KeyguardManager::class.java)).setIsDeviceSecure(secure)
 }
+
+/** The screen is kept out of screenshots, screen recordings and the recent-apps preview. */
+val Activity.secure: Boolean
+    get() = (window.attributes.flags and android.view.WindowManager.LayoutParams.FLAG_SECURE) != 0
 
 fun <T : View> Activity.view(id: Int): T = findViewById<T>(id) ?: error("no view ${resources.getResourceEntryName(id)} on ${javaClass.simpleName}")
 

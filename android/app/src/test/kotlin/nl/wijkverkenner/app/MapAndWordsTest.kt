@@ -84,6 +84,8 @@ class MapAndWordsTest {
             store.capture(walk.id, RecordBody.Signal(Signal("sig.drug_dealing", Severity.HIGH, "Overdracht", false, "", null)), at(52.0901, 5.1214))
         }
 
+        // Out on the street without a connection: everything the map shows is on the phone.
+        offline()
         val activity = Robolectric.buildActivity(MapActivity::class.java).setup().get()
         waitUntil("the map") { activity.text(R.id.map_legend).isNotEmpty() }
         assertTrue("no screenshots of the map", activity.window.attributes.flags and WindowManager.LayoutParams.FLAG_SECURE != 0)

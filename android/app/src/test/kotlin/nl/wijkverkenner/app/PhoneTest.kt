@@ -102,12 +102,44 @@ class PhoneTest {
     }
 
     @Test
+    fun anApproximateLocationIsSaidAndRecordsAVagueRoute() {
+        enrolled()
+        val start = Robolectric.buildActivity(StartWalkActivity::class.java).setup().get()
+        start.tap(R.id.start_button)
+        start.tap(R.id.start_button)
+        val asked = shadowOf(start).lastRequestedPermission
+        // Android 12+: the walker chose "approximate".
+        shadowOf(app).grantPermissions(Manifest.permission.ACCESS_COARSE_LOCATION, Manifest.permission.POST_NOTIFICATIONS)
+        shadowOf(app).denyPermissions(Manifest.permission.ACCESS_FINE_LOCATION)
+        start.onRequestPermissionsResult(
+            asked.requestCode,
+            asked.requestedPermissions,
+            IntArray(asked.requestedPermissions.size) {
+                if (asked.requestedPermissions[it] == Manifest.permission.ACCESS_FINE_LOCATION) PackageManager.PERMISSION_DENIED else PackageManager.PERMISSION_GRANTED
+            },
+        )
+        assertEquals(start.getString(R.string.permission_approximate), ShadowToast.getTextOfLatestToast())
+        waitUntil("the walk started") { start.isFinishing }
+        val intent = shadowOf(app).nextStartedService
+        assertEquals(WalkLocationService::class.java.name, intent.component?.className)
+        val service = Robolectric.buildService(WalkLocationService::class.java, intent).create().startCommand(0, 1).get()
+        assertNotNull("the route is recorded, vaguely", shadowOf(service).lastForegroundNotification)
+        assertFalse(shadowOf(service).isStoppedBySelf)
+        val lm = app.getSystemService(android.location.LocationManager::class.java)
+        assertTrue(
+            "from the network's position",
+            shadowOf(lm).getLocationRequests(android.location.LocationManager.NETWORK_PROVIDER).isNotEmpty(),
+        )
+    }
+
+    @Test
     fun aRefusedLocationIsExplainedAndTheWalkGoesOnWithoutRoute() {
         enrolled()
         val start = Robolectric.buildActivity(StartWalkActivity::class.java).setup().get()
         start.type(R.id.purpose, "Ronde zonder GPS")
         start.tap(R.id.start_button)
         assertEquals(start.getString(R.string.permission_why), start.text(R.id.permission_text))
+        start.tap(R.id.start_button)
         val asked = shadowOf(start).lastRequestedPermission
         shadowOf(app).denyPermissions(*asked.requestedPermissions)
         start.onRequestPermissionsResult(
@@ -165,20 +197,31 @@ class PhoneTest {
         waitUntil("sent when the connection came back") { pending() == 0uL }
         waitUntil("online shown") { main.text(R.id.status_line).startsWith(main.getString(R.string.online)) }
 
-        // A reboot: the job is scheduled again (a system may drop it) and what waited goes.
+        // A reboot: the job is scheduled again (a system may drop it) and what waited goes. The
+        // connection is there when the phone starts; no callback reports it returning.
         jobs.cancel(SyncJob.ID)
         offline()
         note("Na de herstart")
-        online()
-        waitUntil("sent") { pending() == 0uL }
+        online(tell = false)
+        assertEquals(1uL, pending())
         BootReceiver().onReceive(app, Intent(Intent.ACTION_BOOT_COMPLETED))
         assertNotNull(jobs.getPendingJob(SyncJob.ID))
+        waitUntil("sent after the reboot") { pending() == 0uL }
 
-        // The colleague sees all three.
+        // The periodic job, run by the system: what waited goes, and the job says it is done.
+        offline()
+        note("Bij de periodieke ronde")
+        online(tell = false)
+        val service = Robolectric.buildService(SyncJob::class.java).create().get()
+        assertTrue("the job works on in the background", service.onStartJob(jobParameters()))
+        waitUntil("sent by the periodic job") { pending() == 0uL }
+        waitUntil("the job finished") { shadowOf(service).isJobFinished }
+
+        // The colleague sees all four.
         team.phone(team.colleague, "ahmed").use { colleague ->
             runBlocking {
                 colleague.sync(team.url)
-                assertEquals(3, colleague.latest(10).items.size)
+                assertEquals(4, colleague.latest(10).items.size)
             }
         }
     }

@@ -77,16 +77,16 @@ class WalkTest {
      * Walks north from Domplein at a brisk 5 m/s: a fix every 0.3 s (the walk in a test lasts
      * seconds; a fix after its end would not count), 1.5 m apart.
      */
-    private fun feed(service: WalkLocationService, from: Instant, count: Int): List<Location> {
+    private fun feed(service: WalkLocationService, from: Instant, count: Int, first: Int = 0): List<Location> {
         val lm = app.getSystemService(LocationManager::class.java)
-        return (0 until count).map { i ->
+        return (first until first + count).map { i ->
             // The platform delivers at most one fix per requested interval (by its clock).
             shadowOf(android.os.Looper.getMainLooper()).idleFor(java.time.Duration.ofSeconds(5))
             Location(LocationManager.GPS_PROVIDER).apply {
                 latitude = 52.0900 + i * 0.0000135
                 longitude = 5.1214
                 accuracy = 8f
-                time = from.plusMillis(300L * (i + 1)).toEpochMilli()
+                time = from.plusMillis(300L * (i - first + 1)).toEpochMilli()
                 elapsedRealtimeNanos = SystemClock.elapsedRealtimeNanos()
             }.also { shadowOf(lm).simulateLocation(it) }
         }.also { waitUntil("the service got the fixes") { app.lastFix?.lat == it.last().latitude } }
@@ -107,6 +107,7 @@ class WalkTest {
         val main = next(enrol, MainActivity::class.java)
         waitUntil("the walk screen") { main.text(R.id.walk_status).isNotEmpty() }
         assertEquals(main.getString(R.string.no_walk), main.text(R.id.walk_status))
+        assertTrue(main.secure)
         assertEquals(View.GONE, main.view<View>(R.id.capture_signal).visibility)
         assertTrue(main.text(R.id.status_line), main.text(R.id.status_line).startsWith("Online"))
         main.tap(R.id.primary_action)
@@ -126,10 +127,15 @@ class WalkTest {
         start.tap(R.id.guest_add)
         assertEquals("wijkagent", start.text(R.id.guest_list))
         start.tap(R.id.start_button)
-        // Asked only after saying why.
+        // Asked only after saying why, and after the walker has read it (the system's question
+        // covers the screen).
         assertEquals(start.getString(R.string.permission_why), start.text(R.id.permission_text))
+        assertNull(shadowOf(start).lastRequestedPermission)
+        assertEquals(start.getString(R.string.permission_continue), start.text(R.id.start_button))
+        start.tap(R.id.start_button)
         val asked = shadowOf(start).lastRequestedPermission
         assertTrue(asked.requestedPermissions.contains(Manifest.permission.ACCESS_FINE_LOCATION))
+        assertTrue("approximate may be chosen", asked.requestedPermissions.contains(Manifest.permission.ACCESS_COARSE_LOCATION))
         assertTrue(asked.requestedPermissions.contains(Manifest.permission.POST_NOTIFICATIONS))
         shadowOf(app).grantPermissions(*asked.requestedPermissions)
         start.onRequestPermissionsResult(
@@ -177,10 +183,17 @@ class WalkTest {
         assertEquals(observation.getString(R.string.problem_no_theme), observation.text(R.id.capture_problems))
         observation.pick(R.id.capture_themes, "obs.vacancy")
         observation.pick(R.id.capture_themes, "obs.youth_groups")
+        // The team's own theme, set with the admin CLI, came with the sync.
+        observation.pick(R.id.capture_themes, team.theme)
         observation.pick(R.id.capture_tone, Tone.CONCERN)
         observation.type(R.id.capture_note, "Rolluiken dicht, toch licht binnen")
         observation.tap(R.id.capture_save)
         waitUntil("the observation was saved") { observation.isFinishing }
+        assertTrue("records are not shown outside the app", observation.secure)
+        // Online, the note goes to the team at once, nobody asking (the server accepts the
+        // team's own theme).
+        waitUntil("the note went to the team") { runBlocking { store().refreshSyncStatus().pending } == 0uL }
+        assertEquals(emptyList<String>(), runBlocking { store().refreshSyncStatus().refused })
 
         // A conversation with every field.
         main.tap(R.id.capture_conversation)
@@ -232,9 +245,9 @@ class WalkTest {
 
         val notes = runBlocking { store().timeline(walk.id).items }
         assertEquals(4, notes.size)
-        val o = notes.single { (it.body as? RecordBody.Observation)?.observation?.themes?.size == 2 }
+        val o = notes.single { (it.body as? RecordBody.Observation)?.observation?.themes?.size == 3 }
         val ob = (o.body as RecordBody.Observation).observation
-        assertEquals(listOf("obs.vacancy", "obs.youth_groups"), ob.themes)
+        assertEquals(listOf("obs.vacancy", "obs.youth_groups", team.theme), ob.themes)
         assertEquals(Tone.CONCERN, ob.tone)
         assertEquals("Rolluiken dicht, toch licht binnen", ob.note)
         val oLoc = (o.location as RecordLocation.Fix).location
@@ -266,7 +279,8 @@ class WalkTest {
         // Edit the observation from its screen; delete the indoor note.
         val record = Robolectric.buildActivity(RecordActivity::class.java, Intent(app, RecordActivity::class.java).putExtra(RecordActivity.RECORD, o.id)).setup().get()
         waitUntil("the note") { record.findViewById<View>(R.id.record_edit) != null }
-        assertTrue(record.text(R.id.record_body), record.text(R.id.record_body).contains("Leegstaand of altijd 'open' pand, Groepen jongeren"))
+        assertTrue(record.text(R.id.record_body), record.text(R.id.record_body).contains("Leegstaand of altijd 'open' pand, Groepen jongeren, Drugsafval"))
+        assertTrue(record.secure)
         record.tap(R.id.record_edit)
         val edit = next(record, CaptureActivity::class.java)
         waitUntil("the edit form") { edit.findViewById<View>(R.id.capture_save) != null }
@@ -293,27 +307,31 @@ class WalkTest {
         // The timeline shows labels, never codes.
         val timeline = Robolectric.buildActivity(TimelineActivity::class.java).setup().get()
         waitUntil("the timeline") { timeline.findViewById<View>(R.id.timeline_list) != null }
+        assertTrue(timeline.secure)
         val lines = timeline.view<LinearLayout>(R.id.timeline_list).let { l -> (0 until l.childCount).map { (l.getChildAt(it) as android.widget.TextView).text.toString() } }
         assertEquals(3, lines.size)
         assertTrue(lines.toString(), lines.any { it.contains("Werving van jongeren (jonge aanwas)") && it.contains("Acuut") })
         assertFalse(lines.toString(), lines.any { it.contains("sig.") || it.contains("obs.") || it.contains("role.") })
 
+        // Two more fixes after the last note: still in the app's batch, handed on at the end.
+        val last = feed(service, Instant.ofEpochMilli(fixes.last().time + 100), 2, first = 12)
+
         // End: asked once more, then the summary with the buurt and the unreliable reading. The
         // fixes carry times from the walk's start on; a fast machine gets here before the last
         // of them, and a fix after the end does not count, so the walk lasts until then.
-        while (System.currentTimeMillis() < fixes.last().time + 500) Thread.sleep(50)
+        while (System.currentTimeMillis() < last.last().time + 500) Thread.sleep(50)
         main.tap(R.id.end_walk)
         val end = next(main, EndWalkActivity::class.java)
         end.tap(R.id.end_confirm)
         waitUntil("the summary") { end.findViewById<View>(R.id.end_summary) != null }
         val summary = end.text(R.id.end_summary)
         assertTrue(summary, summary.contains("Domplein, Neude, Jan"))
-        assertTrue(summary, summary.contains(end.getString(R.string.end_flagged, 1, 13)))
+        assertTrue(summary, summary.contains(end.getString(R.string.end_flagged, 1, 15)))
         assertTrue(summary, summary.contains(end.getString(R.string.end_records, 3)))
         assertEquals(WalkLocationService::class.java.name, shadowOf(app).nextStoppedService.component?.className)
         val ended = runBlocking { store().walk(walk.id) }
         assertEquals(WalkStatus.ENDED, ended.status)
-        assertEquals("every fix reached the core, the last batch too", 13u, ended.summary!!.fixes)
+        assertEquals("every fix reached the core, the last batch too", 15u, ended.summary!!.fixes)
         assertTrue("${ended.summary}", ended.summary!!.distanceM > 12)
 
         // The debrief, and submit.

@@ -55,6 +55,12 @@ class CaptureForm(val kind: Kind) {
 
     enum class Problem { NO_THEME, NO_ROLE, NO_CATEGORY, PEOPLE, DURATION, TOO_LONG }
 
+    /** Every field's value, to tell whether the walker changed anything (before discarding). */
+    fun snapshot(): List<Any?> = listOf(
+        kind, themes.toList(), tone, note, roles.toList(), people, durationMin, gist, mood, trust, agreements,
+        immediateHelp, category, severity, description, atKnownPlace, followUp, suggestedReferral,
+    )
+
     fun problems(): List<Problem> = buildList {
         val texts = when (kind) {
             Kind.OBSERVATION -> listOf(note)

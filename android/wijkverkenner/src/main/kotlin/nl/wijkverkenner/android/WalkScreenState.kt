@@ -27,7 +27,7 @@ data class WalkScreenState(
 ) {
     companion object {
         /** For a walk under way (or none), at [now], with the distance walked so far. */
-        fun of(walk: Walk?, now: Instant, distanceM: Double?): WalkScreenState {
+        fun of(walk: Walk?, now: Instant, distanceM: Double?, english: Boolean = false): WalkScreenState {
             if (walk == null || walk.status != WalkStatus.ACTIVE) {
                 return WalkScreenState(false, false, Duration.ZERO, "", emptyList(), WalkAction.START)
             }
@@ -42,7 +42,7 @@ data class WalkScreenState(
                 true,
                 walk.paused,
                 elapsed,
-                distanceText(distance),
+                distanceText(distance, english),
                 walk.buurten,
                 if (walk.paused) WalkAction.RESUME else WalkAction.PAUSE,
             )
@@ -127,7 +127,7 @@ data class RecordView(
     val answer: String?,
     /** The author may edit or delete it; otherwise why not. */
     val frozen: Frozen?,
-    /** A lead asked and this phone's member, the author, can answer. */
+    /** A lead asked, not yet answered, and this phone's member, the author, can answer. */
     val canAnswer: Boolean,
 ) {
     companion object {
@@ -149,7 +149,7 @@ data class RecordView(
                 record.review.question,
                 record.review.answer,
                 frozen,
-                author && record.review.question != null,
+                author && record.review.question != null && record.review.answer.isNullOrBlank(),
             )
         }
     }
