@@ -180,6 +180,21 @@ pub fn set_log_sink(sink: Arc<dyn LogSink>, max_level: LogLevel) {
     logging::install(sink, max_level);
 }
 
+/// Looks for personal data in a note before it is saved (phone numbers, e-mail addresses,
+/// IBANs, BSNs, licence plates, addresses, dates of birth, names): the shell warns and offers
+/// the redacted text. Works on any text; never fails. The text is not logged.
+#[uniffi::export]
+pub fn check_personal_data(text: String) -> PersonalDataCheck {
+    let found = wijkverkenner_core::personal_data::find(&text);
+    PersonalDataCheck {
+        findings: found
+            .iter()
+            .map(|f| PersonalDataFinding { kind: f.kind.into(), text: f.text(&text).to_string() })
+            .collect(),
+        redacted: wijkverkenner_core::personal_data::redact(&text, &found),
+    }
+}
+
 /// The encrypted local store of one member on one phone.
 #[derive(uniffi::Object)]
 pub struct WijkStore {

@@ -818,3 +818,50 @@ impl From<Decision> for core::Review {
         }
     }
 }
+
+/// What a piece of personal data in a note is (see `core::personal_data`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum PersonalDataKind {
+    Phone,
+    Email,
+    Iban,
+    Bsn,
+    Plate,
+    Postcode,
+    Address,
+    Birthdate,
+    Name,
+}
+
+impl From<core::personal_data::PersonalDataKind> for PersonalDataKind {
+    fn from(k: core::personal_data::PersonalDataKind) -> Self {
+        use core::personal_data::PersonalDataKind as K;
+        match k {
+            K::Phone => Self::Phone,
+            K::Email => Self::Email,
+            K::Iban => Self::Iban,
+            K::Bsn => Self::Bsn,
+            K::Plate => Self::Plate,
+            K::Postcode => Self::Postcode,
+            K::Address => Self::Address,
+            K::Birthdate => Self::Birthdate,
+            K::Name => Self::Name,
+        }
+    }
+}
+
+/// One piece of personal data found in a note: its kind and the text as typed (for the warning
+/// the walker sees on the phone; never logged).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct PersonalDataFinding {
+    pub kind: PersonalDataKind,
+    pub text: String,
+}
+
+/// A note checked before it is saved: what was found, and the note with each piece replaced
+/// by a placeholder such as `[telefoonnummer]`, for the walker to take or leave.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct PersonalDataCheck {
+    pub findings: Vec<PersonalDataFinding>,
+    pub redacted: String,
+}

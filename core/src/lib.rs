@@ -11,6 +11,7 @@ pub mod id;
 pub mod location;
 pub mod member;
 pub mod neighbourhood;
+pub mod personal_data;
 pub mod record;
 pub mod report;
 pub mod review;

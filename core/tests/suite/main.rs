@@ -7,6 +7,7 @@ mod crash;
 mod encryption;
 mod migrations;
 mod neighbourhoods;
+mod personal_data;
 mod properties;
 mod report;
 mod walk_lifecycle;
