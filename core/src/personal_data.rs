@@ -252,6 +252,96 @@ const NOT_STREETS: &[&str] =
 const TITLES: &[&str] =
     &["mevrouw", "mevr", "mw", "mvr", "meneer", "mijnheer", "dhr", "hr", "heer", "juf", "meester", "mr", "mrs", "ms"];
 
+/// Roles and relatives a note writes before a name ("buurvrouw Ria", "winkelier Ahmet",
+/// "moeder van Selin"). Also never a name themselves ("Meisje (15)").
+const ROLES: &[&str] = &[
+    "buurvrouw",
+    "buurman",
+    "buren",
+    "bewoner",
+    "bewoonster",
+    "buurtbewoner",
+    "huurder",
+    "huurster",
+    "verhuurder",
+    "eigenaar",
+    "eigenaresse",
+    "winkelier",
+    "ondernemer",
+    "uitbater",
+    "klant",
+    "jongen",
+    "jongere",
+    "jongeren",
+    "meisje",
+    "jochie",
+    "man",
+    "vrouw",
+    "stagiair",
+    "stagiaire",
+    "collega",
+    "casemanager",
+    "leerplichtambtenaar",
+    "wijkagent",
+    "jongerenwerker",
+    "mentor",
+    "docent",
+    "leraar",
+    "lerares",
+    "vriend",
+    "vriendin",
+    "vriendje",
+    "vriendinnetje",
+    "moeder",
+    "vader",
+    "ouders",
+    "zoon",
+    "dochter",
+    "broer",
+    "broertje",
+    "zus",
+    "zusje",
+    "zuster",
+    "oom",
+    "tante",
+    "opa",
+    "oma",
+    "neef",
+    "nicht",
+    "neefje",
+    "nichtje",
+    "stiefvader",
+    "stiefmoeder",
+    "partner",
+    "ex",
+    "cliënt",
+    "client",
+    "cliente",
+    "melder",
+    "getuige",
+    "beheerder",
+    "conciërge",
+    "huismeester",
+    "chauffeur",
+    "bezorger",
+];
+
+/// The relatives of "Layla's moeder".
+const RELATIVES: &[&str] = &[
+    "moeder", "vader", "ouders", "zoon", "dochter", "broer", "broertje", "zus", "zusje", "oom", "tante", "opa", "oma",
+    "neef", "nicht", "vriend", "vriendin", "vriendje", "man", "vrouw", "partner", "ex", "kinderen", "kind",
+];
+
+/// Endings of surnames common in Central and Eastern Europe and Turkey ("Popescu",
+/// "Kowalski", "Petrova"), written mid-sentence.
+const SURNAME_ENDINGS: &[&str] =
+    &["escu", "eanu", "ski", "ska", "wicz", "czyk", "czak", "enko", "ova", "ovic", "ović", "oglu", "oğlu", "yan"];
+
+/// Abbreviations whose full stop ends no sentence.
+const ABBREVIATIONS: &[&str] = &[
+    "o.a", "oa", "bv", "bijv", "ivm", "i.v.m", "mbt", "m.b.t", "tav", "t.a.v", "nr", "ca", "ong", "evt", "vlgs", "volg",
+];
+
 /// Words after which a name follows ("heet Kevin", "genaamd Rocky").
 const NAME_CUES: &[&str] = &["heet", "heten", "genaamd", "bijnaam", "alias", "naam"];
 
@@ -262,215 +352,498 @@ const PARTICLES: &[&str] =
 /// Common first names in Dutch neighbourhoods (Dutch, Moroccan, Turkish, Surinamese,
 /// Antillean, Polish, Syrian, Somali, Eritrean), as a walker would write them.
 const FIRST_NAMES: &[&str] = &[
+    "Aaliyah",
     "Aaron",
     "Abdel",
+    "Abdelaziz",
     "Abdelkader",
+    "Abderrahim",
+    "Abdi",
     "Abdul",
     "Abdullah",
+    "Abel",
     "Achmed",
     "Adam",
     "Adil",
     "Adnan",
+    "Agnieszka",
     "Ahmad",
     "Ahmed",
+    "Ahmet",
     "Aicha",
     "Aisha",
-    "Ali",
+    "Aklilu",
+    "Aleksandra",
     "Alex",
     "Alexander",
+    "Ali",
+    "Alina",
     "Amal",
     "Amber",
     "Amin",
     "Amina",
     "Amir",
+    "Ammar",
     "Amy",
+    "Ana",
     "Anas",
+    "Andrei",
+    "Andrzej",
+    "Anja",
+    "Anjali",
+    "Ank",
     "Anna",
+    "Annelies",
+    "Annemarie",
+    "Annie",
     "Anouk",
+    "Ans",
     "Anton",
     "Arjen",
     "Arjun",
+    "Asha",
+    "Ashwin",
+    "Astrid",
     "Aya",
+    "Ayhan",
+    "Ayla",
+    "Aylin",
     "Ayoub",
     "Ayse",
+    "Aysel",
+    "Badr",
+    "Baris",
     "Bart",
+    "Bartosz",
     "Bas",
+    "Bashar",
     "Bayu",
+    "Bea",
+    "Bep",
     "Berat",
+    "Berk",
     "Bilal",
+    "Bogdan",
+    "Bouchra",
     "Bram",
     "Brian",
     "Burak",
     "Can",
+    "Carla",
     "Carlos",
     "Cem",
+    "Chandra",
     "Chantal",
     "Chris",
+    "Cor",
+    "Corrie",
+    "Cristian",
     "Daan",
     "Damian",
     "Daniel",
     "Danny",
     "Dave",
     "David",
+    "Dawit",
+    "Deniz",
     "Dennis",
+    "Derya",
+    "Devi",
     "Dewi",
+    "Dimitar",
+    "Dina",
+    "Dini",
     "Dirk",
+    "Dmitri",
+    "Dorota",
+    "Driss",
     "Dylan",
     "Ebru",
+    "Ece",
+    "Eden",
+    "Elena",
     "Elif",
     "Elise",
     "Ella",
-    "Emma",
+    "Elly",
+    "Els",
     "Emir",
+    "Emma",
+    "Emmy",
     "Emre",
+    "Engin",
+    "Ercan",
+    "Erdal",
+    "Erik",
+    "Esma",
     "Esra",
+    "Esther",
     "Eva",
+    "Ewa",
+    "Fadi",
+    "Fadoua",
+    "Faisal",
+    "Farid",
+    "Fatih",
     "Fatima",
     "Fatma",
+    "Femke",
+    "Fenna",
+    "Ferdi",
+    "Filmon",
+    "Finn",
     "Fleur",
+    "Floor",
+    "Fouad",
+    "Frans",
     "Freek",
+    "Frits",
+    "Georgi",
+    "Gerda",
     "Gerrit",
+    "Gert",
+    "Ghizlane",
+    "Gianni",
     "Gijs",
+    "Gijsbert",
+    "Giovanni",
+    "Greet",
+    "Grzegorz",
+    "Gül",
+    "Gülsen",
+    "Hadi",
+    "Hafsa",
+    "Hajar",
+    "Hakim",
+    "Hala",
+    "Hamid",
     "Hamza",
     "Hanna",
+    "Hanneke",
     "Hans",
+    "Harm",
     "Hasan",
     "Hassan",
+    "Hatice",
+    "Hawa",
+    "Hein",
+    "Helen",
     "Henk",
+    "Hennie",
+    "Herman",
+    "Hetty",
     "Hiba",
+    "Hicham",
+    "Hodan",
+    "Houda",
+    "Hussam",
     "Hussein",
+    "Hülya",
     "Ibrahim",
+    "Idil",
+    "Ifrah",
+    "Ikram",
+    "Ilham",
     "Ilias",
+    "Ilse",
     "Ilyas",
     "Imane",
     "Imran",
+    "Indra",
+    "Ineke",
     "Inge",
     "Ingrid",
+    "Ioana",
+    "Irina",
+    "Iris",
+    "Isa",
     "Ismail",
+    "Ivan",
+    "Ivana",
     "Jaap",
+    "Jacqueline",
+    "Jaimy",
+    "Jakub",
     "Jamal",
+    "Jamie",
+    "Jamila",
     "Jan",
     "Jana",
+    "Jannie",
+    "Jasmijn",
     "Jasper",
     "Jayden",
+    "Jayson",
+    "Jelle",
+    "Jens",
     "Jeroen",
     "Jesse",
     "Jessica",
+    "Jet",
     "Jill",
+    "Joanna",
     "Joep",
     "Johan",
     "John",
+    "Joke",
+    "Joost",
+    "Jordan",
     "Jordy",
     "Joris",
+    "Jos",
     "Joyce",
     "Julia",
+    "Jurgen",
     "Justin",
     "Kacper",
+    "Kamil",
+    "Kaoutar",
+    "Karel",
     "Karim",
     "Karin",
+    "Katarzyna",
+    "Kavita",
+    "Kay",
     "Kees",
     "Kemal",
     "Kenan",
+    "Kenny",
+    "Kenzo",
     "Kevin",
     "Khadija",
+    "Khaled",
+    "Khalid",
     "Kim",
+    "Klaas",
     "Koen",
+    "Krzysztof",
+    "Kübra",
     "Lars",
+    "Latifa",
     "Laura",
     "Layla",
     "Leila",
+    "Levent",
+    "Levi",
+    "Liam",
     "Lieke",
+    "Lies",
+    "Lina",
     "Lisa",
     "Lotte",
+    "Loubna",
     "Luca",
     "Lucas",
+    "Lukasz",
     "Luuk",
     "Maarten",
+    "Magdalena",
+    "Mahmoud",
+    "Malika",
+    "Marcin",
     "Marco",
+    "Maria",
+    "Mariam",
     "Marieke",
     "Marina",
+    "Marja",
+    "Marjan",
+    "Marjolein",
     "Mark",
     "Marloes",
+    "Marta",
     "Martijn",
+    "Martin",
     "Mateusz",
+    "Mauro",
     "Max",
     "Mehmet",
+    "Melek",
     "Melissa",
     "Merel",
+    "Merhawi",
+    "Meryem",
+    "Metin",
     "Michael",
+    "Michal",
+    "Michał",
     "Michiel",
-    "Milan",
+    "Miep",
+    "Mihai",
     "Mila",
+    "Milan",
+    "Mina",
+    "Mirjam",
     "Mohamed",
-    "Mohammed",
     "Mohammad",
+    "Mohammed",
+    "Monika",
     "Mourad",
+    "Murat",
     "Mustafa",
+    "Nabil",
     "Nadia",
     "Naima",
+    "Natalia",
     "Natasha",
+    "Nathan",
+    "Nel",
+    "Nick",
+    "Niels",
+    "Nikolai",
     "Nina",
     "Noah",
     "Noor",
     "Nora",
+    "Nordin",
+    "Nour",
+    "Noura",
+    "Nur",
+    "Oguz",
+    "Olga",
+    "Olivier",
     "Omar",
     "Oscar",
     "Osman",
+    "Ouafa",
+    "Ozan",
+    "Paul",
+    "Pawel",
+    "Paweł",
+    "Peter",
+    "Petra",
+    "Piet",
     "Pieter",
     "Piotr",
     "Priya",
+    "Quincy",
+    "Rachel",
     "Rachid",
+    "Rachida",
+    "Rajesh",
+    "Rama",
+    "Rami",
+    "Rania",
+    "Rasha",
     "Rashid",
+    "Ravi",
     "Redouan",
     "Remco",
+    "Ria",
+    "Rian",
+    "Ricardo",
     "Richard",
     "Rick",
+    "Rico",
+    "Riet",
     "Rik",
+    "Rinus",
+    "Rita",
     "Rob",
     "Robin",
     "Rocky",
     "Romano",
+    "Romeo",
+    "Ron",
+    "Roos",
     "Ruben",
+    "Ruud",
     "Ryan",
     "Said",
     "Saida",
+    "Salah",
     "Salma",
     "Sam",
+    "Samir",
     "Samira",
     "Sander",
     "Sanne",
     "Sara",
     "Sarah",
+    "Saskia",
+    "Selim",
+    "Selin",
     "Sem",
+    "Semhar",
+    "Senait",
     "Senna",
+    "Sergei",
+    "Serkan",
+    "Sevda",
+    "Sevgi",
+    "Shanice",
     "Shanti",
+    "Shaquille",
+    "Sharon",
     "Shirley",
+    "Sibel",
+    "Silvia",
+    "Sinan",
+    "Sita",
+    "Sjaak",
+    "Sjoerd",
     "Sofia",
+    "Sophie",
+    "Soufian",
     "Soufiane",
     "Stefan",
+    "Stijn",
+    "Sunita",
     "Sven",
+    "Svetlana",
     "Tamara",
+    "Tarik",
+    "Tariq",
+    "Tesfay",
+    "Tess",
+    "Teun",
     "Thijs",
     "Thomas",
     "Tim",
+    "Tineke",
     "Tom",
     "Tomasz",
+    "Truus",
+    "Tuba",
+    "Tugba",
     "Tygo",
+    "Ugur",
+    "Vasile",
+    "Vera",
+    "Volkan",
+    "Warsame",
     "Wendy",
     "Willem",
+    "Wilma",
     "Wim",
+    "Winta",
+    "Wojciech",
     "Wouter",
     "Yara",
-    "Yasmina",
+    "Yaser",
     "Yasin",
+    "Yasmin",
+    "Yasmina",
+    "Yassin",
     "Yassine",
+    "Yfke",
+    "Yohannes",
+    "Yonas",
     "Yousef",
     "Youssef",
+    "Youssra",
+    "Yusra",
     "Yusuf",
+    "Yvonne",
     "Zainab",
+    "Zakaria",
+    "Zara",
     "Zeynep",
-    "Zoë",
+    "Zineb",
     "Zoe",
+    "Zohra",
+    "Zoë",
+    "Łukasz",
 ];
 
 /// Common surnames; written after a first name, a title or a particle, or mid-sentence.
@@ -1021,9 +1394,7 @@ impl Text {
         for (s, e, w) in self.words() {
             let lw = w.to_lowercase();
             let first = w.chars().next().unwrap_or('a');
-            let street = first.is_uppercase()
-                && !NOT_STREETS.contains(&lw.as_str())
-                && STREET_ENDINGS.iter().any(|end| lw.ends_with(end) && lw.chars().count() > end.len() + 2);
+            let street = first.is_uppercase() && is_street_word(&lw);
             if !street {
                 continue;
             }
@@ -1065,12 +1436,26 @@ impl Text {
             j = self.skip_spaces(j);
             if let Some(end) = self.date_at(j) {
                 out.push((j, end));
+            } else if cue.len() > 4 {
+                // "Geboortedatum huurder: 28-01-1990", "geboren (volgens moeder) op 3 mei
+                // 2008": a spelled-out cue may stand a few words before its date, in the same
+                // sentence.
+                let mut k = j;
+                while k < self.len() && k - j < 48 && !".!?\n".contains(self.at(k)) {
+                    if self.starts_token(k) && self.digit(k) {
+                        if let Some(end) = self.date_at(k) {
+                            out.push((k, end));
+                        }
+                        break;
+                    }
+                    k += 1;
+                }
             }
         }
         out
     }
 
-    /// A date at `i`: 12-03-2009, 12/3/09, 12.03.2009, 3 mei 2008, 3 mei '08.
+    /// A date at `i`: 12-03-2009, 12/3/09, 12.03.2009, 2009-03-12, 3 mei 2008, 3 mei '08.
     fn date_at(&self, i: usize) -> Option<usize> {
         let number = |i: usize, max: usize| {
             let mut j = i;
@@ -1079,6 +1464,13 @@ impl Text {
             }
             (j > i && !self.digit(j)).then_some(j)
         };
+        if let Some(y) = number(i, 4).filter(|y| y - i == 4 && self.at(*y) == '-') {
+            let m = number(y + 1, 2)?;
+            if self.at(m) != '-' {
+                return None;
+            }
+            return number(m + 1, 2);
+        }
         let d = number(i, 2)?;
         let sep = self.at(d);
         if "-/.".contains(sep) {
@@ -1115,56 +1507,134 @@ impl Text {
             while k > 0 && self.c[k - 1] == ' ' {
                 k -= 1;
             }
+            if k > 0 && self.c[k - 1] == '.' {
+                // "o.a. Popescu", "ivm. Jansen": an abbreviation's full stop ends no sentence.
+                let mut b = k - 1;
+                while b > 0 && (self.c[b - 1].is_alphabetic() || self.c[b - 1] == '.') {
+                    b -= 1;
+                }
+                let abbreviation: String = self.c[b..k - 1].iter().collect::<String>().to_lowercase();
+                if ABBREVIATIONS.contains(&abbreviation.as_str()) {
+                    return false;
+                }
+            }
             k == 0 || ".!?\n:;".contains(self.c[k - 1])
+        };
+        let lower = |k: usize| words[k].2.to_lowercase();
+        let adjacent = |a: usize, b: usize| self.only_spaces_between(words[a].1, words[b].0);
+        // A capitalised word that can be a name: not a role, title or street ("Bewoner
+        // Kanaalstraat" names no one).
+        let nameable = |k: usize| {
+            let lw = lower(k);
+            capital(&words[k].2)
+                && !ROLES.contains(&lw.as_str())
+                && !TITLES.contains(&lw.as_str())
+                && !is_street_word(&lw)
+                && !words[k].2.chars().any(|c| c.is_ascii_digit())
+        };
+        // A run of capitalised words and particles that ends in a street ("Marco Pololaan",
+        // "Jan van Scorelstraat", "Prins Hendriklaan"): where, not who. The street's index.
+        // After a role, "van" is where the person is from ("bewoonster Joke van Trumanlaan 71"),
+        // so the run stops there.
+        let street_from = |k: usize, after_role: bool| {
+            let mut j = k;
+            while j < words.len() && j - k < 4 && (j == k || adjacent(j - 1, j)) {
+                let lw = lower(j);
+                if after_role && lw == "van" {
+                    return None;
+                }
+                if is_street_word(&lw) && capital(&words[j].2) {
+                    return Some(j);
+                }
+                if !capital(&words[j].2) && !PARTICLES.contains(&lw.as_str()) {
+                    return None;
+                }
+                j += 1;
+            }
+            None
+        };
+        // Between a cue and its name only spaces, a title's full stop ("mevr. Jansen") or a
+        // colon after a naming word ("naam: Kevin"); never the end of a sentence.
+        let cue_reaches = |k: usize, j: usize| {
+            let between: String = self.c[words[k].1..words[j].0].iter().collect();
+            let t = between.trim();
+            t.is_empty()
+                || (t == "." && TITLES.contains(&lower(k).as_str()))
+                || (t == ":" && NAME_CUES.contains(&lower(k).as_str()))
         };
         let mut k = 0;
         while k < words.len() {
             let (s, e, w) = &words[k];
             let lw = w.to_lowercase();
             let cue = TITLES.contains(&lw.as_str()) || NAME_CUES.contains(&lw.as_str());
+            let role = ROLES.contains(&lw.as_str());
             let first = FIRST_NAMES.contains(&w.as_str());
-            let surname = SURNAMES.contains(&w.as_str()) && !sentence_start(*s);
-            if cue {
-                // The name after it: particles, then one or two capitalised words.
-                let mut j = k + 1;
-                let begin = j;
-                while j < words.len() && PARTICLES.contains(&words[j].2.to_lowercase().as_str()) && j - begin < 3 {
-                    j += 1;
-                }
-                let mut last = None;
-                while j < words.len() && capital(&words[j].2) && last.is_none_or(|l: usize| l + 1 == j) && j - begin < 4
-                {
-                    if !self.only_spaces_between(words[j - 1].1, words[j].0) && j != begin {
-                        break;
-                    }
-                    last = Some(j);
-                    j += 1;
-                }
-                if let Some(l) = last {
-                    if begin < words.len() {
-                        out.push((words[begin].0, words[l].1));
-                    }
-                    k = l + 1;
+            let surname = !sentence_start(*s)
+                && (SURNAMES.contains(&w.as_str())
+                    || (capital(w) && SURNAME_ENDINGS.iter().any(|end| lw.ends_with(end) && lw.len() > end.len() + 2)));
+            let title = TITLES.contains(&lw.as_str());
+            if !title && !role && capital(w) {
+                if let Some(st) = street_from(k, false) {
+                    k = st + 1;
                     continue;
                 }
-                k += 1;
+            }
+            if cue || role {
+                // The name after it: particles, then one or two capitalised words. After a role
+                // ("moeder van Selin", "ouders Hamid en Nadia") the "van" is not the name's, and
+                // "en" joins two names.
+                let mut j = k + 1;
+                if role && j < words.len() && lower(j) == "van" && adjacent(k, j) {
+                    j += 1;
+                }
+                let mut found_any = false;
+                let reaches =
+                    j < words.len() && cue_reaches(j.saturating_sub(1).max(k), j) && street_from(j, role).is_none();
+                while reaches && j < words.len() {
+                    let begin = j;
+                    if cue {
+                        while j < words.len() && PARTICLES.contains(&lower(j).as_str()) && j - begin < 3 {
+                            j += 1;
+                        }
+                    }
+                    let mut last = None;
+                    while j < words.len() && nameable(j) && (j == begin || adjacent(j - 1, j)) && j - begin < 4 {
+                        last = Some(j);
+                        j += 1;
+                    }
+                    let Some(l) = last else { break };
+                    if begin < words.len() {
+                        out.push((words[begin].0, self.without_possessive(words[l].1)));
+                    }
+                    found_any = true;
+                    k = l + 1;
+                    if role && j + 1 < words.len() && lower(j) == "en" && nameable(j + 1) {
+                        j += 1;
+                        continue;
+                    }
+                    break;
+                }
+                if !found_any {
+                    k += 1;
+                }
                 continue;
             }
-            if first || surname {
-                // A first name with what follows it: particles and a capitalised surname.
-                let mut end = *e;
+            if first
+                || surname
+                || (self.before_birth_or_age(*e) && nameable(k))
+                || self.possessive_of_relative(&words, k)
+            {
+                // A first name with what follows it: particles and a capitalised surname (not a
+                // street: "Marco Pololaan" is where, not who).
+                let mut end = self.without_possessive(*e);
                 let mut j = k + 1;
                 let mut particles = 0;
-                while j < words.len()
-                    && PARTICLES.contains(&words[j].2.to_lowercase().as_str())
-                    && particles < 3
-                    && self.only_spaces_between(words[j - 1].1, words[j].0)
-                {
+                while j < words.len() && PARTICLES.contains(&lower(j).as_str()) && particles < 3 && adjacent(j - 1, j) {
                     particles += 1;
                     j += 1;
                 }
-                if j < words.len() && capital(&words[j].2) && self.only_spaces_between(words[j - 1].1, words[j].0) {
-                    end = words[j].1;
+                if j < words.len() && nameable(j) && adjacent(j - 1, j) && end == *e {
+                    end = self.without_possessive(words[j].1);
                     k = j + 1;
                 } else {
                     k += 1;
@@ -1173,10 +1643,7 @@ impl Text {
                 let mut start = *s;
                 if surname && !first {
                     let mut b = k.saturating_sub(1);
-                    while b > 0
-                        && PARTICLES.contains(&words[b - 1].2.to_lowercase().as_str())
-                        && self.only_spaces_between(words[b - 1].1, words[b].0)
-                    {
+                    while b > 0 && PARTICLES.contains(&lower(b - 1).as_str()) && adjacent(b - 1, b) {
                         b -= 1;
                         start = words[b].0;
                     }
@@ -1189,6 +1656,57 @@ impl Text {
         out
     }
 
+    /// Where a word ends without its possessive "'s" ("Layla's moeder": the name is "Layla").
+    fn without_possessive(&self, end: usize) -> usize {
+        if end >= 2 && self.c[end - 2] == '\'' && self.c[end - 1] == 's' {
+            end - 2
+        } else {
+            end
+        }
+    }
+
+    /// A possessive before a relative: "Layla's moeder", "Yara's broer".
+    fn possessive_of_relative(&self, words: &[(usize, usize, String)], k: usize) -> bool {
+        let w = &words[k].2;
+        w.chars().next().is_some_and(char::is_uppercase)
+            && w.ends_with("'s")
+            && words.get(k + 1).is_some_and(|n| RELATIVES.contains(&n.2.to_lowercase().as_str()))
+    }
+
+    /// After the word ending at `i`, a date of birth or an age follows: "Ricardo, geboren",
+    /// "Aylin, geb.", "(Agnieszka, ong. 30)", "Jasmijn (15)", "Tom, 14 jr".
+    fn before_birth_or_age(&self, i: usize) -> bool {
+        let mut j = self.skip_spaces(i);
+        if self.at(j) == ',' || self.at(j) == '(' {
+            j = self.skip_spaces(j + 1);
+        }
+        let (mut w, mut e) = if self.alnum(j) { self.word_at(j) } else { (String::new(), j) };
+        if ["is", "werd"].contains(&w.as_str()) {
+            let n = self.skip_spaces(e);
+            (w, e) = if self.alnum(n) { self.word_at(n) } else { (String::new(), n) };
+        }
+        let lw = w.to_lowercase();
+        if ["geb", "geboren", "geboortedatum"].contains(&lw.as_str()) {
+            return true;
+        }
+        let (w, e) = if lw == "ong" || lw == "ca" {
+            let j = self.skip_spaces(if self.at(e) == '.' { e + 1 } else { e });
+            if self.alnum(j) {
+                self.word_at(j)
+            } else {
+                return false;
+            }
+        } else {
+            (w, e)
+        };
+        if w.is_empty() || w.len() > 2 || !w.chars().all(|c| c.is_ascii_digit()) {
+            return false;
+        }
+        let after = self.skip_spaces(e);
+        let (unit, _) = if self.alnum(after) { self.word_at(after) } else { (String::new(), after) };
+        self.at(e) == ')' || ["jr", "jaar", "jarig"].contains(&unit.to_lowercase().as_str())
+    }
+
     fn only_spaces_between(&self, a: usize, b: usize) -> bool {
         a <= b && self.c[a..b].iter().all(|c| *c == ' ')
     }
@@ -1199,6 +1717,12 @@ const SIDE_CODES: &[&str] = &[
     "LL-DD-DD", "DD-DD-LL", "DD-LL-DD", "LL-DD-LL", "LL-LL-DD", "DD-LL-LL", "DD-LLL-D", "D-LLL-DD", "LL-DDD-L",
     "L-DDD-LL", "LLL-DD-L", "L-DD-LLL", "D-LL-DDD", "DDD-LL-D",
 ];
+
+/// A word that names a street ("Pololaan", "Amsterdamsestraatweg"), lower-case.
+fn is_street_word(lw: &str) -> bool {
+    !NOT_STREETS.contains(&lw)
+        && STREET_ENDINGS.iter().any(|end| lw.ends_with(end) && lw.chars().count() > end.len() + 2)
+}
 
 /// "LL" for letters, "DD" for digits; empty when a group mixes them.
 fn shape_of(g: &str) -> String {
@@ -1306,6 +1830,16 @@ mod tests {
         assert_eq!(kinds("geboren op 3 mei 2008"), [(Birthdate, "3 mei 2008")]);
         assert_eq!(kinds("sprak met mevr. Jansen"), [(Name, "Jansen")]);
         assert_eq!(kinds("Kevin de Vries stond er weer"), [(Name, "Kevin de Vries")]);
+        assert_eq!(kinds("geb 2009-07-30"), [(Birthdate, "2009-07-30")]);
+        assert_eq!(kinds("Geboortedatum huurder: 28-01-1990."), [(Birthdate, "28-01-1990")]);
+        assert_eq!(kinds("Buurvrouw Wanda belde"), [(Name, "Wanda")], "after a role");
+        assert_eq!(kinds("moeder van Wanda"), [(Name, "Wanda")], "the van is not hers");
+        assert_eq!(kinds("ouders Hamid en Nadia"), [(Name, "Hamid"), (Name, "Nadia")]);
+        assert_eq!(kinds("Wanda's moeder belde"), [(Name, "Wanda")]);
+        assert_eq!(kinds("Zegt dat Wanda, geb. 3 mei 2008, weg is"), [(Name, "Wanda"), (Birthdate, "3 mei 2008")]);
+        assert_eq!(kinds("vrouw (Wanda, ong. 30)"), [(Name, "Wanda")]);
+        assert_eq!(kinds("post voor o.a. Dragomirescu"), [(Name, "Dragomirescu")]);
+        assert_eq!(kinds("bewoonster Joke van Trumanlaan 71"), [(Name, "Joke"), (Address, "Trumanlaan 71")]);
     }
 
     #[test]
@@ -1321,6 +1855,11 @@ mod tests {
             "Pools kenteken",
             "bij nr 12",
             "Overvecht-Noord, 20% leegstand",
+            "bij de snackbar aan de Marco Pololaan.",
+            "Jan van Scorelstraat: post voor 14 namen",
+            "Bewoner Pahud de Mortangesdreef klaagt",
+            "met de conciërge. Rond 16.00 weg",
+            "Meisje (15) en jongen van 14 jr",
         ] {
             assert_eq!(kinds(text), [], "{text}");
         }
