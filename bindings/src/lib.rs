@@ -180,6 +180,13 @@ pub fn set_log_sink(sink: Arc<dyn LogSink>, max_level: LogLevel) {
     logging::install(sink, max_level);
 }
 
+/// Whether the phone may talk to a team server at `url`: `https://`, or `http://` only to the
+/// device itself (tests). The enrolment screen asks before trying; `enrol` and `sync` refuse.
+#[uniffi::export]
+pub fn server_url_is_allowed(url: String) -> bool {
+    wijkverkenner_core::sync::server_url_is_allowed(&url)
+}
+
 /// Looks for personal data in a note before it is saved (phone numbers, e-mail addresses,
 /// IBANs, BSNs, licence plates, addresses, dates of birth, names): the shell warns and offers
 /// the redacted text. Works on any text; never fails. The text is not logged.
@@ -254,7 +261,9 @@ impl WijkStore {
     }
 
     /// Trades a one-time code for this phone's credential at `server_url`.
+    /// Refused (`InvalidInput`) unless the address is `https://`, or `http://` to this device.
     pub fn enrol(&self, server_url: String, code: String, device_name: String) -> Result<Identity> {
+        wijkverkenner_core::sync::check_server_url(&server_url)?;
         Ok(self.store()?.enrol(&RustHttp::new(&server_url), &code, &device_name)?.into())
     }
 
@@ -465,6 +474,7 @@ impl WijkStore {
     /// Syncs with the team server over the core's HTTPS client. Blocking: call off the UI
     /// thread. Listeners hear the new status afterwards, success or not.
     pub fn sync(&self, server_url: String, cancel: Arc<CancelToken>) -> Result<SyncOutcome> {
+        wijkverkenner_core::sync::check_server_url(&server_url)?;
         self.run_sync(&RustHttp::new(&server_url), &cancel)
     }
 

@@ -55,6 +55,10 @@ class CaptureActivity : Activity() {
     private var opened: List<Any?>? = null
     /** A save is under way: a second tap must not make a second note. */
     private var saving = false
+    /** Puts the form's texts back into their fields (after personal data was replaced). */
+    private val refill = mutableListOf<() -> Unit>()
+    /** The walker saw the personal-data warning for these texts and chose to keep them. */
+    private var keptPersonalData: List<Any?>? = null
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
@@ -125,6 +129,7 @@ class CaptureActivity : Activity() {
             tone.value<Tone>()?.let { form.tone = it }
             form.note = note.text()
         }
+        refill += { note.setText(form.note) }
     }
 
     private fun conversation() {
@@ -151,6 +156,10 @@ class CaptureActivity : Activity() {
             form.agreements = agreements.text()
             form.immediateHelp = help.isChecked
         }
+        refill += {
+            gist.setText(form.gist)
+            agreements.setText(form.agreements)
+        }
     }
 
     private fun signal() {
@@ -175,6 +184,10 @@ class CaptureActivity : Activity() {
             form.atKnownPlace = known.isChecked
             form.followUp = followUp.text()
             form.suggestedReferral = referral.value<String>()?.takeIf { it.isNotEmpty() }
+        }
+        refill += {
+            description.setText(form.description)
+            followUp.setText(form.followUp)
         }
     }
 
@@ -235,6 +248,13 @@ class CaptureActivity : Activity() {
             problems.requestFocus()
             return
         }
+        // Personal data in the texts: warned once for what is typed now, replaced or kept as
+        // the walker decides (a changed text is checked again).
+        val found = form.personalData()
+        if (found.isNotEmpty() && keptPersonalData != form.snapshot()) {
+            warnPersonalData(found)
+            return
+        }
         val app = wijk
         saving = true
         work(app.scope, problems) {
@@ -244,6 +264,24 @@ class CaptureActivity : Activity() {
                 saving = false
             }
         }
+    }
+
+    private fun warnPersonalData(found: List<nl.wijkverkenner.ffi.PersonalDataKind>) {
+        val kinds = found.map { Words.personalData(this, it) }.distinct().joinToString(", ")
+        AlertDialog.Builder(this)
+            .setTitle(R.string.personal_title)
+            .setMessage(getString(R.string.personal_found, kinds))
+            .setPositiveButton(R.string.personal_replace) { _, _ ->
+                form.redactPersonalData()
+                refill.forEach { it() }
+                save()
+            }
+            .setNeutralButton(R.string.personal_keep) { _, _ ->
+                keptPersonalData = form.snapshot()
+                save()
+            }
+            .setNegativeButton(R.string.capture_keep_typing, null)
+            .show()
     }
 
     private suspend fun store(app: WijkApp) {

@@ -9,6 +9,7 @@ import android.provider.Settings
 import android.text.InputType
 import android.view.View
 import nl.wijkverkenner.android.Trigger
+import nl.wijkverkenner.ffi.serverUrlIsAllowed
 
 /**
  * Enrolment with the code a team lead hands out (typed, or scanned into the field). After it,
@@ -36,6 +37,11 @@ class EnrolActivity : Activity() {
             val url = server.text.toString().trim().trimEnd('/')
             if (url.isEmpty() || code.text.isBlank()) {
                 problem.text = getString(R.string.enrol_missing)
+                return@button
+            }
+            // Notes never cross a network in clear: the core refuses http:// but to this phone.
+            if (!serverUrlIsAllowed(url)) {
+                problem.text = getString(R.string.enrol_needs_https)
                 return@button
             }
             work(app.scope, problem) {

@@ -9,6 +9,7 @@ import nl.wijkverkenner.android.Frozen
 import nl.wijkverkenner.android.Kind
 import nl.wijkverkenner.android.SyncHeadline
 import nl.wijkverkenner.android.WaitReason
+import nl.wijkverkenner.ffi.PersonalDataKind
 import nl.wijkverkenner.ffi.Logic
 import nl.wijkverkenner.ffi.Mood
 import nl.wijkverkenner.ffi.Severity
@@ -65,6 +66,17 @@ object Words {
         Kind.OBSERVATION -> R.string.capture_observation
         Kind.CONVERSATION -> R.string.capture_conversation
         Kind.SIGNAL -> R.string.capture_signal
+    })
+
+    fun personalData(c: Context, k: PersonalDataKind) = c.getString(when (k) {
+        PersonalDataKind.PHONE -> R.string.personal_phone
+        PersonalDataKind.EMAIL -> R.string.personal_email
+        PersonalDataKind.IBAN -> R.string.personal_iban
+        PersonalDataKind.BSN -> R.string.personal_bsn
+        PersonalDataKind.PLATE -> R.string.personal_plate
+        PersonalDataKind.POSTCODE, PersonalDataKind.ADDRESS -> R.string.personal_address
+        PersonalDataKind.BIRTHDATE -> R.string.personal_birthdate
+        PersonalDataKind.NAME -> R.string.personal_name
     })
 
     fun problem(c: Context, p: CaptureForm.Problem) = c.getString(when (p) {

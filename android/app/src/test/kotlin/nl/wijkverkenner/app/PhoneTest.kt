@@ -1,6 +1,7 @@
 package nl.wijkverkenner.app
 
 import android.Manifest
+import android.app.AlertDialog
 import android.app.job.JobScheduler
 import android.content.Intent
 import android.content.pm.PackageManager
@@ -24,6 +25,7 @@ import org.robolectric.Robolectric
 import org.robolectric.RobolectricTestRunner
 import org.robolectric.Shadows.shadowOf
 import org.robolectric.annotation.Config
+import org.robolectric.shadows.ShadowAlertDialog
 import org.robolectric.shadows.ShadowToast
 
 /**
@@ -70,6 +72,58 @@ class PhoneTest {
 
     private fun pending() = runBlocking { app.store().refreshSyncStatus().pending }
 
+    /**
+     * Personal data typed into a note is named before the note is saved (the core finds it):
+     * replaced by placeholders, kept on purpose, or typed on; a changed text is checked again.
+     */
+    @Test
+    fun personalDataIsNamedBeforeSavingAndReplacedOrKeptAsTheWalkerChooses() {
+        enrolled()
+        val walk = runBlocking { app.store().startWalk("Ronde") }
+        fun opened(): CaptureActivity {
+            val c = Robolectric.buildActivity(
+                CaptureActivity::class.java,
+                Intent(app, CaptureActivity::class.java).putExtra(CaptureActivity.KIND, "OBSERVATION"),
+            ).setup().get()
+            waitUntil("the form") { c.findViewById<View>(R.id.capture_save) != null }
+            c.pick(R.id.capture_themes, "obs.litter")
+            return c
+        }
+        fun notes() = runBlocking { app.store().timeline(walk.id) }.items.map { (it.body as RecordBody.Observation).observation.note }
+
+        // Replaced: the note keeps what was seen, not who.
+        val first = opened()
+        first.type(R.id.capture_note, "Mevr. Jansen belt vaker, 06-12345678, over afval bij Kanaalstraat 120")
+        first.tap(R.id.capture_save)
+        var dialog = ShadowAlertDialog.getLatestAlertDialog()
+        assertNotNull("a warning before saving", dialog)
+        val message = shadowOf(dialog).message.toString()
+        for (k in listOf(R.string.personal_phone, R.string.personal_address, R.string.personal_name)) {
+            assertTrue(message, message.contains(first.getString(k)))
+        }
+        assertFalse("nothing saved while the walker decides", first.isFinishing)
+        assertEquals(emptyList<String>(), notes())
+        dialog.getButton(AlertDialog.BUTTON_POSITIVE).performClick()
+        waitUntil("saved") { first.isFinishing }
+        assertEquals(listOf("Mevr. [naam] belt vaker, [telefoonnummer], over afval bij [adres]"), notes())
+
+        // Typed on, then kept on purpose: a plate the police asked for.
+        val second = opened()
+        second.type(R.id.capture_note, "Auto met kenteken 12-ABC-3 weer bij de container")
+        second.tap(R.id.capture_save)
+        dialog = ShadowAlertDialog.getLatestAlertDialog()
+        dialog.getButton(AlertDialog.BUTTON_NEGATIVE).performClick()
+        assertFalse("typing on saves nothing", second.isFinishing)
+        second.type(R.id.capture_note, "Auto met kenteken 12-ABC-3 weer bij de container, bel 030 123 45 67")
+        second.tap(R.id.capture_save)
+        val again = ShadowAlertDialog.getLatestAlertDialog()
+        assertTrue("a changed text is checked again", again !== dialog)
+        again.getButton(AlertDialog.BUTTON_NEUTRAL).performClick()
+        waitUntil("saved") { second.isFinishing }
+        assertTrue(notes().toString(), "Auto met kenteken 12-ABC-3 weer bij de container, bel 030 123 45 67" in notes())
+        assertEquals(2, notes().size)
+    }
+
     @Test
     fun enrolmentNeedsALockScreenAndSaysWhyACodeFails() {
         secureLockScreen(false)
@@ -92,6 +146,13 @@ class PhoneTest {
         enrol.type(R.id.enrol_server, "")
         enrol.tap(R.id.enrol_button)
         assertEquals(enrol.getString(R.string.enrol_missing), enrol.text(R.id.enrol_problem))
+
+        // Not over a network in clear: http:// only to this device (the test's server).
+        enrol.type(R.id.enrol_server, "http://wijkteam.example.nl")
+        enrol.type(R.id.enrol_code, team.code(team.walker))
+        enrol.tap(R.id.enrol_button)
+        assertEquals(enrol.getString(R.string.enrol_needs_https), enrol.text(R.id.enrol_problem))
+        assertFalse(app.enrolled)
 
         enrol.type(R.id.enrol_server, team.url + "/")
         enrol.type(R.id.enrol_code, team.code(team.walker))

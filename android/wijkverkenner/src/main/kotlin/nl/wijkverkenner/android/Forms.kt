@@ -9,12 +9,14 @@ import nl.wijkverkenner.ffi.Mood
 import nl.wijkverkenner.ffi.NewWalk
 import nl.wijkverkenner.ffi.Observation
 import nl.wijkverkenner.ffi.Participant
+import nl.wijkverkenner.ffi.PersonalDataKind
 import nl.wijkverkenner.ffi.Record
 import nl.wijkverkenner.ffi.RecordBody
 import nl.wijkverkenner.ffi.Severity
 import nl.wijkverkenner.ffi.Signal
 import nl.wijkverkenner.ffi.Tone
 import nl.wijkverkenner.ffi.Trust
+import nl.wijkverkenner.ffi.checkPersonalData
 
 /** The three kinds of note a walker makes. */
 enum class Kind { OBSERVATION, CONVERSATION, SIGNAL }
@@ -61,12 +63,39 @@ class CaptureForm(val kind: Kind) {
         immediateHelp, category, severity, description, atKnownPlace, followUp, suggestedReferral,
     )
 
-    fun problems(): List<Problem> = buildList {
-        val texts = when (kind) {
-            Kind.OBSERVATION -> listOf(note)
-            Kind.CONVERSATION -> listOf(gist, agreements)
-            Kind.SIGNAL -> listOf(description, followUp)
+    /** The free texts of the kind: where a walker may type personal data. */
+    private fun texts(): List<String> = when (kind) {
+        Kind.OBSERVATION -> listOf(note)
+        Kind.CONVERSATION -> listOf(gist, agreements)
+        Kind.SIGNAL -> listOf(description, followUp)
+    }
+
+    /**
+     * The kinds of personal data the core finds in the texts (phone numbers, addresses,
+     * names, …), each once, in the order they first appear: the walker is warned before the
+     * note is saved, and it reaches the team only as the walker decides.
+     */
+    fun personalData(): List<PersonalDataKind> =
+        texts().flatMap { checkPersonalData(it).findings }.map { it.kind }.distinct()
+
+    /** Every piece of personal data in the texts replaced by its placeholder (`[telefoonnummer]`). */
+    fun redactPersonalData() {
+        fun r(t: String) = checkPersonalData(t).redacted
+        when (kind) {
+            Kind.OBSERVATION -> note = r(note)
+            Kind.CONVERSATION -> {
+                gist = r(gist)
+                agreements = r(agreements)
+            }
+            Kind.SIGNAL -> {
+                description = r(description)
+                followUp = r(followUp)
+            }
         }
+    }
+
+    fun problems(): List<Problem> = buildList {
+        val texts = texts()
         if (texts.any { it.codePointCount(0, it.length) > MAX_TEXT }) add(Problem.TOO_LONG)
         when (kind) {
             Kind.OBSERVATION -> if (themes.isEmpty()) add(Problem.NO_THEME)

@@ -11,6 +11,7 @@ import nl.wijkverkenner.ffi.Location
 import nl.wijkverkenner.ffi.LocationSource
 import nl.wijkverkenner.ffi.Mood
 import nl.wijkverkenner.ffi.Observation
+import nl.wijkverkenner.ffi.PersonalDataKind
 import nl.wijkverkenner.ffi.RecordBody
 import nl.wijkverkenner.ffi.RecordLocation
 import nl.wijkverkenner.ffi.Severity
@@ -21,8 +22,10 @@ import nl.wijkverkenner.ffi.Tone
 import nl.wijkverkenner.ffi.Trust
 import nl.wijkverkenner.ffi.WijkStore
 import nl.wijkverkenner.ffi.WvException
+import nl.wijkverkenner.ffi.serverUrlIsAllowed
 import org.junit.After
 import org.junit.Assert.assertEquals
+import org.junit.Assert.assertFalse
 import org.junit.Assert.assertNotNull
 import org.junit.Assert.assertNull
 import org.junit.Assert.assertTrue
@@ -40,6 +43,43 @@ class WijkverkennerTest {
         server?.destroy()
         server?.waitFor()
         dir.deleteRecursively()
+    }
+
+    /** The capture form asks the core for personal data in its texts, and replaces it. */
+    @Test
+    fun personalDataInAFormIsNamedAndReplaced() {
+        val f = CaptureForm(Kind.SIGNAL)
+        f.category = "sig.exploitation"
+        f.description = "Mevr. Jansen zegt dat haar buurman 06-12345678 belt"
+        f.followUp = "Terugmailen naar k.devries@example.nl, kenteken 12-ABC-3"
+        assertEquals(
+            listOf(PersonalDataKind.NAME, PersonalDataKind.PHONE, PersonalDataKind.EMAIL, PersonalDataKind.PLATE),
+            f.personalData(),
+        )
+        f.redactPersonalData()
+        assertEquals("Mevr. [naam] zegt dat haar buurman [telefoonnummer] belt", f.description)
+        assertEquals("Terugmailen naar [e-mailadres], kenteken [kenteken]", f.followUp)
+        assertEquals(emptyList<PersonalDataKind>(), f.personalData())
+        assertEquals(emptyList<PersonalDataKind>(), CaptureForm(Kind.OBSERVATION).apply { note = "3 jongens bij nr 12 om 22:15" }.personalData())
+    }
+
+    /** A phone talks to its team server over https://, or over http:// only to itself. */
+    @Test
+    fun aServerInClearIsRefused() {
+        assertTrue(serverUrlIsAllowed("https://wijkteam.example.nl"))
+        assertTrue(serverUrlIsAllowed("http://127.0.0.1:8080"))
+        assertFalse(serverUrlIsAllowed("http://wijkteam.example.nl"))
+        val dir = Files.createTempDirectory("wv-https").toFile()
+        val store = runBlocking { Wijkverkenner.open(File(dir, "store.db").path, ByteArray(32) { 4 }) }
+        try {
+            runBlocking { store.enrol("http://wijkteam.example.nl", "ABCD-EFGH-JKMN", "Pixel") }
+            fail("enrolled over http:// to another host")
+        } catch (e: WvException.InvalidInput) {
+            assertTrue(e.reason, e.reason.contains("https://"))
+        } finally {
+            store.close()
+            dir.deleteRecursively()
+        }
     }
 
     private fun observation(note: String) = RecordBody.Observation(Observation(listOf("obs.vacancy"), Tone.CONCERN, note))
