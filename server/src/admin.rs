@@ -2,8 +2,10 @@
 //!
 //! Codes are short enough to type (12 characters of Crockford base32 — 60 bits — shown as
 //! `XXXX-XXXX-XXXX`, or scanned as a QR payload), one-time and expiring; credentials are 32
-//! random bytes. Both are stored only as SHA-256 hashes. Guessing a code is slowed down by the
-//! enrolment endpoint's rate limits (`crate::limits`).
+//! random bytes. Credentials are stored as SHA-256 hashes; codes, having less entropy, keyed
+//! with the server's secret (HMAC, `crate::secret`), so a copy of the database alone does not
+//! give them away. Guessing a code is slowed down by the enrolment endpoint's rate limits
+//! (`crate::limits`).
 
 use base64::Engine;
 use rand::RngCore;
@@ -68,6 +70,11 @@ pub fn add_member(s: &dyn Storage, team_id: &str, name: &str, role: Role, organi
     Ok(m)
 }
 
+/// How a code is stored: keyed with the server's secret.
+pub fn code_hash(normalised_code: &str) -> String {
+    crate::secret::keyed("enrolment code", normalised_code)
+}
+
 /// Characters of an enrolment code: 12 of Crockford base32 are 60 bits.
 pub const CODE_CHARS: usize = 12;
 
@@ -86,7 +93,7 @@ pub fn issue_code(s: &dyn Storage, member_id: &str, hours: u32) -> Result<String
     rand::rng().fill_bytes(&mut bytes);
     let code: String = bytes.iter().map(|b| CROCKFORD[(*b & 31) as usize] as char).collect();
     let now = now_ms();
-    s.create_enrolment(&sha256_hex(&code), member_id, now, now + hours.clamp(1, 24 * 14) as i64 * 3_600_000)?;
+    s.create_enrolment(&code_hash(&code), member_id, now, now + hours.clamp(1, 24 * 14) as i64 * 3_600_000)?;
     Ok(format!("{}-{}-{}", &code[..4], &code[4..8], &code[8..]))
 }
 
@@ -176,7 +183,14 @@ pub fn redeem_attempt(
         revoked_ms: None,
     };
     let attempt_hash = attempt.map(sha256_hex);
-    match s.redeem_enrolment(&sha256_hex(&normalise_code(code)), attempt_hash.as_deref(), now_ms(), &device)? {
+    let code = normalise_code(code);
+    let mut redeemed = s.redeem_enrolment(&code_hash(&code), attempt_hash.as_deref(), now_ms(), &device)?;
+    if matches!(redeemed, Redeemed::Invalid) {
+        // A code issued before codes were keyed (stored as a plain SHA-256): still good until it
+        // expires, at most 14 days after the upgrade.
+        redeemed = s.redeem_enrolment(&sha256_hex(&code), attempt_hash.as_deref(), now_ms(), &device)?;
+    }
+    match redeemed {
         Redeemed::Enrolled(m, t, id) => Ok((Device { id, member_id: m.id.clone(), ..device }, credential, *m, t)),
         Redeemed::Invalid => Err(ApiError::new(
             axum::http::StatusCode::FORBIDDEN,

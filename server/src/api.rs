@@ -128,6 +128,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint takes another method")
         })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::web::audit))
         .layer(axum::middleware::map_response(harden))
         .with_state(state)
 }
@@ -572,7 +573,27 @@ const LAST_SEEN_PRECISION_MS: i64 = 60_000;
 async fn sync_handler(State(s): State<AppState>, addr: ClientAddr, headers: HeaderMap, body: Body) -> Result<Response> {
     let caller = authenticate(&s, addr, &headers).await?;
     let device = caller.device.id.clone();
+    let (team_id, member_id) = (caller.team.id.clone(), caller.member.id.clone());
     let answer = sync_for(&s, caller, &headers, body).await;
+    // The audit trail: a member's phone took and gave records (counts, never content).
+    let result = match &answer {
+        Ok((r, p)) => format!("{} changed {} refused {}", r.status().as_u16(), p.changed, p.rejected.len()),
+        Err(Error::Api(e)) => format!("refused {}", e.code),
+        Err(_) => "failed".into(),
+    };
+    let event = crate::storage::AuditEvent {
+        team_id,
+        at_ms: admin::now_ms(),
+        actor: member_id,
+        action: "sync".into(),
+        object: format!("device {device}"),
+        result,
+        origin: addr.0.to_string(),
+    };
+    let storage = s.storage.clone();
+    if blocking(move || storage.append_audit(&event)).await.is_err() {
+        tracing::error!(target: "security", "an audit entry could not be written");
+    }
     if let Err(Error::Api(e)) = &answer {
         // A device that was let in sent what the protocol refuses.
         tracing::warn!(target: "security", addr = %addr.0, device = %device, reason = e.code, "sync refused");

@@ -10,6 +10,7 @@ pub mod limits;
 pub mod openapi;
 pub mod reports;
 pub mod review;
+pub mod secret;
 pub mod settings;
 pub mod storage;
 pub mod sync;

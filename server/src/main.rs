@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use wijkverkenner_core::{CategoryKind, OfficeHours, Taxonomy};
 use wijkverkenner_server::admin::printable;
 use wijkverkenner_server::storage::Role;
-use wijkverkenner_server::{admin, open_storage, settings, sync, AppState};
+use wijkverkenner_server::{admin, open_storage, secret, settings, sync, AppState};
 
 /// The same allocator as the phone library (docs/adr/0005): many request threads allocate
 /// and free each other's buffers.
@@ -24,6 +24,11 @@ struct Cli {
     /// PostgreSQL URL (e.g. postgres://wv@localhost/wv); replaces the embedded storage.
     #[arg(long, env = "WV_DATABASE_URL")]
     database_url: Option<String>,
+    /// The server's secret key (enrolment codes are stored keyed with it), kept outside the
+    /// database; default `server.secret` in the data directory, created on first start.
+    /// Several servers on one PostgreSQL share one file.
+    #[arg(long, env = "WV_SECRET_FILE")]
+    secret_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -225,6 +230,14 @@ enum Command {
         #[arg(long)]
         wijken: Option<PathBuf>,
     },
+    /// Print the audit trail (tab-separated: time, actor, action, object, result, origin) of a
+    /// team, or of the whole server without `--team`; `--days` back (default 30).
+    Audit {
+        #[arg(long)]
+        team: Option<String>,
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
 }
 
 fn category_kind(s: &str) -> Result<CategoryKind, String> {
@@ -279,10 +292,70 @@ fn role(s: &str) -> Result<Role, &'static str> {
 }
 
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    secret::private_data_dir(&cli.data)?;
+    secret::load(&cli.secret_file.clone().unwrap_or_else(|| cli.data.join("server.secret")))?;
     let storage = open_storage(&cli.data, cli.database_url.as_deref())?;
+    let audited = audit_of(&cli.command, storage.as_ref());
+    let result = execute(cli.command, &cli.data, storage.clone());
+    if let Some((team_id, object)) = audited {
+        // The administrator's actions are in the team's audit trail, done or failed.
+        let user = ["SUDO_USER", "USER", "LOGNAME"].iter().find_map(|v| std::env::var(v).ok()).unwrap_or_default();
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        storage.append_audit(&wijkverkenner_server::storage::AuditEvent {
+            team_id,
+            at_ms: admin::now_ms(),
+            actor: format!("cli:{user}"),
+            action: "admin".into(),
+            object,
+            result: if result.is_ok() { "ok".into() } else { "failed".into() },
+            origin: format!("cli@{}", host.trim()),
+        })?;
+    }
+    result
+}
+
+/// The team and the description (command and ids, never names or texts) of a command for the
+/// audit trail; `None` for the server itself.
+fn audit_of(command: &Command, s: &dyn wijkverkenner_server::Storage) -> Option<(String, String)> {
+    let team_of_member = |m: &str| s.member(m).ok().flatten().map(|m| m.team_id).unwrap_or_default();
+    Some(match command {
+        Command::Serve { .. } => return None,
+        Command::TeamCreate { .. } => (String::new(), "team-create".into()),
+        Command::MemberAdd { team, role, .. } => (team.clone(), format!("member-add role {role}")),
+        Command::Members { team } => (team.clone(), "members".into()),
+        Command::MemberDisable { member } => (team_of_member(member), format!("member-disable {member}")),
+        Command::MemberRole { member, role } => (team_of_member(member), format!("member-role {member} {role}")),
+        Command::EnrolCode { member, hours, .. } => (team_of_member(member), format!("enrol-code {member} {hours} h")),
+        Command::WebSetup { member, .. } => (team_of_member(member), format!("web-setup {member}")),
+        Command::Codes { team } => (team.clone(), "codes".into()),
+        Command::CodeCancel { team, code } => (team.clone(), format!("code-cancel {code}")),
+        Command::Devices { team } => (team.clone(), "devices".into()),
+        Command::Revoke { device } => {
+            let team = s.caller(device).ok().flatten().map(|c| c.team.id).unwrap_or_default();
+            (team, format!("revoke {device}"))
+        }
+        Command::Suspects { team } => (team.clone(), "suspects".into()),
+        Command::EntityDelete { team, id } => (team.clone(), format!("entity-delete {id}")),
+        Command::EntityQuarantine { team, id } => (team.clone(), format!("entity-quarantine {id}")),
+        Command::Settings { team } => (team.clone(), "settings".into()),
+        Command::CategoryAdd { team, kind, .. } => (team.clone(), format!("category-add {kind}")),
+        Command::CategorySet { team, code, .. } => (team.clone(), format!("category-set {code}")),
+        Command::TaxonomyExport { team } => (team.clone(), "taxonomy-export".into()),
+        Command::TaxonomyImport { team, .. } => (team.clone(), "taxonomy-import".into()),
+        Command::OfficeHours { team, .. } => (team.clone(), "office-hours".into()),
+        Command::Boundaries { team, .. } => (team.clone(), "boundaries".into()),
+        Command::Audit { team, .. } => (team.clone().unwrap_or_default(), "audit".into()),
+    })
+}
+
+fn execute(
+    command: Command,
+    data: &std::path::Path,
+    storage: std::sync::Arc<dyn wijkverkenner_server::Storage>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let s = storage.as_ref();
     let found = |ok: bool, what: &'static str| if ok { Ok(()) } else { Err(what) };
-    match cli.command {
+    match command {
         Command::Serve {
             listen,
             trust_forwarded_for,
@@ -315,7 +388,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 (true, None) => return Err("--demo needs --buurten (the demo walks in Utrecht)".into()),
                 _ => None,
             };
-            let demo_dir = cli.data.join("demo-phones");
+            let demo_dir = data.join("demo-phones");
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(listen).await?;
@@ -512,6 +585,26 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let c = change_settings(s, &team, settings::Change::Boundaries(Arc::new(parsed)))?;
             println!("{n} buurten set (settings version {})", c.version);
         }
+        Command::Audit { team, days } => {
+            let since = admin::now_ms() - i64::from(days.min(3_650)) * 86_400_000;
+            for e in s.audit(team.as_deref(), since, 1_000_000)? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    time_precise(e.at_ms),
+                    admin::printable(&e.actor),
+                    e.action,
+                    admin::printable(&e.object),
+                    admin::printable(&e.result),
+                    admin::printable(&e.origin)
+                );
+            }
+        }
     }
     Ok(())
+}
+
+fn time_precise(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_default()
 }

@@ -250,6 +250,36 @@ impl WebSession {
     }
 }
 
+/// One entry of the audit trail, with the six fields the BIO asks for: what was done
+/// (`view`, `export`, `change`, `sync`, `admin`), to what (a path of the review pages, an
+/// entity id, a command — ids and codes only, never a record's content), with which result
+/// (an HTTP status or `ok`/`refused`), from where (a client address, or `cli@host`), by whom (a
+/// member id, or `cli:user` for the command line), and when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Empty for a command line action on no particular team (creating one).
+    pub team_id: String,
+    pub at_ms: i64,
+    pub actor: String,
+    pub action: String,
+    pub object: String,
+    pub result: String,
+    pub origin: String,
+}
+
+impl AuditEvent {
+    /// Bounded fields: a hostile path or name cannot grow the trail without limit.
+    pub fn bounded(mut self) -> Self {
+        for f in [&mut self.actor, &mut self.action, &mut self.object, &mut self.result, &mut self.origin] {
+            if f.chars().count() > 300 {
+                *f = f.chars().take(300).collect();
+            }
+            *f = f.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
+        }
+        self
+    }
+}
+
 /// One step in the review history of a walk or record: who changed which review field to
 /// what, when, with the lead's comment. Append-only; written in the transaction of the change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -381,4 +411,10 @@ pub trait Storage: Send + Sync {
     fn end_session(&self, team_id: &str, session_id: &str, now_ms: i64) -> Result<bool>;
     /// The team's live sessions, newest first.
     fn sessions(&self, team_id: &str, now_ms: i64) -> Result<Vec<(WebSession, Member)>>;
+
+    /// Appends to the audit trail (append-only: the database refuses updates and deletes).
+    fn append_audit(&self, event: &AuditEvent) -> Result<()>;
+    /// The audit trail of a team (`None`: all, for the command line) from `since_ms`, oldest
+    /// first, at most `limit` entries.
+    fn audit(&self, team_id: Option<&str>, since_ms: i64, limit: usize) -> Result<Vec<AuditEvent>>;
 }

@@ -7,8 +7,8 @@ use std::sync::{Condvar, Mutex};
 use postgres::{Client, NoTls, Row, Transaction};
 
 use super::{
-    Caller, ChangedRow, CodeInfo, Device, FeedPage, HistoryEntry, Member, Redeemed, Role, SettingsRow, Storage, Stored,
-    StoredRow, Team, Tx, Viewer, WebAccount, WebSession, WebSetup, ENROL_RETRY_MS,
+    AuditEvent, Caller, ChangedRow, CodeInfo, Device, FeedPage, HistoryEntry, Member, Redeemed, Role, SettingsRow,
+    Storage, Stored, StoredRow, Team, Tx, Viewer, WebAccount, WebSession, WebSetup, ENROL_RETRY_MS,
 };
 use crate::error::Result;
 use wijkverkenner_core::sync::wire::EntityKind;
@@ -69,6 +69,19 @@ ALTER TABLE teams ADD COLUMN IF NOT EXISTS settings_version BIGINT NOT NULL DEFA
 CREATE TABLE IF NOT EXISTS team_settings (
     team_id TEXT PRIMARY KEY REFERENCES teams (id), version BIGINT NOT NULL, taxonomy TEXT,
     office_hours TEXT, buurten TEXT, updated_ms BIGINT NOT NULL, updated_by TEXT NOT NULL);
+-- The audit trail (BIO): append-only, never a record's content.
+CREATE TABLE IF NOT EXISTS audit_log (
+    n BIGSERIAL PRIMARY KEY, team_id TEXT NOT NULL, at_ms BIGINT NOT NULL, actor TEXT NOT NULL,
+    action TEXT NOT NULL, object TEXT NOT NULL, result TEXT NOT NULL, origin TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_log_team ON audit_log (team_id, at_ms);
+CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger AS $$
+    BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$ LANGUAGE plpgsql;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'audit_log_append_only') THEN
+        CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_log
+            FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+    END IF;
+END $$;
 ";
 
 const POOL: usize = 16;
@@ -816,5 +829,35 @@ impl Storage for PostgresStorage {
             &[&team_id, &now_ms],
         )?;
         Ok(rows.iter().map(|r| (session_row(r), member_row(r, 7))).collect())
+    }
+
+    fn append_audit(&self, e: &AuditEvent) -> Result<()> {
+        let e = e.clone().bounded();
+        self.conn()?.client().execute(
+            "INSERT INTO audit_log (team_id, at_ms, actor, action, object, result, origin)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[&e.team_id, &e.at_ms, &e.actor, &e.action, &e.object, &e.result, &e.origin],
+        )?;
+        Ok(())
+    }
+
+    fn audit(&self, team_id: Option<&str>, since_ms: i64, limit: usize) -> Result<Vec<AuditEvent>> {
+        let rows = self.conn()?.client().query(
+            "SELECT team_id, at_ms, actor, action, object, result, origin FROM audit_log
+             WHERE ($1::TEXT IS NULL OR team_id = $1) AND at_ms >= $2 ORDER BY n LIMIT $3",
+            &[&team_id, &since_ms, &(limit as i64)],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| AuditEvent {
+                team_id: r.get(0),
+                at_ms: r.get(1),
+                actor: r.get(2),
+                action: r.get(3),
+                object: r.get(4),
+                result: r.get(5),
+                origin: r.get(6),
+            })
+            .collect())
     }
 }

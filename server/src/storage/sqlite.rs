@@ -7,10 +7,10 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use super::{
-    Caller, ChangedRow, CodeInfo, Device, FeedPage, HistoryEntry, Member, Redeemed, Role, SettingsRow, Storage, Stored,
-    StoredRow, Team, Tx, Viewer, WebAccount, WebSession, WebSetup, ENROL_RETRY_MS,
+    AuditEvent, Caller, ChangedRow, CodeInfo, Device, FeedPage, HistoryEntry, Member, Redeemed, Role, SettingsRow,
+    Storage, Stored, StoredRow, Team, Tx, Viewer, WebAccount, WebSession, WebSetup, ENROL_RETRY_MS,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
 use wijkverkenner_core::sync::wire::EntityKind;
 use wijkverkenner_core::sync::wire::MAX_PULL_BYTES;
 
@@ -51,6 +51,15 @@ CREATE TABLE IF NOT EXISTS web_sessions (
     token_hash TEXT PRIMARY KEY NOT NULL, member_id TEXT NOT NULL REFERENCES members (id),
     created_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, ended_ms INTEGER,
     agent TEXT NOT NULL);
+-- The audit trail (BIO): append-only, never a record's content.
+CREATE TABLE IF NOT EXISTS audit_log (
+    n INTEGER PRIMARY KEY AUTOINCREMENT, team_id TEXT NOT NULL, at_ms INTEGER NOT NULL, actor TEXT NOT NULL,
+    action TEXT NOT NULL, object TEXT NOT NULL, result TEXT NOT NULL, origin TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_log_team ON audit_log (team_id, at_ms);
+CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 ";
 
 pub struct SqliteStorage {
@@ -122,8 +131,10 @@ const DEVICE_COLS: &str = "d.id, d.member_id, d.name, d.credential_hash, d.creat
 impl SqliteStorage {
     /// Opens (or creates) `wijkverkenner-server.db` in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::Other(format!("data directory: {e}")))?;
+        // Closed to others before the database exists: its WAL and shared memory take its mode.
+        crate::secret::private_data_dir(dir)?;
         let path = dir.join("wijkverkenner-server.db");
+        crate::secret::private_file(&path)?;
         let writer = connect(&path)?;
         writer.execute_batch(SCHEMA)?;
         // Columns added later, for older data: protocol 2 (withdrawals; repeatable enrolment;
@@ -873,6 +884,39 @@ impl Storage for SqliteStorage {
                  WHERE m.team_id = ?1 AND s.ended_ms IS NULL AND s.expires_ms > ?2 ORDER BY s.created_ms DESC"
             ))?;
             let rows = st.query_map(params![team_id, now_ms], |r| Ok((session_row(r)?, member_row(r, 7)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn append_audit(&self, e: &AuditEvent) -> Result<()> {
+        let e = e.clone().bounded();
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO audit_log (team_id, at_ms, actor, action, object, result, origin)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![e.team_id, e.at_ms, e.actor, e.action, e.object, e.result, e.origin],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn audit(&self, team_id: Option<&str>, since_ms: i64, limit: usize) -> Result<Vec<AuditEvent>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT team_id, at_ms, actor, action, object, result, origin FROM audit_log
+                 WHERE (?1 IS NULL OR team_id = ?1) AND at_ms >= ?2 ORDER BY n LIMIT ?3",
+            )?;
+            let rows = st.query_map(params![team_id, since_ms, limit as i64], |r| {
+                Ok(AuditEvent {
+                    team_id: r.get(0)?,
+                    at_ms: r.get(1)?,
+                    actor: r.get(2)?,
+                    action: r.get(3)?,
+                    object: r.get(4)?,
+                    result: r.get(5)?,
+                    origin: r.get(6)?,
+                })
+            })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }

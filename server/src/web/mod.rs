@@ -13,6 +13,9 @@
 //! own team, sensitive signals included); administrators see the session list, not content;
 //! field workers have no pages (their phone is their view). A lead of another team finds
 //! nothing: every lookup is within the signed-in member's team.
+//!
+//! Every request of a signed-in member is in the audit trail ([`audit`]): what (view, export,
+//! change), which page with its ids, the answer's status, the address, the member, the time.
 
 pub mod auth;
 mod i18n;
@@ -32,6 +35,60 @@ use crate::admin::sha256_hex;
 use crate::api::AppState;
 use crate::limits::EnrolLimits;
 use crate::storage::{Member, Role, Team, WebSession};
+
+/// Who made a request, filled in by [`Visitor`] when the request is signed in; [`audit`] reads
+/// it once the page has answered.
+#[derive(Clone, Default)]
+pub struct AuditSlot(Arc<std::sync::Mutex<Option<(String, String)>>>);
+
+/// Writes one audit entry for every request of a signed-in member to the review pages: views
+/// and exports (GET) and changes (POST), refused ones too. Paths hold ids and codes only;
+/// set-up links (a token in the path), assets and the API are not pages a member reads.
+pub async fn audit(
+    axum::extract::State(s): axum::extract::State<AppState>,
+    addr: crate::api::ClientAddr,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path().to_string();
+    let skip = ["/v1/", "/health", "/openapi.json", "/assets/", "/favicon.ico", "/setup/", "/lang/", "/sign-in"];
+    if skip.iter().any(|p| path.starts_with(p)) {
+        return next.run(req).await;
+    }
+    let slot = AuditSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let method = req.method().clone();
+    let object = match req.uri().query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.clone(),
+    };
+    let response = next.run(req).await;
+    let who = slot.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some((team_id, member_id)) = who {
+        let export = path.contains("export") || [".json", ".csv", ".geojson"].iter().any(|e| path.ends_with(e));
+        let action = match (method == axum::http::Method::GET, export) {
+            (true, true) => "export",
+            (true, false) => "view",
+            (false, _) if path == "/sign-out" => "sign-out",
+            (false, _) => "change",
+        };
+        let event = crate::storage::AuditEvent {
+            team_id,
+            at_ms: crate::admin::now_ms(),
+            actor: member_id,
+            action: action.into(),
+            object,
+            result: response.status().as_u16().to_string(),
+            origin: addr.0.to_string(),
+        };
+        let storage = s.storage.clone();
+        match tokio::task::spawn_blocking(move || storage.append_audit(&event)).await {
+            Ok(Ok(())) => {}
+            _ => tracing::error!(target: "security", "an audit entry could not be written"),
+        }
+    }
+    response
+}
 
 /// A session ends after this long without a request…
 pub const SESSION_IDLE_MS: i64 = 60 * 60_000;
@@ -220,6 +277,9 @@ impl FromRequestParts<AppState> for Visitor {
             tracing::error!(error = %e, "session lookup failed");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         })?;
+        if let (Some((_, member, team, _)), Some(slot)) = (&found, parts.extensions.get::<AuditSlot>()) {
+            *slot.0.lock().unwrap_or_else(|p| p.into_inner()) = Some((team.id.clone(), member.id.clone()));
+        }
         Ok(Visitor {
             tr,
             signed: found.map(|(session, member, team, config)| Signed {
@@ -241,7 +301,8 @@ impl OptionalFromRequestParts<AppState> for Visitor {
     }
 }
 
-/// Headers every page carries: no caching, no framing, no referrer to other sites (set-up
+/// Headers every page carries: no caching, no framing, HTTPS only (HSTS), no camera,
+/// microphone or location for scripts, no referrer to other sites (set-up
 /// links carry a token; `no-referrer` would also make browsers send `Origin: null` on our own
 /// forms), scripts and styles only from this server.
 fn secure_headers(headers: &mut HeaderMap, tile_url: Option<&str>) {
@@ -257,6 +318,26 @@ fn secure_headers(headers: &mut HeaderMap, tile_url: Option<&str>) {
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // HTTPS only from the first visit on, for a year (browsers ignore it over plain HTTP, so
+    // a test or a first set-up on loopback is not locked out).
+    headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    headers.insert(
+        header::HeaderName::from_static("permissions-policy"),
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
+    );
+}
+
+/// The same headers on every response of the pages that has not set them itself — refusals,
+/// redirects, errors and assets too (an asset keeps its own caching).
+pub async fn every_response_secure(mut r: axum::response::Response) -> axum::response::Response {
+    let mut wanted = HeaderMap::new();
+    secure_headers(&mut wanted, None);
+    for (name, value) in wanted.iter() {
+        if !r.headers().contains_key(name) {
+            r.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    r
 }
 
 /// `https://host:port` of a URL template, for the CSP.

@@ -49,6 +49,8 @@ pub fn routes() -> Router<AppState> {
         .route("/buurten.geojson", get(buurten))
         .route("/sessions", get(sessions_page))
         .route("/sessions/{id}/end", post(end_session))
+        .route("/audit", get(audit_page))
+        .route("/audit.csv", get(audit_csv))
         .route("/settings", get(settings_page))
         .route("/settings/office-hours", post(settings_office_hours))
         .route("/settings/categories", post(settings_category))
@@ -60,6 +62,7 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/boundaries/confirm", post(settings_boundaries_confirm))
         .route("/assets/{file}", get(asset))
         .route("/favicon.ico", get(|| asset(Path("icon.svg".to_string()))))
+        .layer(axum::middleware::map_response(super::every_response_secure))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1704,6 +1707,87 @@ struct SessionLine {
     seen: String,
     agent: String,
     current: bool,
+}
+
+struct AuditLine {
+    time: String,
+    actor: String,
+    action: String,
+    object: String,
+    result: String,
+    origin: String,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    c: Chrome,
+    lines: Vec<AuditLine>,
+}
+
+/// How far back the audit page and its export look.
+const AUDIT_DAYS: i64 = 30;
+
+/// The team's audit trail with members named (an administrator knows the team), oldest first.
+async fn audit_lines(s: &AppState, signed: &Signed) -> Result<Vec<AuditLine>, Response> {
+    let storage = s.storage.clone();
+    let team_id = signed.team.id.clone();
+    let (events, members) = blocking(move || {
+        let since = now_ms() - AUDIT_DAYS * 86_400_000;
+        Ok((storage.audit(Some(&team_id), since, 1_000_000)?, storage.members(&team_id)?))
+    })
+    .await?;
+    let names: std::collections::HashMap<String, String> =
+        members.into_iter().map(|m| (m.id.clone(), format!("{} ({})", m.display_name, m.id))).collect();
+    Ok(events
+        .into_iter()
+        .map(|e| AuditLine {
+            time: chrono::DateTime::from_timestamp_millis(e.at_ms)
+                .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+                .unwrap_or_default(),
+            actor: names.get(&e.actor).cloned().unwrap_or(e.actor),
+            action: e.action,
+            object: e.object,
+            result: e.result,
+            origin: e.origin,
+        })
+        .collect())
+}
+
+async fn audit_page(State(s): State<AppState>, v: Visitor) -> Response {
+    let signed = match admin(&s, &v) {
+        Ok(x) => x.clone(),
+        Err(r) => return r,
+    };
+    let mut lines = match audit_lines(&s, &signed).await {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    lines.reverse();
+    lines.truncate(1000);
+    render(&s, StatusCode::OK, &AuditPage { c: Chrome::new(&v, v.tr.audit, "audit"), lines })
+}
+
+/// The audit trail as CSV, all of the period, for the municipality's own checks.
+async fn audit_csv(State(s): State<AppState>, v: Visitor) -> Response {
+    let signed = match admin(&s, &v) {
+        Ok(x) => x.clone(),
+        Err(r) => return r,
+    };
+    let lines = match audit_lines(&s, &signed).await {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    // The exports' conventions: semicolons, RFC 4180 quoting, formulas defused, a byte-order
+    // mark, CRLF.
+    let sep = export::CSV_SEPARATOR;
+    let mut out = format!("\u{feff}{}\r\n", ["time", "actor", "action", "object", "result", "origin"].join(sep));
+    for l in &lines {
+        let row = [&l.time, &l.actor, &l.action, &l.object, &l.result, &l.origin];
+        out.push_str(&row.iter().map(|f| export::csv_field(f)).collect::<Vec<_>>().join(sep));
+        out.push_str("\r\n");
+    }
+    json_response(&s, out, "text/csv; charset=utf-8", Some("audit.csv".into()))
 }
 
 #[derive(Template)]

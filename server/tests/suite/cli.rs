@@ -243,3 +243,65 @@ fn enrolment_is_rate_limited_logged_and_costs_no_memory() {
     assert!(security("rate limited") >= 2, "{log}");
     assert!(!log.contains("AAAA-BBBB"), "the log holds a code");
 }
+
+/// The data directory is closed to other users (0700, files 0600, also when it was made
+/// open before), and a copy of it without the secret file does not give away an enrolment
+/// code: codes are stored keyed with the secret, not as a plain hash.
+#[test]
+fn the_data_directory_is_private_and_codes_are_stored_keyed() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(data.join("notes.txt"), "left by an operator").unwrap();
+    std::fs::set_permissions(data.join("notes.txt"), std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let team = admin(&data, &["team-create", "Wijkteam Zuilen"]);
+    let member = admin(&data, &["member-add", "--team", &team, "--name", "Joost", "--role", "field_worker"]);
+    let code = wijkverkenner_server::admin::normalise_code(&admin(&data, &["enrol-code", "--member", &member]));
+
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    let mut files = 0;
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+        files += 1;
+    }
+    assert!(files >= 3, "the database, the secret and the operator's file");
+    let secret = std::fs::read_to_string(data.join("server.secret")).unwrap();
+    assert_eq!(secret.trim().len(), 64);
+
+    // No file but the secret holds the code or its plain SHA-256.
+    let plain = wijkverkenner_server::admin::sha256_hex(&code);
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(&code) && !text.contains(&plain));
+    }
+
+    // The administrator's commands are in the team's audit trail: command and ids, who, from
+    // where, never a name typed (the member's name).
+    let trail = admin(&data, &["audit", "--team", &team]);
+    let lines: Vec<Vec<&str>> = trail.lines().map(|l| l.split('\t').collect()).collect();
+    assert!(lines.iter().all(|l| l.len() == 6), "{trail}");
+    assert!(lines.iter().any(|l| l[2] == "admin" && l[3] == "member-add role field_worker" && l[4] == "ok"), "{trail}");
+    assert!(lines
+        .iter()
+        .any(|l| l[3] == format!("enrol-code {member} 24 h") && l[1].starts_with("cli:") && l[5].starts_with("cli@")));
+    assert!(!trail.contains("Joost"), "{trail}");
+    let failed =
+        Command::new(BIN).arg("--data").arg(&data).args(["member-disable", "no-such-member"]).output().unwrap();
+    assert!(!failed.status.success());
+    assert!(
+        admin(&data, &["audit"]).contains("member-disable no-such-member\tfailed"),
+        "a failed command is recorded too"
+    );
+
+    // A damaged secret file is a clear error, not a new key (codes issued would be lost).
+    std::fs::write(data.join("server.secret"), "not a key").unwrap();
+    let out = Command::new(BIN).arg("--data").arg(&data).args(["codes", "--team", &team]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("server secret"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -157,6 +157,25 @@ fn enrolment_codes_are_one_time_and_expire(s: Arc<dyn Storage>) {
     s.create_enrolment(&admin::sha256_hex("ABCD1234EFGH"), &t.workers[0].id, 0, 1).unwrap();
     assert!(admin::redeem(s.as_ref(), "abcd-1234-efgh", "c").is_err());
     assert!(admin::redeem(s.as_ref(), "nonsense", "d").is_err());
+    // Stored keyed with the server's secret: the plain SHA-256 of a code finds nothing.
+    let code = admin::normalise_code(&admin::issue_code(s.as_ref(), &t.workers[0].id, 1).unwrap());
+    let device = s
+        .caller(
+            &admin::redeem(s.as_ref(), &admin::issue_code(s.as_ref(), &t.workers[0].id, 1).unwrap(), "e").unwrap().0.id,
+        )
+        .unwrap()
+        .unwrap()
+        .device;
+    assert_eq!(
+        s.redeem_enrolment(&admin::sha256_hex(&code), None, admin::now_ms(), &device).unwrap(),
+        wijkverkenner_server::storage::Redeemed::Invalid
+    );
+    assert!(admin::redeem(s.as_ref(), &code, "f").is_ok());
+    // A code issued before codes were keyed (a plain SHA-256) is good until it expires.
+    let now = admin::now_ms();
+    s.create_enrolment(&admin::sha256_hex("ABCD5678WXYZ"), &t.workers[0].id, now, now + 3_600_000).unwrap();
+    assert!(admin::redeem(s.as_ref(), "abcd-5678-wxyz", "g").is_ok());
+    assert!(admin::redeem(s.as_ref(), "abcd-5678-wxyz", "h").is_err(), "and once");
     // A device name that could forge a line of the device list is refused.
     let code = admin::issue_code(s.as_ref(), &t.workers[0].id, 1).unwrap();
     assert!(admin::redeem(s.as_ref(), &code, "telefoon\nnep-regel\tactive").is_err());
@@ -182,7 +201,7 @@ fn a_lost_enrolment_answer_can_be_asked_again(s: Arc<dyn Storage>) {
     assert!(admin::redeem(s.as_ref(), &code, "x").is_err());
     // Not after the code expired, not minutes later, not once the device synced, and not for
     // a revoked device.
-    let hash = admin::sha256_hex(&admin::normalise_code(&code));
+    let hash = admin::code_hash(&admin::normalise_code(&code));
     let attempt_hash = admin::sha256_hex(attempt);
     let late = s.redeem_enrolment(&hash, Some(&attempt_hash), i64::MAX, &stored).unwrap();
     assert_eq!(late, wijkverkenner_server::storage::Redeemed::Invalid);

@@ -23,6 +23,22 @@ struct Page {
     status: u16,
     location: String,
     body: String,
+    headers: ureq::http::HeaderMap,
+}
+
+impl Page {
+    /// The headers every page carries (refusals and redirects too): a policy for scripts,
+    /// no framing, no sniffing, no caching, HTTPS only.
+    fn assert_secure(&self, what: &str) {
+        let h = |n: &str| self.headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        assert!(h("content-security-policy").contains("default-src 'self'"), "{what}: no CSP");
+        assert!(h("content-security-policy").contains("frame-ancestors 'none'"), "{what}: framing");
+        assert_eq!(h("x-frame-options"), "DENY", "{what}");
+        assert_eq!(h("x-content-type-options"), "nosniff", "{what}");
+        assert_eq!(h("cache-control"), "no-store", "{what}");
+        assert!(h("strict-transport-security").starts_with("max-age="), "{what}: no HSTS");
+        assert_eq!(h("referrer-policy"), "same-origin", "{what}");
+    }
 }
 
 impl Browser {
@@ -37,7 +53,8 @@ impl Browser {
             self.cookie = if pair.ends_with('=') { None } else { Some(pair) };
         }
         let location = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        Page { status: r.status().as_u16(), location, body: r.body_mut().read_to_string().unwrap_or_default() }
+        let headers = r.headers().clone();
+        Page { status: r.status().as_u16(), location, body: r.body_mut().read_to_string().unwrap_or_default(), headers }
     }
 
     fn get(&mut self, path: &str) -> Page {
@@ -320,6 +337,10 @@ fn every_page_and_action_refuses_the_wrong_visitor() {
     for p in &pages {
         let page = lead.get(p);
         assert_eq!(page.status, 200, "{p}");
+        page.assert_secure(p);
+    }
+    for p in ["/sign-in", "/sessions", "/settings"] {
+        Browser::new(&s.server.url).get(p).assert_secure(p);
     }
     assert!(lead.get(&format!("/records/{sig}")).body.contains("Man in auto spreekt jongeren aan"));
 
@@ -338,6 +359,7 @@ fn every_page_and_action_refuses_the_wrong_visitor() {
             let own_list = *who == "lead of another team" && !p.contains(&w) && !p.contains(&sig) && !p.contains(&obs);
             let refused = if own_list { page.status == 200 } else { matches!(page.status, 303 | 403 | 404) };
             assert!(refused, "{who} on {p}: {}", page.status);
+            page.assert_secure(&format!("{who} on {p}"));
             assert!(!page.body.contains("Man in auto") && !page.body.contains(&w), "{who} on {p} sees content");
         }
         let csrf = b.csrf();
@@ -818,4 +840,84 @@ fn only_the_teams_administrators_change_its_settings() {
     }
     let after = wijkverkenner_server::settings::Teams::default().config_of(storage, &s.t.team.id).unwrap().unwrap();
     assert_eq!((after.version, &after.tag), (before.version, &before.tag), "this team's settings are as they were");
+}
+
+/// The audit trail (BIO): every view, export and change by a person is recorded with action,
+/// object, result, origin, actor and time — refused ones too, a phone's syncs too — without a
+/// record's content; the team's administrators see it and export it, nobody else; the
+/// database refuses to change or delete it.
+#[test]
+fn every_view_export_and_change_is_in_the_audit_trail_and_only_administrators_read_it() {
+    let pg = postgres_database();
+    let pg_storage: Arc<dyn Storage> =
+        Arc::new(wijkverkenner_server::storage::postgres::PostgresStorage::open(&pg).unwrap());
+    for (s, raw) in [(sqlite_scene(), "sqlite"), (scene(pg_storage, tempfile::tempdir().unwrap()), "postgres")] {
+        let storage = s.storage.as_ref();
+        let admin_member = admin::add_member(storage, &s.t.team.id, "Beheerder", Role::Admin, "ICT").unwrap();
+        let (mut lead, _) = signed_in(&s.server, storage, &s.t.lead, "lead");
+        let (mut admin, _) = signed_in(&s.server, storage, &admin_member, "admin");
+        let (w, sig) = (s.walk.to_string(), s.signal.to_string());
+        let before = admin::now_ms();
+        assert_eq!(lead.get(&format!("/records/{sig}")).status, 200);
+        assert_eq!(lead.get(&format!("/walks/{w}/export.csv")).status, 200);
+        let csrf = lead.csrf();
+        assert_eq!(
+            lead.post(&format!("/decide/{sig}"), &[("csrf", &csrf), ("action", "status"), ("status", "in_review")])
+                .status,
+            303
+        );
+        assert_eq!(lead.get("/audit").status, 403, "a lead does not read the trail");
+
+        let trail = storage.audit(Some(&s.t.team.id), before, 1000).unwrap();
+        let lead_id = s.t.lead.id.clone();
+        let find = |action: &str, object: &str, result: &str| {
+            trail.iter().find(|e| e.actor == lead_id && e.action == action && e.object == object && e.result == result)
+        };
+        let viewed = find("view", &format!("/records/{sig}"), "200").expect("the view");
+        assert_eq!(viewed.origin, "127.0.0.1");
+        assert!(viewed.at_ms >= before && viewed.at_ms <= admin::now_ms());
+        assert!(find("export", &format!("/walks/{w}/export.csv"), "200").is_some(), "the export: {trail:?}");
+        assert!(find("change", &format!("/decide/{sig}"), "303").is_some(), "the decision");
+        assert!(find("view", "/audit", "403").is_some(), "a refusal is recorded too");
+        // The phone's sync, earlier, by the field worker.
+        let all = storage.audit(Some(&s.t.team.id), 0, 1000).unwrap();
+        assert!(all.iter().any(|e| e.actor == s.t.workers[0].id && e.action == "sync" && e.result.starts_with("200")));
+        let text = format!("{all:?}");
+        assert!(!text.contains("Man in auto") && !text.contains("Rolluik"), "no content in the trail");
+
+        // The administrator reads and exports it, with names.
+        let page = admin.get("/audit");
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains(&format!("/records/{sig}")) && page.body.contains("Teamleider"));
+        let csv = admin.get("/audit.csv");
+        assert_eq!(csv.status, 200);
+        let rows = read_csv(csv.body.strip_prefix('\u{feff}').expect("a byte-order mark"));
+        assert_eq!(rows[0], ["time", "actor", "action", "object", "result", "origin"]);
+        assert!(rows.iter().any(|r| r[2] == "export" && r[3] == format!("/walks/{w}/export.csv")));
+        // A lead of another team finds nothing of this one.
+        let other = team(storage, "Zuidwest", 0);
+        let other_admin = admin::add_member(storage, &other.team.id, "Beheerder 2", Role::Admin, "ICT").unwrap();
+        let (mut outsider, _) = signed_in(&s.server, storage, &other_admin, "admin-2");
+        assert!(!outsider.get("/audit").body.contains(&sig));
+
+        // Append-only, in the database itself.
+        let refused = match raw {
+            "sqlite" => {
+                let c = rusqlite::Connection::open(s._dir.path().join("wijkverkenner-server.db")).unwrap();
+                [
+                    c.execute("UPDATE audit_log SET actor = 'x'", []).is_err(),
+                    c.execute("DELETE FROM audit_log", []).is_err(),
+                ]
+            }
+            _ => {
+                let mut c = postgres::Client::connect(&pg, postgres::NoTls).unwrap();
+                let update = c.execute("UPDATE audit_log SET actor = 'x'", &[]).is_err();
+                let delete = c.execute("DELETE FROM audit_log", &[]).is_err();
+                let truncate = c.batch_execute("TRUNCATE audit_log").is_err();
+                [update, delete && truncate]
+            }
+        };
+        assert!(!storage.audit(Some(&s.t.team.id), 0, 10).unwrap().is_empty(), "{raw}: still there");
+        assert_eq!(refused, [true, true], "{raw}");
+    }
 }

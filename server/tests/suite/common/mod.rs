@@ -21,6 +21,11 @@ pub fn sqlite_storage(dir: &Path) -> Arc<dyn Storage> {
 /// A fresh PostgreSQL database on the server the test command started. Fails loudly when
 /// there is none: PostgreSQL tests are never skipped.
 pub fn postgres_storage() -> Arc<dyn Storage> {
+    Arc::new(wijkverkenner_server::storage::postgres::PostgresStorage::open(&postgres_database()).unwrap())
+}
+
+/// The URL of a fresh PostgreSQL database (see [`postgres_storage`]).
+pub fn postgres_database() -> String {
     let base = std::env::var("WV_TEST_DATABASE_URL").expect(
         "WV_TEST_DATABASE_URL is not set: run `bash scripts/test.sh`, which starts a throwaway PostgreSQL, \
          or point it at a server where the user may CREATE DATABASE",
@@ -32,7 +37,7 @@ pub fn postgres_storage() -> Arc<dyn Storage> {
         Some((prefix, _)) => format!("{prefix}/{name}"),
         None => panic!("WV_TEST_DATABASE_URL must end in /<database>"),
     };
-    Arc::new(wijkverkenner_server::storage::postgres::PostgresStorage::open(&url).unwrap())
+    url
 }
 
 pub struct TestTeam {

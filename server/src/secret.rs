@@ -1,0 +1,111 @@
+//! The server's own secret, and the data directory's permissions.
+//!
+//! Enrolment codes have 60 bits: enough against guessing over the network (rate limits), not
+//! against a copy of the database, where a plain SHA-256 of every code could be searched
+//! offline. So low-entropy secrets are stored keyed: HMAC-SHA256 with a 32-byte key kept in a
+//! file of its own (`server.secret` in the data directory, or `--secret-file`), never in the
+//! database — a stolen database dump or backup alone reveals no code. Several server
+//! processes on one PostgreSQL share the file. High-entropy secrets (256-bit credentials and
+//! tokens) stay plain SHA-256: nothing to search.
+//!
+//! The data directory is 0700 and its files 0600: the database holds every record, and the
+//! secret file the key.
+
+use hmac::{Hmac, KeyInit, Mac};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::sync::OnceLock;
+
+use crate::error::{Error, Result};
+
+static KEY: OnceLock<[u8; 32]> = OnceLock::new();
+
+/// Reads the key from `path`, creating it (0600, 32 random bytes as hex) on first start.
+/// Called once by the server and by every admin command before anything is hashed.
+pub fn load(path: &Path) -> Result<()> {
+    let key = match std::fs::read_to_string(path) {
+        Ok(text) => parse(text.trim()).ok_or_else(|| {
+            Error::Other(format!("{} is not a server secret (64 hexadecimal digits)", path.display()))
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+            let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            // create_new: two processes starting at once do not write two keys; the loser reads.
+            match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+                Ok(mut f) => {
+                    f.write_all(hex.as_bytes())
+                        .and_then(|_| f.sync_all())
+                        .map_err(|e| Error::Other(format!("cannot write {}: {e}", path.display())))?;
+                    key
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return load(path),
+                Err(e) => return Err(Error::Other(format!("cannot create {}: {e}", path.display()))),
+            }
+        }
+        Err(e) => return Err(Error::Other(format!("cannot read {}: {e}", path.display()))),
+    };
+    private_file(path)?;
+    if let Some(had) = KEY.get() {
+        if *had != key {
+            return Err(Error::Other("a different server secret is already loaded".into()));
+        }
+        return Ok(());
+    }
+    let _ = KEY.set(key);
+    Ok(())
+}
+
+fn parse(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut key = [0u8; 32];
+    for (i, k) in key.iter_mut().enumerate() {
+        *k = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(key)
+}
+
+/// HMAC-SHA256 of `value` for `purpose` under the server's key, as hex. Without a loaded key
+/// (the library inside one test process) a random one for this process: consistent within
+/// it, and never a weaker, unkeyed hash.
+pub fn keyed(purpose: &str, value: &str) -> String {
+    let key = KEY.get_or_init(|| {
+        let mut key = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+        key
+    });
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(purpose.as_bytes());
+    mac.update(&[0]);
+    mac.update(value.as_bytes());
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The data directory made (if needed) and closed to others: the directory 0700, every file
+/// in it 0600 (SQLite gives its WAL and shared-memory files the database file's mode).
+pub fn private_data_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::Other(format!("data directory: {e}")))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| Error::Other(format!("data directory: {e}")))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::Other(format!("data directory: {e}")))?;
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_file()) {
+            private_file(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// A file readable and writable by the server's user only; created empty when missing.
+pub fn private_file(path: &Path) -> Result<()> {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|_| std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)))
+        .map_err(|e| Error::Other(format!("cannot restrict {}: {e}", path.display())))
+}
