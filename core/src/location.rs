@@ -124,9 +124,41 @@ pub(crate) fn metres_per_degree(lat: f64) -> (f64, f64) {
     (m, m * lat.to_radians().cos())
 }
 
+/// The centre of the grid cell of about `cell_m` × `cell_m` a point lies in: what others see
+/// of a place where only the surroundings matter (a conversation, a colleague's route). Rows
+/// are `cell_m` of latitude; each row is cut in cells `cell_m` wide at its middle. Every point
+/// of a cell gives the same centre, so several records in one cell tell nothing more than one.
+pub fn coarsen(lat: f64, lon: f64, cell_m: f64) -> (f64, f64) {
+    let (m_lat, _) = metres_per_degree(0.0);
+    let d_lat = cell_m / m_lat;
+    let centre_lat = ((lat / d_lat).floor() + 0.5) * d_lat;
+    let (_, m_lon) = metres_per_degree(centre_lat);
+    let d_lon = cell_m / m_lon.max(1.0);
+    let centre_lon = ((lon / d_lon).floor() + 0.5) * d_lon;
+    (centre_lat.clamp(-90.0, 90.0), centre_lon.clamp(-180.0, 180.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_coarse_point_is_its_cells_centre() {
+        let (lat, lon) = (52.0907, 5.1214);
+        let (clat, clon) = coarsen(lat, lon, 100.0);
+        assert!(haversine_m(lat, lon, clat, clon) <= 71.0, "within half a cell's diagonal");
+        assert!(haversine_m(lat, lon, clat, clon) > 0.0);
+        // A point a few metres away in the same cell: the same centre, exactly.
+        let (olat, olon) = coarsen(clat + 0.0001, clon - 0.0001, 100.0);
+        assert_eq!((olat, olon), (clat, clon));
+        // The next cell north: about 100 m further.
+        let (nlat, _) = coarsen(clat + 0.0009, clon, 100.0);
+        assert!((haversine_m(clat, clon, nlat, clon) - 100.0).abs() < 1.0);
+        for (a, b) in [(89.9999, 179.9999), (-89.9999, -179.9999), (0.0, 0.0)] {
+            let (x, y) = coarsen(a, b, 100.0);
+            assert!(validate_point(x, y).is_ok(), "{a} {b} -> {x} {y}");
+        }
+    }
 
     #[test]
     fn haversine_matches_a_known_distance() {

@@ -96,6 +96,8 @@ pub struct AppState {
     pub web: Arc<crate::web::WebConfig>,
     /// The teams' walks and records as the review pages read them, kept up to date.
     pub read_model: Arc<crate::reports::ReadModel>,
+    /// When each device's last sync was written to the audit trail.
+    pub audited_syncs: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
 }
 
 impl AppState {
@@ -111,6 +113,7 @@ impl AppState {
             settings_fetches: Arc::new(PushLimits::default()),
             web: Arc::new(crate::web::WebConfig { secure_cookies: true, ..Default::default() }),
             read_model: Arc::new(crate::reports::ReadModel::default()),
+            audited_syncs: Default::default(),
         }
     }
 }
@@ -143,6 +146,9 @@ async fn harden(mut r: Response) -> Response {
     h.entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
     h.entry(header::REFERRER_POLICY).or_insert(HeaderValue::from_static("same-origin"));
+    h.entry(header::STRICT_TRANSPORT_SECURITY).or_insert(HeaderValue::from_static("max-age=31536000"));
+    h.entry(header::HeaderName::from_static("permissions-policy"))
+        .or_insert(HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"));
     r
 }
 
@@ -155,7 +161,9 @@ impl FromRequestParts<AppState> for ClientAddr {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
         if state.trust_forwarded_for {
-            let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+            // The proxy's own entry is the last one of the last line: a client can send lines
+            // and entries of its own before it.
+            let forwarded = parts.headers.get_all("x-forwarded-for").iter().next_back().and_then(|v| v.to_str().ok());
             if let Some(ip) = forwarded.and_then(|v| v.rsplit(',').next()).and_then(|a| a.trim().parse().ok()) {
                 return Ok(ClientAddr(ip));
             }
@@ -575,7 +583,19 @@ async fn sync_handler(State(s): State<AppState>, addr: ClientAddr, headers: Head
     let device = caller.device.id.clone();
     let (team_id, member_id) = (caller.team.id.clone(), caller.member.id.clone());
     let answer = sync_for(&s, caller, &headers, body).await;
-    // The audit trail: a member's phone took and gave records (counts, never content).
+    // The audit trail: a member's phone took and gave records (counts, never content). A
+    // sync that changed nothing is written once a minute per device at most: a phone polling
+    // in a loop cannot bury the trail.
+    let changed = matches!(&answer, Ok((_, p)) if p.changed > 0 || !p.rejected.is_empty());
+    let now = admin::now_ms();
+    let due = {
+        let mut last = s.audited_syncs.lock().unwrap_or_else(|p| p.into_inner());
+        let due = changed || last.get(&device).is_none_or(|t| now - t >= 60_000);
+        if due {
+            last.insert(device.clone(), now);
+        }
+        due
+    };
     let result = match &answer {
         Ok((r, p)) => format!("{} changed {} refused {}", r.status().as_u16(), p.changed, p.rejected.len()),
         Err(Error::Api(e)) => format!("refused {}", e.code),
@@ -591,7 +611,7 @@ async fn sync_handler(State(s): State<AppState>, addr: ClientAddr, headers: Head
         origin: addr.0.to_string(),
     };
     let storage = s.storage.clone();
-    if blocking(move || storage.append_audit(&event)).await.is_err() {
+    if due && blocking(move || crate::web::record_audit(storage.as_ref(), &event)).await.is_err() {
         tracing::error!(target: "security", "an audit entry could not be written");
     }
     if let Err(Error::Api(e)) = &answer {
@@ -644,11 +664,18 @@ async fn sync_for(s: &AppState, caller: Caller, headers: &HeaderMap, body: Body)
     let req_protocol = req.protocol;
     let (page, pushed_result, tag) = blocking(move || {
         let config = teams.config(storage.as_ref(), &caller.team)?;
-        let pushed_result = if req.push.is_empty() {
+        let mut pushed_result: sync::Pushed = if req.push.is_empty() {
             Default::default()
         } else {
             sync::apply_push(storage.as_ref(), &caller, &req.push, config.as_ref().into())?
         };
+        // The team's versions sent back with the push's answer, as this member may see them
+        // (a refused change to a colleague's conversation must not return its precise place).
+        for e in
+            pushed_result.echo.iter_mut().chain(pushed_result.rejected.iter_mut().filter_map(|r| r.current.as_mut()))
+        {
+            sync::share(storage.as_ref(), &caller, req.protocol, e)?;
+        }
         let page = sync::pull(storage.as_ref(), &caller, req.protocol, req.cursor, req.pull_limit)?;
         // "Last seen" to the minute: one write per phone per minute, not one per page (a
         // fresh phone pulls many pages in a row, and each write waits for the disk).

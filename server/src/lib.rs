@@ -9,6 +9,7 @@ pub mod error;
 pub mod limits;
 pub mod openapi;
 pub mod reports;
+pub mod retention;
 pub mod review;
 pub mod secret;
 pub mod settings;

@@ -230,6 +230,30 @@ enum Command {
         #[arg(long)]
         wijken: Option<PathBuf>,
     },
+    /// Show or set a team's retention terms in days (conversations, observations, closed
+    /// signals, walks); records older are purged every six hours by the server, or by `purge`.
+    Retention {
+        #[arg(long)]
+        team: String,
+        #[arg(long)]
+        conversation_days: Option<u32>,
+        #[arg(long)]
+        observation_days: Option<u32>,
+        #[arg(long)]
+        closed_signal_days: Option<u32>,
+        #[arg(long)]
+        walk_days: Option<u32>,
+    },
+    /// Purge what a team's retention terms let expire, now; prints the deletion log entries.
+    Purge {
+        #[arg(long)]
+        team: String,
+    },
+    /// A team's deletion log (tab-separated: time, entity, kind, reason), never content.
+    Deletions {
+        #[arg(long)]
+        team: String,
+    },
     /// Print the audit trail (tab-separated: time, actor, action, object, result, origin) of a
     /// team, or of the whole server without `--team`; `--days` back (default 30).
     Audit {
@@ -293,23 +317,47 @@ fn role(s: &str) -> Result<Role, &'static str> {
 
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     secret::private_data_dir(&cli.data)?;
-    secret::load(&cli.secret_file.clone().unwrap_or_else(|| cli.data.join("server.secret")))?;
     let storage = open_storage(&cli.data, cli.database_url.as_deref())?;
+    // The key belongs to its database: made at the first start only, and a key file that is
+    // not the one this database was set up with is refused (its codes could not work).
+    let secret_file = cli.secret_file.clone().unwrap_or_else(|| cli.data.join("server.secret"));
+    let first_start = storage.server_value("secret_check", None)?.is_none();
+    secret::load(&secret_file, first_start)?;
+    let check = secret::check_value();
+    if storage.server_value("secret_check", Some(&check))?.as_deref() != Some(check.as_str()) {
+        return Err(format!(
+            "{} is not the server secret this database was set up with (see --secret-file)",
+            secret_file.display()
+        )
+        .into());
+    }
     let audited = audit_of(&cli.command, storage.as_ref());
     let result = execute(cli.command, &cli.data, storage.clone());
     if let Some((team_id, object)) = audited {
         // The administrator's actions are in the team's audit trail, done or failed.
-        let user = ["SUDO_USER", "USER", "LOGNAME"].iter().find_map(|v| std::env::var(v).ok()).unwrap_or_default();
+        // The user by the kernel's account (uid, and the login uid a `sudo` keeps), the name in
+        // the environment only as a note beside it.
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let uid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or("?");
+        let login = std::fs::read_to_string("/proc/self/loginuid").unwrap_or_default();
+        let name = ["SUDO_USER", "USER", "LOGNAME"].iter().find_map(|v| std::env::var(v).ok()).unwrap_or_default();
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-        storage.append_audit(&wijkverkenner_server::storage::AuditEvent {
-            team_id,
-            at_ms: admin::now_ms(),
-            actor: format!("cli:{user}"),
-            action: "admin".into(),
-            object,
-            result: if result.is_ok() { "ok".into() } else { "failed".into() },
-            origin: format!("cli@{}", host.trim()),
-        })?;
+        wijkverkenner_server::web::record_audit(
+            storage.as_ref(),
+            &wijkverkenner_server::storage::AuditEvent {
+                team_id,
+                at_ms: admin::now_ms(),
+                actor: format!("cli:uid={uid},login={},name={name}", login.trim()),
+                action: "admin".into(),
+                object,
+                result: if result.is_ok() { "ok".into() } else { "failed".into() },
+                origin: format!("cli@{}", host.trim()),
+            },
+        )?;
     }
     result
 }
@@ -318,33 +366,50 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
 /// audit trail; `None` for the server itself.
 fn audit_of(command: &Command, s: &dyn wijkverkenner_server::Storage) -> Option<(String, String)> {
     let team_of_member = |m: &str| s.member(m).ok().flatten().map(|m| m.team_id).unwrap_or_default();
+    // An argument as the trail keeps it: an id as it is, anything else (a name, a pasted code)
+    // as `…`.
+    let id = |a: &str| wijkverkenner_server::web::audit_object(a, None);
     Some(match command {
         Command::Serve { .. } => return None,
         Command::TeamCreate { .. } => (String::new(), "team-create".into()),
-        Command::MemberAdd { team, role, .. } => (team.clone(), format!("member-add role {role}")),
+        Command::MemberAdd { team, role, .. } => (team.clone(), format!("member-add role {}", id(role))),
         Command::Members { team } => (team.clone(), "members".into()),
-        Command::MemberDisable { member } => (team_of_member(member), format!("member-disable {member}")),
-        Command::MemberRole { member, role } => (team_of_member(member), format!("member-role {member} {role}")),
-        Command::EnrolCode { member, hours, .. } => (team_of_member(member), format!("enrol-code {member} {hours} h")),
-        Command::WebSetup { member, .. } => (team_of_member(member), format!("web-setup {member}")),
+        Command::MemberDisable { member } => (team_of_member(member), format!("member-disable {}", id(member))),
+        Command::MemberRole { member, role } => {
+            (team_of_member(member), format!("member-role {} {}", id(member), id(role)))
+        }
+        Command::EnrolCode { member, hours, .. } => {
+            (team_of_member(member), format!("enrol-code {} {hours} h", id(member)))
+        }
+        Command::WebSetup { member, .. } => (team_of_member(member), format!("web-setup {}", id(member))),
         Command::Codes { team } => (team.clone(), "codes".into()),
-        Command::CodeCancel { team, code } => (team.clone(), format!("code-cancel {code}")),
+        Command::CodeCancel { team, code } => (
+            team.clone(),
+            format!("code-cancel {}", if code.bytes().all(|b| b.is_ascii_hexdigit()) { code.as_str() } else { "…" }),
+        ),
         Command::Devices { team } => (team.clone(), "devices".into()),
         Command::Revoke { device } => {
             let team = s.caller(device).ok().flatten().map(|c| c.team.id).unwrap_or_default();
-            (team, format!("revoke {device}"))
+            (team, format!("revoke {}", id(device)))
         }
         Command::Suspects { team } => (team.clone(), "suspects".into()),
-        Command::EntityDelete { team, id } => (team.clone(), format!("entity-delete {id}")),
-        Command::EntityQuarantine { team, id } => (team.clone(), format!("entity-quarantine {id}")),
+        Command::EntityDelete { team, id: i } => (team.clone(), format!("entity-delete {}", id(i))),
+        Command::EntityQuarantine { team, id: i } => (team.clone(), format!("entity-quarantine {}", id(i))),
         Command::Settings { team } => (team.clone(), "settings".into()),
-        Command::CategoryAdd { team, kind, .. } => (team.clone(), format!("category-add {kind}")),
-        Command::CategorySet { team, code, .. } => (team.clone(), format!("category-set {code}")),
+        Command::CategoryAdd { team, kind, .. } => (team.clone(), format!("category-add {}", id(kind))),
+        Command::CategorySet { team, code, .. } => (team.clone(), format!("category-set {}", id(code))),
         Command::TaxonomyExport { team } => (team.clone(), "taxonomy-export".into()),
         Command::TaxonomyImport { team, .. } => (team.clone(), "taxonomy-import".into()),
         Command::OfficeHours { team, .. } => (team.clone(), "office-hours".into()),
         Command::Boundaries { team, .. } => (team.clone(), "boundaries".into()),
         Command::Audit { team, .. } => (team.clone().unwrap_or_default(), "audit".into()),
+        Command::Retention { team, conversation_days, observation_days, closed_signal_days, walk_days } => {
+            let terms = [conversation_days, observation_days, closed_signal_days, walk_days];
+            let set = terms.iter().map(|d| d.map(|d| d.to_string()).unwrap_or("-".into())).collect::<Vec<_>>();
+            (team.clone(), format!("retention {}", set.join(" ")))
+        }
+        Command::Purge { team } => (team.clone(), "purge".into()),
+        Command::Deletions { team } => (team.clone(), "deletions".into()),
     })
 }
 
@@ -408,6 +473,21 @@ fn execute(
                         }
                     });
                 }
+                // Retention: every team's purge at start and then every six hours.
+                let purging = state.storage.clone();
+                tokio::spawn(async move {
+                    loop {
+                        let storage = purging.clone();
+                        let done = tokio::task::spawn_blocking(move || {
+                            wijkverkenner_server::retention::purge_all(storage.as_ref(), admin::now_ms())
+                        })
+                        .await;
+                        if !matches!(done, Ok(Ok(_))) {
+                            tracing::error!("the retention purge failed; it runs again in six hours");
+                        }
+                        tokio::time::sleep(std::time::Duration::from_secs(6 * 3600)).await;
+                    }
+                });
                 wijkverkenner_server::serve(listener, state, async {
                     let _ = tokio::signal::ctrl_c().await;
                 })
@@ -584,6 +664,34 @@ fn execute(
             let n = parsed.names.len();
             let c = change_settings(s, &team, settings::Change::Boundaries(Arc::new(parsed)))?;
             println!("{n} buurten set (settings version {})", c.version);
+        }
+        Command::Retention { team, conversation_days, observation_days, closed_signal_days, walk_days } => {
+            found(s.team(&team)?.is_some(), "no such team")?;
+            let before = wijkverkenner_server::retention::Retention::of(s, &team)?;
+            let terms = wijkverkenner_server::retention::Retention {
+                conversation_days: conversation_days.unwrap_or(before.conversation_days),
+                observation_days: observation_days.unwrap_or(before.observation_days),
+                closed_signal_days: closed_signal_days.unwrap_or(before.closed_signal_days),
+                walk_days: walk_days.unwrap_or(before.walk_days),
+            };
+            if terms != before {
+                wijkverkenner_server::retention::Retention::set(s, &team, &terms, admin::now_ms())?;
+            }
+            println!(
+                "conversations\t{} days\nobservations\t{} days\nclosed signals\t{} days\nwalks\t{} days",
+                terms.conversation_days, terms.observation_days, terms.closed_signal_days, terms.walk_days
+            );
+        }
+        Command::Purge { team } => {
+            found(s.team(&team)?.is_some(), "no such team")?;
+            for d in wijkverkenner_server::retention::purge(s, &team, admin::now_ms())? {
+                println!("{}\t{}\t{}\t{}", time_precise(d.at_ms), d.entity_id, d.kind, d.reason);
+            }
+        }
+        Command::Deletions { team } => {
+            for d in s.deletions(&team, 0)? {
+                println!("{}\t{}\t{}\t{}", time_precise(d.at_ms), d.entity_id, d.kind, d.reason);
+            }
         }
         Command::Audit { team, days } => {
             let since = admin::now_ms() - i64::from(days.min(3_650)) * 86_400_000;

@@ -8,7 +8,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-use wijkverkenner_core::location::haversine_m;
+use wijkverkenner_core::location::{haversine_m, RecordLocation};
 use wijkverkenner_core::record::{Record, RecordBody, Severity};
 use wijkverkenner_core::report::{StreetTactics, WalkReport};
 use wijkverkenner_core::store::NOTED_BEFORE_RADIUS_M;
@@ -46,6 +46,26 @@ pub struct TeamData {
     seq: i64,
 }
 
+/// A record as the review pages show it: a conversation's place coarsened to the grid the
+/// team shares ([`crate::sync::SHARED_CELL_M`]), as the leads' phones get it too — whom a
+/// walker talked with, and exactly where, stays on the walker's phone.
+fn shared_record(e: &Entity) -> wijkverkenner_core::Result<Record> {
+    let mut r = record_of(e)?;
+    if matches!(r.body, RecordBody::Conversation(_)) {
+        let coarse = |mut l: wijkverkenner_core::Location| {
+            (l.lat, l.lon) = wijkverkenner_core::location::coarsen(l.lat, l.lon, crate::sync::SHARED_CELL_M);
+            l.accuracy_m = l.accuracy_m.max(crate::sync::SHARED_CELL_M * 0.71);
+            l
+        };
+        r.location = match r.location {
+            RecordLocation::Fix(l) => RecordLocation::Fix(coarse(l)),
+            RecordLocation::Inherited(l) => RecordLocation::Inherited(coarse(l)),
+            RecordLocation::None => RecordLocation::None,
+        };
+    }
+    Ok(r)
+}
+
 fn parse_row<T>(doc: &str, read: impl Fn(&Entity) -> wijkverkenner_core::Result<T>) -> Option<(Entity, T)> {
     let e: Entity = serde_json::from_str(doc).ok()?;
     if e.deleted {
@@ -81,7 +101,7 @@ pub fn load_walk(storage: &dyn Storage, team_id: &str, walk_id: &str) -> Result<
     let records = storage
         .walk_records(team_id, walk_id)?
         .iter()
-        .filter_map(|r| parse_row(&r.doc, record_of))
+        .filter_map(|r| parse_row(&r.doc, shared_record))
         .map(|(_, r)| r)
         .collect();
     let author = storage.member(&walk.author_id.to_string())?.map(|m| m.display_name).unwrap_or_else(|| "?".into());
@@ -116,7 +136,7 @@ impl TeamData {
                 if let Some((_, w)) = parse_row(&c.doc, walk_of) {
                     self.walks.insert(c.id, w);
                 }
-            } else if let Some((_, r)) = parse_row(&c.doc, record_of) {
+            } else if let Some((_, r)) = parse_row(&c.doc, shared_record) {
                 let w = r.walk_id.to_string();
                 self.reports.remove(&w);
                 self.by_walk.entry(w).or_default().insert(c.id.clone());

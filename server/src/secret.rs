@@ -21,32 +21,12 @@ use crate::error::{Error, Result};
 
 static KEY: OnceLock<[u8; 32]> = OnceLock::new();
 
-/// Reads the key from `path`, creating it (0600, 32 random bytes as hex) on first start.
-/// Called once by the server and by every admin command before anything is hashed.
-pub fn load(path: &Path) -> Result<()> {
-    let key = match std::fs::read_to_string(path) {
-        Ok(text) => parse(text.trim()).ok_or_else(|| {
-            Error::Other(format!("{} is not a server secret (64 hexadecimal digits)", path.display()))
-        })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut key = [0u8; 32];
-            rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
-            let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-            // create_new: two processes starting at once do not write two keys; the loser reads.
-            match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
-                Ok(mut f) => {
-                    f.write_all(hex.as_bytes())
-                        .and_then(|_| f.sync_all())
-                        .map_err(|e| Error::Other(format!("cannot write {}: {e}", path.display())))?;
-                    key
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return load(path),
-                Err(e) => return Err(Error::Other(format!("cannot create {}: {e}", path.display()))),
-            }
-        }
-        Err(e) => return Err(Error::Other(format!("cannot read {}: {e}", path.display()))),
-    };
-    private_file(path)?;
+/// Reads the key from `path`; when there is none and `create`, makes one (32 random bytes as
+/// hex, 0600), written to a temporary file, synced and linked into place so another process
+/// starting at the same moment either wins or reads the finished key. Refuses a key file that
+/// others may read (it may have leaked: make a new one) and one that is not a key.
+pub fn load(path: &Path, create: bool) -> Result<()> {
+    let key = read_or_create(path, create)?;
     if let Some(had) = KEY.get() {
         if *had != key {
             return Err(Error::Other("a different server secret is already loaded".into()));
@@ -55,6 +35,75 @@ pub fn load(path: &Path) -> Result<()> {
     }
     let _ = KEY.set(key);
     Ok(())
+}
+
+fn read_or_create(path: &Path, create: bool) -> Result<[u8; 32]> {
+    let shown = path.display();
+    for _ in 0..50 {
+        match std::fs::metadata(path) {
+            Ok(meta) => {
+                if meta.permissions().mode() & 0o077 != 0 {
+                    return Err(Error::Other(format!(
+                        "{shown} may be read by others (mode {:o}): make a new secret (issued codes stop working) and keep it 0600",
+                        meta.permissions().mode() & 0o777
+                    )));
+                }
+                let text =
+                    std::fs::read_to_string(path).map_err(|e| Error::Other(format!("cannot read {shown}: {e}")))?;
+                if text.is_empty() {
+                    // Another process is writing it this moment (it links the file only once
+                    // written, so this is a file made by hand): wait a little.
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    continue;
+                }
+                return parse(text.trim())
+                    .ok_or_else(|| Error::Other(format!("{shown} is not a server secret (64 hexadecimal digits)")));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+                let mut key = [0u8; 32];
+                rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+                let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+                let temp = path.with_extension(format!("new-{}", std::process::id()));
+                let written = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&temp)
+                    .and_then(|mut f| f.write_all(hex.as_bytes()).and_then(|_| f.sync_all()));
+                if let Err(e) = written {
+                    let _ = std::fs::remove_file(&temp);
+                    return Err(Error::Other(format!("cannot write {}: {e}", temp.display())));
+                }
+                // A link fails if the name exists: of two processes one key wins, whole.
+                let linked = std::fs::hard_link(&temp, path);
+                let _ = std::fs::remove_file(&temp);
+                match linked {
+                    Ok(()) => {
+                        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+                        }
+                        return Ok(key);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(Error::Other(format!("cannot create {shown}: {e}"))),
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::Other(format!(
+                    "{shown} is missing, and this database was set up with a server secret: restore the file \
+                     (or pass --secret-file); codes issued with another key do not work"
+                )))
+            }
+            Err(e) => return Err(Error::Other(format!("cannot read {shown}: {e}"))),
+        }
+    }
+    Err(Error::Other(format!("{shown} stays empty: remove it to make a new secret")))
+}
+
+/// The check value of the loaded key, stored in the database at its first start: a server
+/// started with another key file refuses to run instead of issuing codes that cannot work.
+pub fn check_value() -> String {
+    keyed("key check", "wijkverkenner")
 }
 
 fn parse(hex: &str) -> Option<[u8; 32]> {

@@ -600,15 +600,124 @@ fn rejection(e: &Entity, field: &str, r: Refusal, current: Option<Entity>) -> Re
 }
 
 /// The caller's page of the team feed after `cursor`.
-pub fn pull(storage: &dyn Storage, caller: &Caller, protocol: u32, cursor: i64, limit: u32) -> Result<FeedPage> {
-    let viewer = Viewer {
+fn viewer_of(caller: &Caller, protocol: u32) -> Viewer {
+    Viewer {
         team_id: caller.team.id.clone(),
         member_id: caller.member.id.clone(),
         device_id: caller.device.id.clone(),
         sees_sensitive: caller.member.role == Role::Lead,
         withdrawals: protocol >= 2,
+    }
+}
+
+/// An entity the server sends outside the feed (the team's version in a push's answer) made
+/// what `caller` may see of it, as [`pull`] does.
+pub fn share(storage: &dyn Storage, caller: &Caller, protocol: u32, e: &mut Entity) -> Result<()> {
+    if let Some(seen) = as_seen_by(storage, &viewer_of(caller, protocol), &serde_json::to_string(e)?)? {
+        *e = serde_json::from_str(&seen)?;
+    }
+    Ok(())
+}
+
+pub fn pull(storage: &dyn Storage, caller: &Caller, protocol: u32, cursor: i64, limit: u32) -> Result<FeedPage> {
+    let viewer = viewer_of(caller, protocol);
+    let mut page = storage.feed(&viewer, cursor.max(0), limit.clamp(1, MAX_PULL as u32))?;
+    for doc in &mut page.docs {
+        if let Some(seen) = as_seen_by(storage, &viewer, doc)? {
+            *doc = seen;
+        }
+    }
+    Ok(page)
+}
+
+/// Places shared with the team are snapped to the centre of a grid cell this wide, in metres
+/// (`wijkverkenner_core::location::coarsen`).
+pub const SHARED_CELL_M: f64 = 100.0;
+
+/// An entity as `viewer` may see it, when that differs from what is stored; `None` when not.
+/// The author always gets the precise version (the server keeps it). For everyone else:
+/// - a conversation's place is coarsened to the [`SHARED_CELL_M`] grid — leads included: whom
+///   a walker talked with, and exactly where, is nobody else's business;
+/// - a signal's place is precise for the leads (they follow it up), coarsened for colleagues;
+/// - an observation (of public space: a vacant shop, dumped waste) stays precise;
+/// - a colleague's walk, for those who are not leads: its route coarsened to the grid (it would
+///   give away where a conversation took place, by its time), its summary counting only the
+///   records the viewer may see and its buurten leaving out those only hidden records were in.
+fn as_seen_by(storage: &dyn Storage, viewer: &Viewer, doc: &str) -> Result<Option<String>> {
+    let text = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
+    let mut entity: serde_json::Value = serde_json::from_str(doc)?;
+    if text(&entity, "author_id") == viewer.member_id || entity.get("deleted").and_then(|d| d.as_bool()) == Some(true) {
+        return Ok(None);
+    }
+    let coarse_place = match text(&entity, "kind").as_str() {
+        "conversation" => true,
+        "signal" => !viewer.sees_sensitive,
+        "walk" if !viewer.sees_sensitive => return walk_as_seen_by(storage, viewer, entity),
+        _ => false,
     };
-    storage.feed(&viewer, cursor.max(0), limit.clamp(1, MAX_PULL as u32))
+    if !coarse_place {
+        return Ok(None);
+    }
+    let Some(at) = entity.pointer_mut("/fields/location/at") else { return Ok(None) };
+    let (Some(lat), Some(lon)) = (at.get("lat").and_then(|v| v.as_f64()), at.get("lon").and_then(|v| v.as_f64()))
+    else {
+        return Ok(None);
+    };
+    let (clat, clon) = wijkverkenner_core::location::coarsen(lat, lon, SHARED_CELL_M);
+    let accuracy = at.get("accuracy_m").and_then(|v| v.as_f64()).unwrap_or(0.0).max(SHARED_CELL_M * 0.71);
+    at["lat"] = clat.into();
+    at["lon"] = clon.into();
+    at["accuracy_m"] = accuracy.into();
+    Ok(Some(serde_json::to_string(&entity)?))
+}
+
+fn walk_as_seen_by(storage: &dyn Storage, viewer: &Viewer, mut walk: serde_json::Value) -> Result<Option<String>> {
+    let text = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
+    if let Some(serde_json::Value::Array(track)) = walk.pointer_mut("/fields/track") {
+        // Each point to its cell's centre; a run of points in one cell is one point.
+        let mut last: Option<(f64, f64)> = None;
+        track.retain_mut(|p| {
+            let (Some(lat), Some(lon)) = (p.get("lat").and_then(|v| v.as_f64()), p.get("lon").and_then(|v| v.as_f64()))
+            else {
+                return true;
+            };
+            let cell = wijkverkenner_core::location::coarsen(lat, lon, SHARED_CELL_M);
+            if last == Some(cell) {
+                return false;
+            }
+            last = Some(cell);
+            p["lat"] = cell.0.into();
+            p["lon"] = cell.1.into();
+            true
+        });
+    }
+    let walk_id = text(&walk, "id");
+    let mut hidden = 0u64;
+    let (mut hidden_buurten, mut shown_buurten) = (BTreeSet::new(), BTreeSet::new());
+    for row in storage.walk_records(&viewer.team_id, &walk_id)? {
+        let record: serde_json::Value = serde_json::from_str(&row.doc)?;
+        if record.get("deleted").and_then(|d| d.as_bool()).unwrap_or(false) {
+            continue;
+        }
+        let secret = record.get("sensitive").and_then(|d| d.as_bool()).unwrap_or(false)
+            && text(&record, "author_id") != viewer.member_id;
+        let buurt = record.pointer("/fields/location/buurt").and_then(|b| b.as_str()).map(str::to_string);
+        if secret {
+            hidden += 1;
+            hidden_buurten.extend(buurt);
+        } else {
+            shown_buurten.extend(buurt);
+        }
+    }
+    if hidden > 0 {
+        if let Some(n) = walk.pointer_mut("/fields/summary/records") {
+            *n = serde_json::Value::from(n.as_u64().unwrap_or(0).saturating_sub(hidden));
+        }
+        if let Some(serde_json::Value::Array(buurten)) = walk.pointer_mut("/fields/buurten") {
+            buurten.retain(|b| b.as_str().is_none_or(|b| !hidden_buurten.contains(b) || shown_buurten.contains(b)));
+        }
+    }
+    Ok(Some(serde_json::to_string(&walk)?))
 }
 
 /// An operator's repair of one stored entity (`wijkverkenner-server entity-delete`): it

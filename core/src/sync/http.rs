@@ -12,11 +12,19 @@ pub struct HttpTransport {
 }
 
 impl HttpTransport {
+    /// No redirects are followed (a redirect could lead to any `http://` host, whose answer
+    /// would be taken as the team's), no proxy from the environment, and only HTTPS unless the
+    /// address is the device itself (`crate::sync::server_url_is_allowed`).
     pub fn new(base_url: &str) -> Self {
+        let lower = base_url.trim().to_ascii_lowercase();
+        let loopback = lower.starts_with("http://") && crate::sync::server_url_is_allowed(&lower);
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(60)))
             .timeout_connect(Some(Duration::from_secs(15)))
             .http_status_as_error(false)
+            .max_redirects(0)
+            .https_only(!loopback)
+            .proxy(None)
             .build()
             .into();
         Self { base: base_url.trim_end_matches('/').to_string(), agent }

@@ -250,6 +250,18 @@ impl WebSession {
     }
 }
 
+/// The trace a purge leaves: which entity, of what kind, when and why — never its content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deletion {
+    pub team_id: String,
+    pub at_ms: i64,
+    pub entity_id: String,
+    /// `walk`, `observation`, `conversation`, `signal`.
+    pub kind: String,
+    /// The rule, e.g. `conversation older than 365 days`.
+    pub reason: String,
+}
+
 /// One entry of the audit trail, with the six fields the BIO asks for: what was done
 /// (`view`, `export`, `change`, `sync`, `admin`), to what (a path of the review pages, an
 /// entity id, a command — ids and codes only, never a record's content), with which result
@@ -274,7 +286,12 @@ impl AuditEvent {
             if f.chars().count() > 300 {
                 *f = f.chars().take(300).collect();
             }
-            *f = f.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
+            // Control and direction characters (which could make a line read as another) as `?`.
+            let hidden = |c: char| {
+                c.is_control()
+                    || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+            };
+            *f = f.chars().map(|c| if hidden(c) { '?' } else { c }).collect();
         }
         self
     }
@@ -412,9 +429,26 @@ pub trait Storage: Send + Sync {
     /// The team's live sessions, newest first.
     fn sessions(&self, team_id: &str, now_ms: i64) -> Result<Vec<(WebSession, Member)>>;
 
+    /// A value of the server's own, set once: with `first`, stores it unless one is stored;
+    /// returns what is stored.
+    fn server_value(&self, key: &str, first: Option<&str>) -> Result<Option<String>>;
+    /// Every team's id.
+    fn team_ids(&self) -> Result<Vec<String>>;
+    /// The team's retention terms as JSON (`crate::retention::Retention`), if set.
+    fn retention(&self, team_id: &str) -> Result<Option<String>>;
+    fn set_retention(&self, team_id: &str, json: &str, now_ms: i64) -> Result<()>;
+    fn log_deletion(&self, deletion: &Deletion) -> Result<()>;
+    /// The team's deletion log from `since_ms`, oldest first.
+    fn deletions(&self, team_id: &str, since_ms: i64) -> Result<Vec<Deletion>>;
+    /// Drops the review history of a purged entity (it holds the leads' comments).
+    fn forget_history(&self, team_id: &str, entity_id: &str) -> Result<()>;
+    /// Takes the bytes of deleted rows out of the database's files (SQLite: zeroed pages are
+    /// checkpointed and the file vacuumed; PostgreSQL: `VACUUM FULL` rewrites the tables).
+    fn compact(&self) -> Result<()>;
+
     /// Appends to the audit trail (append-only: the database refuses updates and deletes).
     fn append_audit(&self, event: &AuditEvent) -> Result<()>;
-    /// The audit trail of a team (`None`: all, for the command line) from `since_ms`, oldest
-    /// first, at most `limit` entries.
+    /// The audit trail of a team (`None`: all, for the command line) from `since_ms`, newest
+    /// first, at most `limit` entries (so a flood of old entries never hides a new one).
     fn audit(&self, team_id: Option<&str>, since_ms: i64, limit: usize) -> Result<Vec<AuditEvent>>;
 }

@@ -7,8 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use super::{
-    AuditEvent, Caller, ChangedRow, CodeInfo, Device, FeedPage, HistoryEntry, Member, Redeemed, Role, SettingsRow,
-    Storage, Stored, StoredRow, Team, Tx, Viewer, WebAccount, WebSession, WebSetup, ENROL_RETRY_MS,
+    AuditEvent, Caller, ChangedRow, CodeInfo, Deletion, Device, FeedPage, HistoryEntry, Member, Redeemed, Role,
+    SettingsRow, Storage, Stored, StoredRow, Team, Tx, Viewer, WebAccount, WebSession, WebSetup, ENROL_RETRY_MS,
 };
 use crate::error::Result;
 use wijkverkenner_core::sync::wire::EntityKind;
@@ -52,6 +52,12 @@ CREATE TABLE IF NOT EXISTS web_sessions (
     created_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, ended_ms INTEGER,
     agent TEXT NOT NULL);
 -- The audit trail (BIO): append-only, never a record's content.
+CREATE TABLE IF NOT EXISTS server_meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS retention (
+    team_id TEXT PRIMARY KEY NOT NULL, policy TEXT NOT NULL, updated_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS deletion_log (
+    team_id TEXT NOT NULL, at_ms INTEGER NOT NULL, entity_id TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS deletion_log_team ON deletion_log (team_id, at_ms);
 CREATE TABLE IF NOT EXISTS audit_log (
     n INTEGER PRIMARY KEY AUTOINCREMENT, team_id TEXT NOT NULL, at_ms INTEGER NOT NULL, actor TEXT NOT NULL,
     action TEXT NOT NULL, object TEXT NOT NULL, result TEXT NOT NULL, origin TEXT NOT NULL);
@@ -59,6 +65,9 @@ CREATE INDEX IF NOT EXISTS audit_log_team ON audit_log (team_id, at_ms);
 CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_replace BEFORE INSERT ON audit_log
+    WHEN EXISTS (SELECT 1 FROM audit_log WHERE n = NEW.n)
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 ";
 
@@ -75,7 +84,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 fn connect(path: &Path) -> Result<Connection> {
     let c = Connection::open(path)?;
     c.busy_timeout(std::time::Duration::from_secs(10))?;
-    c.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY;")?;
+    // secure_delete: a deleted row's bytes are overwritten, not left in free pages (retention).
+    c.execute_batch(
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON;",
+    )?;
     let _: String = c.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     Ok(c)
 }
@@ -888,6 +900,89 @@ impl Storage for SqliteStorage {
         })
     }
 
+    fn server_value(&self, key: &str, first: Option<&str>) -> Result<Option<String>> {
+        self.write(|tx| {
+            if let Some(v) = first {
+                tx.execute("INSERT OR IGNORE INTO server_meta (key, value) VALUES (?1, ?2)", params![key, v])?;
+            }
+            Ok(tx.query_row("SELECT value FROM server_meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+        })
+    }
+
+    fn team_ids(&self) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut st = c.prepare("SELECT id FROM teams ORDER BY created_ms")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn retention(&self, team_id: &str) -> Result<Option<String>> {
+        self.read(|c| {
+            Ok(c.query_row("SELECT policy FROM retention WHERE team_id = ?1", [team_id], |r| r.get(0)).optional()?)
+        })
+    }
+
+    fn set_retention(&self, team_id: &str, json: &str, now_ms: i64) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO retention (team_id, policy, updated_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (team_id) DO UPDATE SET policy = excluded.policy, updated_ms = excluded.updated_ms",
+                params![team_id, json, now_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn log_deletion(&self, d: &Deletion) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO deletion_log (team_id, at_ms, entity_id, kind, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![d.team_id, d.at_ms, d.entity_id, d.kind, d.reason],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn deletions(&self, team_id: &str, since_ms: i64) -> Result<Vec<Deletion>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT team_id, at_ms, entity_id, kind, reason FROM deletion_log
+                 WHERE team_id = ?1 AND at_ms >= ?2 ORDER BY at_ms, rowid",
+            )?;
+            let rows = st.query_map(params![team_id, since_ms], |r| {
+                Ok(Deletion {
+                    team_id: r.get(0)?,
+                    at_ms: r.get(1)?,
+                    entity_id: r.get(2)?,
+                    kind: r.get(3)?,
+                    reason: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn forget_history(&self, team_id: &str, entity_id: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM review_history WHERE team_id = ?1 AND entity_id = ?2",
+                params![team_id, entity_id],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn compact(&self) -> Result<()> {
+        // On the writer connection, outside a transaction (VACUUM cannot run in one), with the
+        // readers closed so none holds an old snapshot: the WAL into the file, the file
+        // rebuilt without free pages, the WAL emptied.
+        let c = lock(&self.writer);
+        lock(&self.readers).clear();
+        c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?;
+        Ok(())
+    }
+
     fn append_audit(&self, e: &AuditEvent) -> Result<()> {
         let e = e.clone().bounded();
         self.write(|tx| {
@@ -904,7 +999,7 @@ impl Storage for SqliteStorage {
         self.read(|c| {
             let mut st = c.prepare(
                 "SELECT team_id, at_ms, actor, action, object, result, origin FROM audit_log
-                 WHERE (?1 IS NULL OR team_id = ?1) AND at_ms >= ?2 ORDER BY n LIMIT ?3",
+                 WHERE (?1 IS NULL OR team_id = ?1) AND at_ms >= ?2 ORDER BY n DESC LIMIT ?3",
             )?;
             let rows = st.query_map(params![team_id, since_ms, limit as i64], |r| {
                 Ok(AuditEvent {

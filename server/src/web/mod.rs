@@ -41,9 +41,11 @@ use crate::storage::{Member, Role, Team, WebSession};
 #[derive(Clone, Default)]
 pub struct AuditSlot(Arc<std::sync::Mutex<Option<(String, String)>>>);
 
-/// Writes one audit entry for every request of a signed-in member to the review pages: views
-/// and exports (GET) and changes (POST), refused ones too. Paths hold ids and codes only;
-/// set-up links (a token in the path), assets and the API are not pages a member reads.
+/// Writes one audit entry for every request of a signed-in member to the review pages: reads
+/// (GET, HEAD) and changes (POST), refused ones too. The object is the path with its ids and
+/// the known filters only ([`audit_object`]); set-up links (a token in the path), sign-in,
+/// assets and the API are not pages a member reads. An entry that cannot be written withholds
+/// the answer (503): nothing is shown or changed unaudited.
 pub async fn audit(
     axum::extract::State(s): axum::extract::State<AppState>,
     addr: crate::api::ClientAddr,
@@ -57,37 +59,76 @@ pub async fn audit(
     }
     let slot = AuditSlot::default();
     req.extensions_mut().insert(slot.clone());
-    let method = req.method().clone();
-    let object = match req.uri().query() {
-        Some(q) => format!("{path}?{q}"),
-        None => path.clone(),
-    };
+    let read = matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+    let object = audit_object(&path, req.uri().query());
     let response = next.run(req).await;
     let who = slot.0.lock().unwrap_or_else(|p| p.into_inner()).take();
-    if let Some((team_id, member_id)) = who {
-        let export = path.contains("export") || [".json", ".csv", ".geojson"].iter().any(|e| path.ends_with(e));
-        let action = match (method == axum::http::Method::GET, export) {
-            (true, true) => "export",
-            (true, false) => "view",
-            (false, _) if path == "/sign-out" => "sign-out",
-            (false, _) => "change",
-        };
-        let event = crate::storage::AuditEvent {
-            team_id,
-            at_ms: crate::admin::now_ms(),
-            actor: member_id,
-            action: action.into(),
-            object,
-            result: response.status().as_u16().to_string(),
-            origin: addr.0.to_string(),
-        };
-        let storage = s.storage.clone();
-        match tokio::task::spawn_blocking(move || storage.append_audit(&event)).await {
-            Ok(Ok(())) => {}
-            _ => tracing::error!(target: "security", "an audit entry could not be written"),
+    let Some((team_id, member_id)) = who else { return response };
+    let download = path.contains("/export") || path.ends_with(".csv");
+    let action = match (read, download) {
+        (true, true) => "export",
+        (true, false) => "view",
+        (false, _) if path == "/sign-out" => "sign-out",
+        (false, _) => "change",
+    };
+    let event = crate::storage::AuditEvent {
+        team_id,
+        at_ms: crate::admin::now_ms(),
+        actor: member_id,
+        action: action.into(),
+        object,
+        result: response.status().as_u16().to_string(),
+        origin: addr.0.to_string(),
+    };
+    let storage = s.storage.clone();
+    match tokio::task::spawn_blocking(move || record_audit(storage.as_ref(), &event)).await {
+        Ok(Ok(())) => response,
+        _ => {
+            tracing::error!(target: "security", "an audit entry could not be written; the answer is withheld");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
     }
-    response
+}
+
+/// Writes an audit entry to the database and, as a second copy outside it, to the log (the
+/// `audit` target: the operator's journal), so a changed database file does not go unnoticed.
+pub fn record_audit(storage: &dyn crate::storage::Storage, e: &crate::storage::AuditEvent) -> crate::Result<()> {
+    let e = e.clone().bounded();
+    tracing::info!(
+        target: "audit",
+        team = %e.team_id, at_ms = e.at_ms, actor = %e.actor, action = %e.action,
+        object = %e.object, result = %e.result, origin = %e.origin,
+        "audit"
+    );
+    storage.append_audit(&e)
+}
+
+/// A page's path and query as the audit trail keeps them: route words and ids (letters,
+/// digits, `-`, `_`, `.`, up to 64 characters) as they are, anything else — a name or a
+/// number typed into the address bar — as `…`; of the query only the known filters, with
+/// values of the same kind.
+pub fn audit_object(path: &str, query: Option<&str>) -> String {
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    };
+    let path: Vec<&str> = path.split('/').map(|seg| if seg.is_empty() || plain(seg) { seg } else { "…" }).collect();
+    let mut out = path.join("/");
+    const FILTERS: [&str; 7] = ["period", "buurt", "member", "status", "reviewed", "review", "lang"];
+    let kept: Vec<String> = query
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, v)| FILTERS.contains(k) && (v.is_empty() || plain(v)))
+        .take(8)
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if !kept.is_empty() {
+        out.push('?');
+        out.push_str(&kept.join("&"));
+    }
+    out
 }
 
 /// A session ends after this long without a request…

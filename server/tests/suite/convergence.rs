@@ -5,6 +5,7 @@
 //! it see (withdrawn copies gone); nothing lost, nothing duplicated.
 
 use crate::common;
+use wijkverkenner_server::sync::SHARED_CELL_M;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -35,9 +36,33 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// What a phone holds of one record, for comparison across replicas.
+/// What a phone holds of one record, for comparison across replicas: places of
+/// conversations and signals as the team shares them (coarsened to the grid: only their author,
+/// and for signals the leads, hold the precise point — checked apart).
 fn view(store: &Store) -> BTreeMap<String, String> {
-    snapshot(store).into_iter().collect()
+    let mut out = BTreeMap::new();
+    let mut page = PageRequest::first(500);
+    loop {
+        let p = store.latest_records(&page).unwrap();
+        for r in &p.items {
+            let mut location = r.location;
+            if !matches!(r.body, RecordBody::Observation(_)) {
+                if let RecordLocation::Fix(l) | RecordLocation::Inherited(l) = &mut location {
+                    (l.lat, l.lon) = wijkverkenner_core::location::coarsen(l.lat, l.lon, SHARED_CELL_M);
+                    l.accuracy_m = l.accuracy_m.max(SHARED_CELL_M * 0.71);
+                }
+            }
+            out.insert(
+                r.id.to_string(),
+                serde_json::to_string(&(&r.body, &location, &r.review, r.reviewed_ms)).unwrap(),
+            );
+        }
+        match p.next {
+            Some(c) => page.cursor = Some(c),
+            None => break,
+        }
+    }
+    out
 }
 
 /// The records this phone's member authored that it can still change, newest last.

@@ -52,7 +52,10 @@ fn a_walk_reaches_the_team_and_the_review_comes_back() {
     joost.sync().unwrap();
     assert!(joost.store.record(&obs.id).is_ok());
     assert!(matches!(joost.store.record(&sig.id), Err(Error::NotFound(_))));
-    assert_eq!(joost.store.walk(&walk.id).unwrap().summary, sanne.store.walk(&walk.id).unwrap().summary);
+    // Her walk's summary, as Joost sees it, counts only what he may see.
+    let full = sanne.store.walk(&walk.id).unwrap().summary.unwrap();
+    assert_eq!(full.records, 2);
+    assert_eq!(joost.store.walk(&walk.id).unwrap().summary, Some(WalkSummary { records: 1, ..full.clone() }));
 
     // The lead sees both, refers the signal and asks a question.
     lead.sync().unwrap();
@@ -395,4 +398,138 @@ fn a_page_the_phone_cannot_take_is_asked_for_smaller_and_one_bad_entity_spoils_n
     let out = joost.sync().unwrap();
     assert_eq!((out.pulled, out.unreadable), (6, 1));
     assert_eq!(joost.store.sync_status().unwrap().unreadable, 1);
+}
+
+/// A colleague's walk shows what the viewer may see: its record count and its buurten leave
+/// out a sensitive signal of someone else (a count or a buurt would hint at it); its author
+/// and the lead see all of it.
+#[test]
+fn a_colleagues_walk_counts_only_what_the_viewer_may_see() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = sqlite_storage(dir.path());
+    let server = TestServer::start(storage.clone());
+    let t = team(storage.as_ref(), "Overvecht", 2);
+    let (sanne, joost, lead) = (
+        Phone::enrol(&server, storage.as_ref(), &t.workers[0]),
+        Phone::enrol(&server, storage.as_ref(), &t.workers[1]),
+        Phone::enrol(&server, storage.as_ref(), &t.lead),
+    );
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/utrecht");
+    let read = |f: &str| std::fs::read_to_string(format!("{root}/{f}")).unwrap();
+    sanne.store.load_neighbourhoods(&read("buurt.geojson"), Some(&read("wijk.geojson"))).unwrap();
+    let walk = sanne.store.start_walk(new_walk(0)).unwrap();
+    let add = |body, lat, lon, minute| {
+        sanne
+            .store
+            .add_record(NewRecord { walk_id: walk.id, body, created: at(minute), location: Some(location(lat, lon)) })
+            .unwrap()
+    };
+    // An observation at the Dom, a sensitive signal in Overvecht, an ordinary one at the Dom.
+    let obs = add(observation("Leeg pand"), 52.0907, 5.1214, 5);
+    let hidden = add(signal("Veel aanloop bij portiek", "sig.stash_house"), 52.1160, 5.1270, 6);
+    add(signal("Afval gedumpt", "sig.other"), 52.0909, 5.1216, 7);
+    sanne.store.end_walk(&walk.id, at(30)).unwrap();
+    sanne.sync().unwrap();
+    let own = sanne.store.walk(&walk.id).unwrap();
+    let (inside, outside) =
+        (sanne.store.record(&obs.id).unwrap().buurt.unwrap(), sanne.store.record(&hidden.id).unwrap().buurt.unwrap());
+    assert_ne!(inside, outside);
+    assert!(own.buurten.contains(&outside) && own.summary.as_ref().unwrap().records == 3);
+
+    joost.sync().unwrap();
+    let seen = joost.store.walk(&walk.id).unwrap();
+    assert_eq!(seen.summary.as_ref().unwrap().records, 2, "the sensitive signal is not counted");
+    assert!(seen.buurten.contains(&inside));
+    assert!(!seen.buurten.contains(&outside), "nor its buurt: {:?}", seen.buurten);
+    lead.sync().unwrap();
+    let led = lead.store.walk(&walk.id).unwrap();
+    assert_eq!((led.summary, led.buurten), (own.summary, own.buurten), "the lead sees all");
+}
+
+/// Places as each one may see them: the author keeps the precise point; a conversation reaches
+/// everyone else — the lead too — as the centre of its 100 m cell; a signal is precise for the
+/// lead and coarse for colleagues; an observation of public space stays precise; a colleague's
+/// route is coarsened (it would tell where a conversation took place, by its time).
+#[test]
+fn places_are_shared_as_precisely_as_each_viewer_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = sqlite_storage(dir.path());
+    let server = TestServer::start(storage.clone());
+    let t = team(storage.as_ref(), "Overvecht", 2);
+    let (sanne, joost, lead) = (
+        Phone::enrol(&server, storage.as_ref(), &t.workers[0]),
+        Phone::enrol(&server, storage.as_ref(), &t.workers[1]),
+        Phone::enrol(&server, storage.as_ref(), &t.lead),
+    );
+    let walk = sanne.store.start_walk(new_walk(0)).unwrap();
+    let fixes: Vec<Fix> = (0..40)
+        .map(|i| Fix {
+            at_ms: at(0).utc_ms + i * 20_000,
+            lat: 52.1000 + i as f64 * 3e-5,
+            lon: 5.1100,
+            accuracy_m: 6.0,
+            source: LocationSource::Gps,
+        })
+        .collect();
+    sanne.store.add_fixes(&walk.id, &fixes).unwrap();
+    let conversation = |gist: &str| {
+        RecordBody::Conversation(Conversation {
+            roles: vec!["role.resident".into()],
+            people: 1,
+            duration_min: 10,
+            gist: gist.into(),
+            mood: Mood::Open,
+            trust: Trust::Medium,
+            agreements: String::new(),
+            immediate_help: false,
+        })
+    };
+    let add = |body, lat, lon| {
+        sanne
+            .store
+            .add_record(NewRecord { walk_id: walk.id, body, created: at(3), location: Some(location(lat, lon)) })
+            .unwrap()
+    };
+    let talk = add(conversation("Over de speeltuin"), 52.10031, 5.11012);
+    // A second one a few metres from the first one's cell centre: surely in the same cell.
+    let centre = location::coarsen(52.10031, 5.11012, wijkverkenner_server::sync::SHARED_CELL_M);
+    let talk2 = add(conversation("Over het afval"), centre.0 + 0.00002, centre.1 - 0.00003);
+    let sig = add(signal("Afval gedumpt", "sig.other"), 52.10047, 5.11031);
+    let obs = add(observation("Rolluik altijd dicht"), 52.10052, 5.11044);
+    sanne.store.end_walk(&walk.id, at(20)).unwrap();
+    sanne.sync().unwrap();
+    joost.sync().unwrap();
+    lead.sync().unwrap();
+
+    let point = |p: &Phone, id: &RecordId| *p.store.record(id).unwrap().location.point().unwrap();
+    let exact = |id: &RecordId| *sanne.store.record(id).unwrap().location.point().unwrap();
+    let coarse = |l: Location| {
+        let (lat, lon) = location::coarsen(l.lat, l.lon, wijkverkenner_server::sync::SHARED_CELL_M);
+        (lat, lon)
+    };
+    // The author: precise, all of it.
+    assert_eq!(exact(&talk.id).lat, 52.10031);
+    for viewer in [&joost, &lead] {
+        let seen = point(viewer, &talk.id);
+        assert_eq!((seen.lat, seen.lon), coarse(exact(&talk.id)));
+        assert!(seen.accuracy_m >= 70.0, "the vaguer point says so");
+        assert!(location::haversine_m(seen.lat, seen.lon, 52.10031, 5.11012) <= 71.0);
+        // Two conversations in one cell: one point, nothing to average.
+        assert_eq!((point(viewer, &talk2.id).lat, point(viewer, &talk2.id).lon), (seen.lat, seen.lon));
+        // An observation: precise for everyone.
+        assert_eq!(point(viewer, &obs.id), exact(&obs.id));
+    }
+    assert_eq!(point(&lead, &sig.id), exact(&sig.id), "the lead follows a signal up: precise");
+    let colleague = point(&joost, &sig.id);
+    assert_eq!((colleague.lat, colleague.lon), coarse(exact(&sig.id)));
+
+    // The route: precise for the author and the lead, coarse for a colleague.
+    let route = |p: &Phone| p.store.walk_track(&walk.id).unwrap();
+    assert_eq!(route(&lead), route(&sanne));
+    let theirs = route(&joost);
+    assert!(!theirs.is_empty() && theirs != route(&sanne));
+    assert!(theirs.windows(2).all(|w| (w[0].lat, w[0].lon) != (w[1].lat, w[1].lon)), "a run in one cell is one point");
+    for p in &theirs {
+        assert_eq!((p.lat, p.lon), location::coarsen(p.lat, p.lon, wijkverkenner_server::sync::SHARED_CELL_M));
+    }
 }

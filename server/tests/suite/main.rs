@@ -10,6 +10,7 @@ mod convergence;
 mod e2e;
 mod faults;
 mod integrity;
+mod retention;
 mod schema;
 mod settings;
 mod web;

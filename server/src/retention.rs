@@ -1,0 +1,151 @@
+//! Retention: records are kept as long as the team's terms say, then purged.
+//!
+//! A purge turns an expired walk or record into a tombstone stamped by the server (the same as
+//! `entity-delete`): its content and place are gone from the server at once, and every phone
+//! that holds it deletes its copy at its next sync (deletion wins over any clock). The review
+//! history of a purged entity goes too (it holds the leads' comments); the deletion log keeps
+//! which entity, of what kind, when and why — never its content; the database's files are then
+//! compacted so the bytes are not left in free pages.
+//!
+//! Terms, per team (`wijkverkenner-server retention`), counted from when the record was made —
+//! for a closed signal from when it was closed:
+//! - conversations: 365 days (whom a walker talked with is the most personal thing noted);
+//! - observations: 730 days;
+//! - closed signals: 1,825 days (the municipality sets this: its covenant's term); open ones
+//!   are kept while they are open;
+//! - walks: 730 days, and only once none of their records is kept.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::storage::{Deletion, Storage};
+
+const DAY_MS: i64 = 86_400_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    pub conversation_days: u32,
+    pub observation_days: u32,
+    pub closed_signal_days: u32,
+    pub walk_days: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention { conversation_days: 365, observation_days: 730, closed_signal_days: 1_825, walk_days: 730 }
+    }
+}
+
+impl Retention {
+    /// Terms a team may set: 1 day to 30 years.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        for (name, d) in [
+            ("conversation_days", self.conversation_days),
+            ("observation_days", self.observation_days),
+            ("closed_signal_days", self.closed_signal_days),
+            ("walk_days", self.walk_days),
+        ] {
+            if !(1..=30 * 366).contains(&d) {
+                return Err(format!("{name} lies within 1..{}", 30 * 366));
+            }
+        }
+        Ok(())
+    }
+
+    /// The team's terms (the defaults until an administrator sets them).
+    pub fn of(storage: &dyn Storage, team_id: &str) -> Result<Retention> {
+        Ok(match storage.retention(team_id)? {
+            Some(json) => serde_json::from_str(&json)?,
+            None => Retention::default(),
+        })
+    }
+
+    pub fn set(storage: &dyn Storage, team_id: &str, terms: &Retention, now_ms: i64) -> Result<()> {
+        terms.check().map_err(|e| crate::error::ApiError::bad_request("invalid_retention", e))?;
+        storage.set_retention(team_id, &serde_json::to_string(terms)?, now_ms)
+    }
+}
+
+/// Purges what the team's terms let expire by `now_ms`; returns the deletion log entries it
+/// wrote. Safe to run again: a tombstone is not purged twice.
+pub fn purge(storage: &dyn Storage, team_id: &str, now_ms: i64) -> Result<Vec<Deletion>> {
+    let terms = Retention::of(storage, team_id)?;
+    let text = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
+    let mut live = Vec::new();
+    for row in storage.entities_after(team_id, 0)? {
+        let Ok(doc) = serde_json::from_str::<serde_json::Value>(&row.doc) else { continue };
+        if doc.get("deleted").and_then(|d| d.as_bool()) == Some(true) {
+            continue;
+        }
+        live.push(doc);
+    }
+    let mut expired: Vec<(String, String, String)> = Vec::new();
+    let mut kept_walks = std::collections::BTreeSet::new();
+    for doc in &live {
+        let (id, kind) = (text(doc, "id"), text(doc, "kind"));
+        let created = doc.get("created_ms").and_then(|v| v.as_i64()).unwrap_or(now_ms);
+        let older = |days: u32, from: i64| now_ms - from > i64::from(days) * DAY_MS;
+        let why = match kind.as_str() {
+            "conversation" if older(terms.conversation_days, created) => {
+                Some(format!("conversation older than {} days", terms.conversation_days))
+            }
+            "observation" if older(terms.observation_days, created) => {
+                Some(format!("observation older than {} days", terms.observation_days))
+            }
+            "signal" if doc.pointer("/fields/review_status").and_then(|s| s.as_str()) == Some("closed") => {
+                let closed = closed_at(storage, team_id, &id)?.unwrap_or(created);
+                older(terms.closed_signal_days, closed)
+                    .then(|| format!("signal closed more than {} days ago", terms.closed_signal_days))
+            }
+            _ => None,
+        };
+        match why {
+            Some(reason) => expired.push((id, kind, reason)),
+            None if kind != "walk" => {
+                kept_walks.insert(text(doc, "walk_id"));
+            }
+            None => {}
+        }
+    }
+    for doc in &live {
+        let (id, kind) = (text(doc, "id"), text(doc, "kind"));
+        let created = doc.get("created_ms").and_then(|v| v.as_i64()).unwrap_or(now_ms);
+        if kind == "walk" && !kept_walks.contains(&id) && now_ms - created > i64::from(terms.walk_days) * DAY_MS {
+            expired.push((id, kind, format!("walk older than {} days, none of its records kept", terms.walk_days)));
+        }
+    }
+    let mut log = Vec::new();
+    for (id, kind, reason) in expired {
+        if crate::sync::delete_entity(storage, team_id, &id)? {
+            storage.forget_history(team_id, &id)?;
+            let d = Deletion { team_id: team_id.to_string(), at_ms: now_ms, entity_id: id, kind, reason };
+            storage.log_deletion(&d)?;
+            log.push(d);
+        }
+    }
+    if !log.is_empty() {
+        storage.compact()?;
+        tracing::info!(team = %team_id, purged = log.len(), "retention purge");
+    }
+    Ok(log)
+}
+
+/// When a signal was last closed, by its review history.
+fn closed_at(storage: &dyn Storage, team_id: &str, id: &str) -> Result<Option<i64>> {
+    Ok(storage
+        .history(team_id, id)?
+        .into_iter()
+        .filter(|h| h.field == "review_status" && h.value == "closed")
+        .map(|h| h.at_ms)
+        .max())
+}
+
+/// Every team's purge, for the server's daily run.
+pub fn purge_all(storage: &dyn Storage, now_ms: i64) -> Result<usize> {
+    let mut n = 0;
+    for team in storage.team_ids()? {
+        n += purge(storage, &team, now_ms)?.len();
+    }
+    Ok(n)
+}
