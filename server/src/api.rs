@@ -466,6 +466,18 @@ async fn enrol(State(s): State<AppState>, addr: ClientAddr, headers: HeaderMap, 
     };
     s.limits.succeeded(addr.0);
     tracing::info!(target: "security", addr = %addr.0, device = %device.id, team = %team.id, "device enrolled");
+    // A new credential for a member: in the team's audit trail.
+    let event = crate::storage::AuditEvent {
+        team_id: team.id.clone(),
+        at_ms: admin::now_ms(),
+        actor: member.id.clone(),
+        action: "enrol".into(),
+        object: format!("device {}", device.id),
+        result: "ok".into(),
+        origin: addr.0.to_string(),
+    };
+    let storage = s.storage.clone();
+    blocking(move || crate::web::record_audit(storage.as_ref(), &event)).await?;
     reply(
         &headers,
         &EnrolResponse {

@@ -350,8 +350,24 @@ async fn sign_in(
         .take(120)
         .collect();
     let storage = s.storage.clone();
+    let origin = addr.to_string();
     let outcome = blocking(move || -> crate::Result<Result<(String, String), &'static str>> {
         let now = now_ms();
+        // A sign-in to a known account is in its team's audit trail, refused or not.
+        let audit = |member: &crate::storage::Member, result: &str| {
+            super::record_audit(
+                storage.as_ref(),
+                &crate::storage::AuditEvent {
+                    team_id: member.team_id.clone(),
+                    at_ms: now,
+                    actor: member.id.clone(),
+                    action: "sign-in".into(),
+                    object: "/sign-in".into(),
+                    result: result.into(),
+                    origin: origin.clone(),
+                },
+            )
+        };
         // Every refusal costs the same password check, so the answer's timing tells neither
         // which logins exist nor which are locked.
         let same_work = || {
@@ -365,13 +381,18 @@ async fn sign_in(
             same_work();
             return Ok(Err("unknown_login"));
         };
-        let member = storage.member(&account.member_id)?;
-        if member.as_ref().is_none_or(|m| m.disabled_ms.is_some()) {
+        let Some(member) = storage.member(&account.member_id)? else {
             same_work();
+            return Ok(Err("member_disabled"));
+        };
+        if member.disabled_ms.is_some() {
+            same_work();
+            audit(&member, "member_disabled")?;
             return Ok(Err("member_disabled"));
         }
         if account.locked_until_ms > now {
             same_work();
+            audit(&member, "account_locked")?;
             return Ok(Err("account_locked"));
         }
         let password_ok = auth::verify_password(&f.password, &account.password_hash);
@@ -383,10 +404,13 @@ async fn sign_in(
         let Some(step) = step else {
             (account.failures, account.locked_until_ms) = auth::after_failure(account.failures, now);
             storage.update_web_account(&account)?;
-            return Ok(Err(if password_ok { "wrong_code" } else { "wrong_password" }));
+            let reason = if password_ok { "wrong_code" } else { "wrong_password" };
+            audit(&member, reason)?;
+            return Ok(Err(reason));
         };
         // Claimed only if no other attempt (another server process) used this step meanwhile.
         if !storage.claim_totp_step(&account.member_id, step)? {
+            audit(&member, "code_reused")?;
             return Ok(Err("code_reused"));
         }
         let token = auth::token();
@@ -399,6 +423,7 @@ async fn sign_in(
             ended_ms: None,
             agent,
         })?;
+        audit(&member, "ok")?;
         Ok(Ok((token, account.member_id)))
     })
     .await;

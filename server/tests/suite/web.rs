@@ -879,8 +879,14 @@ fn every_view_export_and_change_is_in_the_audit_trail_and_only_administrators_re
         assert!(find("export", &format!("/walks/{w}/export.csv"), "200").is_some(), "the export: {trail:?}");
         assert!(find("change", &format!("/decide/{sig}"), "303").is_some(), "the decision");
         assert!(find("view", "/audit", "403").is_some(), "a refusal is recorded too");
-        // The phone's sync, earlier, by the field worker.
+        // A name typed into the address is not kept.
+        assert_eq!(lead.get("/records/Jan%20Jansen%2006-12345678?note=Jan&period=all").status, 404);
+        let typed = storage.audit(Some(&s.t.team.id), before, 1).unwrap().remove(0);
+        assert_eq!(typed.object, "/records/…?period=all", "{typed:?}");
+        // The phone's enrolment and sync, earlier, by the field worker; the lead's sign-in.
         let all = storage.audit(Some(&s.t.team.id), 0, 1000).unwrap();
+        assert!(all.iter().any(|e| e.actor == s.t.workers[0].id && e.action == "enrol" && e.result == "ok"));
+        assert!(all.iter().any(|e| e.actor == lead_id && e.action == "sign-in" && e.result == "ok"));
         assert!(all.iter().any(|e| e.actor == s.t.workers[0].id && e.action == "sync" && e.result.starts_with("200")));
         let text = format!("{all:?}");
         assert!(!text.contains("Man in auto") && !text.contains("Rolluik"), "no content in the trail");

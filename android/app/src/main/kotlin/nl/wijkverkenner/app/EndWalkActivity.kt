@@ -104,29 +104,33 @@ class EndWalkActivity : Activity() {
         )
         val note: EditText = col.field(getString(R.string.debrief_note), R.id.debrief_note, form.note, lines = 3)
         col.button(getString(R.string.end_submit), R.id.end_submit) { button ->
-            button.isEnabled = false
-            val app = wijk
-            form.dominant = logic.value<Logic>()
-            form.note = note.text.toString()
-            work(app.scope, problem) {
-                try {
-                    val store = app.store()
-                    if (!form.isEmpty) store.debrief(walk.id, form.debrief())
-                    store.submitWalk(walk.id)
-                    app.requestSync(Trigger.CAPTURE)
-                    finish()
-                } finally {
-                    button.isEnabled = true
+            guardPersonalData(listOf(note)) {
+                button.isEnabled = false
+                val app = wijk
+                form.dominant = logic.value<Logic>()
+                form.note = note.text.toString()
+                work(app.scope, problem) {
+                    try {
+                        val store = app.store()
+                        if (!form.isEmpty) store.debrief(walk.id, form.debrief())
+                        store.submitWalk(walk.id)
+                        app.requestSync(Trigger.CAPTURE)
+                        finish()
+                    } finally {
+                        button.isEnabled = true
+                    }
                 }
             }
         }
         col.button(getString(R.string.end_later), R.id.end_later) {
-            val app = wijk
-            form.dominant = logic.value<Logic>()
-            form.note = note.text.toString()
-            work(app.scope, problem) {
-                if (!form.isEmpty) app.store().debrief(walk.id, form.debrief())
-                finish()
+            guardPersonalData(listOf(note)) {
+                val app = wijk
+                form.dominant = logic.value<Logic>()
+                form.note = note.text.toString()
+                work(app.scope, problem) {
+                    if (!form.isEmpty) app.store().debrief(walk.id, form.debrief())
+                    finish()
+                }
             }
         }
     }

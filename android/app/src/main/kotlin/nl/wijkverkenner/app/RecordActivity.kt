@@ -91,17 +91,19 @@ class RecordActivity : Activity() {
     private fun answerField(send: suspend (String) -> Unit) {
         val field = col.field(getString(R.string.question_answer), R.id.question_answer, lines = 2)
         col.button(getString(R.string.question_send), R.id.question_send) {
-            val text = field.text.toString().trim()
-            if (text.isEmpty()) {
+            if (field.text.toString().trim().isEmpty()) {
                 problem.text = getString(R.string.question_empty)
                 return@button
             }
-            val app = wijk
-            work(app.scope, problem) {
-                send(text)
-                field.setText("")
-                app.requestSync(Trigger.CAPTURE)
-                refresh()
+            guardPersonalData(listOf(field)) {
+                val text = field.text.toString().trim()
+                val app = wijk
+                work(app.scope, problem) {
+                    send(text)
+                    field.setText("")
+                    app.requestSync(Trigger.CAPTURE)
+                    refresh()
+                }
             }
         }
     }

@@ -135,7 +135,9 @@ class StartWalkActivity : Activity() {
         start(withRoute = location)
     }
 
-    private fun start(withRoute: Boolean) {
+    private fun start(withRoute: Boolean) = guardPersonalData(listOf(purpose)) { startChecked(withRoute) }
+
+    private fun startChecked(withRoute: Boolean) {
         val app = wijk
         form.purpose = purpose.text.toString()
         form.focus.clear()

@@ -169,3 +169,28 @@ fun <T> LinearLayout.list(items: List<T>, label: (T) -> CharSequence, open: (T) 
         }
     }
 }
+
+/**
+ * Personal data in typed fields (a walk's purpose, a debrief, an answer to a lead): named
+ * before it is kept, as on the capture screen. Replace puts the core's placeholders in the
+ * fields, Keep goes on as typed, Cancel leaves the walker typing. [then] runs with the texts
+ * as they are to be kept.
+ */
+fun Activity.guardPersonalData(fields: List<android.widget.EditText>, then: () -> Unit) {
+    val checks = fields.map { nl.wijkverkenner.ffi.checkPersonalData(it.text.toString()) }
+    val kinds = checks.flatMap { c -> c.findings.map { it.kind } }.distinct()
+    if (kinds.isEmpty()) {
+        then()
+        return
+    }
+    android.app.AlertDialog.Builder(this)
+        .setTitle(R.string.personal_title)
+        .setMessage(getString(R.string.personal_found, kinds.map { Words.personalData(this, it) }.distinct().joinToString(", ")))
+        .setPositiveButton(R.string.personal_replace) { _, _ ->
+            fields.zip(checks).forEach { (f, c) -> f.setText(c.redacted) }
+            then()
+        }
+        .setNeutralButton(R.string.personal_keep) { _, _ -> then() }
+        .setNegativeButton(R.string.capture_keep_typing, null)
+        .show()
+}

@@ -60,16 +60,18 @@ class WalkReportActivity : Activity() {
                     val field = col.field(getString(R.string.question_answer), R.id.question_answer, lines = 2)
                     if (!draft.isNullOrEmpty()) field.setText(draft)
                     col.button(getString(R.string.question_send), R.id.question_send) {
-                        val text = field.text.toString().trim()
-                        if (text.isEmpty()) {
+                        if (field.text.toString().trim().isEmpty()) {
                             problem.text = getString(R.string.question_empty)
                             return@button
                         }
-                        work(app.scope, problem) {
-                            app.store().answerWalk(id, text)
-                            field.setText("")
-                            app.requestSync(Trigger.CAPTURE)
-                            refresh()
+                        guardPersonalData(listOf(field)) {
+                            val text = field.text.toString().trim()
+                            work(app.scope, problem) {
+                                app.store().answerWalk(id, text)
+                                field.setText("")
+                                app.requestSync(Trigger.CAPTURE)
+                                refresh()
+                            }
                         }
                     }
                 }

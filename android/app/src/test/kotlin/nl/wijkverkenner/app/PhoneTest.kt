@@ -124,6 +124,26 @@ class PhoneTest {
         assertEquals(2, notes().size)
     }
 
+    /** The walk's purpose is checked as a note is: replaced before the walk starts. */
+    @Test
+    fun personalDataInAWalksPurposeIsNamedToo() {
+        enrolled()
+        shadowOf(app).grantPermissions(
+            Manifest.permission.ACCESS_FINE_LOCATION,
+            Manifest.permission.ACCESS_COARSE_LOCATION,
+            Manifest.permission.POST_NOTIFICATIONS,
+        )
+        val start = Robolectric.buildActivity(StartWalkActivity::class.java).setup().get()
+        start.type(R.id.purpose, "Langs bij mevr. Jansen, 06-12345678")
+        start.tap(R.id.start_button)
+        val dialog = ShadowAlertDialog.getLatestAlertDialog()
+        assertNotNull("named before the walk starts", dialog)
+        assertNull(runBlocking { app.store().activeWalk.value })
+        dialog.getButton(AlertDialog.BUTTON_POSITIVE).performClick()
+        waitUntil("the walk started") { start.isFinishing }
+        assertEquals("Langs bij mevr. [naam], [telefoonnummer]", runBlocking { app.store().activeWalk.value }!!.purpose)
+    }
+
     @Test
     fun enrolmentNeedsALockScreenAndSaysWhyACodeFails() {
         secureLockScreen(false)
