@@ -39,6 +39,13 @@ enum Command {
     Serve {
         #[arg(long, env = "WV_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Serve TLS with this certificate chain (PEM, leaf first); with `--tls-key`. Without
+        /// them the server speaks plain HTTP and must sit behind a TLS proxy (docs/security.md).
+        #[arg(long, env = "WV_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM), readable by the server's user only.
+        #[arg(long, env = "WV_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
         /// Behind a reverse proxy that sets X-Forwarded-For: take the client's address from it
         /// (for the rate limits and the security log). Never set this without such a proxy.
         #[arg(long, env = "WV_TRUST_FORWARDED_FOR")]
@@ -423,6 +430,8 @@ fn execute(
     match command {
         Command::Serve {
             listen,
+            tls_cert,
+            tls_key,
             trust_forwarded_for,
             buurten,
             wijken,
@@ -454,6 +463,10 @@ fn execute(
                 _ => None,
             };
             let demo_dir = data.join("demo-phones");
+            let tls = match (&tls_cert, &tls_key) {
+                (Some(c), Some(k)) => Some(wijkverkenner_server::tls_config(c, k)?),
+                _ => None,
+            };
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(listen).await?;
@@ -488,10 +501,13 @@ fn execute(
                         tokio::time::sleep(std::time::Duration::from_secs(6 * 3600)).await;
                     }
                 });
-                wijkverkenner_server::serve(listener, state, async {
+                let stop = async {
                     let _ = tokio::signal::ctrl_c().await;
-                })
-                .await
+                };
+                match tls {
+                    Some(tls) => wijkverkenner_server::serve_tls(listener, state, tls, stop).await,
+                    None => wijkverkenner_server::serve(listener, state, stop).await,
+                }
             })?;
         }
         Command::TeamCreate { name } => println!("{}", admin::create_team(s, &name)?.id),

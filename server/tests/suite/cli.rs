@@ -305,3 +305,72 @@ fn the_data_directory_is_private_and_codes_are_stored_keyed() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("server secret"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// `serve --tls-cert --tls-key`: the server speaks TLS itself — a client that trusts the
+/// certificate gets the API and the pages' headers; plain HTTP and a client that does not trust
+/// it get nothing; a key that does not fit the certificate stops the start with a clear error.
+#[test]
+fn the_server_serves_tls_from_certificate_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert_pem, key_pem) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_pem, cert.cert.pem()).unwrap();
+    std::fs::write(&key_pem, cert.key_pair.serialize_pem()).unwrap();
+
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let log = dir.path().join("server.log");
+    let child = Command::new(BIN)
+        .arg("--data")
+        .arg(&data)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--tls-cert"])
+        .arg(&cert_pem)
+        .arg("--tls-key")
+        .arg(&key_pem)
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+        .spawn()
+        .unwrap();
+    let _served = Served(child);
+    let root = ureq::tls::Certificate::from_der(cert.cert.der()).to_owned();
+    let trusting: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .tls_config(ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::new_with_certs(&[root])).build())
+        .build()
+        .into();
+    let url = format!("https://localhost:{port}");
+    let mut health = None;
+    for _ in 0..100 {
+        if let Ok(r) = trusting.get(format!("{url}/health")).call() {
+            health = Some(r);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let mut health = health.unwrap_or_else(|| panic!("no TLS answer: {}", std::fs::read_to_string(&log).unwrap()));
+    assert_eq!(health.status().as_u16(), 200);
+    assert!(health.body_mut().read_to_string().unwrap().contains("\"status\":\"ok\""));
+    let page = trusting.get(format!("{url}/sign-in")).call().unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.headers().get("strict-transport-security").is_some());
+
+    // Plain HTTP on the TLS port, and a client that does not trust the certificate: nothing.
+    assert!(ureq::get(format!("http://127.0.0.1:{port}/health")).call().is_err());
+    assert!(ureq::get(format!("{url}/health")).call().is_err(), "an untrusted certificate is refused");
+
+    // A key of another certificate: a clear error, no server.
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let wrong_key = dir.path().join("other-key.pem");
+    std::fs::write(&wrong_key, other.key_pair.serialize_pem()).unwrap();
+    let out = Command::new(BIN)
+        .arg("--data")
+        .arg(dir.path().join("data2"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(&cert_pem)
+        .arg("--tls-key")
+        .arg(&wrong_key)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not fit"), "{}", String::from_utf8_lossy(&out.stderr));
+}
