@@ -147,8 +147,11 @@ impl SqliteStorage {
         crate::secret::private_data_dir(dir)?;
         let path = dir.join("wijkverkenner-server.db");
         crate::secret::private_file(&path)?;
-        let writer = connect(&path)?;
-        writer.execute_batch(SCHEMA)?;
+        let mut writer = connect(&path)?;
+        // Schema and upgrades in one immediate transaction: two processes starting on a fresh
+        // directory at once take turns (each sees what the other added) instead of racing.
+        let tx = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(SCHEMA)?;
         // Columns added later, for older data: protocol 2 (withdrawals; repeatable enrolment;
         // entity rows from before are assumed to have been visible to the team), then the
         // operator's tools (quarantine, disabled members, when a code was issued).
@@ -162,21 +165,21 @@ impl SqliteStorage {
             ("entities", "walk_id", "TEXT"),
             ("teams", "settings_version", "INTEGER NOT NULL DEFAULT 0"),
         ] {
-            let present: bool = writer.query_row(
-                "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
-                [table, column],
-                |r| r.get(0),
-            )?;
+            let present: bool =
+                tx.query_row("SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2", [table, column], |r| {
+                    r.get(0)
+                })?;
             if !present {
-                writer.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {def};"))?;
+                tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {def};"))?;
                 if column == "walk_id" {
-                    writer.execute_batch(
+                    tx.execute_batch(
                         "UPDATE entities SET walk_id = json_extract(doc, '$.walk_id') WHERE kind <> 'walk';",
                     )?;
                 }
             }
         }
-        writer.execute_batch("CREATE INDEX IF NOT EXISTS entities_walk ON entities (team_id, walk_id);")?;
+        tx.execute_batch("CREATE INDEX IF NOT EXISTS entities_walk ON entities (team_id, walk_id);")?;
+        tx.commit()?;
         Ok(Self { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) })
     }
 
@@ -1020,6 +1023,18 @@ impl Storage for SqliteStorage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn processes_starting_at_once_on_a_fresh_directory_take_turns() {
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let opened: Vec<bool> = std::thread::scope(|scope| {
+                let all: Vec<_> = (0..6).map(|_| scope.spawn(|| SqliteStorage::open(dir.path()).is_ok())).collect();
+                all.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            assert_eq!(opened, vec![true; 6]);
+        }
+    }
 
     #[test]
     fn a_data_directory_from_protocol_1_is_upgraded() {
