@@ -10,7 +10,7 @@ use super::{
     AuditEvent, Caller, ChangedRow, CodeInfo, Deletion, Device, FeedPage, HistoryEntry, Member, Redeemed, Role,
     SettingsRow, Storage, Stored, StoredRow, Team, Tx, Viewer, WebAccount, WebSession, WebSetup, ENROL_RETRY_MS,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use wijkverkenner_core::sync::wire::EntityKind;
 use wijkverkenner_core::sync::wire::MAX_PULL_BYTES;
 
@@ -147,7 +147,27 @@ impl SqliteStorage {
         crate::secret::private_data_dir(dir)?;
         let path = dir.join("wijkverkenner-server.db");
         crate::secret::private_file(&path)?;
-        let mut writer = connect(&path)?;
+        // Two processes starting on a fresh file at once: one may find it locked while the
+        // other turns it to WAL (SQLite does not wait there); the loser tries again.
+        let mut tries = 0;
+        let writer = loop {
+            match Self::set_up(&path) {
+                Err(Error::Sqlite(rusqlite::Error::SqliteFailure(e, _)))
+                    if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                        && tries < 100 =>
+                {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other?,
+            }
+        };
+        Ok(Self { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) })
+    }
+
+    /// The writer connection, with the schema and its upgrades applied.
+    fn set_up(path: &Path) -> Result<Connection> {
+        let mut writer = connect(path)?;
         // Schema and upgrades in one immediate transaction: two processes starting on a fresh
         // directory at once take turns (each sees what the other added) instead of racing.
         let tx = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -180,7 +200,7 @@ impl SqliteStorage {
         }
         tx.execute_batch("CREATE INDEX IF NOT EXISTS entities_walk ON entities (team_id, walk_id);")?;
         tx.commit()?;
-        Ok(Self { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) })
+        Ok(writer)
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
