@@ -88,6 +88,21 @@ pub enum RecordLocation {
 }
 
 impl RecordLocation {
+    /// The place as others than its author see it: the point at the centre of its `cell_m`
+    /// grid cell ([`coarsen`]), its accuracy no better than the cell allows (half its diagonal).
+    pub fn coarsened(self, cell_m: f64) -> RecordLocation {
+        let coarse = |mut l: Location| {
+            (l.lat, l.lon) = coarsen(l.lat, l.lon, cell_m);
+            l.accuracy_m = l.accuracy_m.max(cell_m * std::f64::consts::FRAC_1_SQRT_2);
+            l
+        };
+        match self {
+            RecordLocation::Fix(l) => RecordLocation::Fix(coarse(l)),
+            RecordLocation::Inherited(l) => RecordLocation::Inherited(coarse(l)),
+            RecordLocation::None => RecordLocation::None,
+        }
+    }
+
     pub fn point(&self) -> Option<&Location> {
         match self {
             RecordLocation::Fix(l) | RecordLocation::Inherited(l) => Some(l),

@@ -8,7 +8,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-use wijkverkenner_core::location::{haversine_m, RecordLocation};
+use wijkverkenner_core::location::haversine_m;
 use wijkverkenner_core::record::{Record, RecordBody, Severity};
 use wijkverkenner_core::report::{StreetTactics, WalkReport};
 use wijkverkenner_core::store::NOTED_BEFORE_RADIUS_M;
@@ -52,16 +52,7 @@ pub struct TeamData {
 fn shared_record(e: &Entity) -> wijkverkenner_core::Result<Record> {
     let mut r = record_of(e)?;
     if matches!(r.body, RecordBody::Conversation(_)) {
-        let coarse = |mut l: wijkverkenner_core::Location| {
-            (l.lat, l.lon) = wijkverkenner_core::location::coarsen(l.lat, l.lon, crate::sync::SHARED_CELL_M);
-            l.accuracy_m = l.accuracy_m.max(crate::sync::SHARED_CELL_M * 0.71);
-            l
-        };
-        r.location = match r.location {
-            RecordLocation::Fix(l) => RecordLocation::Fix(coarse(l)),
-            RecordLocation::Inherited(l) => RecordLocation::Inherited(coarse(l)),
-            RecordLocation::None => RecordLocation::None,
-        };
+        r.location = r.location.coarsened(crate::sync::SHARED_CELL_M);
     }
     Ok(r)
 }

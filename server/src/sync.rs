@@ -18,7 +18,7 @@ use wijkverkenner_core::sync::merge::{merge, same_identity};
 use wijkverkenner_core::sync::wire::{
     Entity, EntityKind, Rejection, LEAD_FIELDS, MAX_ENTITY_BYTES, MAX_PULL, MAX_PUSH, SERVER_FIELDS,
 };
-use wijkverkenner_core::{Hlc, Taxonomy};
+use wijkverkenner_core::{Hlc, RecordLocation, Taxonomy};
 
 use crate::error::{ApiError, Result};
 use crate::storage::{Caller, FeedPage, HistoryEntry, Role, Storage, Stored, Tx, Viewer};
@@ -644,30 +644,31 @@ pub const SHARED_CELL_M: f64 = 100.0;
 ///   give away where a conversation took place, by its time), its summary counting only the
 ///   records the viewer may see and its buurten leaving out those only hidden records were in.
 fn as_seen_by(storage: &dyn Storage, viewer: &Viewer, doc: &str) -> Result<Option<String>> {
-    let text = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
+    // Every document of every pull passes here: the few fields that decide are read first,
+    // without building the whole document (an observation, the author's own, is done then).
+    #[derive(serde::Deserialize)]
+    struct Head {
+        kind: EntityKind,
+        author_id: String,
+        #[serde(default)]
+        deleted: bool,
+    }
+    let head: Head = serde_json::from_str(doc)?;
+    if head.author_id == viewer.member_id || head.deleted {
+        return Ok(None);
+    }
+    match head.kind {
+        EntityKind::Conversation => {}
+        EntityKind::Signal if !viewer.sees_sensitive => {}
+        EntityKind::Walk if !viewer.sees_sensitive => {
+            return walk_as_seen_by(storage, viewer, serde_json::from_str(doc)?)
+        }
+        _ => return Ok(None),
+    }
     let mut entity: serde_json::Value = serde_json::from_str(doc)?;
-    if text(&entity, "author_id") == viewer.member_id || entity.get("deleted").and_then(|d| d.as_bool()) == Some(true) {
-        return Ok(None);
-    }
-    let coarse_place = match text(&entity, "kind").as_str() {
-        "conversation" => true,
-        "signal" => !viewer.sees_sensitive,
-        "walk" if !viewer.sees_sensitive => return walk_as_seen_by(storage, viewer, entity),
-        _ => false,
-    };
-    if !coarse_place {
-        return Ok(None);
-    }
     let Some(at) = entity.pointer_mut("/fields/location/at") else { return Ok(None) };
-    let (Some(lat), Some(lon)) = (at.get("lat").and_then(|v| v.as_f64()), at.get("lon").and_then(|v| v.as_f64()))
-    else {
-        return Ok(None);
-    };
-    let (clat, clon) = wijkverkenner_core::location::coarsen(lat, lon, SHARED_CELL_M);
-    let accuracy = at.get("accuracy_m").and_then(|v| v.as_f64()).unwrap_or(0.0).max(SHARED_CELL_M * 0.71);
-    at["lat"] = clat.into();
-    at["lon"] = clon.into();
-    at["accuracy_m"] = accuracy.into();
+    let place: RecordLocation = serde_json::from_value(at.take())?;
+    *at = serde_json::to_value(place.coarsened(SHARED_CELL_M))?;
     Ok(Some(serde_json::to_string(&entity)?))
 }
 

@@ -833,13 +833,8 @@ fn run_case(
 fn shared(place: &Value) -> Value {
     let mut place = place.clone();
     if let Some(at) = place.get_mut("at") {
-        if let (Some(lat), Some(lon)) = (at["lat"].as_f64(), at["lon"].as_f64()) {
-            let cell = wijkverkenner_server::sync::SHARED_CELL_M;
-            let (clat, clon) = wijkverkenner_core::location::coarsen(lat, lon, cell);
-            at["lat"] = clat.into();
-            at["lon"] = clon.into();
-            at["accuracy_m"] = at["accuracy_m"].as_f64().unwrap_or(0.0).max(cell * 0.71).into();
-        }
+        let at_cell = serde_json::from_value::<RecordLocation>(at.take()).unwrap();
+        *at = serde_json::to_value(at_cell.coarsened(wijkverkenner_server::sync::SHARED_CELL_M)).unwrap();
     }
     place
 }

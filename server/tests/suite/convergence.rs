@@ -45,13 +45,10 @@ fn view(store: &Store) -> BTreeMap<String, String> {
     loop {
         let p = store.latest_records(&page).unwrap();
         for r in &p.items {
-            let mut location = r.location;
-            if !matches!(r.body, RecordBody::Observation(_)) {
-                if let RecordLocation::Fix(l) | RecordLocation::Inherited(l) = &mut location {
-                    (l.lat, l.lon) = wijkverkenner_core::location::coarsen(l.lat, l.lon, SHARED_CELL_M);
-                    l.accuracy_m = l.accuracy_m.max(SHARED_CELL_M * 0.71);
-                }
-            }
+            let location = match r.body {
+                RecordBody::Observation(_) => r.location,
+                _ => r.location.coarsened(SHARED_CELL_M),
+            };
             out.insert(
                 r.id.to_string(),
                 serde_json::to_string(&(&r.body, &location, &r.review, r.reviewed_ms)).unwrap(),

@@ -472,18 +472,6 @@ fn places_are_shared_as_precisely_as_each_viewer_needs() {
         })
         .collect();
     sanne.store.add_fixes(&walk.id, &fixes).unwrap();
-    let conversation = |gist: &str| {
-        RecordBody::Conversation(Conversation {
-            roles: vec!["role.resident".into()],
-            people: 1,
-            duration_min: 10,
-            gist: gist.into(),
-            mood: Mood::Open,
-            trust: Trust::Medium,
-            agreements: String::new(),
-            immediate_help: false,
-        })
-    };
     let add = |body, lat, lon| {
         sanne
             .store

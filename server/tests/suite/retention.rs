@@ -14,19 +14,6 @@ use wijkverkenner_server::Storage;
 
 const DAY_MS: i64 = 86_400_000;
 
-fn conversation(gist: &str) -> RecordBody {
-    RecordBody::Conversation(Conversation {
-        roles: vec!["role.resident".into()],
-        people: 1,
-        duration_min: 10,
-        gist: gist.into(),
-        mood: Mood::Open,
-        trust: Trust::Medium,
-        agreements: String::new(),
-        immediate_help: false,
-    })
-}
-
 /// Every byte of every file in the data directory.
 fn files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
     std::fs::read_dir(dir)

@@ -99,6 +99,19 @@ pub fn observation(note: &str) -> RecordBody {
     RecordBody::Observation(Observation { themes: vec!["obs.vacancy".into()], tone: Tone::Concern, note: note.into() })
 }
 
+pub fn conversation(gist: &str) -> RecordBody {
+    RecordBody::Conversation(Conversation {
+        roles: vec!["role.resident".into()],
+        people: 1,
+        duration_min: 10,
+        gist: gist.into(),
+        mood: Mood::Open,
+        trust: Trust::Medium,
+        agreements: String::new(),
+        immediate_help: false,
+    })
+}
+
 pub fn signal(description: &str, category: &str) -> RecordBody {
     RecordBody::Signal(Signal {
         category: category.into(),
