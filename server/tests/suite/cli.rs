@@ -166,7 +166,10 @@ fn enrolment_is_rate_limited_logged_and_costs_no_memory() {
     let good = admin(&data, &["enrol-code", "--member", &member]);
     let log_path = dir.path().join("server.log");
     let (server, url) = serve(&data, &log_path);
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    // A fresh connection per request: after refusing a bomb the server closes its side, and a
+    // pooled connection reused then fails on the client (status 0), not on the server.
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().http_status_as_error(false).max_idle_connections(0).build().into();
     let enrol = |body: &[u8], encoding: Option<&str>| {
         let mut req = agent.post(format!("{url}/v1/enrol")).header("Content-Type", "application/json");
         if let Some(e) = encoding {
