@@ -51,6 +51,45 @@ pub fn create_team(s: &dyn Storage, name: &str) -> Result<Team> {
 }
 
 pub fn add_member(s: &dyn Storage, team_id: &str, name: &str, role: Role, organisation: &str) -> Result<Member> {
+    if role == Role::Partner {
+        return Err(ApiError::bad_request(
+            "partner_needs_referral",
+            "a partner is added with the referral target of their organisation",
+        )
+        .into());
+    }
+    add(s, team_id, name, role, organisation, None)
+}
+
+/// Adds a partner-organisation viewer: someone at the police, a care organisation or a housing
+/// corporation who reads, in the browser, the signals the team's leads referred to
+/// `referral` (a referral target of the team's categories, e.g. `ref.police`) and nothing else.
+pub fn add_partner(s: &dyn Storage, team_id: &str, name: &str, organisation: &str, referral: &str) -> Result<Member> {
+    check_referral(s, team_id, referral)?;
+    add(s, team_id, name, Role::Partner, organisation, Some(referral.to_string()))
+}
+
+/// A referral target of the team's categories (retired ones included: a partner keeps seeing
+/// what was referred to them before the code was retired).
+pub fn check_referral(s: &dyn Storage, team_id: &str, referral: &str) -> Result<()> {
+    let teams = crate::settings::Teams::default();
+    let config = teams.config_of(s, team_id)?.ok_or_else(|| ApiError::bad_request("unknown_team", "no such team"))?;
+    let known =
+        config.taxonomy.get(referral).is_some_and(|c| c.kind == wijkverkenner_core::CategoryKind::ReferralTarget);
+    if !known {
+        return Err(ApiError::bad_request("unknown_referral", "not a referral target of this team").into());
+    }
+    Ok(())
+}
+
+fn add(
+    s: &dyn Storage,
+    team_id: &str,
+    name: &str,
+    role: Role,
+    organisation: &str,
+    referral: Option<String>,
+) -> Result<Member> {
     if s.team(team_id)?.is_none() {
         return Err(ApiError::bad_request("unknown_team", "no such team").into());
     }
@@ -65,6 +104,7 @@ pub fn add_member(s: &dyn Storage, team_id: &str, name: &str, role: Role, organi
         organisation: organisation.trim().into(),
         created_ms: now_ms(),
         disabled_ms: None,
+        referral,
     };
     s.add_member(&m)?;
     Ok(m)
@@ -85,6 +125,13 @@ pub fn issue_code(s: &dyn Storage, member_id: &str, hours: u32) -> Result<String
         return Err(
             ApiError::bad_request("admin_cannot_enrol", "administrators manage devices; they do not sync").into()
         );
+    }
+    if !member.role.syncs() {
+        return Err(ApiError::bad_request(
+            "partner_cannot_enrol",
+            "partners read referred signals in the browser; they do not sync",
+        )
+        .into());
     }
     if member.disabled_ms.is_some() {
         return Err(ApiError::bad_request("member_disabled", "this member was disabled").into());

@@ -32,7 +32,7 @@ use wijkverkenner_core::sync::wire::{
 use crate::admin;
 use crate::error::{ApiError, Error, Result};
 use crate::limits::{EnrolLimits, PushLimits};
-use crate::storage::{Caller, Role, Storage};
+use crate::storage::{Caller, Storage};
 use crate::sync;
 
 /// Oldest protocol version this server still speaks. Apps before protocol 3 cannot take the
@@ -430,9 +430,11 @@ async fn authenticate(s: &AppState, addr: ClientAddr, headers: &HeaderMap) -> Re
         refused_auth(addr, Some(&device_id), "revoked device");
         return Err(ApiError::revoked().into());
     }
-    if caller.member.role == Role::Admin {
-        refused_auth(addr, Some(&device_id), "administrator device");
-        return Err(ApiError::forbidden("administrators do not sync").into());
+    if !caller.member.role.syncs() {
+        // Administrators and partners never hold a phone; a device they hold came from a role
+        // change (which revokes devices) gone wrong, or from a copied database.
+        refused_auth(addr, Some(&device_id), "device of a member who does not sync");
+        return Err(ApiError::forbidden("administrators and partners do not sync").into());
     }
     Ok(caller)
 }

@@ -80,11 +80,15 @@ enum Command {
         team: String,
         #[arg(long)]
         name: String,
-        /// field_worker, lead or admin
+        /// field_worker, lead, admin or partner
         #[arg(long, default_value = "field_worker")]
         role: String,
         #[arg(long, default_value = "")]
         organisation: String,
+        /// For a partner: the referral target of their organisation (`ref.police`); they see
+        /// the signals referred there, in the browser, and nothing else.
+        #[arg(long)]
+        referral: Option<String>,
     },
     /// List a team's members.
     Members {
@@ -94,9 +98,15 @@ enum Command {
     /// Disable a member (someone who left the team): every phone revoked and wiped at its next
     /// sync, every unused code cancelled, no new codes.
     MemberDisable { member: String },
-    /// Change a member's role (field_worker, lead, admin). What a phone may hold depends on the
-    /// role, so the member's phones are revoked (wiped at their next sync): issue a new code.
-    MemberRole { member: String, role: String },
+    /// Change a member's role (field_worker, lead, admin, partner with --referral). What a
+    /// phone may hold depends on the role, so the member's phones are revoked (wiped at their
+    /// next sync) and their sessions ended: issue a new code.
+    MemberRole {
+        member: String,
+        role: String,
+        #[arg(long)]
+        referral: Option<String>,
+    },
     /// Issue a one-time enrolment code for a member (default valid 24 hours).
     EnrolCode {
         #[arg(long)]
@@ -319,7 +329,7 @@ fn time(ms: Option<i64>) -> String {
 }
 
 fn role(s: &str) -> Result<Role, &'static str> {
-    Role::parse(s).ok_or("role is field_worker, lead or admin")
+    Role::parse(s).ok_or("role is field_worker, lead, admin or partner")
 }
 
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
@@ -382,7 +392,7 @@ fn audit_of(command: &Command, s: &dyn wijkverkenner_server::Storage) -> Option<
         Command::MemberAdd { team, role, .. } => (team.clone(), format!("member-add role {}", id(role))),
         Command::Members { team } => (team.clone(), "members".into()),
         Command::MemberDisable { member } => (team_of_member(member), format!("member-disable {}", id(member))),
-        Command::MemberRole { member, role } => {
+        Command::MemberRole { member, role, .. } => {
             (team_of_member(member), format!("member-role {} {}", id(member), id(role)))
         }
         Command::EnrolCode { member, hours, .. } => {
@@ -511,17 +521,27 @@ fn execute(
             })?;
         }
         Command::TeamCreate { name } => println!("{}", admin::create_team(s, &name)?.id),
-        Command::MemberAdd { team, name, role: r, organisation } => {
-            println!("{}", admin::add_member(s, &team, &name, role(&r)?, &organisation)?.id);
+        Command::MemberAdd { team, name, role: r, organisation, referral } => {
+            let m = match (role(&r)?, referral) {
+                (Role::Partner, Some(referral)) => admin::add_partner(s, &team, &name, &organisation, &referral)?,
+                (Role::Partner, None) => return Err("a partner needs --referral (e.g. ref.police)".into()),
+                (_, Some(_)) => return Err("--referral is for partners".into()),
+                (r, None) => admin::add_member(s, &team, &name, r, &organisation)?,
+            };
+            println!("{}", m.id);
         }
         Command::Members { team } => {
             for m in s.members(&team)? {
                 let state = if m.disabled_ms.is_some() { "disabled" } else { "active" };
+                let role = match &m.referral {
+                    Some(r) => format!("{} {}", m.role.as_str(), printable(r)),
+                    None => m.role.as_str().to_string(),
+                };
                 println!(
                     "{}\t{}\t{}\t{}\t{}",
                     m.id,
                     state,
-                    m.role.as_str(),
+                    role,
                     printable(&m.display_name),
                     printable(&m.organisation)
                 );
@@ -532,9 +552,21 @@ fn execute(
             tracing::warn!(target: "security", member = %member, "member disabled");
             println!("disabled {member}: its phones are wiped at their next sync");
         }
-        Command::MemberRole { member, role: r } => {
+        Command::MemberRole { member, role: r, referral } => {
             let r = role(&r)?;
-            found(s.set_role(&member, r, admin::now_ms())?, "no such member, or it has that role already")?;
+            match (r, &referral) {
+                (Role::Partner, Some(referral)) => {
+                    let team = s.member(&member)?.map(|m| m.team_id).ok_or("no such member")?;
+                    admin::check_referral(s, &team, referral)?;
+                }
+                (Role::Partner, None) => return Err("a partner needs --referral (e.g. ref.police)".into()),
+                (_, Some(_)) => return Err("--referral is for partners".into()),
+                (_, None) => {}
+            }
+            found(
+                s.set_role(&member, r, referral.as_deref(), admin::now_ms())?,
+                "no such member, or it has that role already",
+            )?;
             tracing::warn!(target: "security", member = %member, role = r.as_str(), "role changed");
             println!("{member} is now {}; its phones are wiped at their next sync: issue a new code", r.as_str());
         }

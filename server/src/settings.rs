@@ -108,11 +108,11 @@ impl TeamConfig {
             Some(geojson) => (Some(Arc::new(Boundaries::stored(geojson)?)), true),
             None => (defaults.boundaries.clone(), false),
         };
-        // The colleagues a walker can take along: the team's active members, never its
-        // administrators (who do not walk).
+        // The colleagues a walker can take along: the team's active members who walk, never its
+        // administrators or partners (whose names phones have no need of).
         let colleagues: Vec<Colleague> = members
             .iter()
-            .filter(|m| m.disabled_ms.is_none() && m.role != crate::storage::Role::Admin)
+            .filter(|m| m.disabled_ms.is_none() && m.role.syncs())
             .map(|m| Colleague {
                 id: m.id.clone(),
                 name: wijkverkenner_core::text::clean_label(&m.display_name, wijkverkenner_core::text::SHORT),

@@ -180,6 +180,47 @@ const tests = [
       `the history shows who did what: ${history}`);
     await shot(page, "04-signal-referred");
   }],
+  ["the police partner sees the referred signal and nothing of who reported it", async () => {
+    const agentId = admin("member-add", "--team", demo.team, "--name", "Wijkagent Overvecht", "--role", "partner",
+      "--referral", "ref.police", "--organisation", "Politie Utrecht");
+    const link = admin("web-setup", "--member", agentId, "--login", "wijkagent", "--server-url", demo.url).split("\n").pop();
+    const context = await browser.newContext();
+    const p = await context.newPage();
+    await p.goto(link);
+    const secret = await p.innerText("#secret");
+    await p.fill("#password", "een lange zin voor het politiebureau");
+    await p.fill("#password_again", "een lange zin voor het politiebureau");
+    await p.fill("#code", totp(secret));
+    await p.click("main button[type=submit]");
+    await p.waitForURL("**/sign-in?done=1");
+    await p.fill("#login", "wijkagent");
+    await p.fill("#password", "een lange zin voor het politiebureau");
+    await p.fill("#code", totp(secret, 1));
+    await p.click("main button[type=submit]");
+    await p.waitForURL("**/referrals");
+    await axe(p, "referrals");
+    const id = state.signalUrl.split("/").pop();
+    const row = p.locator(`#referrals a[href="/referrals/${id}"]`);
+    check(await row.count() === 1, "the referred signal is on the partner's list");
+    check(await p.locator("#referrals tbody tr").count() === 1, "and nothing else");
+    await shot(p, "04b-partner-referrals");
+    await row.click();
+    await p.waitForSelector("#content");
+    await axe(p, "referral");
+    await shot(p, "04c-partner-referral");
+    const text = await p.innerText("main");
+    for (const name of ["Sanne", "Joost", "Fatima"]) {
+      check(!text.includes(name), `the partner's page names no walker (${name})`);
+    }
+    check(/52\.\d{5}, 5\.\d{5}/.test(await p.innerText("#place")), "the place to act on");
+    const walk = await p.goto(demo.url + state.walk);
+    check(walk.status() === 403, `a partner opens no walk report (${walk.status()})`);
+    const lead = await p.goto(demo.url + state.signalUrl);
+    check(lead.status() === 403, `nor the lead's page of the signal (${lead.status()})`);
+    await p.click('form[action="/sign-out"] button');
+    await p.waitForURL("**/sign-in");
+    await context.close();
+  }],
   ["a question reaches the author's phone and the answer comes back", async () => {
     // A new phone of the walk's author, enrolled with a code from the admin command line.
     const members = admin("members", "--team", demo.team);

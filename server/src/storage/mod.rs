@@ -41,13 +41,17 @@ pub struct SettingsRow {
     pub updated_by: String,
 }
 
-/// A member's role on the server. Admins manage devices; they do not sync.
+/// A member's role on the server. Field workers and leads sync; admins manage devices and
+/// settings; a partner-organisation viewer (police, care, a housing corporation) reads, in
+/// the browser, only the signals a lead referred to their organisation
+/// ([`Member::referral`]). Neither admins nor partners sync.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     FieldWorker,
     Lead,
     Admin,
+    Partner,
 }
 
 impl Role {
@@ -56,6 +60,7 @@ impl Role {
             Role::FieldWorker => "field_worker",
             Role::Lead => "lead",
             Role::Admin => "admin",
+            Role::Partner => "partner",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -63,6 +68,7 @@ impl Role {
             "field_worker" => Some(Role::FieldWorker),
             "lead" => Some(Role::Lead),
             "admin" => Some(Role::Admin),
+            "partner" => Some(Role::Partner),
             _ => None,
         }
     }
@@ -79,6 +85,17 @@ pub struct Member {
     /// Set when an administrator disabled the member: every device is revoked, every unused
     /// code cancelled, and no new code can be issued.
     pub disabled_ms: Option<i64>,
+    /// A partner's organisation as a referral target of the team's taxonomy (`ref.police`):
+    /// the signals referred there are what they see. `None` for every other role.
+    #[serde(default)]
+    pub referral: Option<String>,
+}
+
+impl Role {
+    /// Whether a member in this role may hold a phone that syncs.
+    pub fn syncs(&self) -> bool {
+        matches!(self, Role::FieldWorker | Role::Lead)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -381,7 +398,7 @@ pub trait Storage: Send + Sync {
     /// Changes a member's role and revokes its devices: what a phone may hold depends on the
     /// role (a lead's phone holds every sensitive signal), and a phone learns its role when it
     /// enrols. `false` if there is no such member or it has that role already.
-    fn set_role(&self, member_id: &str, role: Role, now_ms: i64) -> Result<bool>;
+    fn set_role(&self, member_id: &str, role: Role, referral: Option<&str>, now_ms: i64) -> Result<bool>;
     /// The team's enrolment codes, newest first.
     fn codes(&self, team_id: &str) -> Result<Vec<CodeInfo>>;
     /// Cancels an unused code by its id ([`CodeInfo::id`]); `false` if none matched.

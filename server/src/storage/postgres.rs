@@ -66,6 +66,8 @@ CREATE TABLE IF NOT EXISTS web_sessions (
     agent TEXT NOT NULL);
 -- Team settings: categories, office hours, boundaries.
 ALTER TABLE teams ADD COLUMN IF NOT EXISTS settings_version BIGINT NOT NULL DEFAULT 0;
+-- Partner-organisation viewers: the referral target whose signals they see.
+ALTER TABLE members ADD COLUMN IF NOT EXISTS referral TEXT;
 CREATE TABLE IF NOT EXISTS team_settings (
     team_id TEXT PRIMARY KEY REFERENCES teams (id), version BIGINT NOT NULL, taxonomy TEXT,
     office_hours TEXT, buurten TEXT, updated_ms BIGINT NOT NULL, updated_by TEXT NOT NULL);
@@ -119,7 +121,10 @@ fn settings_row(r: &Row) -> SettingsRow {
     }
 }
 
-const MEMBER_COLS: &str = "m.id, m.team_id, m.display_name, m.role, m.organisation, m.created_ms, m.disabled_ms";
+const MEMBER_COLS: &str =
+    "m.id, m.team_id, m.display_name, m.role, m.organisation, m.created_ms, m.disabled_ms, m.referral";
+/// How many columns MEMBER_COLS are (what follows them in a row starts there).
+const MEMBER_N: usize = 8;
 const DEVICE_COLS: &str = "d.id, d.member_id, d.name, d.credential_hash, d.created_ms, d.last_seen_ms, d.revoked_ms";
 
 fn member_row(r: &Row, at: usize) -> Member {
@@ -132,6 +137,7 @@ fn member_row(r: &Row, at: usize) -> Member {
         organisation: r.get(at + 4),
         created_ms: r.get(at + 5),
         disabled_ms: r.get(at + 6),
+        referral: r.get(at + 7),
     }
 }
 
@@ -371,8 +377,9 @@ impl Storage for PostgresStorage {
     fn add_member(&self, m: &Member) -> Result<()> {
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO members (id, team_id, display_name, role, organisation, created_ms) VALUES ($1, $2, $3, $4, $5, $6)",
-                &[&m.id, &m.team_id, &m.display_name, &m.role.as_str(), &m.organisation, &m.created_ms],
+                "INSERT INTO members (id, team_id, display_name, role, organisation, created_ms, referral)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[&m.id, &m.team_id, &m.display_name, &m.role.as_str(), &m.organisation, &m.created_ms, &m.referral],
             )?;
             roster_changed(tx, &m.id)?;
             Ok(())
@@ -406,7 +413,7 @@ impl Storage for PostgresStorage {
             let row = tx.query_opt(
                 "UPDATE enrolment_codes SET used_ms = $2, attempt_hash = $3, device_id = $4
                  WHERE code_hash = $1 AND used_ms IS NULL AND expires_ms > $2
-                     AND member_id IN (SELECT id FROM members WHERE disabled_ms IS NULL)
+                     AND member_id IN (SELECT id FROM members WHERE disabled_ms IS NULL AND role IN ('field_worker', 'lead'))
                  RETURNING member_id",
                 &[&code_hash, &now_ms, &attempt_hash, &d.id],
             )?;
@@ -441,7 +448,7 @@ impl Storage for PostgresStorage {
                 ),
                 &[&member_id],
             )?;
-            Ok(Redeemed::Enrolled(Box::new(member_row(&r, 0)), team_row(&r, 7), device_id))
+            Ok(Redeemed::Enrolled(Box::new(member_row(&r, 0)), team_row(&r, MEMBER_N), device_id))
         })
     }
 
@@ -453,7 +460,11 @@ impl Storage for PostgresStorage {
             ),
             &[&device_id],
         )?;
-        Ok(row.map(|r| Caller { device: device_row(&r, 0), member: member_row(&r, 7), team: team_row(&r, 14) }))
+        Ok(row.map(|r| Caller {
+            device: device_row(&r, 0),
+            member: member_row(&r, 7),
+            team: team_row(&r, 7 + MEMBER_N),
+        }))
     }
 
     fn devices(&self, team_id: &str) -> Result<Vec<(Device, Member)>> {
@@ -510,11 +521,12 @@ impl Storage for PostgresStorage {
         })
     }
 
-    fn set_role(&self, member_id: &str, role: Role, now_ms: i64) -> Result<bool> {
+    fn set_role(&self, member_id: &str, role: Role, referral: Option<&str>, now_ms: i64) -> Result<bool> {
         self.write(|tx| {
-            let found = tx
-                .execute("UPDATE members SET role = $2 WHERE id = $1 AND role <> $2", &[&member_id, &role.as_str()])?
-                == 1;
+            let found = tx.execute(
+                "UPDATE members SET role = $2, referral = $3 WHERE id = $1 AND (role <> $2 OR referral IS DISTINCT FROM $3)",
+                &[&member_id, &role.as_str(), &referral],
+            )? == 1;
             if found {
                 tx.execute(
                     "UPDATE devices SET revoked_ms = coalesce(revoked_ms, $2) WHERE member_id = $1",
@@ -804,7 +816,7 @@ impl Storage for PostgresStorage {
             ),
             &[&token_hash, &now_ms],
         )?;
-        Ok(row.map(|r| (session_row(&r), member_row(&r, 7), team_row(&r, 14))))
+        Ok(row.map(|r| (session_row(&r), member_row(&r, 7), team_row(&r, 7 + MEMBER_N))))
     }
 
     fn touch_session(&self, token_hash: &str, now_ms: i64, expires_ms: i64) -> Result<()> {

@@ -122,6 +122,7 @@ fn member_row(r: &Row, at: usize) -> rusqlite::Result<Member> {
         organisation: r.get(at + 4)?,
         created_ms: r.get(at + 5)?,
         disabled_ms: r.get(at + 6)?,
+        referral: r.get(at + 7)?,
     })
 }
 
@@ -137,7 +138,10 @@ fn device_row(r: &Row, at: usize) -> rusqlite::Result<Device> {
     })
 }
 
-const MEMBER_COLS: &str = "m.id, m.team_id, m.display_name, m.role, m.organisation, m.created_ms, m.disabled_ms";
+const MEMBER_COLS: &str =
+    "m.id, m.team_id, m.display_name, m.role, m.organisation, m.created_ms, m.disabled_ms, m.referral";
+/// How many columns MEMBER_COLS are (what follows them in a row starts there).
+const MEMBER_N: usize = 8;
 const DEVICE_COLS: &str = "d.id, d.member_id, d.name, d.credential_hash, d.created_ms, d.last_seen_ms, d.revoked_ms";
 
 impl SqliteStorage {
@@ -184,6 +188,7 @@ impl SqliteStorage {
             ("enrolment_codes", "issued_ms", "INTEGER"),
             ("entities", "walk_id", "TEXT"),
             ("teams", "settings_version", "INTEGER NOT NULL DEFAULT 0"),
+            ("members", "referral", "TEXT"),
         ] {
             let present: bool =
                 tx.query_row("SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2", [table, column], |r| {
@@ -416,8 +421,9 @@ impl Storage for SqliteStorage {
     fn add_member(&self, m: &Member) -> Result<()> {
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO members (id, team_id, display_name, role, organisation, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![m.id, m.team_id, m.display_name, m.role.as_str(), m.organisation, m.created_ms],
+                "INSERT INTO members (id, team_id, display_name, role, organisation, created_ms, referral)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![m.id, m.team_id, m.display_name, m.role.as_str(), m.organisation, m.created_ms, m.referral],
             )?;
             roster_changed(tx, &m.id)?;
             Ok(())
@@ -453,7 +459,7 @@ impl Storage for SqliteStorage {
                 .query_row(
                     "UPDATE enrolment_codes SET used_ms = ?2, attempt_hash = ?3, device_id = ?4
                      WHERE code_hash = ?1 AND used_ms IS NULL AND expires_ms > ?2
-                         AND member_id IN (SELECT id FROM members WHERE disabled_ms IS NULL)
+                         AND member_id IN (SELECT id FROM members WHERE disabled_ms IS NULL AND role IN ('field_worker', 'lead'))
                      RETURNING member_id",
                     params![code_hash, now_ms, attempt_hash, d.id],
                     |r| r.get(0),
@@ -492,7 +498,7 @@ impl Storage for SqliteStorage {
                     "SELECT {MEMBER_COLS}, {TEAM_COLS} FROM members m JOIN teams t ON t.id = m.team_id WHERE m.id = ?1"
                 ),
                 [&member_id],
-                |r| Ok((member_row(r, 0)?, team_row(r, 7)?)),
+                |r| Ok((member_row(r, 0)?, team_row(r, MEMBER_N)?)),
             )?;
             Ok(Redeemed::Enrolled(Box::new(m), t, device_id))
         })
@@ -510,7 +516,7 @@ impl Storage for SqliteStorage {
                     Ok(Caller {
                         device: device_row(r, 0)?,
                         member: member_row(r, 7)?,
-                        team: team_row(r, 14)?,
+                        team: team_row(r, 7 + MEMBER_N)?,
                     })
                 },
             )
@@ -573,11 +579,11 @@ impl Storage for SqliteStorage {
         })
     }
 
-    fn set_role(&self, member_id: &str, role: Role, now_ms: i64) -> Result<bool> {
+    fn set_role(&self, member_id: &str, role: Role, referral: Option<&str>, now_ms: i64) -> Result<bool> {
         self.write(|tx| {
             let found = tx.execute(
-                "UPDATE members SET role = ?2 WHERE id = ?1 AND role <> ?2",
-                params![member_id, role.as_str()],
+                "UPDATE members SET role = ?2, referral = ?3 WHERE id = ?1 AND (role <> ?2 OR referral IS NOT ?3)",
+                params![member_id, role.as_str(), referral],
             )? == 1;
             if found {
                 tx.execute(
@@ -882,7 +888,7 @@ impl Storage for SqliteStorage {
                      WHERE s.token_hash = ?1 AND s.ended_ms IS NULL AND s.expires_ms > ?2 AND m.disabled_ms IS NULL"
                 ),
                 params![token_hash, now_ms],
-                |r| Ok((session_row(r)?, member_row(r, 7)?, team_row(r, 14)?)),
+                |r| Ok((session_row(r)?, member_row(r, 7)?, team_row(r, 7 + MEMBER_N)?)),
             )
             .optional()?)
         })

@@ -273,6 +273,13 @@ impl Signed {
     pub fn is_admin(&self) -> bool {
         self.member.role == Role::Admin
     }
+    /// A partner-organisation viewer, and the referral target whose signals they read.
+    pub fn partner_of(&self) -> Option<&str> {
+        match self.member.role {
+            Role::Partner => self.member.referral.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// Whoever is asking: the language they read, and their session if they are signed in.

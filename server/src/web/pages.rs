@@ -44,6 +44,8 @@ pub fn routes() -> Router<AppState> {
         .route("/records/{id}", get(record_page))
         .route("/decide/{id}", post(decide))
         .route("/signals", get(signals_page))
+        .route("/referrals", get(referrals_page))
+        .route("/referrals/{id}", get(referral_page))
         .route("/area", get(area_page))
         .route("/area.json", get(area_json))
         .route("/buurten.geojson", get(buurten))
@@ -76,6 +78,7 @@ pub struct Chrome {
     pub csrf: String,
     pub lead: bool,
     pub admin: bool,
+    pub partner: bool,
     /// Which navigation entry is current.
     pub here: &'static str,
 }
@@ -90,6 +93,7 @@ impl Chrome {
             csrf: s.map(|s| s.csrf.clone()).unwrap_or_default(),
             lead: s.is_some_and(Signed::is_lead),
             admin: s.is_some_and(Signed::is_admin),
+            partner: s.is_some_and(|s| s.partner_of().is_some()),
             here,
         }
     }
@@ -281,6 +285,7 @@ async fn home(v: Visitor) -> Response {
     match &v.signed {
         None => to_sign_in(),
         Some(s) if s.is_admin() => Redirect::to("/sessions").into_response(),
+        Some(s) if s.partner_of().is_some() => Redirect::to("/referrals").into_response(),
         Some(_) => Redirect::to("/dashboard").into_response(),
     }
 }
@@ -731,7 +736,7 @@ async fn dashboard(State(s): State<AppState>, v: Visitor, Query(q): Query<Dashbo
             let mut members: Vec<(String, String)> = data
                 .members
                 .values()
-                .filter(|m| m.role != crate::storage::Role::Admin)
+                .filter(|m| m.role.syncs())
                 .map(|m| (m.id.clone(), m.display_name.clone()))
                 .collect();
             // By name, the same order on every load.
@@ -1495,6 +1500,161 @@ async fn signals_page(State(s): State<AppState>, v: Visitor, Query(q): Query<Sig
         signals: lines.into_iter().map(|(_, l)| l).collect(),
     };
     render(&s, StatusCode::OK, &page)
+}
+
+// ---------------------------------------------------------------------------------------------
+// A partner organisation's view: the signals referred to it
+
+/// The signed-in partner and the referral target whose signals they read, or the answer for
+/// everyone else (leads have their own pages; nobody else sees referrals).
+fn partner<'a>(s: &AppState, v: &'a Visitor) -> Result<(&'a Signed, String), Response> {
+    match &v.signed {
+        None => Err(to_sign_in()),
+        Some(signed) => match signed.partner_of() {
+            Some(referral) => Ok((signed, referral.to_string())),
+            None => Err(message(s, v, StatusCode::FORBIDDEN, v.tr.forbidden)),
+        },
+    }
+}
+
+/// Whether a record is referred to `referral` now: a signal whose status is `referred` to that
+/// target. A signal taken back into review, closed, or referred elsewhere is no longer the
+/// partner's to see.
+fn referred_to(r: &wijkverkenner_core::record::Record, referral: &str) -> bool {
+    matches!(r.body, RecordBody::Signal(_))
+        && r.review.status == Some(SignalStatus::Referred)
+        && r.review.referral.as_deref() == Some(referral)
+}
+
+/// The last step that referred the signal to `referral`: when, and by which lead.
+fn referral_step<'a>(
+    r: &'a wijkverkenner_core::record::Record,
+    referral: &str,
+) -> Option<&'a wijkverkenner_core::review::ReviewStep> {
+    r.review.log.iter().rev().find(|s| s.field == "review_referral" && s.value == referral)
+}
+
+/// A referred signal as its partner sees it: what, when, how serious, where. Never who
+/// reported it, the walk, the lead's question or the author's answer.
+struct ReferralLine {
+    id: String,
+    at: String,
+    category: String,
+    severity: String,
+    severity_code: String,
+    buurt: String,
+    referred_on: String,
+}
+
+fn referral_line(
+    r: &wijkverkenner_core::record::Record,
+    referral: &str,
+    config: &TeamConfig,
+    tr: &'static Tr,
+) -> Option<ReferralLine> {
+    let RecordBody::Signal(sig) = &r.body else { return None };
+    Some(ReferralLine {
+        id: r.id.to_string(),
+        at: date_time(r.created, tr),
+        category: label(&config.taxonomy, tr, &sig.category),
+        severity: tr.severity(&as_code(&sig.severity)).to_string(),
+        severity_code: as_code(&sig.severity),
+        buurt: r.buurt.as_deref().map(|b| buurt_name(config, b)).unwrap_or_default(),
+        referred_on: referral_step(r, referral).map(|s| server_time(s.at_ms)).unwrap_or_default(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "referrals.html")]
+struct ReferralsPage {
+    c: Chrome,
+    signals: Vec<ReferralLine>,
+}
+
+async fn referrals_page(State(s): State<AppState>, v: Visitor) -> Response {
+    let (signed, referral) = match partner(&s, &v) {
+        Ok((p, r)) => (p.clone(), r),
+        Err(r) => return r,
+    };
+    let (storage, model, tr) = (s.storage.clone(), s.read_model.clone(), v.tr);
+    let team_id = signed.team.id.clone();
+    let config = signed.config.clone();
+    let lines = blocking(move || {
+        model.with(storage.as_ref(), &team_id, |data| {
+            let mut lines: Vec<(i64, ReferralLine)> = data
+                .records
+                .values()
+                .filter(|r| referred_to(r, &referral))
+                .filter_map(|r| Some((r.created.utc_ms, referral_line(r, &referral, &config, tr)?)))
+                .collect();
+            lines.sort_by_key(|l| std::cmp::Reverse(l.0));
+            lines.into_iter().map(|(_, l)| l).collect::<Vec<_>>()
+        })
+    })
+    .await;
+    match lines {
+        Ok(signals) => {
+            render(&s, StatusCode::OK, &ReferralsPage { c: Chrome::new(&v, tr.nav_referrals, "referrals"), signals })
+        }
+        Err(r) => r,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "referral.html")]
+struct ReferralPage {
+    c: Chrome,
+    r: ReferralLine,
+    description: String,
+    /// The point as the author recorded it: a referral hands the case over, and the
+    /// organisation acting on it needs the place.
+    place: String,
+    at_known_place: String,
+    follow_up: String,
+    referred_by: String,
+}
+
+async fn referral_page(State(s): State<AppState>, v: Visitor, Path(id): Path<String>) -> Response {
+    let (signed, referral) = match partner(&s, &v) {
+        Ok((p, r)) => (p.clone(), r),
+        Err(r) => return r,
+    };
+    let (storage, model, tr) = (s.storage.clone(), s.read_model.clone(), v.tr);
+    let team_id = signed.team.id.clone();
+    let config = signed.config.clone();
+    let page = blocking(move || {
+        model.with(storage.as_ref(), &team_id, |data| {
+            let r = data.records.get(&id).filter(|r| referred_to(r, &referral))?;
+            let RecordBody::Signal(sig) = &r.body else { return None };
+            let place = match &r.location {
+                wijkverkenner_core::RecordLocation::Fix(l) | wijkverkenner_core::RecordLocation::Inherited(l) => {
+                    format!("{:.5}, {:.5} (± {:.0} m)", l.lat, l.lon, l.accuracy_m)
+                }
+                wijkverkenner_core::RecordLocation::None => tr.no_place.to_string(),
+            };
+            Some((
+                referral_line(r, &referral, &config, tr)?,
+                sig.description.clone(),
+                place,
+                if sig.at_known_place { tr.yes } else { tr.no }.to_string(),
+                sig.follow_up.clone(),
+                referral_step(r, &referral).map(|s| s.by_name.clone()).unwrap_or_default(),
+            ))
+        })
+    })
+    .await;
+    match page {
+        Ok(Some((r, description, place, at_known_place, follow_up, referred_by))) => {
+            let c = Chrome::new(&v, &r.category, "referrals");
+            render(
+                &s,
+                StatusCode::OK,
+                &ReferralPage { c, r, description, place, at_known_place, follow_up, referred_by },
+            )
+        }
+        Ok(None) => message(&s, &v, StatusCode::NOT_FOUND, v.tr.not_found),
+        Err(r) => r,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

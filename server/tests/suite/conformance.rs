@@ -249,11 +249,27 @@ fn operators_manage_codes_members_and_roles(s: Arc<dyn Storage>) {
     // A role changes, and the member's phones go (a demoted lead's phone holds every sensitive
     // signal; a phone learns its role when it enrols).
     let phone = caller(s.as_ref(), &t.workers[0]);
-    assert!(s.set_role(&t.workers[0].id, Role::Lead, 8).unwrap());
+    assert!(s.set_role(&t.workers[0].id, Role::Lead, None, 8).unwrap());
     assert_eq!(s.member(&t.workers[0].id).unwrap().unwrap().role, Role::Lead);
     assert_eq!(s.caller(&phone.device.id).unwrap().unwrap().device.revoked_ms, Some(8));
-    assert!(!s.set_role(&t.workers[0].id, Role::Lead, 9).unwrap(), "already a lead");
-    assert!(!s.set_role(&uuid(), Role::Lead, 9).unwrap());
+    assert!(!s.set_role(&t.workers[0].id, Role::Lead, None, 9).unwrap(), "already a lead");
+    assert!(!s.set_role(&uuid(), Role::Lead, None, 9).unwrap());
+    // A partner-organisation viewer: the referral target is kept with the role, a code issued
+    // before the change no longer enrols, and none can be issued.
+    let code = admin::issue_code(s.as_ref(), &t.workers[0].id, 1).unwrap();
+    assert!(s.set_role(&t.workers[0].id, Role::Partner, Some("ref.police"), 10).unwrap());
+    let m = s.member(&t.workers[0].id).unwrap().unwrap();
+    assert_eq!((m.role, m.referral.as_deref()), (Role::Partner, Some("ref.police")));
+    assert!(!s.set_role(&t.workers[0].id, Role::Partner, Some("ref.police"), 11).unwrap(), "the same already");
+    assert!(s.set_role(&t.workers[0].id, Role::Partner, Some("ref.care"), 11).unwrap(), "another organisation");
+    assert!(admin::redeem(s.as_ref(), &code, "x").is_err(), "a partner's old code enrolled a phone");
+    assert!(admin::issue_code(s.as_ref(), &t.workers[0].id, 1).is_err());
+    let partner = admin::add_partner(s.as_ref(), &t.team.id, "Wijkagent", "Politie Utrecht", "ref.police").unwrap();
+    assert_eq!(s.member(&partner.id).unwrap().unwrap(), partner);
+    assert!(admin::add_partner(s.as_ref(), &t.team.id, "X", "Y", "obs.vacancy").is_err(), "not a referral target");
+    assert!(admin::add_member(s.as_ref(), &t.team.id, "X", Role::Partner, "Y").is_err(), "a partner without a target");
+    assert!(s.set_role(&t.workers[0].id, Role::FieldWorker, None, 12).unwrap());
+    assert_eq!(s.member(&t.workers[0].id).unwrap().unwrap().referral, None);
 }
 
 fn pushes_are_idempotent_and_sequenced(s: Arc<dyn Storage>) {

@@ -11,6 +11,7 @@ mod e2e;
 mod faults;
 mod integrity;
 mod retention;
+mod roles;
 mod schema;
 mod settings;
 mod web;

@@ -13,23 +13,23 @@ use wijkverkenner_server::web::auth;
 use wijkverkenner_server::{admin, Storage};
 
 /// A browser: one cookie, no redirects followed, `Origin` on every POST.
-struct Browser {
+pub(crate) struct Browser {
     agent: ureq::Agent,
     base: String,
-    cookie: Option<String>,
+    pub(crate) cookie: Option<String>,
 }
 
-struct Page {
-    status: u16,
-    location: String,
-    body: String,
-    headers: ureq::http::HeaderMap,
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) location: String,
+    pub(crate) body: String,
+    pub(crate) headers: ureq::http::HeaderMap,
 }
 
 impl Page {
     /// The headers every page carries (refusals and redirects too): a policy for scripts,
     /// no framing, no sniffing, no caching, HTTPS only.
-    fn assert_secure(&self, what: &str) {
+    pub(crate) fn assert_secure(&self, what: &str) {
         let h = |n: &str| self.headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         assert!(h("content-security-policy").contains("default-src 'self'"), "{what}: no CSP");
         assert!(h("content-security-policy").contains("frame-ancestors 'none'"), "{what}: framing");
@@ -42,7 +42,7 @@ impl Page {
 }
 
 impl Browser {
-    fn new(base: &str) -> Browser {
+    pub(crate) fn new(base: &str) -> Browser {
         let agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
         Browser { agent, base: base.to_string(), cookie: None }
     }
@@ -57,7 +57,7 @@ impl Browser {
         Page { status: r.status().as_u16(), location, body: r.body_mut().read_to_string().unwrap_or_default(), headers }
     }
 
-    fn get(&mut self, path: &str) -> Page {
+    pub(crate) fn get(&mut self, path: &str) -> Page {
         let mut req = self.agent.get(format!("{}{path}", self.base));
         if let Some(c) = &self.cookie {
             req = req.header("Cookie", c);
@@ -66,7 +66,7 @@ impl Browser {
         self.take(r)
     }
 
-    fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let mut req = self.agent.post(format!("{}{path}", self.base)).header("Origin", &self.base);
         if let Some(c) = &self.cookie {
             req = req.header("Cookie", c);
@@ -76,7 +76,7 @@ impl Browser {
     }
 
     /// The CSRF token of the signed-in session, as the pages carry it.
-    fn csrf(&mut self) -> String {
+    pub(crate) fn csrf(&mut self) -> String {
         let page = self.get("/sign-in");
         between(&page.body, "name=\"csrf\" value=\"", "\"").unwrap_or_default()
     }
@@ -88,7 +88,7 @@ fn between(s: &str, from: &str, to: &str) -> Option<String> {
     Some(s[start..end].to_string())
 }
 
-fn code(secret: &str, steps_ahead: i64) -> String {
+pub(crate) fn code(secret: &str, steps_ahead: i64) -> String {
     code_at(secret, step_now() + steps_ahead)
 }
 
@@ -103,7 +103,7 @@ fn code_at(secret: &str, step: i64) -> String {
     format!("{:06}", auth::totp_at(&raw, step))
 }
 
-const PASSWORD: &str = "een lange zin als wachtwoord";
+pub(crate) const PASSWORD: &str = "een lange zin als wachtwoord";
 
 /// Sets up `member`'s web account through a set-up link (using the current TOTP step);
 /// returns the TOTP secret.
@@ -119,7 +119,12 @@ fn set_up(server: &TestServer, storage: &dyn Storage, member: &ServerMember, log
 
 /// Sets up `member`'s web account through a set-up link and signs in; returns the browser and
 /// the TOTP secret.
-fn signed_in(server: &TestServer, storage: &dyn Storage, member: &ServerMember, login: &str) -> (Browser, String) {
+pub(crate) fn signed_in(
+    server: &TestServer,
+    storage: &dyn Storage,
+    member: &ServerMember,
+    login: &str,
+) -> (Browser, String) {
     let token = admin::issue_web_setup(storage, &member.id, login).unwrap();
     let mut b = Browser::new(&server.url);
     let page = b.get(&format!("/setup/{token}"));
@@ -630,7 +635,7 @@ fn a_session_slides_with_use_until_its_twelve_hours_are_over() {
 }
 
 /// A multipart form as a browser sends a file upload: `(name, file name or none, content)`.
-fn multipart(b: &mut Browser, path: &str, parts: &[(&str, Option<&str>, &str)]) -> Page {
+pub(crate) fn multipart(b: &mut Browser, path: &str, parts: &[(&str, Option<&str>, &str)]) -> Page {
     let boundary = "----wv-test-boundary-7d1f";
     let mut body = String::new();
     for (name, file, content) in parts {
