@@ -199,10 +199,15 @@ impl Drop for AddressSlot {
     }
 }
 
-/// Opens the storage: PostgreSQL when `database_url` is given, else SQLite in `data_dir`.
-pub fn open_storage(data_dir: &std::path::Path, database_url: Option<&str>) -> Result<Arc<dyn Storage>> {
+/// Opens the storage: PostgreSQL when `database_url` is given (its certificate verified
+/// against `database_ca`, or the system's roots), else SQLite in `data_dir`.
+pub fn open_storage(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+    database_ca: Option<&std::path::Path>,
+) -> Result<Arc<dyn Storage>> {
     Ok(match database_url {
-        Some(url) => Arc::new(storage::postgres::PostgresStorage::open(url)?),
+        Some(url) => Arc::new(storage::postgres::PostgresStorage::open_verified(url, database_ca)?),
         None => Arc::new(storage::sqlite::SqliteStorage::open(data_dir)?),
     })
 }

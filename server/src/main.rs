@@ -24,6 +24,11 @@ struct Cli {
     /// PostgreSQL URL (e.g. postgres://wv@localhost/wv); replaces the embedded storage.
     #[arg(long, env = "WV_DATABASE_URL")]
     database_url: Option<String>,
+    /// PEM file of the certificate authority that signed the PostgreSQL server's certificate
+    /// (default: the system's roots). The connection is TLS, verified for the URL's host name,
+    /// and required unless the database is on this machine.
+    #[arg(long, env = "WV_DATABASE_CA")]
+    database_ca: Option<PathBuf>,
     /// The server's secret key (enrolment codes are stored keyed with it), kept outside the
     /// database; default `server.secret` in the data directory, created on first start.
     /// Several servers on one PostgreSQL share one file.
@@ -334,7 +339,7 @@ fn role(s: &str) -> Result<Role, &'static str> {
 
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     secret::private_data_dir(&cli.data)?;
-    let storage = open_storage(&cli.data, cli.database_url.as_deref())?;
+    let storage = open_storage(&cli.data, cli.database_url.as_deref(), cli.database_ca.as_deref())?;
     // The key belongs to its database: made at the first start only, and a key file that is
     // not the one this database was set up with is refused (its codes could not work).
     let secret_file = cli.secret_file.clone().unwrap_or_else(|| cli.data.join("server.secret"));

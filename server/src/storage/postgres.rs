@@ -2,9 +2,12 @@
 //! of connections; the team's feed row is locked (`FOR UPDATE`) for the length of a push, so
 //! sequence numbers are committed in order and a reader never skips one.
 
-use std::sync::{Condvar, Mutex};
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
 
-use postgres::{Client, NoTls, Row, Transaction};
+use postgres::config::{Host, SslMode};
+use postgres::{Client, Row, Transaction};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{
     AuditEvent, Caller, ChangedRow, CodeInfo, Deletion, Device, FeedPage, HistoryEntry, Member, Redeemed, Role,
@@ -96,7 +99,8 @@ END $$;
 const POOL: usize = 16;
 
 pub struct PostgresStorage {
-    url: String,
+    config: postgres::Config,
+    tls: MakeRustlsConnect,
     idle: Mutex<(Vec<Client>, usize)>,
     freed: Condvar,
 }
@@ -170,10 +174,78 @@ impl Drop for Conn<'_> {
     }
 }
 
+/// Where the roots to verify the database's certificate come from without `--database-ca`.
+const SYSTEM_ROOTS: &[&str] = &["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"];
+
+/// How the server reaches PostgreSQL. A database on another machine: always over TLS
+/// (`sslmode=disable` is refused: data about suspected crime does not cross a network in the
+/// clear), its certificate verified by rustls against `ca` (PEM; else the system's roots) for
+/// the host name in the URL. On this machine (a socket directory, `localhost`, loopback): the
+/// same when a CA is given or the URL says `sslmode=require`, else without TLS.
+pub fn connection(url: &str, ca: Option<&Path>) -> Result<(postgres::Config, MakeRustlsConnect)> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let mut config: postgres::Config =
+        url.parse().map_err(|e| crate::Error::Other(format!("the database URL: {e}")))?;
+    let local = config.get_hosts().iter().all(|h| match h {
+        Host::Tcp(name) => {
+            name == "localhost"
+                || name.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+        #[cfg(unix)]
+        Host::Unix(_) => true,
+    }) && config.get_hostaddrs().iter().all(|ip| ip.is_loopback());
+    let mode = config.get_ssl_mode();
+    if !local && mode == SslMode::Disable {
+        return Err(crate::Error::Other(
+            "the database is on another machine: sslmode=disable is refused, PostgreSQL is reached over TLS".into(),
+        ));
+    }
+    // TLS across a network always; on this machine when asked for (a CA given, or
+    // `sslmode=require`); else none (a socket or loopback crosses no network).
+    if !local || ca.is_some() || mode == SslMode::Require {
+        config.ssl_mode(SslMode::Require);
+    } else {
+        config.ssl_mode(SslMode::Disable);
+        return Ok((config, MakeRustlsConnect::new(client_config(rustls::RootCertStore::empty())?)));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    let files: Vec<&Path> = match ca {
+        Some(ca) => vec![ca],
+        None => SYSTEM_ROOTS.iter().map(Path::new).filter(|p| p.exists()).take(1).collect(),
+    };
+    for file in files {
+        let shown = |e: &dyn std::fmt::Display| crate::Error::Other(format!("{}: {e}", file.display()));
+        for cert in CertificateDer::pem_file_iter(file).map_err(|e| shown(&e))? {
+            roots.add(cert.map_err(|e| shown(&e))?).map_err(|e| shown(&e))?;
+        }
+    }
+    if roots.is_empty() {
+        return Err(crate::Error::Other("no certificate to verify the database with: give --database-ca".into()));
+    }
+    Ok((config, MakeRustlsConnect::new(client_config(roots)?)))
+}
+
+fn client_config(roots: rustls::RootCertStore) -> Result<rustls::ClientConfig> {
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| crate::Error::Other(format!("TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 impl PostgresStorage {
-    /// Connects to `url` (e.g. `postgres://wv@localhost/wv`) and creates the tables if needed.
+    /// Connects to `url` (e.g. `postgres://wv@db.example.nl/wv`) and creates the tables if
+    /// needed. TLS as [`connection`] says, verified against the system's roots.
     pub fn open(url: &str) -> Result<Self> {
-        let s = Self { url: url.to_string(), idle: Mutex::new((Vec::new(), 0)), freed: Condvar::new() };
+        Self::open_verified(url, None)
+    }
+
+    /// As [`PostgresStorage::open`], the database's certificate verified against the
+    /// certificates in the PEM file `ca` (a private CA, as most database servers have).
+    pub fn open_verified(url: &str, ca: Option<&Path>) -> Result<Self> {
+        let (config, tls) = connection(url, ca)?;
+        let s = Self { config, tls, idle: Mutex::new((Vec::new(), 0)), freed: Condvar::new() };
         s.conn()?.client().batch_execute(SCHEMA)?;
         Ok(s)
     }
@@ -187,11 +259,19 @@ impl PostgresStorage {
             if idle.1 < POOL {
                 idle.1 += 1;
                 drop(idle);
-                return match Client::connect(&self.url, NoTls) {
+                return match self.config.connect(self.tls.clone()) {
                     Ok(c) => Ok(Conn { pool: self, client: Some(c) }),
                     Err(e) => {
                         self.idle.lock().unwrap_or_else(|p| p.into_inner()).1 -= 1;
-                        Err(e.into())
+                        // What went wrong, to its cause (a refused certificate says why); a
+                        // connection error carries no data.
+                        let mut why = e.to_string();
+                        let mut source = std::error::Error::source(&e);
+                        while let Some(cause) = source {
+                            why.push_str(&format!(": {cause}"));
+                            source = cause.source();
+                        }
+                        Err(crate::Error::Other(format!("connecting to the database: {why}")))
                     }
                 };
             }

@@ -728,6 +728,41 @@ fn a_lead_decision_that_clashes_keeps_the_status_and_applies_the_rest(s: Arc<dyn
     assert!(p.rejected[0].current.is_some());
 }
 
+/// The product's way to PostgreSQL (`--database-ca`): TLS with the certificate verified for
+/// the host name; a certificate nobody vouches for, or one for another name, is refused; a
+/// database on another machine is never reached in the clear.
+#[test]
+fn postgres_is_reached_over_tls_with_its_certificate_verified() {
+    use wijkverkenner_server::storage::postgres::{connection, PostgresStorage};
+    let ca = std::env::var("WV_TEST_DATABASE_CA")
+        .expect("WV_TEST_DATABASE_CA is not set: scripts/postgres.sh starts the test cluster with TLS and sets it");
+    let ca = std::path::Path::new(&ca);
+    let url = postgres_database();
+    let named = by_name(&url);
+    let (config, tls) = connection(&named, Some(ca)).unwrap();
+    let mut client = config.connect(tls).unwrap();
+    let row = client.query_one("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[]).unwrap();
+    assert!(row.get::<_, bool>(0), "the session is not encrypted");
+    assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("TLSv1.3"));
+    let s = PostgresStorage::open_verified(&named, Some(ca)).unwrap();
+    let t = admin::create_team(&s, "Over TLS").unwrap();
+    assert_eq!(s.team(&t.id).unwrap().unwrap().name, "Over TLS");
+
+    let unknown = PostgresStorage::open_verified(&format!("{named}?sslmode=require"), None).err().unwrap().to_string();
+    assert!(unknown.contains("certificate"), "a certificate of an unknown CA: {unknown}");
+    let wrong_name = PostgresStorage::open_verified(&url, Some(ca)).err().unwrap().to_string();
+    assert!(wrong_name.contains("certificate"), "a certificate for another name: {wrong_name}");
+
+    let clear = connection("postgres://wv@db.example.nl/wv?sslmode=disable", Some(ca)).err().unwrap().to_string();
+    assert!(clear.contains("sslmode=disable is refused"), "{clear}");
+    for remote in ["postgres://wv@db.example.nl/wv", "postgres://wv@10.1.2.3/wv?sslmode=prefer"] {
+        let (config, _) = connection(remote, Some(ca)).unwrap();
+        assert_eq!(config.get_ssl_mode(), ::postgres::config::SslMode::Require, "{remote}");
+    }
+    let (config, _) = connection(&url, None).unwrap();
+    assert_eq!(config.get_ssl_mode(), ::postgres::config::SslMode::Disable, "loopback without a CA: no TLS");
+}
+
 macro_rules! conformance {
     ($($test:ident),* $(,)?) => {
         mod sqlite {

@@ -18,10 +18,25 @@ pub fn sqlite_storage(dir: &Path) -> Arc<dyn Storage> {
     Arc::new(wijkverkenner_server::storage::sqlite::SqliteStorage::open(dir).unwrap())
 }
 
-/// A fresh PostgreSQL database on the server the test command started. Fails loudly when
-/// there is none: PostgreSQL tests are never skipped.
+/// A fresh PostgreSQL database on the server the test command started, reached as the
+/// product reaches a database: over TLS, its certificate verified against the test CA
+/// (`WV_TEST_DATABASE_CA`, set by `scripts/postgres.sh`; without it, on loopback in the clear).
+/// Fails loudly when there is no server: PostgreSQL tests are never skipped.
 pub fn postgres_storage() -> Arc<dyn Storage> {
-    Arc::new(wijkverkenner_server::storage::postgres::PostgresStorage::open(&postgres_database()).unwrap())
+    let url = postgres_database();
+    let storage = match std::env::var_os("WV_TEST_DATABASE_CA") {
+        Some(ca) => wijkverkenner_server::storage::postgres::PostgresStorage::open_verified(
+            &by_name(&url),
+            Some(std::path::Path::new(&ca)),
+        ),
+        None => wijkverkenner_server::storage::postgres::PostgresStorage::open(&url),
+    };
+    Arc::new(storage.unwrap())
+}
+
+/// The test database's URL with the host name its certificate is for (`localhost`).
+pub fn by_name(url: &str) -> String {
+    url.replacen("@127.0.0.1:", "@localhost:", 1)
 }
 
 /// The URL of a fresh PostgreSQL database (see [`postgres_storage`]).
