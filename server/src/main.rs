@@ -353,6 +353,11 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         )
         .into());
     }
+    let sealed = storage.seal_totp_secrets()?;
+    if sealed > 0 {
+        tracing::info!(target: "security", sealed, "second-factor secrets stored before sealing are sealed now");
+        storage.compact()?; // the plain ones' bytes out of free pages and the WAL
+    }
     let audited = audit_of(&cli.command, storage.as_ref());
     let result = execute(cli.command, &cli.data, storage.clone());
     if let Some((team_id, object)) = audited {

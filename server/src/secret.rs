@@ -8,6 +8,9 @@
 //! processes on one PostgreSQL share the file. High-entropy secrets (256-bit credentials and
 //! tokens) stay plain SHA-256: nothing to search.
 //!
+//! Secrets the server must read again — the TOTP secrets of the review pages' second factor —
+//! are sealed under a key derived from the same file ([`seal`]).
+//!
 //! The data directory is 0700 and its files 0600: the database holds every record, and the
 //! secret file the key.
 
@@ -121,6 +124,10 @@ fn parse(hex: &str) -> Option<[u8; 32]> {
 /// (the library inside one test process) a random one for this process: consistent within
 /// it, and never a weaker, unkeyed hash.
 pub fn keyed(purpose: &str, value: &str) -> String {
+    mac(purpose, value).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn mac(purpose: &str, value: &str) -> [u8; 32] {
     let key = KEY.get_or_init(|| {
         let mut key = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
@@ -130,7 +137,48 @@ pub fn keyed(purpose: &str, value: &str) -> String {
     mac.update(purpose.as_bytes());
     mac.update(&[0]);
     mac.update(value.as_bytes());
-    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    mac.finalize().into_bytes().into()
+}
+
+/// How a sealed value starts (then base64 of nonce and ciphertext with its tag).
+const SEALED: &str = "sealed1:";
+
+/// A secret the server must read again (a second factor's TOTP secret) sealed for the
+/// database: ChaCha20-Poly1305 (ring) under a key derived from the server's key for
+/// `purpose`, a random nonce, `purpose` as associated data. A copy of the database alone
+/// reveals no second factor.
+pub fn seal(purpose: &str, plain: &str) -> String {
+    use base64::Engine;
+    use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305};
+    let key = LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, &mac("seal", purpose)).expect("a 32-byte key"));
+    let mut nonce = [0u8; 12];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut nonce);
+    let mut data = plain.as_bytes().to_vec();
+    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(purpose.as_bytes()), &mut data)
+        .expect("sealing a short value");
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&data);
+    format!("{SEALED}{}", base64::engine::general_purpose::STANDARD_NO_PAD.encode(out))
+}
+
+/// The value [`seal`] sealed for `purpose`. A value stored before sealing existed comes back
+/// as it is (it is sealed when next written); one sealed under another key, or changed, is an
+/// error — never a value that would let anyone in.
+pub fn unseal(purpose: &str, stored: &str) -> Result<String> {
+    use base64::Engine;
+    use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305};
+    let Some(sealed) = stored.strip_prefix(SEALED) else { return Ok(stored.to_string()) };
+    let broken = || Error::Other(format!("a sealed {purpose} does not open with this server's secret"));
+    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD.decode(sealed).map_err(|_| broken())?;
+    if bytes.len() < 12 + 16 {
+        return Err(broken());
+    }
+    let (nonce, data) = bytes.split_at(12);
+    let key = LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, &mac("seal", purpose)).expect("a 32-byte key"));
+    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| broken())?;
+    let mut data = data.to_vec();
+    let plain = key.open_in_place(nonce, Aad::from(purpose.as_bytes()), &mut data).map_err(|_| broken())?;
+    String::from_utf8(plain.to_vec()).map_err(|_| broken())
 }
 
 /// The data directory made (if needed) and closed to others: the directory 0700, every file
@@ -157,4 +205,24 @@ pub fn private_file(path: &Path) -> Result<()> {
         .open(path)
         .and_then(|_| std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)))
         .map_err(|e| Error::Other(format!("cannot restrict {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_value_opens_for_its_purpose_only_and_a_changed_one_not_at_all() {
+        let sealed = seal("totp secret", "JBSWY3DPEHPK3PXP");
+        assert!(!sealed.contains("JBSWY3DPEHPK3PXP") && sealed.starts_with(SEALED));
+        assert_ne!(sealed, seal("totp secret", "JBSWY3DPEHPK3PXP"), "a fresh nonce each time");
+        assert_eq!(unseal("totp secret", &sealed).unwrap(), "JBSWY3DPEHPK3PXP");
+        assert!(unseal("another purpose", &sealed).is_err());
+        let mut changed = sealed.clone().into_bytes();
+        let last = changed.len() - 3;
+        changed[last] = if changed[last] == b'A' { b'B' } else { b'A' };
+        assert!(unseal("totp secret", std::str::from_utf8(&changed).unwrap()).is_err());
+        assert!(unseal("totp secret", "sealed1:AAAA").is_err());
+        assert_eq!(unseal("totp secret", "LEGACYPLAIN").unwrap(), "LEGACYPLAIN", "stored before sealing");
+    }
 }

@@ -310,17 +310,20 @@ fn end_member_sessions(tx: &mut Transaction, member_id: &str, now_ms: i64) -> Re
 const ACCOUNT_COLS: &str =
     "member_id, login, password_hash, totp_secret, totp_last_step, failures, locked_until_ms, created_ms";
 
-fn account_row(r: &Row) -> WebAccount {
-    WebAccount {
+/// The purpose TOTP secrets are sealed for ([`crate::secret::seal`]).
+const TOTP: &str = "totp secret";
+
+fn account_row(r: &Row) -> Result<WebAccount> {
+    Ok(WebAccount {
         member_id: r.get(0),
         login: r.get(1),
         password_hash: r.get(2),
-        totp_secret: r.get(3),
+        totp_secret: crate::secret::unseal(TOTP, r.get(3))?,
         totp_last_step: r.get(4),
         failures: r.get::<_, i32>(5).max(0) as u32,
         locked_until_ms: r.get(6),
         created_ms: r.get(7),
-    }
+    })
 }
 
 const SESSION_COLS: &str = "s.token_hash, s.member_id, s.created_ms, s.last_seen_ms, s.expires_ms, s.ended_ms, s.agent";
@@ -775,7 +778,7 @@ impl Storage for PostgresStorage {
             .conn()?
             .client()
             .query_opt(&format!("SELECT {ACCOUNT_COLS} FROM web_accounts WHERE member_id = $1"), &[&member_id])?;
-        Ok(row.as_ref().map(account_row))
+        row.as_ref().map(account_row).transpose()
     }
 
     fn web_account_by_login(&self, login: &str) -> Result<Option<WebAccount>> {
@@ -783,7 +786,7 @@ impl Storage for PostgresStorage {
             .conn()?
             .client()
             .query_opt(&format!("SELECT {ACCOUNT_COLS} FROM web_accounts WHERE login = $1"), &[&login])?;
-        Ok(row.as_ref().map(account_row))
+        row.as_ref().map(account_row).transpose()
     }
 
     fn update_web_account(&self, a: &WebAccount) -> Result<()> {
@@ -812,7 +815,14 @@ impl Storage for PostgresStorage {
             tx.execute(
                 "INSERT INTO web_setups (token_hash, member_id, login, totp_secret, issued_ms, expires_ms)
                  VALUES ($1, $2, $3, $4, $5, $6)",
-                &[&w.token_hash, &w.member_id, &w.login, &w.totp_secret, &w.issued_ms, &w.expires_ms],
+                &[
+                    &w.token_hash,
+                    &w.member_id,
+                    &w.login,
+                    &crate::secret::seal(TOTP, &w.totp_secret),
+                    &w.issued_ms,
+                    &w.expires_ms,
+                ],
             )?;
             Ok(())
         })
@@ -825,14 +835,17 @@ impl Storage for PostgresStorage {
              WHERE w.token_hash = $1 AND w.used_ms IS NULL AND w.expires_ms > $2 AND m.disabled_ms IS NULL",
             &[&token_hash, &now_ms],
         )?;
-        Ok(row.map(|r| WebSetup {
-            token_hash: r.get(0),
-            member_id: r.get(1),
-            login: r.get(2),
-            totp_secret: r.get(3),
-            issued_ms: r.get(4),
-            expires_ms: r.get(5),
-        }))
+        row.map(|r| {
+            Ok(WebSetup {
+                token_hash: r.get(0),
+                member_id: r.get(1),
+                login: r.get(2),
+                totp_secret: crate::secret::unseal(TOTP, r.get(3))?,
+                issued_ms: r.get(4),
+                expires_ms: r.get(5),
+            })
+        })
+        .transpose()
     }
 
     fn finish_web_setup(&self, token_hash: &str, a: &WebAccount, now_ms: i64) -> Result<bool> {
@@ -863,7 +876,7 @@ impl Storage for PostgresStorage {
                     &a.member_id,
                     &a.login,
                     &a.password_hash,
-                    &a.totp_secret,
+                    &crate::secret::seal(TOTP, &a.totp_secret),
                     &a.totp_last_step,
                     &failures,
                     &a.locked_until_ms,
@@ -928,6 +941,29 @@ impl Storage for PostgresStorage {
             &[&team_id, &now_ms],
         )?;
         Ok(rows.iter().map(|r| (session_row(r), member_row(r, 7))).collect())
+    }
+
+    fn seal_totp_secrets(&self) -> Result<usize> {
+        self.write(|tx| {
+            let mut sealed = 0;
+            for (table, key) in [("web_accounts", "member_id"), ("web_setups", "token_hash")] {
+                let rows = tx.query(
+                    &format!(
+                        "SELECT {key}, totp_secret FROM {table} WHERE totp_secret NOT LIKE 'sealed1:%' FOR UPDATE"
+                    ),
+                    &[],
+                )?;
+                for r in rows {
+                    let (id, secret): (String, String) = (r.get(0), r.get(1));
+                    tx.execute(
+                        &format!("UPDATE {table} SET totp_secret = $2 WHERE {key} = $1"),
+                        &[&id, &crate::secret::seal(TOTP, &secret)],
+                    )?;
+                    sealed += 1;
+                }
+            }
+            Ok(sealed)
+        })
     }
 
     fn server_value(&self, key: &str, first: Option<&str>) -> Result<Option<String>> {

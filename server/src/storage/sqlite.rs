@@ -354,12 +354,22 @@ impl Tx for SqliteTx<'_> {
 const ACCOUNT_COLS: &str =
     "member_id, login, password_hash, totp_secret, totp_last_step, failures, locked_until_ms, created_ms";
 
+/// A stored TOTP secret opened ([`crate::secret::unseal`]); one that does not open is an
+/// error, never a secret anyone could use.
+fn opened(stored: String) -> rusqlite::Result<String> {
+    crate::secret::unseal(TOTP, &stored)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+/// The purpose TOTP secrets are sealed for.
+const TOTP: &str = "totp secret";
+
 fn account_row(r: &Row) -> rusqlite::Result<WebAccount> {
     Ok(WebAccount {
         member_id: r.get(0)?,
         login: r.get(1)?,
         password_hash: r.get(2)?,
-        totp_secret: r.get(3)?,
+        totp_secret: opened(r.get(3)?)?,
         totp_last_step: r.get(4)?,
         failures: r.get(5)?,
         locked_until_ms: r.get(6)?,
@@ -799,7 +809,14 @@ impl Storage for SqliteStorage {
             tx.execute(
                 "INSERT INTO web_setups (token_hash, member_id, login, totp_secret, issued_ms, expires_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![w.token_hash, w.member_id, w.login, w.totp_secret, w.issued_ms, w.expires_ms],
+                params![
+                    w.token_hash,
+                    w.member_id,
+                    w.login,
+                    crate::secret::seal(TOTP, &w.totp_secret),
+                    w.issued_ms,
+                    w.expires_ms
+                ],
             )?;
             Ok(())
         })
@@ -817,7 +834,7 @@ impl Storage for SqliteStorage {
                         token_hash: r.get(0)?,
                         member_id: r.get(1)?,
                         login: r.get(2)?,
-                        totp_secret: r.get(3)?,
+                        totp_secret: opened(r.get(3)?)?,
                         issued_ms: r.get(4)?,
                         expires_ms: r.get(5)?,
                     })
@@ -853,7 +870,7 @@ impl Storage for SqliteStorage {
                     a.member_id,
                     a.login,
                     a.password_hash,
-                    a.totp_secret,
+                    crate::secret::seal(TOTP, &a.totp_secret),
                     a.totp_last_step,
                     a.failures,
                     a.locked_until_ms,
@@ -926,6 +943,30 @@ impl Storage for SqliteStorage {
             ))?;
             let rows = st.query_map(params![team_id, now_ms], |r| Ok((session_row(r)?, member_row(r, 7)?)))?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn seal_totp_secrets(&self) -> Result<usize> {
+        self.write(|tx| {
+            let mut sealed = 0;
+            for table in ["web_accounts", "web_setups"] {
+                let key = if table == "web_accounts" { "member_id" } else { "token_hash" };
+                let plain: Vec<(String, String)> = {
+                    let mut st = tx.prepare(&format!(
+                        "SELECT {key}, totp_secret FROM {table} WHERE totp_secret NOT LIKE 'sealed1:%'"
+                    ))?;
+                    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                    rows.collect::<rusqlite::Result<_>>()?
+                };
+                for (id, secret) in plain {
+                    tx.execute(
+                        &format!("UPDATE {table} SET totp_secret = ?2 WHERE {key} = ?1"),
+                        params![id, crate::secret::seal(TOTP, &secret)],
+                    )?;
+                    sealed += 1;
+                }
+            }
+            Ok(sealed)
         })
     }
 

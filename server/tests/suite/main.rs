@@ -2,6 +2,7 @@
 //! files are independent modules). Run one file's tests with `cargo test --test suite <file>::`.
 
 mod adversary;
+mod at_rest;
 mod bad_input;
 mod cli;
 mod common;

@@ -15,7 +15,7 @@ use wijkverkenner_server::Storage;
 const DAY_MS: i64 = 86_400_000;
 
 /// Every byte of every file in the data directory.
-fn files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
     std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| {
@@ -25,7 +25,7 @@ fn files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-fn holds(files: &[(String, Vec<u8>)], needle: &str) -> Vec<String> {
+pub(crate) fn holds(files: &[(String, Vec<u8>)], needle: &str) -> Vec<String> {
     files
         .iter()
         .filter(|(_, b)| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
