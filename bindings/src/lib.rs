@@ -51,6 +51,9 @@ pub enum WvError {
     Revoked { reason: String },
     #[error("{reason}")]
     Cancelled { reason: String },
+    /// Not synced for longer than the team allows: the data opens again after a sync.
+    #[error("{reason}")]
+    Locked { reason: String },
     #[error("{reason}")]
     Closed { reason: String },
     #[error("{reason}")]
@@ -78,6 +81,7 @@ impl From<core::Error> for WvError {
             E::Server { status, code, .. } => WvError::Server { status, code, reason },
             E::Revoked => WvError::Revoked { reason },
             E::Cancelled => WvError::Cancelled { reason },
+            E::Locked => WvError::Locked { reason },
             E::Database(_) | E::Decode(_) | E::Io(_) => WvError::Internal { reason },
         }
     }
@@ -485,6 +489,23 @@ impl WijkStore {
 
     pub fn sync_status(&self) -> Result<SyncStatus> {
         Ok(self.store()?.sync_status()?.into())
+    }
+
+    /// Forgets what the team's retention terms let expire by now (every sync does this too):
+    /// call at start. Blocking (it may compact the file): off the UI thread.
+    pub fn purge_expired(&self) -> Result<Purged> {
+        Ok(self.store()?.purge_expired_now()?.into())
+    }
+
+    /// Whether the data is locked: not synced for longer than the team allows. Every read and
+    /// write of walks and records then fails with `Locked` until a sync succeeds.
+    pub fn is_locked(&self) -> Result<bool> {
+        Ok(self.store()?.is_locked())
+    }
+
+    /// When the data locks unless a sync succeeds first (`None`: it does not).
+    pub fn locks_at(&self) -> Result<Option<SystemTime>> {
+        Ok(self.store()?.locks_at().map(types::to_time))
     }
 
     /// Registers a listener; it hears the current status at once.

@@ -581,6 +581,23 @@ pub struct SyncOutcome {
     /// The team's settings changed and were taken (categories, office hours, boundaries): a
     /// screen showing category lists or the map reloads them.
     pub settings_taken: bool,
+    /// Records and walks this phone forgot after the sync, by the team's retention terms.
+    pub purged: u32,
+}
+
+/// What a retention purge removed from this phone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Purged {
+    pub records: u32,
+    pub walks: u32,
+    /// Raw GPS fixes of walks a lead reviewed.
+    pub fixes: u32,
+}
+
+impl From<core::Purged> for Purged {
+    fn from(p: core::Purged) -> Self {
+        Purged { records: p.records, walks: p.walks, fixes: p.fixes }
+    }
 }
 
 impl From<core::sync::SyncOutcome> for SyncOutcome {
@@ -593,6 +610,7 @@ impl From<core::sync::SyncOutcome> for SyncOutcome {
             refused: o.refused,
             withdrawn: o.withdrawn,
             settings_taken: o.settings_taken,
+            purged: o.purged,
         }
     }
 }

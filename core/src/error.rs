@@ -64,6 +64,11 @@ pub enum Error {
     #[error("this phone was removed from the team; its data has been deleted")]
     Revoked,
 
+    /// The phone has not synced for longer than the team allows: its data stays locked until
+    /// a sync succeeds (nothing is lost).
+    #[error("this phone has not synced for too long: its notes are locked until it syncs with the team")]
+    Locked,
+
     /// The caller cancelled the operation; nothing was lost.
     #[error("cancelled")]
     Cancelled,

@@ -1,5 +1,5 @@
 //! A team's settings: what the team's administrator decides for every phone of the team — the
-//! categories (the taxonomy), the office hours and the buurt boundaries. The team server keeps
+//! categories (the taxonomy), the office hours, the buurt boundaries and the retention terms. The team server keeps
 //! them; a phone takes them at sync when the sync answer names a version it does not hold
 //! (docs/sync-protocol.md, "Team settings"), so every phone of a team tags, validates and
 //! reports alike.
@@ -37,6 +37,130 @@ pub struct TeamSettings {
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(length(max = 2000)))]
     pub members: Vec<Colleague>,
+    /// How long the team keeps what it records, and when an unsynced phone locks (protocol 5;
+    /// a phone that has none keeps everything, unlocked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// A team's retention terms, the same on the team server (its purge) and on every phone (its
+/// own purge and lock). Counted from when the record was made; for a closed signal from when
+/// it was closed; open signals are kept while they are open; a walk only once none of its
+/// records is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 10980)))]
+    pub conversation_days: u32,
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 10980)))]
+    pub observation_days: u32,
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 10980)))]
+    pub closed_signal_days: u32,
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 10980)))]
+    pub walk_days: u32,
+    /// A walk's raw GPS fixes stay on the walker's phone this many days after a lead reviewed
+    /// the walk (its summary and simplified route stay with the walk); 0: at the review.
+    #[serde(default = "Retention::default_raw_fixes")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 10980)))]
+    pub raw_fixes_after_review_days: u32,
+    /// A phone that has not synced for this many days locks its data until it syncs again (a
+    /// lost phone's notes go dark before anyone revokes it); 0: never.
+    #[serde(default = "Retention::default_lock")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 10980)))]
+    pub lock_after_days: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            conversation_days: 365,
+            observation_days: 730,
+            closed_signal_days: 1_825,
+            walk_days: 730,
+            raw_fixes_after_review_days: Self::default_raw_fixes(),
+            lock_after_days: Self::default_lock(),
+        }
+    }
+}
+
+/// What a retention check looks at of a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kept {
+    Conversation {
+        created_ms: i64,
+    },
+    Observation {
+        created_ms: i64,
+    },
+    /// `closed_ms`: when it was last closed, if it is closed now.
+    Signal {
+        created_ms: i64,
+        closed_ms: Option<i64>,
+    },
+}
+
+impl Retention {
+    fn default_raw_fixes() -> u32 {
+        30
+    }
+    fn default_lock() -> u32 {
+        30
+    }
+
+    /// Terms a team may set: 1 day to 30 years (raw fixes and the lock from 0).
+    pub fn check(&self) -> Result<()> {
+        let max = 30 * 366;
+        for (name, d, min) in [
+            ("conversation_days", self.conversation_days, 1),
+            ("observation_days", self.observation_days, 1),
+            ("closed_signal_days", self.closed_signal_days, 1),
+            ("walk_days", self.walk_days, 1),
+            ("raw_fixes_after_review_days", self.raw_fixes_after_review_days, 0),
+            ("lock_after_days", self.lock_after_days, 0),
+        ] {
+            if !(min..=max).contains(&d) {
+                return Err(Error::invalid("retention", format!("{name} lies within {min}..{max}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Why a record is past its term at `now_ms` (for the deletion log), or `None` when it is
+    /// kept.
+    pub fn expired(&self, record: Kept, now_ms: i64) -> Option<String> {
+        let older = |days: u32, from: i64| now_ms - from > i64::from(days) * DAY_MS;
+        match record {
+            Kept::Conversation { created_ms } if older(self.conversation_days, created_ms) => {
+                Some(format!("conversation older than {} days", self.conversation_days))
+            }
+            Kept::Observation { created_ms } if older(self.observation_days, created_ms) => {
+                Some(format!("observation older than {} days", self.observation_days))
+            }
+            Kept::Signal { closed_ms: Some(closed), .. } if older(self.closed_signal_days, closed) => {
+                Some(format!("signal closed more than {} days ago", self.closed_signal_days))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether a walk made at `started_ms`, none of whose records is kept, is past its term.
+    pub fn walk_expired(&self, started_ms: i64, now_ms: i64) -> Option<String> {
+        (now_ms - started_ms > i64::from(self.walk_days) * DAY_MS)
+            .then(|| format!("walk older than {} days, none of its records kept", self.walk_days))
+    }
+
+    /// When a phone whose last sync succeeded at `last_sync_ms` locks (`None`: never).
+    pub fn locks_at(&self, last_sync_ms: i64) -> Option<i64> {
+        (self.lock_after_days > 0).then(|| last_sync_ms.saturating_add(i64::from(self.lock_after_days) * DAY_MS))
+    }
+
+    /// Raw fixes of a walk a lead reviewed at `reviewed_ms` are dropped after this moment.
+    pub fn raw_fixes_until(&self, reviewed_ms: i64) -> i64 {
+        reviewed_ms.saturating_add(i64::from(self.raw_fixes_after_review_days) * DAY_MS)
+    }
 }
 
 /// A member of the team as a colleague's phone knows them.
@@ -73,6 +197,9 @@ impl TeamSettings {
             return Err(Error::invalid("settings tag", "1..100 printable ASCII characters"));
         }
         self.office_hours.validate()?;
+        if let Some(r) = &self.retention {
+            r.check()?;
+        }
         if self.members.len() > 2000 {
             return Err(Error::invalid("team members", "more than 2,000"));
         }
@@ -116,6 +243,7 @@ mod tests {
                 name: "Sanne".into(),
                 organisation: "JoU".into(),
             }],
+            retention: Some(Retention { lock_after_days: 14, ..Retention::default() }),
         };
         let (back, places) = TeamSettings::from_json(&serde_json::to_vec(&s).unwrap()).unwrap();
         assert_eq!(back, s);
@@ -135,6 +263,7 @@ mod tests {
             office_hours: OfficeHours::default(),
             buurten: None,
             members: vec![],
+            retention: None,
         };
         let mut doc = serde_json::to_value(&good).unwrap();
         doc["office_hours"]["days"] = serde_json::json!([1, 1]);

@@ -521,7 +521,7 @@ async fn settings(State(s): State<AppState>, addr: ClientAddr, headers: HeaderMa
     if let Err(wait) = s.settings_fetches.charge(
         &caller.device.id,
         1,
-        config.document().len() as u64,
+        config.document(req.protocol).len() as u64,
         SETTINGS_FETCHES_PER_HOUR,
         Instant::now(),
     ) {
@@ -533,13 +533,14 @@ async fn settings(State(s): State<AppState>, addr: ClientAddr, headers: HeaderMa
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("zstd")));
+    let protocol = req.protocol;
     blocking(move || {
         let mut resp = if accepts_zstd {
-            let mut r = Response::new(Body::from(config.compressed_document()?.to_vec()));
+            let mut r = Response::new(Body::from(config.compressed_document(protocol)?.to_vec()));
             r.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("zstd"));
             r
         } else {
-            Response::new(Body::from(config.document().to_string()))
+            Response::new(Body::from(config.document(protocol).to_string()))
         };
         resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         Ok(resp)

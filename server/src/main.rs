@@ -253,7 +253,9 @@ enum Command {
         wijken: Option<PathBuf>,
     },
     /// Show or set a team's retention terms in days (conversations, observations, closed
-    /// signals, walks); records older are purged every six hours by the server, or by `purge`.
+    /// signals, walks); records older are purged every six hours by the server, or by `purge`,
+    /// and by every phone of the team. On phones also: raw GPS fixes after a lead reviewed the
+    /// walk, and the days without a sync after which a phone locks its data (0: never).
     Retention {
         #[arg(long)]
         team: String,
@@ -265,6 +267,10 @@ enum Command {
         closed_signal_days: Option<u32>,
         #[arg(long)]
         walk_days: Option<u32>,
+        #[arg(long)]
+        raw_fixes_after_review_days: Option<u32>,
+        #[arg(long)]
+        lock_after_days: Option<u32>,
     },
     /// Purge what a team's retention terms let expire, now; prints the deletion log entries.
     Purge {
@@ -430,8 +436,23 @@ fn audit_of(command: &Command, s: &dyn wijkverkenner_server::Storage) -> Option<
         Command::OfficeHours { team, .. } => (team.clone(), "office-hours".into()),
         Command::Boundaries { team, .. } => (team.clone(), "boundaries".into()),
         Command::Audit { team, .. } => (team.clone().unwrap_or_default(), "audit".into()),
-        Command::Retention { team, conversation_days, observation_days, closed_signal_days, walk_days } => {
-            let terms = [conversation_days, observation_days, closed_signal_days, walk_days];
+        Command::Retention {
+            team,
+            conversation_days,
+            observation_days,
+            closed_signal_days,
+            walk_days,
+            raw_fixes_after_review_days,
+            lock_after_days,
+        } => {
+            let terms = [
+                conversation_days,
+                observation_days,
+                closed_signal_days,
+                walk_days,
+                raw_fixes_after_review_days,
+                lock_after_days,
+            ];
             let set = terms.iter().map(|d| d.map(|d| d.to_string()).unwrap_or("-".into())).collect::<Vec<_>>();
             (team.clone(), format!("retention {}", set.join(" ")))
         }
@@ -723,21 +744,37 @@ fn execute(
             let c = change_settings(s, &team, settings::Change::Boundaries(Arc::new(parsed)))?;
             println!("{n} buurten set (settings version {})", c.version);
         }
-        Command::Retention { team, conversation_days, observation_days, closed_signal_days, walk_days } => {
+        Command::Retention {
+            team,
+            conversation_days,
+            observation_days,
+            closed_signal_days,
+            walk_days,
+            raw_fixes_after_review_days,
+            lock_after_days,
+        } => {
             found(s.team(&team)?.is_some(), "no such team")?;
-            let before = wijkverkenner_server::retention::Retention::of(s, &team)?;
+            let before = wijkverkenner_server::retention::terms(s, &team)?;
             let terms = wijkverkenner_server::retention::Retention {
                 conversation_days: conversation_days.unwrap_or(before.conversation_days),
                 observation_days: observation_days.unwrap_or(before.observation_days),
                 closed_signal_days: closed_signal_days.unwrap_or(before.closed_signal_days),
                 walk_days: walk_days.unwrap_or(before.walk_days),
+                raw_fixes_after_review_days: raw_fixes_after_review_days.unwrap_or(before.raw_fixes_after_review_days),
+                lock_after_days: lock_after_days.unwrap_or(before.lock_after_days),
             };
             if terms != before {
-                wijkverkenner_server::retention::Retention::set(s, &team, &terms, admin::now_ms())?;
+                wijkverkenner_server::retention::set_terms(s, &team, &terms, admin::now_ms())?;
             }
             println!(
-                "conversations\t{} days\nobservations\t{} days\nclosed signals\t{} days\nwalks\t{} days",
-                terms.conversation_days, terms.observation_days, terms.closed_signal_days, terms.walk_days
+                "conversations\t{} days\nobservations\t{} days\nclosed signals\t{} days\nwalks\t{} days\n\
+                 raw fixes after review\t{} days\nlock after no sync for\t{} days",
+                terms.conversation_days,
+                terms.observation_days,
+                terms.closed_signal_days,
+                terms.walk_days,
+                terms.raw_fixes_after_review_days,
+                terms.lock_after_days
             );
         }
         Command::Purge { team } => {

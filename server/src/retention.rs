@@ -7,70 +7,41 @@
 //! which entity, of what kind, when and why — never its content; the database's files are then
 //! compacted so the bytes are not left in free pages.
 //!
-//! Terms, per team (`wijkverkenner-server retention`), counted from when the record was made —
-//! for a closed signal from when it was closed:
+//! The terms are the core's [`Retention`] (phones purge by the same rules and take the terms
+//! with the team's settings). Per team (`wijkverkenner-server retention`), counted from when
+//! the record was made — for a closed signal from when it was closed:
 //! - conversations: 365 days (whom a walker talked with is the most personal thing noted);
 //! - observations: 730 days;
 //! - closed signals: 1,825 days (the municipality sets this: its covenant's term); open ones
 //!   are kept while they are open;
-//! - walks: 730 days, and only once none of their records is kept.
-
-use serde::{Deserialize, Serialize};
+//! - walks: 730 days, and only once none of their records is kept;
+//! - on phones only: raw GPS fixes 30 days after a lead reviewed the walk, and a phone that has
+//!   not synced for 30 days locks its data until it syncs.
 
 use crate::error::Result;
 use crate::storage::{Deletion, Storage};
+use wijkverkenner_core::team::Kept;
+pub use wijkverkenner_core::team::Retention;
 
-const DAY_MS: i64 = 86_400_000;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Retention {
-    pub conversation_days: u32,
-    pub observation_days: u32,
-    pub closed_signal_days: u32,
-    pub walk_days: u32,
+/// The team's terms (the defaults until an administrator sets them).
+pub fn terms(storage: &dyn Storage, team_id: &str) -> Result<Retention> {
+    Ok(match storage.retention(team_id)? {
+        Some(json) => serde_json::from_str(&json)?,
+        None => Retention::default(),
+    })
 }
 
-impl Default for Retention {
-    fn default() -> Self {
-        Retention { conversation_days: 365, observation_days: 730, closed_signal_days: 1_825, walk_days: 730 }
-    }
-}
-
-impl Retention {
-    /// Terms a team may set: 1 day to 30 years.
-    pub fn check(&self) -> std::result::Result<(), String> {
-        for (name, d) in [
-            ("conversation_days", self.conversation_days),
-            ("observation_days", self.observation_days),
-            ("closed_signal_days", self.closed_signal_days),
-            ("walk_days", self.walk_days),
-        ] {
-            if !(1..=30 * 366).contains(&d) {
-                return Err(format!("{name} lies within 1..{}", 30 * 366));
-            }
-        }
-        Ok(())
-    }
-
-    /// The team's terms (the defaults until an administrator sets them).
-    pub fn of(storage: &dyn Storage, team_id: &str) -> Result<Retention> {
-        Ok(match storage.retention(team_id)? {
-            Some(json) => serde_json::from_str(&json)?,
-            None => Retention::default(),
-        })
-    }
-
-    pub fn set(storage: &dyn Storage, team_id: &str, terms: &Retention, now_ms: i64) -> Result<()> {
-        terms.check().map_err(|e| crate::error::ApiError::bad_request("invalid_retention", e))?;
-        storage.set_retention(team_id, &serde_json::to_string(terms)?, now_ms)
-    }
+/// Sets the team's terms; they reach every phone with the team's settings (the settings'
+/// version counts up in the same transaction).
+pub fn set_terms(storage: &dyn Storage, team_id: &str, terms: &Retention, now_ms: i64) -> Result<()> {
+    terms.check().map_err(|e| crate::error::ApiError::bad_request("invalid_retention", e.to_string()))?;
+    storage.set_retention(team_id, &serde_json::to_string(terms)?, now_ms)
 }
 
 /// Purges what the team's terms let expire by `now_ms`; returns the deletion log entries it
 /// wrote. Safe to run again: a tombstone is not purged twice.
 pub fn purge(storage: &dyn Storage, team_id: &str, now_ms: i64) -> Result<Vec<Deletion>> {
-    let terms = Retention::of(storage, team_id)?;
+    let terms = terms(storage, team_id)?;
     let text = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
     let mut live = Vec::new();
     for row in storage.entities_after(team_id, 0)? {
@@ -85,18 +56,12 @@ pub fn purge(storage: &dyn Storage, team_id: &str, now_ms: i64) -> Result<Vec<De
     for doc in &live {
         let (id, kind) = (text(doc, "id"), text(doc, "kind"));
         let created = doc.get("created_ms").and_then(|v| v.as_i64()).unwrap_or(now_ms);
-        let older = |days: u32, from: i64| now_ms - from > i64::from(days) * DAY_MS;
         let why = match kind.as_str() {
-            "conversation" if older(terms.conversation_days, created) => {
-                Some(format!("conversation older than {} days", terms.conversation_days))
-            }
-            "observation" if older(terms.observation_days, created) => {
-                Some(format!("observation older than {} days", terms.observation_days))
-            }
+            "conversation" => terms.expired(Kept::Conversation { created_ms: created }, now_ms),
+            "observation" => terms.expired(Kept::Observation { created_ms: created }, now_ms),
             "signal" if doc.pointer("/fields/review_status").and_then(|s| s.as_str()) == Some("closed") => {
-                let closed = closed_at(storage, team_id, &id)?.unwrap_or(created);
-                older(terms.closed_signal_days, closed)
-                    .then(|| format!("signal closed more than {} days ago", terms.closed_signal_days))
+                let closed_ms = closed_at(storage, team_id, &id)?.unwrap_or(created);
+                terms.expired(Kept::Signal { created_ms: created, closed_ms: Some(closed_ms) }, now_ms)
             }
             _ => None,
         };
@@ -111,8 +76,10 @@ pub fn purge(storage: &dyn Storage, team_id: &str, now_ms: i64) -> Result<Vec<De
     for doc in &live {
         let (id, kind) = (text(doc, "id"), text(doc, "kind"));
         let created = doc.get("created_ms").and_then(|v| v.as_i64()).unwrap_or(now_ms);
-        if kind == "walk" && !kept_walks.contains(&id) && now_ms - created > i64::from(terms.walk_days) * DAY_MS {
-            expired.push((id, kind, format!("walk older than {} days, none of its records kept", terms.walk_days)));
+        if kind == "walk" && !kept_walks.contains(&id) {
+            if let Some(reason) = terms.walk_expired(created, now_ms) {
+                expired.push((id, kind, reason));
+            }
         }
     }
     let mut log = Vec::new();

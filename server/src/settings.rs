@@ -26,6 +26,7 @@ use wijkverkenner_core::team::MAX_SETTINGS_BYTES;
 use wijkverkenner_core::{Category, CategoryKind, Neighbourhoods, OfficeHours, Taxonomy};
 
 use crate::error::Result;
+use crate::retention::Retention;
 use crate::storage::{Member, SettingsRow, Storage, Stored, Team, Tx};
 
 /// The buurt boundaries of a team, normalised (see `Neighbourhoods::to_geojson`): what phones
@@ -88,14 +89,25 @@ pub struct TeamConfig {
     pub own_boundaries: bool,
     /// When and by whom the settings were last changed.
     pub updated: Option<(i64, String)>,
-    /// The `POST /v1/settings` answer, built once.
+    /// The team's retention terms (phones purge and lock by them).
+    pub retention: Retention,
+    /// The `POST /v1/settings` answer, built once: for protocol 5 and later, and without the
+    /// retention terms for older phones (which refuse a field they do not know).
     document: String,
+    document_v4: String,
     /// The same, zstd-compressed, made on the first request that accepts it.
     compressed: std::sync::OnceLock<Vec<u8>>,
+    compressed_v4: std::sync::OnceLock<Vec<u8>>,
 }
 
 impl TeamConfig {
-    fn new(version: i64, row: Option<&SettingsRow>, members: &[Member], defaults: &Defaults) -> Result<TeamConfig> {
+    fn new(
+        version: i64,
+        row: Option<&SettingsRow>,
+        members: &[Member],
+        retention: Retention,
+        defaults: &Defaults,
+    ) -> Result<TeamConfig> {
         let taxonomy = match row.and_then(|r| r.taxonomy.as_deref()) {
             Some(json) => Arc::new(Taxonomy::from_json(json)?),
             None => defaults.taxonomy.clone(),
@@ -127,6 +139,8 @@ impl TeamConfig {
             office_hours: &'a OfficeHours,
             buurten: Option<&'a RawValue>,
             members: &'a [Colleague],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            retention: Option<&'a Retention>,
         }
         let buurten: Option<Box<RawValue>> =
             boundaries.as_ref().map(|b| RawValue::from_string(b.geojson.clone())).transpose()?;
@@ -138,14 +152,20 @@ impl TeamConfig {
         hash.update(boundaries.as_ref().map_or("", |b| b.geojson.as_str()));
         hash.update([0]);
         hash.update(serde_json::to_string(&colleagues)?);
+        hash.update([0]);
+        hash.update(serde_json::to_string(&retention)?);
         let tag: String = hash.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();
-        let document = serde_json::to_string(&Document {
-            tag: &tag,
-            taxonomy: &taxonomy,
-            office_hours: &office_hours,
-            buurten: buurten.as_deref(),
-            members: &colleagues,
-        })?;
+        let document = |retention: Option<&Retention>| {
+            serde_json::to_string(&Document {
+                tag: &tag,
+                taxonomy: &taxonomy,
+                office_hours: &office_hours,
+                buurten: buurten.as_deref(),
+                members: &colleagues,
+                retention,
+            })
+        };
+        let (document, document_v4) = (document(Some(&retention))?, document(None)?);
         Ok(TeamConfig {
             version,
             tag,
@@ -154,24 +174,34 @@ impl TeamConfig {
             boundaries,
             own_boundaries,
             updated: row.map(|r| (r.updated_ms, r.updated_by.clone())),
+            retention,
             document,
+            document_v4,
             compressed: std::sync::OnceLock::new(),
+            compressed_v4: std::sync::OnceLock::new(),
         })
     }
 
     /// [`TeamConfig::document`] compressed with zstd, once per settings version (many phones
     /// fetch the same document after a change).
-    pub fn compressed_document(&self) -> Result<&[u8]> {
-        if let Some(c) = self.compressed.get() {
+    pub fn compressed_document(&self, protocol: u32) -> Result<&[u8]> {
+        let cell = if protocol >= 5 { &self.compressed } else { &self.compressed_v4 };
+        if let Some(c) = cell.get() {
             return Ok(c);
         }
-        let c = zstd::bulk::compress(self.document.as_bytes(), 3).map_err(|e| crate::Error::Other(e.to_string()))?;
-        Ok(self.compressed.get_or_init(|| c))
+        let c = zstd::bulk::compress(self.document(protocol).as_bytes(), 3)
+            .map_err(|e| crate::Error::Other(e.to_string()))?;
+        Ok(cell.get_or_init(|| c))
     }
 
-    /// The settings document phones take (`wijkverkenner_core::TeamSettings` as JSON).
-    pub fn document(&self) -> &str {
-        &self.document
+    /// The settings document phones take (`wijkverkenner_core::TeamSettings` as JSON), as a
+    /// phone speaking `protocol` reads it: the retention terms from protocol 5 on.
+    pub fn document(&self, protocol: u32) -> &str {
+        if protocol >= 5 {
+            &self.document
+        } else {
+            &self.document_v4
+        }
     }
 
     /// A buurt's name, or its code when the boundaries do not know it.
@@ -240,7 +270,8 @@ impl Teams {
         let version = storage.team(&team.id)?.map_or(team.settings_version, |t| t.settings_version);
         let row = storage.team_settings(&team.id)?;
         let members = storage.members(&team.id)?;
-        let config = Arc::new(TeamConfig::new(version, row.as_ref(), &members, &self.defaults)?);
+        let retention = crate::retention::terms(storage, &team.id)?;
+        let config = Arc::new(TeamConfig::new(version, row.as_ref(), &members, retention, &self.defaults)?);
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(team.id.clone(), config.clone());
         Ok(config)
     }

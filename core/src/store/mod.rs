@@ -7,6 +7,8 @@
 
 mod queries;
 mod records;
+mod retention;
+pub use retention::Purged;
 mod reports;
 mod review;
 pub(crate) mod schema;
@@ -109,6 +111,8 @@ struct State {
     taxonomy: Arc<Taxonomy>,
     settings: Settings,
     places: Places,
+    /// When the data locks unless a sync succeeds first (`retention.rs`).
+    locks_at: Option<i64>,
 }
 
 struct Writer {
@@ -286,14 +290,22 @@ impl Store {
             None => Taxonomy::default_taxonomy(),
         };
         let settings = read_meta(&conn, "settings")?.unwrap_or_default();
-        Ok(Store {
+        let store = Store {
             path,
             encryption,
             writer: Mutex::new(Writer { conn, hlc }),
             readers: Mutex::new(Vec::new()),
             clock_skew_ms: std::sync::atomic::AtomicI64::new(0),
-            state: RwLock::new(State { identity, taxonomy: Arc::new(taxonomy), settings, places: Places::NotLoaded }),
-        })
+            state: RwLock::new(State {
+                identity,
+                taxonomy: Arc::new(taxonomy),
+                settings,
+                places: Places::NotLoaded,
+                locks_at: None,
+            }),
+        };
+        store.refresh_lock()?;
+        Ok(store)
     }
 
     pub fn path(&self) -> &Path {
@@ -432,8 +444,15 @@ impl Store {
                 c.tx.execute("INSERT INTO boundaries (kind, geojson) VALUES ('buurt', ?1)", [b])?;
             }
             write_meta(&c.tx, "team_members", &team.members)?;
+            match &team.retention {
+                Some(terms) => write_meta(&c.tx, "retention", terms)?,
+                None => {
+                    c.tx.execute("DELETE FROM meta WHERE key = 'retention'", [])?;
+                }
+            }
             write_meta(&c.tx, "team_settings", &team.tag)
         })?;
+        self.refresh_lock()?;
         let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
         st.taxonomy = Arc::new(taxonomy);
         st.settings = settings;

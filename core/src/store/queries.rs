@@ -142,6 +142,7 @@ fn record_key(r: &Record) -> (i64, String) {
 impl Store {
     /// Walks on this phone, newest first.
     pub fn recent_walks(&self, page: &PageRequest) -> Result<Page<Walk>> {
+        self.guard()?;
         let q = Query {
             select: format!("SELECT {WALK_COLUMNS} FROM walks WHERE 1"),
             args: vec![],
@@ -153,6 +154,7 @@ impl Store {
 
     /// A walk's records in the order they were made.
     pub fn walk_timeline(&self, walk: &WalkId, page: &PageRequest) -> Result<Page<Record>> {
+        self.guard()?;
         let q = Query::records(
             "walk_id = ?1 AND deleted = 0",
             vec![Value::Blob(walk.as_uuid().as_bytes().to_vec())],
@@ -163,12 +165,14 @@ impl Store {
 
     /// The latest records of every walk on this phone, newest first.
     pub fn latest_records(&self, page: &PageRequest) -> Result<Page<Record>> {
+        self.guard()?;
         let q = Query::records("deleted = 0", vec![], Order::Newest);
         self.read(|c| q.record_page(c, page))
     }
 
     /// Records in a buurt (by CBS code), newest first.
     pub fn records_in_buurt(&self, buurt_code: &str, page: &PageRequest) -> Result<Page<Record>> {
+        self.guard()?;
         crate::text::check("buurt code", buurt_code, 64)?;
         let q = Query::records("buurt = ?1 AND deleted = 0", vec![Value::Text(buurt_code.to_string())], Order::Newest);
         self.read(|c| q.record_page(c, page))
@@ -185,6 +189,7 @@ impl Store {
         to_ms: i64,
         page: &PageRequest,
     ) -> Result<Page<Record>> {
+        self.guard()?;
         validate_point(lat, lon)?;
         if !radius_m.is_finite() || !(0.0..=50_000.0).contains(&radius_m) {
             return Err(Error::invalid("radius", "must be 0..50000 metres"));

@@ -178,6 +178,7 @@ fn changed_fields(old: &RecordBody, new: &RecordBody) -> Result<Vec<String>> {
 impl Store {
     /// Notes one observation, conversation or signal on an active walk, as one transaction.
     pub fn add_record(&self, new: NewRecord) -> Result<Record> {
+        self.guard()?;
         let ids = self.add_records(std::slice::from_ref(&new))?;
         self.read(|c| load_record(c, &ids[0]))
     }
@@ -185,6 +186,7 @@ impl Store {
     /// Notes many records in one transaction: all are stored, or none (the error names the
     /// first bad one by position). For imports and the bindings' batch calls.
     pub fn add_records(&self, batch: &[NewRecord]) -> Result<Vec<RecordId>> {
+        self.guard()?;
         if batch.len() > MAX_RECORD_BATCH {
             return Err(Error::invalid("records", format!("more than {MAX_RECORD_BATCH} in one batch")));
         }
@@ -235,6 +237,7 @@ impl Store {
     /// until a lead reviewed it. Fields that changed get the new clock value (for sync's
     /// per-field merge); an edit that changes nothing changes nothing.
     pub fn edit_record(&self, id: &RecordId, body: RecordBody, location: Option<Location>) -> Result<Record> {
+        self.guard()?;
         let me = self.require_identity()?;
         let taxonomy = self.taxonomy();
         body.validate(&taxonomy)?;
@@ -295,6 +298,7 @@ impl Store {
     /// Deletes a record, leaving a tombstone for sync: its content and location are erased,
     /// only the id, kind, walk, author and time remain.
     pub fn delete_record(&self, id: &RecordId) -> Result<()> {
+        self.guard()?;
         let me = self.require_identity()?;
         self.write(|c| {
             let old = load_record(&c.tx, id)?;
@@ -316,11 +320,13 @@ impl Store {
     }
 
     pub fn record(&self, id: &RecordId) -> Result<Record> {
+        self.guard()?;
         self.read(|c| load_record(c, id))
     }
 
     /// How many records (not deleted) and tombstones the store holds.
     pub fn record_counts(&self) -> Result<(u64, u64)> {
+        self.guard()?;
         self.read(|c| {
             Ok(c.query_row("SELECT count(*) - total(deleted), total(deleted) FROM records", [], |r| {
                 Ok((r.get::<_, f64>(0)? as u64, r.get::<_, f64>(1)? as u64))

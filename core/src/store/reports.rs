@@ -58,6 +58,7 @@ fn now_ms() -> i64 {
 impl Store {
     /// The report of a walk, from what this phone holds of it.
     pub fn walk_report(&self, id: &WalkId) -> Result<WalkReport> {
+        self.guard()?;
         let taxonomy = self.taxonomy();
         self.read(|c| {
             let walk = load_walk(c, id)?;
@@ -68,6 +69,7 @@ impl Store {
     /// A walk on a map: its simplified track (the good fixes so far, while it is active) and
     /// its located records, as GeoJSON.
     pub fn walk_map(&self, id: &WalkId) -> Result<serde_json::Value> {
+        self.guard()?;
         let report = self.walk_report(id)?;
         Ok(report.map_features(&self.walk_track(id)?))
     }
@@ -76,6 +78,7 @@ impl Store {
     /// signal counts as at a place noted before when something was noted within
     /// [`NOTED_BEFORE_RADIUS_M`] of it earlier.
     pub fn street_tactics(&self, from_ms: i64, to_ms: i64) -> Result<StreetTactics> {
+        self.guard()?;
         let taxonomy = self.taxonomy();
         let reports = self.read(|c| {
             let sql =

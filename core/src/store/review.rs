@@ -100,6 +100,7 @@ impl Store {
     /// A lead's decision on a record: a signal's status and referral, a question to the
     /// author. The author's answer is kept. Sent to the author on the next sync.
     pub fn review_record(&self, id: &RecordId, decision: Review) -> Result<()> {
+        self.guard()?;
         self.require_lead()?;
         let taxonomy = self.taxonomy();
         self.write(|c| {
@@ -126,6 +127,7 @@ impl Store {
 
     /// A lead marks a record reviewed: the author can no longer change it.
     pub fn mark_record_reviewed(&self, id: &RecordId) -> Result<()> {
+        self.guard()?;
         self.require_lead()?;
         self.write(|c| {
             let mut row = load(c, "records", id.as_uuid())?;
@@ -139,6 +141,7 @@ impl Store {
 
     /// A lead's question about a walk, and whether the walk (with all its records) is reviewed.
     pub fn review_walk(&self, id: &WalkId, question: Option<String>, reviewed: bool) -> Result<()> {
+        self.guard()?;
         self.require_lead()?;
         let taxonomy = self.taxonomy();
         self.write(|c| {
@@ -172,11 +175,13 @@ impl Store {
 
     /// The author answers a lead's question about a record.
     pub fn answer_review(&self, id: &RecordId, answer: &str) -> Result<()> {
+        self.guard()?;
         self.answer("records", id.as_uuid(), answer)
     }
 
     /// The author answers a lead's question about a walk.
     pub fn answer_walk_question(&self, id: &WalkId, answer: &str) -> Result<()> {
+        self.guard()?;
         self.answer("walks", id.as_uuid(), answer)
     }
 

@@ -153,6 +153,7 @@ fn load_own_walk(conn: &Connection, id: &WalkId, me: &crate::member::Identity) -
 impl Store {
     /// Starts a walk. Only one walk can be active on a phone at a time.
     pub fn start_walk(&self, new: NewWalk) -> Result<Walk> {
+        self.guard()?;
         let me = self.require_identity()?;
         new.started.validate("start time")?;
         let details = WalkDetails { participants: new.participants, purpose: new.purpose, focus: new.focus };
@@ -190,6 +191,7 @@ impl Store {
 
     /// Changes who walks, the purpose and the focus; allowed until the walk is reviewed.
     pub fn update_walk_details(&self, id: &WalkId, details: WalkDetails) -> Result<Walk> {
+        self.guard()?;
         let taxonomy = self.taxonomy();
         details.validate(&taxonomy)?;
         let me = self.require_identity()?;
@@ -208,6 +210,7 @@ impl Store {
     /// The walker looks back on a walk that ended: which logic dominated, and a note. Allowed
     /// (and changeable) until a lead reviews the walk.
     pub fn debrief_walk(&self, id: &WalkId, debrief: Debrief) -> Result<Walk> {
+        self.guard()?;
         debrief.validate()?;
         let me = self.require_identity()?;
         self.write(|c| {
@@ -225,6 +228,7 @@ impl Store {
     }
 
     pub fn pause_walk(&self, id: &WalkId, at: crate::time::Moment) -> Result<Walk> {
+        self.guard()?;
         at.validate("pause time")?;
         let me = self.require_identity()?;
         self.write(|c| {
@@ -245,6 +249,7 @@ impl Store {
     }
 
     pub fn resume_walk(&self, id: &WalkId, at: crate::time::Moment) -> Result<Walk> {
+        self.guard()?;
         at.validate("resume time")?;
         let me = self.require_identity()?;
         self.write(|c| {
@@ -268,6 +273,7 @@ impl Store {
     /// flagged (see [`crate::track::flags`]). A batch with an invalid value (NaN, out of range)
     /// is refused whole, naming the fix, and nothing of it is stored.
     pub fn add_fixes(&self, id: &WalkId, fixes: &[Fix]) -> Result<FixReport> {
+        self.guard()?;
         if fixes.len() > MAX_FIX_BATCH {
             return Err(Error::invalid("fixes", format!("more than {MAX_FIX_BATCH} in one batch")));
         }
@@ -307,6 +313,7 @@ impl Store {
     /// Ends a walk: closes an open pause, computes the summary (distance, walking time, share
     /// outside office hours), simplifies the track and tags the buurten it covered.
     pub fn end_walk(&self, id: &WalkId, at: crate::time::Moment) -> Result<Walk> {
+        self.guard()?;
         at.validate("end time")?;
         let settings = self.settings();
         let places = self.neighbourhoods()?;
@@ -394,6 +401,7 @@ impl Store {
 
     /// Hands an ended walk in for review.
     pub fn submit_walk(&self, id: &WalkId) -> Result<Walk> {
+        self.guard()?;
         let me = self.require_identity()?;
         self.write(|c| {
             let before = load_own_walk(&c.tx, id, &me)?;
@@ -407,11 +415,13 @@ impl Store {
     }
 
     pub fn walk(&self, id: &WalkId) -> Result<Walk> {
+        self.guard()?;
         self.read(|c| load_walk(c, id))
     }
 
     /// The walk under way on this phone (the member's own), if any.
     pub fn active_walk(&self) -> Result<Option<Walk>> {
+        self.guard()?;
         let Some(me) = self.identity() else { return Ok(None) };
         self.read(|c| {
             let sql = format!("SELECT {WALK_COLUMNS} FROM walks WHERE status = 'active' AND author_id = ?1 LIMIT 1");
@@ -423,6 +433,7 @@ impl Store {
 
     /// The simplified track of an ended walk, or the good fixes so far of an active one.
     pub fn walk_track(&self, id: &WalkId) -> Result<Vec<TrackPoint>> {
+        self.guard()?;
         self.read(|c| {
             let stored: Option<String> = c
                 .prepare_cached("SELECT points FROM walk_tracks WHERE walk_id = ?1")?
@@ -443,6 +454,7 @@ impl Store {
 
     /// The distance walked so far (the walk screen's live figure); the summary's once ended.
     pub fn walk_distance_m(&self, id: &WalkId) -> Result<f64> {
+        self.guard()?;
         let walk = self.walk(id)?;
         if let Some(s) = &walk.summary {
             return Ok(s.distance_m);
@@ -453,6 +465,7 @@ impl Store {
 
     /// Where the walker was at `at_ms` ("what did we pass at ten past nine?").
     pub fn walk_position_at(&self, id: &WalkId, at_ms: i64) -> Result<Option<(f64, f64)>> {
+        self.guard()?;
         Ok(track::position_at(&self.walk_track(id)?, at_ms))
     }
 }

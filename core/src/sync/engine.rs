@@ -133,6 +133,8 @@ pub struct SyncOutcome {
     pub withdrawn: u32,
     /// The team's settings changed and were taken (categories, office hours, boundaries).
     pub settings_taken: bool,
+    /// Records and walks this phone forgot after the sync, by the team's retention terms.
+    pub purged: u32,
 }
 
 /// A sync answer as the phone reads it: entities kept as raw JSON until each is parsed on its
@@ -271,13 +273,21 @@ impl Store {
     /// a cancelled or failed sync loses nothing and the next one continues where it stopped.
     pub fn sync(&self, transport: &dyn Transport, cancel: &AtomicBool) -> Result<SyncOutcome> {
         let started = now_ms();
-        let result = self.sync_rounds(transport, cancel);
+        let mut result = self.sync_rounds(transport, cancel);
+        if let Ok(outcome) = &mut result {
+            // The team's terms, kept on this phone too: what expired goes after every sync (and
+            // at the shell's start). A purge that fails loses nothing and is tried next time.
+            match self.purge_expired_now() {
+                Ok(p) => outcome.purged = p.records + p.walks,
+                Err(e) => tracing::warn!(error = %e, "retention purge failed; tried again after the next sync"),
+            }
+        }
         let mut status: SyncStatus = self.read(|c| crate::store::read_meta(c, "sync_status"))?.unwrap_or_default();
         status.last_attempt_ms = Some(started);
         match &result {
             Ok(outcome) => {
                 status.state = SyncState::Idle;
-                status.last_success_ms = Some(now_ms());
+                status.last_success_ms = Some(self.now_ms());
                 status.last_error = None;
                 status.problem = None;
                 status.failures = 0;
@@ -309,6 +319,8 @@ impl Store {
             }
         }
         self.save_sync_status(&status)?;
+        // A sync that succeeded unlocks the data and starts the lock's term again.
+        self.refresh_lock()?;
         result
     }
 

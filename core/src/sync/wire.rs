@@ -11,8 +11,9 @@ use crate::hlc::Hlc;
 /// Version 2 added `withdrawn` to the sync response; version 3 reports every refused change
 /// in `rejected` with a code and the team's version (`current`) instead of refusing the push;
 /// version 4 adds the server's `review_log` field to walks and records (older phones do not get
-/// it: they would not read the entity).
-pub const PROTOCOL_VERSION: u32 = 4;
+/// it: they would not read the entity); version 5 adds the team's retention terms to the
+/// settings document (older phones get it without them).
+pub const PROTOCOL_VERSION: u32 = 5;
 /// Largest request or response body on the wire (compressed), in bytes.
 pub const MAX_WIRE_BYTES: usize = 8 * 1024 * 1024;
 /// Largest response body after decompression that a phone takes, in bytes (guards against

@@ -989,12 +989,16 @@ impl Storage for PostgresStorage {
     }
 
     fn set_retention(&self, team_id: &str, json: &str, now_ms: i64) -> Result<()> {
-        self.conn()?.client().execute(
-            "INSERT INTO retention (team_id, policy, updated_ms) VALUES ($1, $2, $3)
-             ON CONFLICT (team_id) DO UPDATE SET policy = excluded.policy, updated_ms = excluded.updated_ms",
-            &[&team_id, &json, &now_ms],
-        )?;
-        Ok(())
+        // The terms are part of the settings phones take: their version counts up with them.
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO retention (team_id, policy, updated_ms) VALUES ($1, $2, $3)
+                 ON CONFLICT (team_id) DO UPDATE SET policy = excluded.policy, updated_ms = excluded.updated_ms",
+                &[&team_id, &json, &now_ms],
+            )?;
+            tx.execute("UPDATE teams SET settings_version = settings_version + 1 WHERE id = $1", &[&team_id])?;
+            Ok(())
+        })
     }
 
     fn log_deletion(&self, d: &Deletion) -> Result<()> {

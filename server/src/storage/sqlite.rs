@@ -1000,6 +1000,7 @@ impl Storage for SqliteStorage {
                  ON CONFLICT (team_id) DO UPDATE SET policy = excluded.policy, updated_ms = excluded.updated_ms",
                 params![team_id, json, now_ms],
             )?;
+            tx.execute("UPDATE teams SET settings_version = settings_version + 1 WHERE id = ?1", [team_id])?;
             Ok(())
         })
     }

@@ -47,10 +47,16 @@ fn the_purge_removes_exactly_what_expired_everywhere_and_logs_it() {
             Phone::enrol(&server, storage.as_ref(), &t.lead),
         );
         let team_id = t.team.id.clone();
-        retention::Retention::set(
+        retention::set_terms(
             storage.as_ref(),
             &team_id,
-            &Retention { conversation_days: 365, observation_days: 730, closed_signal_days: 30, walk_days: 730 },
+            &Retention {
+                conversation_days: 365,
+                observation_days: 730,
+                closed_signal_days: 30,
+                walk_days: 730,
+                ..Retention::default()
+            },
             admin_now(),
         )
         .unwrap();
@@ -129,11 +135,141 @@ fn terms_are_bounded() {
     let t = team(storage.as_ref(), "Zuilen", 0);
     for bad in [0, 30 * 366 + 1] {
         let terms = Retention { conversation_days: bad, ..Retention::default() };
-        assert!(Retention::set(storage.as_ref(), &t.team.id, &terms, 0).is_err());
+        assert!(retention::set_terms(storage.as_ref(), &t.team.id, &terms, 0).is_err());
     }
-    assert_eq!(Retention::of(storage.as_ref(), &t.team.id).unwrap(), Retention::default());
+    assert_eq!(retention::terms(storage.as_ref(), &t.team.id).unwrap(), Retention::default());
 }
 
 fn admin_now() -> i64 {
     wijkverkenner_server::admin::now_ms()
+}
+
+/// The phone's side: it takes the team's terms with the settings, forgets what expired by
+/// itself (offline, nothing pushed; what the team has not received yet is kept until it has),
+/// drops the raw fixes of a reviewed walk, leaves none of it in its file, and locks its data
+/// when it has not synced for the team's number of days — until a sync succeeds.
+#[test]
+fn every_phone_purges_by_the_teams_terms_and_locks_when_it_does_not_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = sqlite_storage(dir.path());
+    let server = TestServer::start(storage.clone());
+    let t = team(storage.as_ref(), "Zuilen", 1);
+    let terms = Retention {
+        conversation_days: 365,
+        observation_days: 730,
+        closed_signal_days: 30,
+        walk_days: 730,
+        raw_fixes_after_review_days: 0,
+        lock_after_days: 14,
+    };
+    retention::set_terms(storage.as_ref(), &t.team.id, &terms, admin_now()).unwrap();
+    // A phone whose file can be read (plaintext, tests only), to look for what it forgot.
+    let phone_dir = tempfile::tempdir().unwrap();
+    let file = phone_dir.path().join("phone.db");
+    let store = Store::open(&file, Encryption::PlaintextForTestsOnly).unwrap();
+    let transport: Box<dyn sync::Transport> = Box::new(sync::http::HttpTransport::new(&server.url));
+    let code = wijkverkenner_server::admin::issue_code(storage.as_ref(), &t.workers[0].id, 1).unwrap();
+    store.enrol(transport.as_ref(), &code, "telefoon").unwrap();
+    let sanne = Phone { store, transport, dir: phone_dir };
+    let lead = Phone::enrol(&server, storage.as_ref(), &t.lead);
+
+    let walk = sanne.store.start_walk(new_walk(0)).unwrap();
+    let fixes: Vec<Fix> = (0..20)
+        .map(|i| Fix {
+            at_ms: at(1).utc_ms + i * 10_000,
+            lat: 52.1 + i as f64 * 0.0001,
+            lon: 5.11,
+            accuracy_m: 5.0,
+            source: LocationSource::Gps,
+        })
+        .collect();
+    sanne.store.add_fixes(&walk.id, &fixes).unwrap();
+    let add = |body| {
+        sanne
+            .store
+            .add_record(NewRecord { walk_id: walk.id, body, created: at(5), location: Some(location(52.1, 5.11)) })
+            .unwrap()
+    };
+    let talk = add(conversation("CANARY-PHONE-TALK-5711 over de speeltuin"));
+    let obs = add(observation("CANARY-PHONE-OBS-5712 rolluik dicht"));
+    let closed = add(signal("CANARY-PHONE-CLOSED-5713 aanloop", "sig.other"));
+    let open = add(signal("CANARY-PHONE-OPEN-5714 aanloop", "sig.other"));
+    sanne.store.end_walk(&walk.id, at(30)).unwrap();
+    sanne.sync().unwrap();
+    assert_eq!(sanne.store.retention().unwrap(), Some(terms), "the phone took the team's terms");
+    // Phones of protocol 4 get the settings without them (they would refuse the field).
+    let code = wijkverkenner_server::admin::issue_code(storage.as_ref(), &t.workers[0].id, 1).unwrap();
+    let (device, secret, _, _) = wijkverkenner_server::admin::redeem(storage.as_ref(), &code, "raw").unwrap();
+    for (protocol, has) in [(4, false), (5, true)] {
+        let mut resp = ureq::post(format!("{}/v1/settings", server.url))
+            .header("Authorization", format!("Bearer {}.{secret}", device.id))
+            .header("Content-Type", "application/json")
+            .send(serde_json::json!({"protocol": protocol}).to_string())
+            .unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+        assert_eq!(doc.get("retention").is_some(), has, "protocol {protocol}");
+        TeamSettings::from_json(doc.to_string().as_bytes()).unwrap();
+    }
+    lead.sync().unwrap();
+    lead.store.review_record(&closed.id, Review { status: Some(SignalStatus::Closed), ..Default::default() }).unwrap();
+    lead.store.review_walk(&walk.id, None, true).unwrap();
+    lead.sync().unwrap();
+    sanne.sync().unwrap();
+    let count =
+        |sql: &str| -> i64 { rusqlite::Connection::open(&file).unwrap().query_row(sql, [], |r| r.get(0)).unwrap() };
+    // The sync that brought the review dropped the walk's raw fixes (0 days after the review),
+    // nothing else.
+    assert_eq!(count("SELECT count(*) FROM fixes"), 0);
+    assert_eq!(sanne.store.purge_expired(admin_now()).unwrap(), Purged::default());
+    assert!(sanne.store.walk(&walk.id).unwrap().summary.is_some(), "the walk keeps its summary");
+
+    // A conversation recorded late (made long ago) that the team has not received yet.
+    let second = sanne.store.start_walk(new_walk(100)).unwrap();
+    let late = sanne
+        .store
+        .add_record(NewRecord {
+            walk_id: second.id,
+            body: conversation("CANARY-PHONE-LATE-5715 nog niet gesynct"),
+            created: at(105),
+            location: Some(location(52.1, 5.11)),
+        })
+        .unwrap();
+    // 400 days on, offline: the conversation (365) and the closed signal (30) go; nothing is
+    // pushed; the late one stays until the team has it.
+    let later = admin_now().max(at(5).utc_ms) + 400 * DAY_MS;
+    let purged = sanne.store.purge_expired(later).unwrap();
+    assert_eq!((purged.records, purged.walks), (2, 0));
+    for gone in [&talk.id, &closed.id] {
+        assert!(matches!(sanne.store.record(gone), Err(Error::NotFound(_))));
+    }
+    for kept in [&obs.id, &open.id, &late.id] {
+        assert!(sanne.store.record(kept).is_ok());
+    }
+    assert_eq!(sanne.store.pending_count().unwrap(), 2, "only the late walk and conversation wait to be pushed");
+    let bytes = std::fs::read(&file).unwrap();
+    let has = |s: &str| bytes.windows(s.len()).any(|w| w == s.as_bytes());
+    assert!(!has("CANARY-PHONE-TALK-5711") && !has("CANARY-PHONE-CLOSED-5713"), "forgotten text is in the file");
+    assert!(has("CANARY-PHONE-OBS-5712"), "the scan reads the file");
+    assert!(!std::fs::read(phone_dir_wal(&file)).unwrap_or_default().windows(10).any(|w| w == b"CANARY-PHO"));
+    // The server was not told anything: its copy is the team's to purge.
+    assert_eq!(storage.deletions(&t.team.id, 0).unwrap(), vec![]);
+    sanne.sync().unwrap();
+    assert_eq!(sanne.store.purge_expired(later).unwrap().records, 1, "pushed, the late one goes too");
+
+    // Not synced for 15 days (the team allows 14): the data locks, sync stays open.
+    sanne.store.simulate_clock_skew(15 * DAY_MS);
+    assert!(sanne.store.is_locked());
+    assert!(matches!(sanne.store.record(&obs.id), Err(Error::Locked)));
+    assert!(matches!(sanne.store.recent_walks(&PageRequest::first(10)), Err(Error::Locked)));
+    assert!(matches!(sanne.store.start_walk(new_walk(60)), Err(Error::Locked)));
+    assert!(sanne.store.sync_status().is_ok());
+    sanne.sync().unwrap();
+    assert!(!sanne.store.is_locked(), "a sync unlocks it");
+    assert!(sanne.store.record(&obs.id).is_ok());
+}
+
+fn phone_dir_wal(db: &std::path::Path) -> std::path::PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push("-wal");
+    p.into()
 }

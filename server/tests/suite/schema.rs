@@ -209,7 +209,8 @@ fn real_requests_and_answers_follow_the_document() {
     let request = |protocol: Value, pull_limit: Value| json!({"protocol": protocol, "cursor": 0, "push": [], "pull_limit": pull_limit});
     assert!(requests.is_valid(&request(json!(3), json!(5000))));
     assert!(requests.is_valid(&request(json!(4), json!(5000))));
-    for (protocol, limit) in [(0, 10), (2, 10), (5, 10), (3, 0), (3, 5001)] {
+    assert!(requests.is_valid(&request(json!(5), json!(5000))));
+    for (protocol, limit) in [(0, 10), (2, 10), (6, 10), (3, 0), (3, 5001)] {
         assert!(!requests.is_valid(&request(json!(protocol), json!(limit))), "{protocol} {limit}");
     }
     for name in ["", "telefoon\nvals", &"x".repeat(101)] {

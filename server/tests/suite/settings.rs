@@ -125,7 +125,9 @@ fn settings_reach_every_phone_and_pushes_are_checked_against_the_teams_categorie
         // …and a phone that took another team's categories (modified, or buggy) is refused by
         // the server: its team's taxonomy decides.
         let config = Teams::default().config_of(s, &t.team.id).unwrap().unwrap();
-        let (foreign, places) = TeamSettings::from_json(config.document().as_bytes()).unwrap();
+        let (foreign, places) =
+            TeamSettings::from_json(config.document(wijkverkenner_core::sync::wire::PROTOCOL_VERSION).as_bytes())
+                .unwrap();
         stranger.store.apply_team_settings(&foreign, places).unwrap();
         let forged = note(&stranger, walk.id, body.clone(), 6).unwrap();
         let out = stranger.sync().unwrap();

@@ -84,6 +84,9 @@ class MainActivity : Activity() {
                     if (tick++ % 15 == 0) badge(store.openQuestions().size)
                 } catch (e: WvException.Closed) {
                     // Wiped meanwhile: the next round goes to enrolment.
+                } catch (e: WvException.Locked) {
+                    // Not synced for longer than the team allows: say so, offer the sync only.
+                    renderLocked(store.syncStatus.value)
                 }
                 delay(1_000)
             }
@@ -130,8 +133,16 @@ class MainActivity : Activity() {
             WalkAction.RESUME -> R.string.walk_resume
         })
         val visible = if (state.walking) View.VISIBLE else View.GONE
+        primary.visibility = View.VISIBLE
         for (b in captures + end) b.visibility = visible
         map.visibility = visible
+    }
+
+    private fun renderLocked(sync: nl.wijkverkenner.ffi.SyncStatus?) {
+        val line = StatusLine.of(wijk.online.value, sync, Instant.now())
+        status.text = line.lastSuccess?.let { getString(R.string.last_sync, it) } ?: getString(R.string.sync_never)
+        walkLine.text = getString(R.string.notes_locked)
+        for (b in captures + end + listOf(primary, map, questions)) b.visibility = View.GONE
     }
 
     private fun badge(open: Int) {

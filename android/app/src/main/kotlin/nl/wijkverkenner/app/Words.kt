@@ -131,6 +131,7 @@ object Words {
         is WvException.StoreTooNew -> R.string.error_update_app
         is WvException.Revoked -> R.string.wait_revoked
         is WvException.Cancelled -> R.string.error_cancelled
+        is WvException.Locked -> R.string.error_notes_locked
         is WvException.Closed -> R.string.error_closed
         is WvException.Internal -> R.string.error_internal
     })

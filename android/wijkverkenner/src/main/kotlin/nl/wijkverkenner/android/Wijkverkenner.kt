@@ -22,6 +22,7 @@ import nl.wijkverkenner.ffi.Moment
 import nl.wijkverkenner.ffi.NewRecord
 import nl.wijkverkenner.ffi.NewWalk
 import nl.wijkverkenner.ffi.Participant
+import nl.wijkverkenner.ffi.Purged
 import nl.wijkverkenner.ffi.Record
 import nl.wijkverkenner.ffi.RecordBody
 import nl.wijkverkenner.ffi.RecordPage
@@ -61,6 +62,15 @@ class Wijkverkenner private constructor(
     /** The sync status, updated after every sync attempt. */
     val syncStatus: StateFlow<SyncStatus?> = _syncStatus.asStateFlow()
 
+    private val _locked = MutableStateFlow(false)
+
+    /**
+     * Whether the notes are locked: the phone has not synced for longer than the team allows
+     * (its retention terms). Every read and write of walks and notes then fails with
+     * [WvException.Locked] until a sync succeeds; a screen shows why and offers the sync.
+     */
+    val locked: StateFlow<Boolean> = _locked.asStateFlow()
+
     companion object {
         /** Opens the store at [path] with the 32-byte key kept in the Android Keystore. */
         suspend fun open(path: String, key: ByteArray, io: CoroutineDispatcher = Dispatchers.IO): Wijkverkenner =
@@ -70,9 +80,13 @@ class Wijkverkenner private constructor(
                 store.addSyncListener(object : SyncListener {
                     override fun onSyncStatus(status: SyncStatus) {
                         w._syncStatus.value = status
+                        w._locked.value = store.isLocked()
                     }
                 })
-                w._activeWalk.value = store.activeWalk()
+                // The team's retention terms, kept also while the phone is offline.
+                store.purgeExpired()
+                w._locked.value = store.isLocked()
+                w._activeWalk.value = if (w._locked.value) null else store.activeWalk()
                 w
             }
     }
@@ -239,7 +253,16 @@ class Wijkverkenner private constructor(
     @Volatile
     var onRevoked: (() -> Unit)? = null
 
-    suspend fun refreshSyncStatus(): SyncStatus = call { it.syncStatus() }.also { _syncStatus.value = it }
+    suspend fun refreshSyncStatus(): SyncStatus = call { it.syncStatus() }.also {
+        _syncStatus.value = it
+        _locked.value = call { s -> s.isLocked() }
+    }
+
+    /** When the notes lock unless a sync succeeds first (`null`: never). */
+    suspend fun locksAt(): Instant? = call { it.locksAt() }
+
+    /** Forgets what the team's retention terms let expire (each sync does this too). */
+    suspend fun purgeExpired(): Purged = call { it.purgeExpired() }
 
     /** Closes the store; a second close does nothing. */
     override fun close() {

@@ -97,9 +97,14 @@ class WijkverkennerTest {
     }
 
     /** Starts a real team server on a free port; returns its URL and a code for a new member. */
-    private fun startServer(members: Int, roles: List<String> = List(members) { "field_worker" }): Pair<String, List<String>> {
+    private fun startServer(
+        members: Int,
+        roles: List<String> = List(members) { "field_worker" },
+        lockAfterDays: Int? = null,
+    ): Pair<String, List<String>> {
         val data = File(dir, "server")
         val team = admin(data, "team-create", "Kotlin-team")
+        if (lockAfterDays != null) admin(data, "retention", "--team", team, "--lock-after-days", "$lockAfterDays")
         val codes = (0 until members).map {
             val m = admin(data, "member-add", "--team", team, "--name", "Lid $it", "--role", roles[it])
             admin(data, "enrol-code", "--member", m)
@@ -303,6 +308,23 @@ class WijkverkennerTest {
                 assertEquals(SyncState.FAILED, wv.syncStatus.value?.state)
                 assertNotNull(wv.syncStatus.value?.lastError)
             }
+        }
+    }
+
+    /** The team's retention terms reach the phone: it knows when it locks, and purges by them. */
+    @Test
+    fun thePhoneTakesTheTeamsTermsAndKnowsWhenItLocks() = runBlocking {
+        val (url, codes) = startServer(1, lockAfterDays = 3)
+        Wijkverkenner.open(File(dir, "a.db").path, key).use { wv ->
+            wv.enrol(url, codes[0], "Pixel A")
+            assertNull("no terms before the first sync", wv.locksAt())
+            wv.sync(url)
+            assertFalse(wv.locked.value)
+            val at = wv.locksAt()
+            assertNotNull(at)
+            val days = java.time.Duration.between(Instant.now(), at).toHours() / 24.0
+            assertTrue("locks in $days days", days > 2.9 && days <= 3.0)
+            assertEquals(nl.wijkverkenner.ffi.Purged(0u, 0u, 0u), wv.purgeExpired())
         }
     }
 }
