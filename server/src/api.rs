@@ -689,9 +689,10 @@ async fn sync_for(s: &AppState, caller: Caller, headers: &HeaderMap, body: Body)
         for e in
             pushed_result.echo.iter_mut().chain(pushed_result.rejected.iter_mut().filter_map(|r| r.current.as_mut()))
         {
-            sync::share(storage.as_ref(), &caller, req.protocol, e)?;
+            sync::share(storage.as_ref(), &caller, req.protocol, config.shared_cell_m, e)?;
         }
-        let page = sync::pull(storage.as_ref(), &caller, req.protocol, req.cursor, req.pull_limit)?;
+        let page =
+            sync::pull(storage.as_ref(), &caller, req.protocol, req.cursor, req.pull_limit, config.shared_cell_m)?;
         // "Last seen" to the minute: one write per phone per minute, not one per page (a
         // fresh phone pulls many pages in a row, and each write waits for the disk).
         let now = admin::now_ms();

@@ -272,6 +272,15 @@ enum Command {
         #[arg(long)]
         lock_after_days: Option<u32>,
     },
+    /// Show or set the grid, in metres, to which the team's places are coarsened for everyone
+    /// but their author (conversations for all, signals for colleagues, colleagues' routes;
+    /// 50..2000, default 100). Applies to what is shared from now on.
+    LocationGrid {
+        #[arg(long)]
+        team: String,
+        #[arg(long)]
+        metres: Option<u32>,
+    },
     /// Purge what a team's retention terms let expire, now; prints the deletion log entries.
     Purge {
         #[arg(long)]
@@ -457,6 +466,9 @@ fn audit_of(command: &Command, s: &dyn wijkverkenner_server::Storage) -> Option<
             (team.clone(), format!("retention {}", set.join(" ")))
         }
         Command::Purge { team } => (team.clone(), "purge".into()),
+        Command::LocationGrid { team, metres } => {
+            (team.clone(), format!("location-grid {}", metres.map(|m| m.to_string()).unwrap_or("-".into())))
+        }
         Command::Deletions { team } => (team.clone(), "deletions".into()),
     })
 }
@@ -776,6 +788,14 @@ fn execute(
                 terms.raw_fixes_after_review_days,
                 terms.lock_after_days
             );
+        }
+        Command::LocationGrid { team, metres } => {
+            found(s.team(&team)?.is_some(), "no such team")?;
+            if let Some(m) = metres {
+                wijkverkenner_server::sync::set_location_grid(s, &team, m, admin::now_ms())?;
+            }
+            let m = s.location_cell(&team)?.map_or(wijkverkenner_server::sync::SHARED_CELL_M, f64::from);
+            println!("places shared on a {m} m grid");
         }
         Command::Purge { team } => {
             found(s.team(&team)?.is_some(), "no such team")?;

@@ -44,17 +44,24 @@ pub struct TeamData {
     near: NearIndex,
     /// The team's feed position this data reflects.
     seq: i64,
+    /// The grid the records' shared places were coarsened to.
+    cell_m: f64,
 }
 
 /// A record as the review pages show it: a conversation's place coarsened to the grid the
-/// team shares ([`crate::sync::SHARED_CELL_M`]), as the leads' phones get it too — whom a
-/// walker talked with, and exactly where, stays on the walker's phone.
-fn shared_record(e: &Entity) -> wijkverkenner_core::Result<Record> {
+/// team shares (`cell_m`: [`cell_of`]), as the leads' phones get it too — whom a walker
+/// talked with, and exactly where, stays on the walker's phone.
+fn shared_record(e: &Entity, cell_m: f64) -> wijkverkenner_core::Result<Record> {
     let mut r = record_of(e)?;
     if matches!(r.body, RecordBody::Conversation(_)) {
-        r.location = r.location.coarsened(crate::sync::SHARED_CELL_M);
+        r.location = r.location.coarsened(cell_m);
     }
     Ok(r)
+}
+
+/// The team's grid for shared places.
+fn cell_of(storage: &dyn Storage, team_id: &str) -> Result<f64> {
+    Ok(storage.location_cell(team_id)?.map_or(crate::sync::SHARED_CELL_M, f64::from))
 }
 
 fn parse_row<T>(doc: &str, read: impl Fn(&Entity) -> wijkverkenner_core::Result<T>) -> Option<(Entity, T)> {
@@ -89,10 +96,11 @@ pub fn load_walk(storage: &dyn Storage, team_id: &str, walk_id: &str) -> Result<
     })?;
     let Some(row) = row.filter(|w| !w.quarantined) else { return Ok(None) };
     let Some((_, (walk, track))) = parse_row(&row.doc, walk_of) else { return Ok(None) };
+    let cell_m = cell_of(storage, team_id)?;
     let records = storage
         .walk_records(team_id, walk_id)?
         .iter()
-        .filter_map(|r| parse_row(&r.doc, shared_record))
+        .filter_map(|r| parse_row(&r.doc, |e| shared_record(e, cell_m)))
         .map(|(_, r)| r)
         .collect();
     let author = storage.member(&walk.author_id.to_string())?.map(|m| m.display_name).unwrap_or_else(|| "?".into());
@@ -102,6 +110,11 @@ pub fn load_walk(storage: &dyn Storage, team_id: &str, walk_id: &str) -> Result<
 impl TeamData {
     /// Takes in what changed in the team since this data was read.
     fn refresh(&mut self, storage: &dyn Storage, team_id: &str) -> Result<()> {
+        // A new grid changes every shared place: read the team again from the start.
+        let cell_m = cell_of(storage, team_id)?;
+        if cell_m != self.cell_m {
+            *self = TeamData { cell_m, ..TeamData::default() };
+        }
         let changed = storage.entities_after(team_id, self.seq)?;
         for c in changed {
             self.seq = self.seq.max(c.seq);
@@ -127,7 +140,7 @@ impl TeamData {
                 if let Some((_, w)) = parse_row(&c.doc, walk_of) {
                     self.walks.insert(c.id, w);
                 }
-            } else if let Some((_, r)) = parse_row(&c.doc, shared_record) {
+            } else if let Some((_, r)) = parse_row(&c.doc, |e| shared_record(e, cell_m)) {
                 let w = r.walk_id.to_string();
                 self.reports.remove(&w);
                 self.by_walk.entry(w).or_default().insert(c.id.clone());

@@ -91,6 +91,8 @@ pub struct TeamConfig {
     pub updated: Option<(i64, String)>,
     /// The team's retention terms (phones purge and lock by them).
     pub retention: Retention,
+    /// The grid, in metres, others see the team's coarsened places on (`crate::sync::as_seen_by`).
+    pub shared_cell_m: f64,
     /// The `POST /v1/settings` answer, built once: for protocol 5 and later, and without the
     /// retention terms for older phones (which refuse a field they do not know).
     document: String,
@@ -106,6 +108,7 @@ impl TeamConfig {
         row: Option<&SettingsRow>,
         members: &[Member],
         retention: Retention,
+        shared_cell_m: f64,
         defaults: &Defaults,
     ) -> Result<TeamConfig> {
         let taxonomy = match row.and_then(|r| r.taxonomy.as_deref()) {
@@ -175,6 +178,7 @@ impl TeamConfig {
             own_boundaries,
             updated: row.map(|r| (r.updated_ms, r.updated_by.clone())),
             retention,
+            shared_cell_m,
             document,
             document_v4,
             compressed: std::sync::OnceLock::new(),
@@ -271,7 +275,8 @@ impl Teams {
         let row = storage.team_settings(&team.id)?;
         let members = storage.members(&team.id)?;
         let retention = crate::retention::terms(storage, &team.id)?;
-        let config = Arc::new(TeamConfig::new(version, row.as_ref(), &members, retention, &self.defaults)?);
+        let cell_m = storage.location_cell(&team.id)?.map_or(crate::sync::SHARED_CELL_M, f64::from);
+        let config = Arc::new(TeamConfig::new(version, row.as_ref(), &members, retention, cell_m, &self.defaults)?);
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(team.id.clone(), config.clone());
         Ok(config)
     }

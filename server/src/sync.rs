@@ -612,18 +612,27 @@ fn viewer_of(caller: &Caller, protocol: u32) -> Viewer {
 
 /// An entity the server sends outside the feed (the team's version in a push's answer) made
 /// what `caller` may see of it, as [`pull`] does.
-pub fn share(storage: &dyn Storage, caller: &Caller, protocol: u32, e: &mut Entity) -> Result<()> {
-    if let Some(seen) = as_seen_by(storage, &viewer_of(caller, protocol), &serde_json::to_string(e)?)? {
+pub fn share(storage: &dyn Storage, caller: &Caller, protocol: u32, cell_m: f64, e: &mut Entity) -> Result<()> {
+    if let Some(seen) = as_seen_by(storage, &viewer_of(caller, protocol), cell_m, &serde_json::to_string(e)?)? {
         *e = serde_json::from_str(&seen)?;
     }
     Ok(())
 }
 
-pub fn pull(storage: &dyn Storage, caller: &Caller, protocol: u32, cursor: i64, limit: u32) -> Result<FeedPage> {
+/// `cell_m`: the team's grid for shared places ([`SHARED_CELL_M`] unless the team set one:
+/// `TeamConfig::shared_cell_m`).
+pub fn pull(
+    storage: &dyn Storage,
+    caller: &Caller,
+    protocol: u32,
+    cursor: i64,
+    limit: u32,
+    cell_m: f64,
+) -> Result<FeedPage> {
     let viewer = viewer_of(caller, protocol);
     let mut page = storage.feed(&viewer, cursor.max(0), limit.clamp(1, MAX_PULL as u32))?;
     for doc in &mut page.docs {
-        if let Some(seen) = as_seen_by(storage, &viewer, doc)? {
+        if let Some(seen) = as_seen_by(storage, &viewer, cell_m, doc)? {
             *doc = seen;
         }
     }
@@ -631,19 +640,37 @@ pub fn pull(storage: &dyn Storage, caller: &Caller, protocol: u32, cursor: i64, 
 }
 
 /// Places shared with the team are snapped to the centre of a grid cell this wide, in metres
-/// (`wijkverkenner_core::location::coarsen`).
+/// (`wijkverkenner_core::location::coarsen`), unless the team set its own grid
+/// (`wijkverkenner-server location-grid`, [`MIN_CELL_M`]..=[`MAX_CELL_M`]).
 pub const SHARED_CELL_M: f64 = 100.0;
+/// Sets the team's grid for shared places, `MIN_CELL_M..=MAX_CELL_M` metres. Applies to what is
+/// shared from now on (a phone keeps the places it already received).
+pub fn set_location_grid(storage: &dyn Storage, team_id: &str, metres: u32, now_ms: i64) -> Result<()> {
+    if !(MIN_CELL_M..=MAX_CELL_M).contains(&metres) {
+        return Err(crate::error::ApiError::bad_request(
+            "invalid_grid",
+            format!("the grid lies within {MIN_CELL_M}..{MAX_CELL_M} metres"),
+        )
+        .into());
+    }
+    storage.set_location_cell(team_id, metres, now_ms)
+}
+
+/// The finest grid a team may set: below it a cell tells the house.
+pub const MIN_CELL_M: u32 = 50;
+/// The coarsest: a few buurten.
+pub const MAX_CELL_M: u32 = 2_000;
 
 /// An entity as `viewer` may see it, when that differs from what is stored; `None` when not.
 /// The author always gets the precise version (the server keeps it). For everyone else:
-/// - a conversation's place is coarsened to the [`SHARED_CELL_M`] grid — leads included: whom
+/// - a conversation's place is coarsened to the team's grid (`cell_m`, [`SHARED_CELL_M`] by default) — leads included: whom
 ///   a walker talked with, and exactly where, is nobody else's business;
 /// - a signal's place is precise for the leads (they follow it up), coarsened for colleagues;
 /// - an observation (of public space: a vacant shop, dumped waste) stays precise;
 /// - a colleague's walk, for those who are not leads: its route coarsened to the grid (it would
 ///   give away where a conversation took place, by its time), its summary counting only the
 ///   records the viewer may see and its buurten leaving out those only hidden records were in.
-fn as_seen_by(storage: &dyn Storage, viewer: &Viewer, doc: &str) -> Result<Option<String>> {
+fn as_seen_by(storage: &dyn Storage, viewer: &Viewer, cell_m: f64, doc: &str) -> Result<Option<String>> {
     // Every document of every pull passes here: the few fields that decide are read first,
     // without building the whole document (an observation, the author's own, is done then).
     #[derive(serde::Deserialize)]
@@ -664,18 +691,23 @@ fn as_seen_by(storage: &dyn Storage, viewer: &Viewer, doc: &str) -> Result<Optio
         EntityKind::Signal if !viewer.sees_sensitive => {}
         EntityKind::Walk if !viewer.sees_sensitive => {
             let Ok(walk) = serde_json::from_str(doc) else { return Ok(None) };
-            return walk_as_seen_by(storage, viewer, walk);
+            return walk_as_seen_by(storage, viewer, cell_m, walk);
         }
         _ => return Ok(None),
     }
     let Ok(mut entity) = serde_json::from_str::<serde_json::Value>(doc) else { return Ok(None) };
     let Some(at) = entity.pointer_mut("/fields/location/at") else { return Ok(None) };
     let Ok(place) = serde_json::from_value::<RecordLocation>(at.clone()) else { return Ok(None) };
-    *at = serde_json::to_value(place.coarsened(SHARED_CELL_M))?;
+    *at = serde_json::to_value(place.coarsened(cell_m))?;
     Ok(Some(serde_json::to_string(&entity)?))
 }
 
-fn walk_as_seen_by(storage: &dyn Storage, viewer: &Viewer, mut walk: serde_json::Value) -> Result<Option<String>> {
+fn walk_as_seen_by(
+    storage: &dyn Storage,
+    viewer: &Viewer,
+    cell_m: f64,
+    mut walk: serde_json::Value,
+) -> Result<Option<String>> {
     let text = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
     if let Some(serde_json::Value::Array(track)) = walk.pointer_mut("/fields/track") {
         // Each point to its cell's centre; a run of points in one cell is one point.
@@ -685,7 +717,7 @@ fn walk_as_seen_by(storage: &dyn Storage, viewer: &Viewer, mut walk: serde_json:
             else {
                 return true;
             };
-            let cell = wijkverkenner_core::location::coarsen(lat, lon, SHARED_CELL_M);
+            let cell = wijkverkenner_core::location::coarsen(lat, lon, cell_m);
             if last == Some(cell) {
                 return false;
             }

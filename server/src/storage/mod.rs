@@ -457,6 +457,12 @@ pub trait Storage: Send + Sync {
     /// The team's retention terms as JSON (`crate::retention::Retention`), if set.
     fn retention(&self, team_id: &str) -> Result<Option<String>>;
     fn set_retention(&self, team_id: &str, json: &str, now_ms: i64) -> Result<()>;
+    /// The grid, in metres, to which the team's places are coarsened for others than their
+    /// author (`crate::sync::as_seen_by`), if the team set one.
+    fn location_cell(&self, team_id: &str) -> Result<Option<u32>>;
+    /// Sets it; the team's settings version counts up in the same transaction (every cached
+    /// copy of the team's settings is reloaded).
+    fn set_location_cell(&self, team_id: &str, metres: u32, now_ms: i64) -> Result<()>;
     fn log_deletion(&self, deletion: &Deletion) -> Result<()>;
     /// The team's deletion log from `since_ms`, oldest first.
     fn deletions(&self, team_id: &str, since_ms: i64) -> Result<Vec<Deletion>>;

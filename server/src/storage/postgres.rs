@@ -78,6 +78,8 @@ CREATE TABLE IF NOT EXISTS team_settings (
 CREATE TABLE IF NOT EXISTS server_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS retention (
     team_id TEXT PRIMARY KEY, policy TEXT NOT NULL, updated_ms BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS location_grid (
+    team_id TEXT PRIMARY KEY, cell_m BIGINT NOT NULL, updated_ms BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS deletion_log (
     n BIGSERIAL PRIMARY KEY, team_id TEXT NOT NULL, at_ms BIGINT NOT NULL, entity_id TEXT NOT NULL,
     kind TEXT NOT NULL, reason TEXT NOT NULL);
@@ -995,6 +997,24 @@ impl Storage for PostgresStorage {
                 "INSERT INTO retention (team_id, policy, updated_ms) VALUES ($1, $2, $3)
                  ON CONFLICT (team_id) DO UPDATE SET policy = excluded.policy, updated_ms = excluded.updated_ms",
                 &[&team_id, &json, &now_ms],
+            )?;
+            tx.execute("UPDATE teams SET settings_version = settings_version + 1 WHERE id = $1", &[&team_id])?;
+            Ok(())
+        })
+    }
+
+    fn location_cell(&self, team_id: &str) -> Result<Option<u32>> {
+        let row =
+            self.conn()?.client().query_opt("SELECT cell_m FROM location_grid WHERE team_id = $1", &[&team_id])?;
+        Ok(row.map(|r| r.get::<_, i64>(0).clamp(0, u32::MAX as i64) as u32))
+    }
+
+    fn set_location_cell(&self, team_id: &str, metres: u32, now_ms: i64) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO location_grid (team_id, cell_m, updated_ms) VALUES ($1, $2, $3)
+                 ON CONFLICT (team_id) DO UPDATE SET cell_m = excluded.cell_m, updated_ms = excluded.updated_ms",
+                &[&team_id, &i64::from(metres), &now_ms],
             )?;
             tx.execute("UPDATE teams SET settings_version = settings_version + 1 WHERE id = $1", &[&team_id])?;
             Ok(())

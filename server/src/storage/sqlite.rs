@@ -55,6 +55,8 @@ CREATE TABLE IF NOT EXISTS web_sessions (
 CREATE TABLE IF NOT EXISTS server_meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS retention (
     team_id TEXT PRIMARY KEY NOT NULL, policy TEXT NOT NULL, updated_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS location_grid (
+    team_id TEXT PRIMARY KEY NOT NULL, cell_m INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS deletion_log (
     team_id TEXT NOT NULL, at_ms INTEGER NOT NULL, entity_id TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS deletion_log_team ON deletion_log (team_id, at_ms);
@@ -999,6 +1001,25 @@ impl Storage for SqliteStorage {
                 "INSERT INTO retention (team_id, policy, updated_ms) VALUES (?1, ?2, ?3)
                  ON CONFLICT (team_id) DO UPDATE SET policy = excluded.policy, updated_ms = excluded.updated_ms",
                 params![team_id, json, now_ms],
+            )?;
+            tx.execute("UPDATE teams SET settings_version = settings_version + 1 WHERE id = ?1", [team_id])?;
+            Ok(())
+        })
+    }
+
+    fn location_cell(&self, team_id: &str) -> Result<Option<u32>> {
+        self.read(|c| {
+            Ok(c.query_row("SELECT cell_m FROM location_grid WHERE team_id = ?1", [team_id], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    fn set_location_cell(&self, team_id: &str, metres: u32, now_ms: i64) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO location_grid (team_id, cell_m, updated_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (team_id) DO UPDATE SET cell_m = excluded.cell_m, updated_ms = excluded.updated_ms",
+                params![team_id, metres, now_ms],
             )?;
             tx.execute("UPDATE teams SET settings_version = settings_version + 1 WHERE id = ?1", [team_id])?;
             Ok(())

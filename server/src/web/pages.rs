@@ -55,6 +55,7 @@ pub fn routes() -> Router<AppState> {
         .route("/audit.csv", get(audit_csv))
         .route("/settings", get(settings_page))
         .route("/settings/office-hours", post(settings_office_hours))
+        .route("/settings/privacy", post(settings_privacy))
         .route("/settings/categories", post(settings_category))
         .route("/settings/categories/new", post(settings_category_new))
         .route(
@@ -2054,7 +2055,20 @@ struct SettingsPage {
     kinds: Vec<KindView>,
     /// Uploaded boundaries waiting for the administrator's "yes" (they would change a lot).
     confirm: Option<ConfirmView>,
+    /// The grid for shared places, and the retention terms.
+    grids: Vec<Opt>,
+    terms: Vec<TermView>,
 }
+
+struct TermView {
+    name: &'static str,
+    label: &'static str,
+    min: u32,
+    value: u32,
+}
+
+/// The grids an administrator chooses from (metres).
+const GRIDS: [u32; 6] = [50, 100, 250, 500, 1000, 2000];
 
 struct ConfirmView {
     token: String,
@@ -2160,6 +2174,40 @@ fn settings_view(v: &Visitor, config: &TeamConfig, notice: Option<String>, error
         },
         kinds,
         confirm: None,
+        grids: GRIDS
+            .iter()
+            .map(|m| Opt {
+                value: m.to_string(),
+                label: format!("{m} m"),
+                selected: f64::from(*m) == config.shared_cell_m,
+            })
+            .collect(),
+        terms: {
+            let r = &config.retention;
+            vec![
+                TermView {
+                    name: "conversation_days",
+                    label: tr.term_conversations,
+                    min: 1,
+                    value: r.conversation_days,
+                },
+                TermView { name: "observation_days", label: tr.term_observations, min: 1, value: r.observation_days },
+                TermView {
+                    name: "closed_signal_days",
+                    label: tr.term_closed_signals,
+                    min: 1,
+                    value: r.closed_signal_days,
+                },
+                TermView { name: "walk_days", label: tr.term_walks, min: 1, value: r.walk_days },
+                TermView {
+                    name: "raw_fixes_after_review_days",
+                    label: tr.term_raw_fixes,
+                    min: 0,
+                    value: r.raw_fixes_after_review_days,
+                },
+                TermView { name: "lock_after_days", label: tr.term_lock, min: 0, value: r.lock_after_days },
+            ]
+        },
     }
 }
 
@@ -2207,6 +2255,78 @@ async fn apply_settings(s: &AppState, v: &Visitor, signed: &Signed, change: crat
             let why = v.tr.settings_refusal(&refused.0);
             render(s, StatusCode::BAD_REQUEST, &settings_view(v, &config, None, Some(why)))
         }
+    }
+}
+
+/// The privacy form: numbers as typed (a non-number is refused with the page, not by the
+/// form parser).
+#[derive(Deserialize)]
+struct PrivacyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    grid_m: String,
+    #[serde(default)]
+    conversation_days: String,
+    #[serde(default)]
+    observation_days: String,
+    #[serde(default)]
+    closed_signal_days: String,
+    #[serde(default)]
+    walk_days: String,
+    #[serde(default)]
+    raw_fixes_after_review_days: String,
+    #[serde(default)]
+    lock_after_days: String,
+}
+
+/// The team's privacy policy: the grid for shared places and the retention terms (phones take
+/// both with the settings).
+async fn settings_privacy(
+    State(s): State<AppState>,
+    v: Visitor,
+    headers: HeaderMap,
+    Form(f): Form<PrivacyForm>,
+) -> Response {
+    let signed = match check_action(&s, &v, &headers, &f.csrf, Signed::is_admin) {
+        Ok(x) => x.clone(),
+        Err(r) => return r,
+    };
+    let n = |x: &str| x.trim().parse::<u32>().ok();
+    let parsed = (|| {
+        Some((
+            n(&f.grid_m)?,
+            crate::retention::Retention {
+                conversation_days: n(&f.conversation_days)?,
+                observation_days: n(&f.observation_days)?,
+                closed_signal_days: n(&f.closed_signal_days)?,
+                walk_days: n(&f.walk_days)?,
+                raw_fixes_after_review_days: n(&f.raw_fixes_after_review_days)?,
+                lock_after_days: n(&f.lock_after_days)?,
+            },
+        ))
+    })();
+    let refused = |why: &str| {
+        render(&s, StatusCode::BAD_REQUEST, &settings_view(&v, &signed.config, None, Some(why.to_string())))
+    };
+    let Some((grid, terms)) = parsed.filter(|(g, t)| GRIDS.contains(g) && t.check().is_ok()) else {
+        return refused(v.tr.privacy_invalid);
+    };
+    let (storage, team, config) = (s.storage.clone(), signed.team.id.clone(), signed.config.clone());
+    let done = blocking(move || {
+        let now = now_ms();
+        if terms != config.retention {
+            crate::retention::set_terms(storage.as_ref(), &team, &terms, now)?;
+        }
+        if f64::from(grid) != config.shared_cell_m {
+            crate::sync::set_location_grid(storage.as_ref(), &team, grid, now)?;
+        }
+        Ok(())
+    })
+    .await;
+    match done {
+        Ok(()) => Redirect::to("/settings?msg=saved").into_response(),
+        Err(r) => r,
     }
 }
 

@@ -423,7 +423,7 @@ fn server_state(storage: &dyn Storage, audit: &Caller) -> BTreeMap<String, Entit
     let mut out = BTreeMap::new();
     let mut cursor = 0;
     loop {
-        let p = server_sync::pull(storage, audit, PROTOCOL_VERSION, cursor, 5000).unwrap();
+        let p = server_sync::pull(storage, audit, PROTOCOL_VERSION, cursor, 5000, server_sync::SHARED_CELL_M).unwrap();
         let bytes: usize = p.docs.iter().map(String::len).sum();
         assert!(bytes <= PAGE_BYTES, "a pull page of {bytes} bytes");
         for doc in &p.docs {

@@ -270,6 +270,15 @@ fn operators_manage_codes_members_and_roles(s: Arc<dyn Storage>) {
     assert!(admin::add_member(s.as_ref(), &t.team.id, "X", Role::Partner, "Y").is_err(), "a partner without a target");
     assert!(s.set_role(&t.workers[0].id, Role::FieldWorker, None, 12).unwrap());
     assert_eq!(s.member(&t.workers[0].id).unwrap().unwrap().referral, None);
+    // The team's grid for shared places: bounded, kept, and the settings version counts up.
+    assert_eq!(s.location_cell(&t.team.id).unwrap(), None);
+    let version = s.team(&t.team.id).unwrap().unwrap().settings_version;
+    for bad in [0, 49, 2_001, u32::MAX] {
+        assert!(sync::set_location_grid(s.as_ref(), &t.team.id, bad, 13).is_err(), "{bad} m");
+    }
+    sync::set_location_grid(s.as_ref(), &t.team.id, 250, 13).unwrap();
+    assert_eq!(s.location_cell(&t.team.id).unwrap(), Some(250));
+    assert_eq!(s.team(&t.team.id).unwrap().unwrap().settings_version, version + 1);
 }
 
 fn pushes_are_idempotent_and_sequenced(s: Arc<dyn Storage>) {
@@ -285,12 +294,15 @@ fn pushes_are_idempotent_and_sequenced(s: Arc<dyn Storage>) {
     }
     // Reordered: the record before its walk is fine too.
     assert_eq!(push(s.as_ref(), &a, &[r.clone(), w.clone()]).changed, 0);
-    let page = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, 0, 100).unwrap();
+    let page = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, 0, 100, sync::SHARED_CELL_M).unwrap();
     assert_eq!(page.docs.len(), 2);
     assert!(!page.more);
-    assert_eq!(sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, page.cursor, 100).unwrap().docs.len(), 0);
+    assert_eq!(
+        sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, page.cursor, 100, sync::SHARED_CELL_M).unwrap().docs.len(),
+        0
+    );
     // The pusher is not sent its own changes back.
-    assert_eq!(sync::pull(s.as_ref(), &a, PROTOCOL_VERSION, 0, 100).unwrap().docs.len(), 0);
+    assert_eq!(sync::pull(s.as_ref(), &a, PROTOCOL_VERSION, 0, 100, sync::SHARED_CELL_M).unwrap().docs.len(), 0);
     // A new walk and its record in one push, record first, also work.
     let w2 = walk(&a.member.id, &uuid());
     let r2 = record(&a.member.id, &w2.id, &uuid(), "later", false);
@@ -413,7 +425,7 @@ fn equal_or_missing_clocks_change_nothing_that_is_not_the_pushers(s: Arc<dyn Sto
     push(s.as_ref(), &b, &[hide]);
     let kept = team_version(s.as_ref(), &lead, &r.id).unwrap();
     assert!(!kept.sensitive);
-    assert!(sync::pull(s.as_ref(), &caller(s.as_ref(), &t.workers[1]), PROTOCOL_VERSION, 0, 100)
+    assert!(sync::pull(s.as_ref(), &caller(s.as_ref(), &t.workers[1]), PROTOCOL_VERSION, 0, 100, sync::SHARED_CELL_M)
         .unwrap()
         .entities()
         .unwrap()
@@ -480,7 +492,7 @@ fn the_feed_is_need_to_know_and_paged(s: Arc<dyn Storage>) {
         let mut seen = Vec::new();
         let mut cursor = 0;
         loop {
-            let p = sync::pull(s.as_ref(), c, PROTOCOL_VERSION, cursor, 4).unwrap();
+            let p = sync::pull(s.as_ref(), c, PROTOCOL_VERSION, cursor, 4, sync::SHARED_CELL_M).unwrap();
             assert!(p.docs.len() <= 4);
             seen.extend(p.entities().unwrap().into_iter().map(|e| (e.id, e.sensitive)));
             cursor = p.cursor;
@@ -521,7 +533,7 @@ fn pages_are_cut_by_bytes(s: Arc<dyn Storage>) {
     }
     let (mut cursor, mut pages, mut total) = (0, 0, 0);
     loop {
-        let p = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, cursor, 5000).unwrap();
+        let p = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, cursor, 5000, sync::SHARED_CELL_M).unwrap();
         let bytes: usize = p.docs.iter().map(String::len).sum();
         assert!(bytes <= MAX_PULL_BYTES, "a page of {bytes} bytes");
         assert!(!p.docs.is_empty());
@@ -548,26 +560,26 @@ fn a_record_that_becomes_sensitive_is_withdrawn(s: Arc<dyn Storage>) {
     open.sensitive = false;
     let secret = record(&a.member.id, &w.id, &uuid(), "meteen gevoelig", true);
     push(s.as_ref(), &a, &[w.clone(), open.clone(), secret.clone()]);
-    let first = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, 0, 100).unwrap();
+    let first = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, 0, 100, sync::SHARED_CELL_M).unwrap();
     assert_eq!(first.docs.len(), 2, "b sees the walk and the open signal");
     assert!(first.withdrawn.is_empty());
 
     // The author re-categorises the open signal: now only the author and the leads may see it.
     let now_secret = with(&open, "category", json!("sig.exploitation"), 5);
     assert_eq!(push(s.as_ref(), &a, &[now_secret]).changed, 1);
-    let next = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, first.cursor, 100).unwrap();
+    let next = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, first.cursor, 100, sync::SHARED_CELL_M).unwrap();
     assert!(next.docs.is_empty(), "b is not sent the sensitive version");
     assert_eq!(next.withdrawn, vec![open.id.clone()], "b is told to delete its copy");
     // A new phone of b: the walk, the withdrawal, and never a word of the always-secret one.
     let b2 = caller(s.as_ref(), &t.workers[1]);
-    let fresh = sync::pull(s.as_ref(), &b2, PROTOCOL_VERSION, 0, 100).unwrap();
+    let fresh = sync::pull(s.as_ref(), &b2, PROTOCOL_VERSION, 0, 100, sync::SHARED_CELL_M).unwrap();
     assert_eq!(fresh.entities().unwrap().iter().map(|e| e.id.clone()).collect::<Vec<_>>(), vec![w.id.clone()]);
     assert_eq!(fresh.withdrawn, vec![open.id.clone()]);
     // A protocol-1 app is not sent withdrawals (it would not understand them).
-    assert!(sync::pull(s.as_ref(), &b, 1, first.cursor, 100).unwrap().withdrawn.is_empty());
+    assert!(sync::pull(s.as_ref(), &b, 1, first.cursor, 100, sync::SHARED_CELL_M).unwrap().withdrawn.is_empty());
     // The lead and the author's other phone get the sensitive version itself.
     for c in [&lead, &caller(s.as_ref(), &t.workers[0])] {
-        let page = sync::pull(s.as_ref(), c, PROTOCOL_VERSION, 0, 100).unwrap();
+        let page = sync::pull(s.as_ref(), c, PROTOCOL_VERSION, 0, 100, sync::SHARED_CELL_M).unwrap();
         assert!(page.withdrawn.is_empty());
         let got = page.entities().unwrap();
         let r = got.iter().find(|e| e.id == open.id).unwrap();
@@ -586,19 +598,19 @@ fn operators_delete_or_quarantine_one_entity(s: Arc<dyn Storage>) {
     let r1 = record(&a.member.id, &w.id, &uuid(), "een", false);
     let r2 = record(&a.member.id, &w.id, &uuid(), "twee", false);
     push(s.as_ref(), &a, &[w.clone(), r1.clone(), r2.clone()]);
-    let seen = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, 0, 100).unwrap();
+    let seen = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, 0, 100, sync::SHARED_CELL_M).unwrap();
     assert_eq!(seen.docs.len(), 3);
     assert!(sync::suspects(s.as_ref(), &t.team.id).unwrap().is_empty());
 
     // Deleted by an operator: a tombstone for everyone, whatever clocks the phones hold.
     assert!(sync::delete_entity(s.as_ref(), &t.team.id, &r1.id).unwrap());
     assert!(!sync::delete_entity(s.as_ref(), &t.team.id, &uuid()).unwrap());
-    let next = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, seen.cursor, 100).unwrap();
+    let next = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, seen.cursor, 100, sync::SHARED_CELL_M).unwrap();
     let gone = next.entities().unwrap();
     assert!(gone.iter().any(|e| e.id == r1.id && e.deleted));
     // Quarantined: withdrawn from every phone that could see it, never served, pushes refused.
     assert!(sync::quarantine_entity(s.as_ref(), &t.team.id, &r2.id).unwrap());
-    let after = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, next.cursor, 100).unwrap();
+    let after = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, next.cursor, 100, sync::SHARED_CELL_M).unwrap();
     assert_eq!(after.withdrawn, vec![r2.id.clone()]);
     assert!(team_version(s.as_ref(), &lead, &r2.id).is_none());
     let p = push(s.as_ref(), &a, &[with(&r2, "note", json!("toch"), 9)]);
@@ -618,8 +630,8 @@ fn teams_are_isolated(s: Arc<dyn Storage>) {
     let w = walk(&a.member.id, &uuid());
     let r = record(&a.member.id, &w.id, &uuid(), "alleen voor team A", false);
     push(s.as_ref(), &a, &[w.clone(), r.clone()]);
-    assert!(sync::pull(s.as_ref(), &lead_b, PROTOCOL_VERSION, 0, 100).unwrap().docs.is_empty());
-    assert!(sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, 0, 100).unwrap().docs.is_empty());
+    assert!(sync::pull(s.as_ref(), &lead_b, PROTOCOL_VERSION, 0, 100, sync::SHARED_CELL_M).unwrap().docs.is_empty());
+    assert!(sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, 0, 100, sync::SHARED_CELL_M).unwrap().docs.is_empty());
     // Pushing A's ids from team B cannot touch A's data: it is refused (not the author, and no
     // such walk in team B) ...
     let overwrite = with(&r, "note", json!("door B"), 99);
@@ -638,27 +650,33 @@ fn a_member_cannot_tell_when_others_change_what_it_may_not_see(s: Arc<dyn Storag
     let lead = caller(s.as_ref(), &t.lead);
     let w = walk(&a.member.id, &uuid());
     push(s.as_ref(), &a, std::slice::from_ref(&w));
-    let seen = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, 0, 100).unwrap();
+    let seen = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, 0, 100, sync::SHARED_CELL_M).unwrap();
     assert_eq!(seen.docs.len(), 1);
     // A sensitive signal filed, then reviewed: b's cursor does not move.
     let sig = record(&a.member.id, &w.id, &uuid(), "mensenhandel?", true);
     push(s.as_ref(), &a, std::slice::from_ref(&sig));
-    let quiet = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, seen.cursor, 100).unwrap();
+    let quiet = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, seen.cursor, 100, sync::SHARED_CELL_M).unwrap();
     assert!(quiet.docs.is_empty() && quiet.withdrawn.is_empty());
     assert_eq!(quiet.cursor, seen.cursor, "the cursor says nothing of what b may not see");
     push(s.as_ref(), &lead, &[with(&sig, "review_status", json!("in_review"), 9)]);
-    assert_eq!(sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, seen.cursor, 100).unwrap().cursor, seen.cursor);
+    assert_eq!(
+        sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, seen.cursor, 100, sync::SHARED_CELL_M).unwrap().cursor,
+        seen.cursor
+    );
     // Something b may see moves it on, past the rest.
     let obs = record(&a.member.id, &w.id, &uuid(), "zichtbaar", false);
     push(s.as_ref(), &a, std::slice::from_ref(&obs));
-    let next = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, seen.cursor, 100).unwrap();
+    let next = sync::pull(s.as_ref(), &b, PROTOCOL_VERSION, seen.cursor, 100, sync::SHARED_CELL_M).unwrap();
     assert_eq!(next.entities().unwrap().iter().map(|e| e.id.clone()).collect::<Vec<_>>(), vec![obs.id.clone()]);
     assert!(next.cursor > seen.cursor);
     // The pusher's own changes move its own cursor without coming back (only the lead's
     // change to its signal does).
-    let own = sync::pull(s.as_ref(), &a, PROTOCOL_VERSION, 0, 100).unwrap();
+    let own = sync::pull(s.as_ref(), &a, PROTOCOL_VERSION, 0, 100, sync::SHARED_CELL_M).unwrap();
     assert_eq!(own.entities().unwrap().iter().map(|e| e.id.clone()).collect::<Vec<_>>(), vec![sig.id.clone()]);
-    assert_eq!(own.cursor, sync::pull(s.as_ref(), &lead, PROTOCOL_VERSION, 0, 100).unwrap().cursor);
+    assert_eq!(
+        own.cursor,
+        sync::pull(s.as_ref(), &lead, PROTOCOL_VERSION, 0, 100, sync::SHARED_CELL_M).unwrap().cursor
+    );
 }
 
 fn a_push_that_changes_nothing_costs_the_others_nothing(s: Arc<dyn Storage>) {
@@ -669,7 +687,7 @@ fn a_push_that_changes_nothing_costs_the_others_nothing(s: Arc<dyn Storage>) {
     let w = walk(&a.member.id, &uuid());
     let r = record(&a.member.id, &w.id, &uuid(), "van a", false);
     push(s.as_ref(), &a, &[w.clone(), r.clone()]);
-    let before = sync::pull(s.as_ref(), &lead, PROTOCOL_VERSION, 0, 100).unwrap().cursor;
+    let before = sync::pull(s.as_ref(), &lead, PROTOCOL_VERSION, 0, 100, sync::SHARED_CELL_M).unwrap().cursor;
     // b sends a's observation back as pulled, with only its version clock moved, or with the
     // flag it may not set: nothing changes, nothing goes into the feed, and b gets the team's
     // version in its answer.
@@ -682,14 +700,17 @@ fn a_push_that_changes_nothing_costs_the_others_nothing(s: Arc<dyn Storage>) {
         assert_eq!((p.changed, p.rejected.len()), (0, 0));
         assert_eq!(p.echo.len(), 1);
         assert!(!p.echo[0].sensitive && p.echo[0].hlc == r.hlc);
-        assert_eq!(sync::pull(s.as_ref(), &lead, PROTOCOL_VERSION, before, 100).unwrap().docs.len(), 0);
+        assert_eq!(
+            sync::pull(s.as_ref(), &lead, PROTOCOL_VERSION, before, 100, sync::SHARED_CELL_M).unwrap().docs.len(),
+            0
+        );
     }
     // A new signal in a sensitive category sent as not sensitive comes back to its author as
     // stored (sensitive), so the author's phone knows.
     let mut sig = record(&a.member.id, &w.id, &uuid(), "wapen", true);
     sig.sensitive = false;
     push(s.as_ref(), &a, std::slice::from_ref(&sig));
-    let back = sync::pull(s.as_ref(), &a, PROTOCOL_VERSION, 0, 100).unwrap().entities().unwrap();
+    let back = sync::pull(s.as_ref(), &a, PROTOCOL_VERSION, 0, 100, sync::SHARED_CELL_M).unwrap().entities().unwrap();
     assert!(back.iter().any(|e| e.id == sig.id && e.sensitive));
     // A walk is never deleted, not even by its author.
     let mut gone = w.clone();

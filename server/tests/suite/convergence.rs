@@ -107,7 +107,15 @@ fn server_records(
     let mut out = Vec::new();
     let mut cursor = 0;
     loop {
-        let p = wijkverkenner_server::sync::pull(storage, &caller, PROTOCOL_VERSION, cursor, 1000).unwrap();
+        let p = wijkverkenner_server::sync::pull(
+            storage,
+            &caller,
+            PROTOCOL_VERSION,
+            cursor,
+            1000,
+            wijkverkenner_server::sync::SHARED_CELL_M,
+        )
+        .unwrap();
         out.extend(p.entities().unwrap());
         cursor = p.cursor;
         if !p.more {

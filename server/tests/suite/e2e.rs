@@ -521,3 +521,39 @@ fn places_are_shared_as_precisely_as_each_viewer_needs() {
         assert_eq!((p.lat, p.lon), location::coarsen(p.lat, p.lon, wijkverkenner_server::sync::SHARED_CELL_M));
     }
 }
+
+/// A team's own grid (`location-grid`): what is shared from then on is coarsened to it, on the
+/// phones and in the review pages' data alike; the author still has the precise point.
+#[test]
+fn a_team_sets_its_own_grid_for_shared_places() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = sqlite_storage(dir.path());
+    let server = TestServer::start(storage.clone());
+    let t = team(storage.as_ref(), "Vleuten", 1);
+    let (sanne, lead) =
+        (Phone::enrol(&server, storage.as_ref(), &t.workers[0]), Phone::enrol(&server, storage.as_ref(), &t.lead));
+    storage.set_location_cell(&t.team.id, 500, wijkverkenner_server::admin::now_ms()).unwrap();
+    let walk = sanne.store.start_walk(new_walk(0)).unwrap();
+    let talk = sanne
+        .store
+        .add_record(NewRecord {
+            walk_id: walk.id,
+            body: conversation("Over de speeltuin"),
+            created: at(3),
+            location: Some(location(52.10031, 5.11012)),
+        })
+        .unwrap();
+    sanne.store.end_walk(&walk.id, at(20)).unwrap();
+    sanne.sync().unwrap();
+    lead.sync().unwrap();
+    let wide = location::coarsen(52.10031, 5.11012, 500.0);
+    assert_ne!(wide, location::coarsen(52.10031, 5.11012, wijkverkenner_server::sync::SHARED_CELL_M));
+    let seen = *lead.store.record(&talk.id).unwrap().location.point().unwrap();
+    assert_eq!((seen.lat, seen.lon), wide, "the lead's phone: the team's 500 m grid");
+    assert!(seen.accuracy_m >= 350.0, "and it says how vague it is");
+    let data =
+        wijkverkenner_server::reports::load_walk(storage.as_ref(), &t.team.id, &walk.id.to_string()).unwrap().unwrap();
+    let page = data.records[0].location.point().unwrap();
+    assert_eq!((page.lat, page.lon), wide, "the review pages: the same grid");
+    assert_eq!(sanne.store.record(&talk.id).unwrap().location.point().unwrap().lat, 52.10031);
+}

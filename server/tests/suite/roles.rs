@@ -334,6 +334,20 @@ fn every_role_sees_and_does_exactly_what_its_table_line_says() {
             Admin,
         ),
         ("/settings/boundaries/confirm", "/settings/boundaries/confirm".into(), vec![("token", "0123456789")], Admin),
+        (
+            "/settings/privacy",
+            "/settings/privacy".into(),
+            vec![
+                ("grid_m", "100"),
+                ("conversation_days", "365"),
+                ("observation_days", "730"),
+                ("closed_signal_days", "1825"),
+                ("walk_days", "730"),
+                ("raw_fixes_after_review_days", "30"),
+                ("lock_after_days", "45"),
+            ],
+            Admin,
+        ),
     ];
     let allowed_answer = |who: Who, what: &str, page: &Page| {
         // Confirming an upload that does not exist is "expired", not "forbidden".

@@ -847,6 +847,51 @@ fn only_the_teams_administrators_change_its_settings() {
     assert_eq!((after.version, &after.tag), (before.version, &before.tag), "this team's settings are as they were");
 }
 
+/// The team's privacy policy in the browser: the grid for shared places and the retention
+/// terms, bounded, reaching the phones with the settings.
+#[test]
+fn an_administrator_sets_the_teams_grid_and_retention_terms() {
+    let s = sqlite_scene();
+    let storage = s.storage.as_ref();
+    let admin_member = admin::add_member(storage, &s.t.team.id, "Beheerder", Role::Admin, "ICT").unwrap();
+    let (mut b, _) = signed_in(&s.server, storage, &admin_member, "admin");
+    let page = b.get("/settings");
+    assert!(page.body.contains("id=\"privacy-form\"") && page.body.contains("<option value=\"100\" selected>"));
+    let csrf = b.csrf();
+    let form = |grid: &'static str, lock: &'static str| {
+        vec![
+            ("grid_m", grid),
+            ("conversation_days", "200"),
+            ("observation_days", "730"),
+            ("closed_signal_days", "1825"),
+            ("walk_days", "730"),
+            ("raw_fixes_after_review_days", "7"),
+            ("lock_after_days", lock),
+        ]
+    };
+    for (grid, lock) in [("75", "10"), ("250", "-1"), ("250", "veertien"), ("250", "99999")] {
+        let mut f = vec![("csrf", csrf.as_str())];
+        f.extend(form(grid, lock));
+        let page = b.post("/settings/privacy", &f);
+        assert_eq!(page.status, 400, "grid {grid}, lock {lock}");
+        assert!(page.body.contains("id=\"settings-error\""));
+    }
+    let before = wijkverkenner_server::settings::Teams::default().config_of(storage, &s.t.team.id).unwrap().unwrap();
+    assert_eq!((before.shared_cell_m, before.retention.lock_after_days), (100.0, 30), "nothing changed");
+    let mut f = vec![("csrf", csrf.as_str())];
+    f.extend(form("250", "10"));
+    let page = b.post("/settings/privacy", &f);
+    assert_eq!((page.status, page.location.as_str()), (303, "/settings?msg=saved"));
+    let after = wijkverkenner_server::settings::Teams::default().config_of(storage, &s.t.team.id).unwrap().unwrap();
+    assert_eq!(after.shared_cell_m, 250.0);
+    assert_eq!((after.retention.conversation_days, after.retention.lock_after_days), (200, 10));
+    assert_ne!(after.tag, before.tag, "the phones fetch the settings again");
+    assert!(b.get("/settings").body.contains("<option value=\"250\" selected>"));
+    s.phone.sync().unwrap();
+    let terms = s.phone.store.retention().unwrap().unwrap();
+    assert_eq!((terms.conversation_days, terms.raw_fixes_after_review_days, terms.lock_after_days), (200, 7, 10));
+}
+
 /// The audit trail (BIO): every view, export and change by a person is recorded with action,
 /// object, result, origin, actor and time — refused ones too, a phone's syncs too — without a
 /// record's content; the team's administrators see it and export it, nobody else; the
