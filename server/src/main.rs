@@ -76,6 +76,10 @@ enum Command {
         /// sync an evening walk; a demo lead's sign-in is printed). Never in production.
         #[arg(long)]
         demo: bool,
+        /// How long the audit trail is kept, in days (180..3650); older entries are deleted by
+        /// the purge every six hours, the purge itself recorded in the trail.
+        #[arg(long, env = "WV_AUDIT_DAYS", default_value_t = wijkverkenner_server::retention::AUDIT_DAYS)]
+        audit_days: u32,
     },
     /// Create a team; prints its id.
     TeamCreate { name: String },
@@ -492,7 +496,11 @@ fn execute(
             insecure_cookies,
             public_url,
             demo,
+            audit_days,
         } => {
+            if !wijkverkenner_server::retention::AUDIT_DAYS_RANGE.contains(&audit_days) {
+                return Err("--audit-days lies within 180..3650".into());
+            }
             let mut state = AppState::new(storage.clone(), wijkverkenner_server::settings::Teams::default());
             state.trust_forwarded_for = trust_forwarded_for;
             let read =
@@ -545,7 +553,9 @@ fn execute(
                     loop {
                         let storage = purging.clone();
                         let done = tokio::task::spawn_blocking(move || {
-                            wijkverkenner_server::retention::purge_all(storage.as_ref(), admin::now_ms())
+                            let now = admin::now_ms();
+                            wijkverkenner_server::retention::purge_all(storage.as_ref(), now)?;
+                            wijkverkenner_server::retention::purge_audit(storage.as_ref(), now, audit_days)
                         })
                         .await;
                         if !matches!(done, Ok(Ok(_))) {

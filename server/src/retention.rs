@@ -108,6 +108,38 @@ fn closed_at(storage: &dyn Storage, team_id: &str, id: &str) -> Result<Option<i6
         .max())
 }
 
+/// How long the audit trail is kept, by default (`serve --audit-days`): two years.
+pub const AUDIT_DAYS: u32 = 730;
+/// The shortest and longest terms an operator may set for it.
+pub const AUDIT_DAYS_RANGE: std::ops::RangeInclusive<u32> = 180..=3650;
+
+/// Deletes the audit trail's entries older than `days` (the trail's own term); the purge is
+/// itself an entry of the trail (server-wide: team ``), with how many went and before when.
+pub fn purge_audit(storage: &dyn Storage, now_ms: i64, days: u32) -> Result<u64> {
+    if !AUDIT_DAYS_RANGE.contains(&days) {
+        return Err(crate::error::ApiError::bad_request(
+            "invalid_audit_days",
+            format!("the audit trail is kept {}..{} days", AUDIT_DAYS_RANGE.start(), AUDIT_DAYS_RANGE.end()),
+        )
+        .into());
+    }
+    let before = now_ms - i64::from(days) * 86_400_000;
+    let n = storage.purge_audit(before)?;
+    if n > 0 {
+        let event = crate::storage::AuditEvent {
+            team_id: String::new(),
+            at_ms: now_ms,
+            actor: "server".into(),
+            action: "purge".into(),
+            object: format!("audit trail older than {days} days"),
+            result: format!("{n} entries deleted"),
+            origin: "server".into(),
+        };
+        crate::web::record_audit(storage, &event)?;
+    }
+    Ok(n)
+}
+
 /// Every team's purge, for the server's daily run.
 pub fn purge_all(storage: &dyn Storage, now_ms: i64) -> Result<usize> {
     let mut n = 0;

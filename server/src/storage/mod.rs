@@ -476,5 +476,9 @@ pub trait Storage: Send + Sync {
     fn append_audit(&self, event: &AuditEvent) -> Result<()>;
     /// The audit trail of a team (`None`: all, for the command line) from `since_ms`, newest
     /// first, at most `limit` entries (so a flood of old entries never hides a new one).
+    /// Deletes the audit trail's entries older than `before_ms` (its own retention term): the
+    /// cutoff is stored first and only moves forward; the database refuses to delete any
+    /// younger entry. Returns how many went.
+    fn purge_audit(&self, before_ms: i64) -> Result<u64>;
     fn audit(&self, team_id: Option<&str>, since_ms: i64, limit: usize) -> Result<Vec<AuditEvent>>;
 }

@@ -90,10 +90,31 @@ CREATE TABLE IF NOT EXISTS audit_log (
 CREATE INDEX IF NOT EXISTS audit_log_team ON audit_log (team_id, at_ms);
 CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger AS $$
     BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$ LANGUAGE plpgsql;
+-- Entries go only by the trail's own term: older than the cutoff, which only moves forward.
+CREATE TABLE IF NOT EXISTS audit_cutoff (id INTEGER PRIMARY KEY CHECK (id = 1), cutoff_ms BIGINT NOT NULL);
+CREATE OR REPLACE FUNCTION audit_log_kept() RETURNS trigger AS $$
+    BEGIN
+        IF OLD.at_ms >= coalesce((SELECT cutoff_ms FROM audit_cutoff WHERE id = 1), 0) THEN
+            RAISE EXCEPTION 'the audit trail is append-only';
+        END IF;
+        RETURN OLD;
+    END $$ LANGUAGE plpgsql;
+CREATE OR REPLACE FUNCTION audit_cutoff_forward() RETURNS trigger AS $$
+    BEGIN
+        IF TG_OP = 'DELETE' OR NEW.cutoff_ms < OLD.cutoff_ms THEN
+            RAISE EXCEPTION 'the audit trail''s cutoff only moves forward';
+        END IF;
+        RETURN NEW;
+    END $$ LANGUAGE plpgsql;
 DO $$ BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'audit_log_append_only') THEN
-        CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_log
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'audit_log_kept') THEN
+        DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log;
+        CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR TRUNCATE ON audit_log
             FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+        CREATE TRIGGER audit_log_kept BEFORE DELETE ON audit_log
+            FOR EACH ROW EXECUTE FUNCTION audit_log_kept();
+        CREATE TRIGGER audit_cutoff_forward BEFORE UPDATE OR DELETE ON audit_cutoff
+            FOR EACH ROW EXECUTE FUNCTION audit_cutoff_forward();
     END IF;
 END $$;
 ";
@@ -617,6 +638,11 @@ impl Storage for PostgresStorage {
                     "UPDATE devices SET revoked_ms = coalesce(revoked_ms, $2) WHERE member_id = $1",
                     &[&member_id, &now_ms],
                 )?;
+                // Codes not used yet were issued for the old role: cancelled (a new one is issued).
+                tx.execute(
+                    "UPDATE enrolment_codes SET used_ms = $2 WHERE used_ms IS NULL AND member_id = $1",
+                    &[&member_id, &now_ms],
+                )?;
                 end_member_sessions(tx, member_id, now_ms)?;
                 roster_changed(tx, member_id)?;
             }
@@ -1073,6 +1099,17 @@ impl Storage for PostgresStorage {
             &[&e.team_id, &e.at_ms, &e.actor, &e.action, &e.object, &e.result, &e.origin],
         )?;
         Ok(())
+    }
+
+    fn purge_audit(&self, before_ms: i64) -> Result<u64> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO audit_cutoff (id, cutoff_ms) VALUES (1, $1)
+                 ON CONFLICT (id) DO UPDATE SET cutoff_ms = greatest(audit_cutoff.cutoff_ms, excluded.cutoff_ms)",
+                &[&before_ms],
+            )?;
+            Ok(tx.execute("DELETE FROM audit_log WHERE at_ms < $1", &[&before_ms])?)
+        })
     }
 
     fn audit(&self, team_id: Option<&str>, since_ms: i64, limit: usize) -> Result<Vec<AuditEvent>> {

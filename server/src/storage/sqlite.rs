@@ -66,7 +66,16 @@ CREATE TABLE IF NOT EXISTS audit_log (
 CREATE INDEX IF NOT EXISTS audit_log_team ON audit_log (team_id, at_ms);
 CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+-- Entries go only by the trail's own term: older than the cutoff, which only moves forward.
+CREATE TABLE IF NOT EXISTS audit_cutoff (id INTEGER PRIMARY KEY CHECK (id = 1), cutoff_ms INTEGER NOT NULL);
+CREATE TRIGGER IF NOT EXISTS audit_cutoff_forward BEFORE UPDATE ON audit_cutoff
+    WHEN NEW.cutoff_ms < OLD.cutoff_ms
+    BEGIN SELECT RAISE(ABORT, 'the audit cutoff only moves forward'); END;
+CREATE TRIGGER IF NOT EXISTS audit_cutoff_kept BEFORE DELETE ON audit_cutoff
+    BEGIN SELECT RAISE(ABORT, 'the audit cutoff only moves forward'); END;
+DROP TRIGGER IF EXISTS audit_log_no_delete;
+CREATE TRIGGER IF NOT EXISTS audit_log_kept BEFORE DELETE ON audit_log
+    WHEN OLD.at_ms >= coalesce((SELECT cutoff_ms FROM audit_cutoff WHERE id = 1), 0)
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_log_no_replace BEFORE INSERT ON audit_log
     WHEN EXISTS (SELECT 1 FROM audit_log WHERE n = NEW.n)
@@ -602,6 +611,11 @@ impl Storage for SqliteStorage {
                     "UPDATE devices SET revoked_ms = coalesce(revoked_ms, ?2) WHERE member_id = ?1",
                     params![member_id, now_ms],
                 )?;
+                // Codes not used yet were issued for the old role: cancelled (a new one is issued).
+                tx.execute(
+                    "UPDATE enrolment_codes SET used_ms = ?2 WHERE used_ms IS NULL AND member_id = ?1",
+                    params![member_id, now_ms],
+                )?;
                 end_member_sessions(tx, member_id, now_ms)?;
                 roster_changed(tx, member_id)?;
             }
@@ -1084,6 +1098,17 @@ impl Storage for SqliteStorage {
                 params![e.team_id, e.at_ms, e.actor, e.action, e.object, e.result, e.origin],
             )?;
             Ok(())
+        })
+    }
+
+    fn purge_audit(&self, before_ms: i64) -> Result<u64> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO audit_cutoff (id, cutoff_ms) VALUES (1, ?1)
+                 ON CONFLICT (id) DO UPDATE SET cutoff_ms = max(cutoff_ms, excluded.cutoff_ms)",
+                [before_ms],
+            )?;
+            Ok(tx.execute("DELETE FROM audit_log WHERE at_ms < ?1", [before_ms])? as u64)
         })
     }
 

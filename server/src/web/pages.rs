@@ -268,8 +268,9 @@ fn since(period: Option<&str>, now: i64) -> (Option<i64>, &'static str) {
 /// injection).
 fn local_path(back: &str) -> String {
     let back = back.split('?').next().unwrap_or("");
-    let page = ["/", "/dashboard", "/signals", "/area", "/sessions", "/settings", "/sign-in"].contains(&back);
-    let entity = ["/walks/", "/records/"]
+    let page = ["/", "/dashboard", "/signals", "/area", "/sessions", "/settings", "/audit", "/referrals", "/sign-in"]
+        .contains(&back);
+    let entity = ["/walks/", "/records/", "/referrals/"]
         .iter()
         .any(|p| back.strip_prefix(p).is_some_and(|id| id.len() == 36 && uuid::Uuid::parse_str(id).is_ok()));
     if page || entity {
@@ -1527,12 +1528,22 @@ fn referred_to(r: &wijkverkenner_core::record::Record, referral: &str) -> bool {
         && r.review.referral.as_deref() == Some(referral)
 }
 
-/// The last step that referred the signal to `referral`: when, and by which lead.
+/// The step that referred the signal to `referral` as it stands: when, and by which lead.
 fn referral_step<'a>(
     r: &'a wijkverkenner_core::record::Record,
     referral: &str,
 ) -> Option<&'a wijkverkenner_core::review::ReviewStep> {
-    r.review.log.iter().rev().find(|s| s.field == "review_referral" && s.value == referral)
+    // The later of the last step that set the status to referred (a signal referred again
+    // after a review keeps its target: only its status changes) and the last that set the
+    // target to `referral`.
+    r.review
+        .log
+        .iter()
+        .filter(|s| {
+            (s.field == "review_status" && s.value == "referred")
+                || (s.field == "review_referral" && s.value == referral)
+        })
+        .max_by_key(|s| s.at_ms)
 }
 
 /// A referred signal as its partner sees it: what, when, how serious, where. Never who
@@ -1628,8 +1639,12 @@ async fn referral_page(State(s): State<AppState>, v: Visitor, Path(id): Path<Str
             let r = data.records.get(&id).filter(|r| referred_to(r, &referral))?;
             let RecordBody::Signal(sig) = &r.body else { return None };
             let place = match &r.location {
-                wijkverkenner_core::RecordLocation::Fix(l) | wijkverkenner_core::RecordLocation::Inherited(l) => {
+                wijkverkenner_core::RecordLocation::Fix(l) => {
                     format!("{:.5}, {:.5} (± {:.0} m)", l.lat, l.lon, l.accuracy_m)
+                }
+                // No fix of its own: the walk's last good one, and the reader must know.
+                wijkverkenner_core::RecordLocation::Inherited(l) => {
+                    format!("{:.5}, {:.5} (± {:.0} m, {})", l.lat, l.lon, l.accuracy_m, tr.place_inherited)
                 }
                 wijkverkenner_core::RecordLocation::None => tr.no_place.to_string(),
             };

@@ -270,6 +270,11 @@ fn operators_manage_codes_members_and_roles(s: Arc<dyn Storage>) {
     assert!(admin::add_member(s.as_ref(), &t.team.id, "X", Role::Partner, "Y").is_err(), "a partner without a target");
     assert!(s.set_role(&t.workers[0].id, Role::FieldWorker, None, 12).unwrap());
     assert_eq!(s.member(&t.workers[0].id).unwrap().unwrap().referral, None);
+    // A role change cancels the codes not used yet (they were issued for the old role).
+    let code = admin::issue_code(s.as_ref(), &t.workers[0].id, 1).unwrap();
+    assert!(s.set_role(&t.workers[0].id, Role::Lead, None, 12).unwrap());
+    assert!(s.set_role(&t.workers[0].id, Role::FieldWorker, None, 12).unwrap());
+    assert!(admin::redeem(s.as_ref(), &code, "x").is_err(), "a code from before two role changes enrolled");
     // The team's grid for shared places: bounded, kept, and the settings version counts up.
     assert_eq!(s.location_cell(&t.team.id).unwrap(), None);
     let version = s.team(&t.team.id).unwrap().unwrap().settings_version;

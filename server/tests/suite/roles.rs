@@ -552,3 +552,70 @@ fn stored_field(storage: &dyn Storage, team: &str, id: &RecordId, field: &str) -
         v => v.to_string(),
     }
 }
+
+/// A signal referred, closed, taken back into review and referred again to the same
+/// organisation: the partner sees when and by whom it was referred the last time (its target
+/// stays the same, so only its status step says so), and it is on their list only while it is
+/// referred there.
+#[test]
+fn a_partner_sees_who_referred_the_signal_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = sqlite_storage(dir.path());
+    let storage = shared.as_ref();
+    let server = TestServer::start_web(shared.clone());
+    let t = team(storage, "Hoograven", 1);
+    let second = admin::add_member(storage, &t.team.id, "Tweede Leider", Role::Lead, "Gemeente Utrecht").unwrap();
+    let police = admin::add_partner(storage, &t.team.id, "Wijkagent", "Politie Utrecht", "ref.police").unwrap();
+    let phone = Phone::enrol(&server, storage, &t.workers[0]);
+    let walk = phone.store.start_walk(new_walk(0)).unwrap();
+    let sig = phone
+        .store
+        .add_record(NewRecord {
+            walk_id: walk.id,
+            body: signal("Steeds andere mensen bij de deur", "sig.drug_dealing"),
+            created: at(5),
+            location: None,
+        })
+        .unwrap()
+        .id;
+    phone.store.end_walk(&walk.id, at(20)).unwrap();
+    phone.sync().unwrap();
+    let (mut first, _) = signed_in(&server, storage, &t.lead, "eerste");
+    let (mut other, _) = signed_in(&server, storage, &second, "tweede");
+    let (mut agent, _) = signed_in(&server, storage, &police, "agent");
+    let decide = |b: &mut Browser, form: &[(&str, &str)]| {
+        let csrf = b.csrf();
+        let mut f = vec![("csrf", csrf.as_str())];
+        f.extend_from_slice(form);
+        assert_eq!(b.post(&format!("/decide/{sig}"), &f).status, 303);
+    };
+    decide(&mut first, &[("action", "status"), ("status", "referred"), ("referral", "ref.police")]);
+    let page = agent.get(&format!("/referrals/{sig}"));
+    assert!(page.body.contains("Teamleider"), "referred by the first lead");
+    assert!(page.body.contains("geen plaats bekend") && !page.body.contains(" · geen"), "no place, said plainly");
+    decide(&mut first, &[("action", "status"), ("status", "closed")]);
+    assert_eq!(agent.get(&format!("/referrals/{sig}")).status, 404, "closed: no longer the partner's");
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    decide(&mut other, &[("action", "status"), ("status", "in_review")]);
+    decide(&mut other, &[("action", "status"), ("status", "referred"), ("referral", "ref.police")]);
+    let page = agent.get(&format!("/referrals/{sig}"));
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("Tweede Leider") && !page.body.contains("Teamleider"),
+        "referred again, by the second lead: {}",
+        between_tags(&page.body)
+    );
+    // Switching the language keeps the partner on their page.
+    let plain: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+    let r = plain
+        .get(format!("{}/lang/en", server.url))
+        .header("Referer", format!("{}/referrals/{sig}", server.url))
+        .call()
+        .unwrap();
+    let back = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    assert_eq!(back, format!("/referrals/{sig}"));
+}
+
+fn between_tags(body: &str) -> &str {
+    body.split_once("<dl").map_or(body, |(_, r)| r.split_once("</dl>").map_or(r, |(d, _)| d))
+}
