@@ -372,9 +372,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         )
         .into());
     }
-    let sealed = storage.seal_totp_secrets()?;
+    let sealed = storage.seal_at_rest()?;
     if sealed > 0 {
-        tracing::info!(target: "security", sealed, "second-factor secrets stored before sealing are sealed now");
+        tracing::info!(target: "security", sealed, "secrets and sensitive records stored before sealing are sealed now");
         storage.compact()?; // the plain ones' bytes out of free pages and the WAL
     }
     let audited = audit_of(&cli.command, storage.as_ref());

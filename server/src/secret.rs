@@ -9,7 +9,8 @@
 //! tokens) stay plain SHA-256: nothing to search.
 //!
 //! Secrets the server must read again — the TOTP secrets of the review pages' second factor —
-//! are sealed under a key derived from the same file ([`seal`]).
+//! and the documents of sensitive signals are sealed under keys derived from the same file
+//! ([`seal`], [`entity_for_storage`]).
 //!
 //! The data directory is 0700 and its files 0600: the database holds every record, and the
 //! secret file the key.
@@ -205,6 +206,29 @@ pub fn private_file(path: &Path) -> Result<()> {
         .open(path)
         .and_then(|_| std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)))
         .map_err(|e| Error::Other(format!("cannot restrict {}: {e}", path.display())))
+}
+
+/// The purpose sensitive entities are sealed for.
+const SENSITIVE_ENTITY: &str = "sensitive entity";
+
+/// An entity's document as the database keeps it: sealed when it is sensitive (a signal in a
+/// need-to-know category), so that a copy of the database alone does not reveal it; as it is
+/// otherwise.
+pub fn entity_for_storage(doc: String, sensitive: bool) -> String {
+    if sensitive {
+        seal(SENSITIVE_ENTITY, &doc)
+    } else {
+        doc
+    }
+}
+
+/// A stored entity's document, opened if it was sealed ([`entity_for_storage`]).
+pub fn entity_from_storage(stored: String) -> Result<String> {
+    if stored.starts_with(SEALED) {
+        unseal(SENSITIVE_ENTITY, &stored)
+    } else {
+        Ok(stored)
+    }
 }
 
 #[cfg(test)]

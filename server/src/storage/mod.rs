@@ -449,9 +449,10 @@ pub trait Storage: Send + Sync {
     /// A value of the server's own, set once: with `first`, stores it unless one is stored;
     /// returns what is stored.
     fn server_value(&self, key: &str, first: Option<&str>) -> Result<Option<String>>;
-    /// Seals the second-factor secrets stored before sealing existed
-    /// (`crate::secret::seal`); returns how many. Run at every start, once the key is loaded.
-    fn seal_totp_secrets(&self) -> Result<usize>;
+    /// Seals what was stored in clear before sealing existed — second-factor secrets and the
+    /// documents of sensitive entities (`crate::secret`); returns how many. Run at every start,
+    /// once the key is loaded.
+    fn seal_at_rest(&self) -> Result<usize>;
     /// Every team's id.
     fn team_ids(&self) -> Result<Vec<String>>;
     /// The team's retention terms as JSON (`crate::retention::Retention`), if set.

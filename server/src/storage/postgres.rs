@@ -363,8 +363,13 @@ fn session_row(r: &Row) -> WebSession {
     }
 }
 
-fn stored_row(r: &Row) -> StoredRow {
-    StoredRow { doc: r.get(0), seq: r.get(1), last_device: r.get(2), quarantined: r.get(3) }
+fn stored_row(r: &Row) -> Result<StoredRow> {
+    Ok(StoredRow {
+        doc: crate::secret::entity_from_storage(r.get(0))?,
+        seq: r.get(1),
+        last_device: r.get(2),
+        quarantined: r.get(3),
+    })
 }
 
 impl Conn<'_> {
@@ -389,7 +394,7 @@ impl Tx for PgTx<'_, '_> {
             "SELECT doc, seq, last_device, quarantined FROM entities WHERE team_id = $1 AND id = $2",
             &[&team_id, &id],
         )?;
-        Ok(row.map(|r| StoredRow { doc: r.get(0), seq: r.get(1), last_device: r.get(2), quarantined: r.get(3) }))
+        row.as_ref().map(stored_row).transpose()
     }
     fn set_quarantined(&mut self, team_id: &str, id: &str, seq: i64) -> Result<bool> {
         Ok(self.0.execute(
@@ -399,7 +404,7 @@ impl Tx for PgTx<'_, '_> {
     }
     fn put(&mut self, team_id: &str, s: &Stored) -> Result<()> {
         let e = &s.entity;
-        let doc = serde_json::to_string(e)?;
+        let doc = crate::secret::entity_for_storage(serde_json::to_string(e)?, e.sensitive);
         self.0.execute(
             "INSERT INTO entities (team_id, id, kind, author_id, sensitive, seq, last_device, doc, was_public, walk_id)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NOT $5, $9)
@@ -447,7 +452,7 @@ impl Tx for PgTx<'_, '_> {
              WHERE team_id = $1 AND kind = 'signal' AND NOT sensitive AND NOT quarantined",
             &[&team_id],
         )?;
-        Ok(rows.iter().map(stored_row).collect())
+        rows.iter().map(stored_row).collect()
     }
 }
 
@@ -735,14 +740,16 @@ impl Storage for PostgresStorage {
                 break;
             }
             for r in &rows {
+                let what: i32 = r.get(0);
                 let doc_or_id: String = r.get(1);
+                let doc_or_id = if what == 1 { crate::secret::entity_from_storage(doc_or_id)? } else { doc_or_id };
                 // Cut by count and by bytes; a page holds at least one entity.
                 bytes += doc_or_id.len();
                 if taken == limit as usize || (bytes > MAX_PULL_BYTES && last != cursor) {
                     more = true;
                     break 'page;
                 }
-                match r.get::<_, i32>(0) {
+                match what {
                     1 => docs.push(doc_or_id),
                     0 => withdrawn.push(doc_or_id),
                     _ => {}
@@ -761,16 +768,17 @@ impl Storage for PostgresStorage {
             "SELECT id, kind, seq, quarantined, doc FROM entities WHERE team_id = $1 AND seq > $2 ORDER BY seq",
             &[&team_id, &seq],
         )?;
-        Ok(rows
-            .iter()
-            .map(|r| ChangedRow {
-                id: r.get(0),
-                kind: EntityKind::parse(r.get(1)).unwrap_or(EntityKind::Observation),
-                seq: r.get(2),
-                quarantined: r.get(3),
-                doc: r.get(4),
+        rows.iter()
+            .map(|r| {
+                Ok(ChangedRow {
+                    id: r.get(0),
+                    kind: EntityKind::parse(r.get(1)).unwrap_or(EntityKind::Observation),
+                    seq: r.get(2),
+                    quarantined: r.get(3),
+                    doc: crate::secret::entity_from_storage(r.get(4))?,
+                })
             })
-            .collect())
+            .collect()
     }
 
     fn walk_records(&self, team_id: &str, walk_id: &str) -> Result<Vec<StoredRow>> {
@@ -779,7 +787,7 @@ impl Storage for PostgresStorage {
              WHERE team_id = $1 AND walk_id = $2 AND NOT quarantined ORDER BY seq",
             &[&team_id, &walk_id],
         )?;
-        Ok(rows.iter().map(stored_row).collect())
+        rows.iter().map(stored_row).collect()
     }
 
     fn history(&self, team_id: &str, entity_id: &str) -> Result<Vec<HistoryEntry>> {
@@ -971,7 +979,7 @@ impl Storage for PostgresStorage {
         Ok(rows.iter().map(|r| (session_row(r), member_row(r, 7))).collect())
     }
 
-    fn seal_totp_secrets(&self) -> Result<usize> {
+    fn seal_at_rest(&self) -> Result<usize> {
         self.write(|tx| {
             let mut sealed = 0;
             for (table, key) in [("web_accounts", "member_id"), ("web_setups", "token_hash")] {
@@ -989,6 +997,19 @@ impl Storage for PostgresStorage {
                     )?;
                     sealed += 1;
                 }
+            }
+            // Sensitive entities stored before sealing existed.
+            let rows = tx.query(
+                "SELECT team_id, id, doc FROM entities WHERE sensitive AND doc NOT LIKE 'sealed1:%' FOR UPDATE",
+                &[],
+            )?;
+            for r in rows {
+                let (team, id, doc): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+                tx.execute(
+                    "UPDATE entities SET doc = $3 WHERE team_id = $1 AND id = $2",
+                    &[&team, &id, &crate::secret::entity_for_storage(doc, true)],
+                )?;
+                sealed += 1;
             }
             Ok(sealed)
         })

@@ -275,9 +275,7 @@ impl Tx for SqliteTx<'_> {
         Ok(self
             .0
             .prepare_cached("SELECT doc, seq, last_device, quarantined FROM entities WHERE team_id = ?1 AND id = ?2")?
-            .query_row(params![team_id, id], |r| {
-                Ok(StoredRow { doc: r.get(0)?, seq: r.get(1)?, last_device: r.get(2)?, quarantined: r.get(3)? })
-            })
+            .query_row(params![team_id, id], stored_row)
             .optional()?)
     }
     fn set_quarantined(&mut self, team_id: &str, id: &str, seq: i64) -> Result<bool> {
@@ -307,7 +305,7 @@ impl Tx for SqliteTx<'_> {
                 e.sensitive,
                 s.seq,
                 s.last_device,
-                serde_json::to_string(e)?,
+                crate::secret::entity_for_storage(serde_json::to_string(e)?, e.sensitive),
                 e.walk_id
             ])?;
         Ok(())
@@ -403,7 +401,13 @@ fn session_row(r: &Row) -> rusqlite::Result<WebSession> {
 }
 
 fn stored_row(r: &Row) -> rusqlite::Result<StoredRow> {
-    Ok(StoredRow { doc: r.get(0)?, seq: r.get(1)?, last_device: r.get(2)?, quarantined: r.get(3)? })
+    Ok(StoredRow { doc: opened_doc(r.get(0)?)?, seq: r.get(1)?, last_device: r.get(2)?, quarantined: r.get(3)? })
+}
+
+/// A stored document, opened if it was sealed (sensitive signals: `secret::entity_for_storage`).
+fn opened_doc(stored: String) -> rusqlite::Result<String> {
+    crate::secret::entity_from_storage(stored)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 impl Storage for SqliteStorage {
@@ -711,6 +715,7 @@ impl Storage for SqliteStorage {
             let mut bytes = 0;
             for (taken, row) in rows.enumerate() {
                 let (what, doc_or_id, seq) = row?;
+                let doc_or_id = if what == 1 { opened_doc(doc_or_id)? } else { doc_or_id };
                 // Cut by count and by bytes; a page holds at least one entity.
                 bytes += doc_or_id.len();
                 if taken == limit as usize || (bytes > MAX_PULL_BYTES && last != cursor) {
@@ -740,7 +745,7 @@ impl Storage for SqliteStorage {
                     kind: EntityKind::parse(&kind).unwrap_or(EntityKind::Observation),
                     seq: r.get(2)?,
                     quarantined: r.get(3)?,
-                    doc: r.get(4)?,
+                    doc: opened_doc(r.get(4)?)?,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -962,7 +967,7 @@ impl Storage for SqliteStorage {
         })
     }
 
-    fn seal_totp_secrets(&self) -> Result<usize> {
+    fn seal_at_rest(&self) -> Result<usize> {
         self.write(|tx| {
             let mut sealed = 0;
             for table in ["web_accounts", "web_setups"] {
@@ -981,6 +986,21 @@ impl Storage for SqliteStorage {
                     )?;
                     sealed += 1;
                 }
+            }
+            // Sensitive entities stored before sealing existed.
+            let plain: Vec<(String, String, String)> = {
+                let mut st = tx.prepare(
+                    "SELECT team_id, id, doc FROM entities WHERE sensitive = 1 AND doc NOT LIKE 'sealed1:%'",
+                )?;
+                let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            for (team, id, doc) in plain {
+                tx.execute(
+                    "UPDATE entities SET doc = ?3 WHERE team_id = ?1 AND id = ?2",
+                    params![team, id, crate::secret::entity_for_storage(doc, true)],
+                )?;
+                sealed += 1;
             }
             Ok(sealed)
         })
