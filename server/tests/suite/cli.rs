@@ -310,8 +310,9 @@ fn the_data_directory_is_private_and_codes_are_stored_keyed() {
 }
 
 /// `serve --tls-cert --tls-key`: the server speaks TLS itself — a client that trusts the
-/// certificate gets the API and the pages' headers; plain HTTP and a client that does not trust
-/// it get nothing; a key that does not fit the certificate stops the start with a clear error.
+/// certificate gets the API and the pages' headers, and a phone enrols and syncs over it; plain
+/// HTTP and a client that does not trust it get nothing; a key that does not fit the
+/// certificate stops the start with a clear error.
 #[test]
 fn the_server_serves_tls_from_certificate_files() {
     let dir = tempfile::tempdir().unwrap();
@@ -356,6 +357,36 @@ fn the_server_serves_tls_from_certificate_files() {
     let page = trusting.get(format!("{url}/sign-in")).call().unwrap();
     assert_eq!(page.status().as_u16(), 200);
     assert!(page.headers().get("strict-transport-security").is_some());
+
+    // A phone (the real core store and its HTTPS client) enrols and syncs over TLS with the
+    // test certificate; one that trusts only the public roots cannot reach it.
+    let team = admin(&data, &["team-create", "Over TLS"]);
+    let member = admin(&data, &["member-add", "--team", &team, "--name", "Sanne"]);
+    let code = admin(&data, &["enrol-code", "--member", &member]);
+    let transport = wijkverkenner_core::sync::http::HttpTransport::trusting(&url, &[cert.cert.der().to_vec()]);
+    let phone_dir = tempfile::tempdir().unwrap();
+    let store = wijkverkenner_core::Store::open(
+        phone_dir.path().join("phone.db"),
+        wijkverkenner_core::Encryption::Key(wijkverkenner_core::StoreKey::new([5; 32])),
+    )
+    .unwrap();
+    store.enrol(&transport, &code, "telefoon").unwrap();
+    let walk = store.start_walk(new_walk(0)).unwrap();
+    store
+        .add_record(wijkverkenner_core::NewRecord {
+            walk_id: walk.id,
+            body: observation("Over TLS"),
+            created: at(1),
+            location: None,
+        })
+        .unwrap();
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let out = store.sync(&transport, &cancel).unwrap();
+    assert_eq!(out.acknowledged, 2, "the walk and the note reached the team over HTTPS");
+    let public_only = wijkverkenner_core::sync::http::HttpTransport::new(&url);
+    let err = store.sync(&public_only, &cancel).unwrap_err().to_string();
+    assert!(err.contains("could not be reached"), "{err}");
+    assert!(!wijkverkenner_core::sync::server_url_is_allowed(&format!("http://wijk.example.nl:{port}")));
 
     // Plain HTTP on the TLS port, and a client that does not trust the certificate: nothing.
     assert!(ureq::get(format!("http://127.0.0.1:{port}/health")).call().is_err());
