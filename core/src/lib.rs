@@ -37,7 +37,7 @@ pub use record::{
 };
 pub use report::{StreetTactics, WalkReport};
 pub use review::{Review, SignalStatus};
-pub use store::{Encryption, Page, PageRequest, Purged, Settings, Store, StoreKey};
+pub use store::{Encryption, Page, PageRequest, PurgeEntry, Purged, Settings, Store, StoreKey};
 pub use taxonomy::{Category, CategoryKind, Taxonomy};
 pub use team::TeamSettings;
 pub use time::Moment;

@@ -8,7 +8,7 @@
 mod queries;
 mod records;
 mod retention;
-pub use retention::Purged;
+pub use retention::{PurgeEntry, Purged};
 mod reports;
 mod review;
 pub(crate) mod schema;

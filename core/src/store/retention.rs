@@ -7,7 +7,8 @@
 //! vacuumed so the bytes are not left in free pages. What the team has not received yet
 //! (pending) is kept until it is synced: the server's purge then takes it. Raw GPS fixes go a
 //! set number of days after a lead reviewed the walk; the walk keeps its summary and
-//! simplified route.
+//! simplified route. Each purge leaves lines in the phone's own deletion log (what kind, which
+//! id, when, why — never content).
 //!
 //! A phone that has not synced for the team's `lock_after_days` refuses every read and write
 //! of its data ([`Error::Locked`]) until a sync succeeds: a lost phone's notes go dark even
@@ -20,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::review::{Review, SignalStatus};
 use crate::team::{Kept, Retention};
 
-/// What one purge removed (counts only: the team server keeps the deletion log).
+/// What one purge removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Purged {
     pub records: u32,
@@ -29,11 +30,30 @@ pub struct Purged {
     pub fixes: u32,
 }
 
+/// One line of the phone's deletion log: what was forgotten, when and why — never content.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PurgeEntry {
+    pub at_ms: i64,
+    /// `conversation`, `observation`, `signal`, `walk` or `fixes`.
+    pub kind: String,
+    /// The walk's or record's id (for fixes: the walk's).
+    pub id: String,
+    pub reason: String,
+}
+
+/// How many lines the phone's deletion log keeps (the oldest go first).
+const PURGE_LOG_LINES: usize = 1_000;
+
 impl Store {
     /// The team's retention terms as this phone last took them (`None`: none yet — everything
     /// is kept and the phone does not lock).
     pub fn retention(&self) -> Result<Option<Retention>> {
         self.read(|c| read_meta(c, "retention"))
+    }
+
+    /// The phone's deletion log, oldest first (at most the last thousand lines).
+    pub fn purge_log(&self) -> Result<Vec<PurgeEntry>> {
+        Ok(self.read(|c| read_meta(c, "purge_log"))?.unwrap_or_default())
     }
 
     /// When this phone locks unless it syncs first (`None`: it does not).
@@ -89,7 +109,14 @@ impl Store {
         let Some(terms) = self.retention()? else { return Ok(Purged::default()) };
         let purged = self.write(|c| {
             let mut purged = Purged::default();
-            let expired: Vec<Vec<u8>> = {
+            let mut log: Vec<PurgeEntry> = Vec::new();
+            let line = |kind: &str, id: &[u8], reason: String| PurgeEntry {
+                at_ms: now_ms,
+                kind: kind.to_string(),
+                id: uuid::Uuid::from_slice(id).map(|u| u.to_string()).unwrap_or_default(),
+                reason,
+            };
+            let expired: Vec<(Vec<u8>, String, String)> = {
                 let mut st = c.tx.prepare(
                     "SELECT id, kind, created_ms, review FROM records WHERE deleted = 0 AND pending = 0",
                 )?;
@@ -104,14 +131,17 @@ impl Store {
                         "observation" => Kept::Observation { created_ms },
                         _ => Kept::Signal { created_ms, closed_ms: closed_ms(&review, created_ms) },
                     };
-                    if terms.expired(kept, now_ms).is_some() {
-                        out.push(id);
+                    if let Some(reason) = terms.expired(kept, now_ms) {
+                        out.push((id, kind, reason));
                     }
                 }
                 out
             };
-            for id in &expired {
-                purged.records += c.tx.execute("DELETE FROM records WHERE id = ?1", [id])? as u32;
+            for (id, kind, reason) in expired {
+                if c.tx.execute("DELETE FROM records WHERE id = ?1", [&id])? == 1 {
+                    purged.records += 1;
+                    log.push(line(&kind, &id, reason));
+                }
             }
             // Walks none of whose records is kept (tombstones of its records go with it).
             let walks: Vec<(Vec<u8>, i64)> = {
@@ -123,17 +153,38 @@ impl Store {
                 rows.collect::<rusqlite::Result<_>>()?
             };
             for (id, started_ms) in walks {
-                if terms.walk_expired(started_ms, now_ms).is_some() {
+                if let Some(reason) = terms.walk_expired(started_ms, now_ms) {
                     c.tx.execute("DELETE FROM records WHERE walk_id = ?1", [&id])?;
-                    purged.walks += c.tx.execute("DELETE FROM walks WHERE id = ?1", [&id])? as u32;
+                    if c.tx.execute("DELETE FROM walks WHERE id = ?1", [&id])? == 1 {
+                        purged.walks += 1;
+                        log.push(line("walk", &id, reason));
+                    }
                 }
             }
             let after = i64::from(terms.raw_fixes_after_review_days) * 86_400_000;
-            purged.fixes = c.tx.execute(
-                "DELETE FROM fixes WHERE walk_id IN
-                     (SELECT id FROM walks WHERE reviewed_ms IS NOT NULL AND reviewed_ms + ?1 < ?2)",
-                params![after, now_ms],
-            )? as u32;
+            let reviewed: Vec<(Vec<u8>, i64)> = {
+                let mut st = c.tx.prepare(
+                    "SELECT w.id, count(*) FROM walks w JOIN fixes f ON f.walk_id = w.id
+                     WHERE w.reviewed_ms IS NOT NULL AND w.reviewed_ms + ?1 < ?2 GROUP BY w.id",
+                )?;
+                let rows = st.query_map(params![after, now_ms], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            for (id, n) in reviewed {
+                purged.fixes += c.tx.execute("DELETE FROM fixes WHERE walk_id = ?1", [&id])? as u32;
+                let reason = format!(
+                    "{n} raw fixes, {} days after the walk was reviewed",
+                    terms.raw_fixes_after_review_days
+                );
+                log.push(line("fixes", &id, reason));
+            }
+            if !log.is_empty() {
+                let mut all: Vec<PurgeEntry> = read_meta(&c.tx, "purge_log")?.unwrap_or_default();
+                all.extend(log);
+                let extra = all.len().saturating_sub(PURGE_LOG_LINES);
+                all.drain(..extra);
+                super::write_meta(&c.tx, "purge_log", &all)?;
+            }
             Ok(purged)
         })?;
         if purged != Purged::default() {

@@ -246,6 +246,15 @@ fn every_phone_purges_by_the_teams_terms_and_locks_when_it_does_not_sync() {
         assert!(sanne.store.record(kept).is_ok());
     }
     assert_eq!(sanne.store.pending_count().unwrap(), 2, "only the late walk and conversation wait to be pushed");
+    // The phone's own deletion log: what, which, when, why — never content.
+    let log = sanne.store.purge_log().unwrap();
+    let lines: Vec<(&str, String)> = log.iter().map(|l| (l.kind.as_str(), l.id.clone())).collect();
+    assert_eq!(
+        lines,
+        vec![("fixes", walk.id.to_string()), ("conversation", talk.id.to_string()), ("signal", closed.id.to_string())]
+    );
+    assert!(log[1..].iter().all(|l| l.at_ms == later && !l.reason.is_empty()));
+    assert!(!format!("{log:?}").contains("CANARY"));
     let bytes = std::fs::read(&file).unwrap();
     let has = |s: &str| bytes.windows(s.len()).any(|w| w == s.as_bytes());
     assert!(!has("CANARY-PHONE-TALK-5711") && !has("CANARY-PHONE-CLOSED-5713"), "forgotten text is in the file");
