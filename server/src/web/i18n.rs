@@ -119,6 +119,9 @@ pub struct Tr {
     pub end_session: &'static str,
     pub this_session: &'static str,
     pub nav_audit: &'static str,
+    /// Personal data in a lead's question or comment.
+    pub decision_saved_redacted: &'static str,
+    pub keep_personal: &'static str,
     /// The settings page's privacy policy: the grid and the retention terms.
     pub privacy_policy: &'static str,
     pub privacy_hint: &'static str,
@@ -376,6 +379,8 @@ pub static NL: Tr = Tr {
     end_session: "Beëindigen",
     this_session: "deze sessie",
     nav_audit: "Audittrail",
+    decision_saved_redacted: "Opgeslagen. Persoonsgegevens in je tekst (bijvoorbeeld een telefoonnummer of kenteken) zijn vervangen door een aanduiding zoals [telefoonnummer]. Vink “verstuur zoals getypt” aan als ze nodig zijn.",
+    keep_personal: "Verstuur zoals getypt, ook met persoonsgegevens",
     privacy_policy: "Privacy: plaatsen en bewaartermijnen",
     privacy_hint: "Wat anderen dan de maker zien van een plaats (gesprekken voor iedereen, signalen voor collega's, de route van een collega), en hoe lang de server en elke telefoon bewaren. Telefoons nemen dit over bij hun volgende synchronisatie; een nieuw raster geldt voor wat vanaf nu gedeeld wordt.",
     grid_label: "Raster voor gedeelde plaatsen",
@@ -631,6 +636,8 @@ pub static EN: Tr = Tr {
     end_session: "End",
     this_session: "this session",
     nav_audit: "Audit trail",
+    decision_saved_redacted: "Saved. Personal data in your text (a phone number or a licence plate, say) was replaced by a placeholder such as [telefoonnummer]. Tick “send as typed” when it is needed.",
+    keep_personal: "Send as typed, personal data included",
     privacy_policy: "Privacy: places and retention",
     privacy_hint: "What others than the author see of a place (conversations for everyone, signals for colleagues, a colleague's route), and how long the server and every phone keep things. Phones take this at their next sync; a new grid applies to what is shared from now on.",
     grid_label: "Grid for shared places",

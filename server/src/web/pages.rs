@@ -1030,6 +1030,7 @@ struct NoticeQuery {
 fn notice(tr: &Tr, q: &NoticeQuery) -> Option<&'static str> {
     match q.msg.as_deref() {
         Some("saved") => Some(tr.decision_saved),
+        Some("saved_redacted") => Some(tr.decision_saved_redacted),
         Some("refused") => Some(tr.decision_refused),
         Some("referral_missing") => Some(tr.referral_missing),
         _ => None,
@@ -1372,6 +1373,19 @@ struct DecideForm {
     comment: String,
     #[serde(default)]
     back: String,
+    /// The lead ticked "send as typed": personal data in the question or comment stays.
+    keep_personal: Option<String>,
+}
+
+/// A lead's text with the personal data the core finds in it replaced by placeholders
+/// (`[telefoonnummer]`), unless the lead chose to keep it; whether anything was replaced.
+fn guarded(text: &str, keep: bool) -> (String, bool) {
+    let found = wijkverkenner_core::personal_data::find(text);
+    if keep || found.is_empty() {
+        (text.to_string(), false)
+    } else {
+        (wijkverkenner_core::personal_data::redact(text, &found), true)
+    }
 }
 
 async fn decide(
@@ -1385,9 +1399,15 @@ async fn decide(
         Ok(l) => l.clone(),
         Err(r) => return r,
     };
+    // A question goes to the walker's phone and a comment into the history: what the core finds
+    // of a resident in them is replaced, as on the phone, unless the lead keeps it.
+    let keep = f.keep_personal.is_some();
+    let (question, q_replaced) = guarded(&f.question, keep);
+    let (comment, c_replaced) = guarded(&f.comment, keep);
+    let redacted = q_replaced || c_replaced;
     let decision = match f.action.as_str() {
         "reviewed" => Some(Decision::Reviewed),
-        "ask" if !f.question.trim().is_empty() => Some(Decision::Ask(f.question.clone())),
+        "ask" if !question.trim().is_empty() => Some(Decision::Ask(question)),
         "status" => {
             serde_json::from_value::<SignalStatus>(serde_json::Value::String(f.status.clone())).ok().map(|status| {
                 Decision::Status {
@@ -1407,7 +1427,6 @@ async fn decide(
         return Redirect::to(&format!("{back}?msg=refused")).into_response();
     };
     let storage = s.storage.clone();
-    let comment = f.comment.clone();
     let outcome = blocking(move || {
         let rules = signed.config.as_ref().into();
         review::decide(storage.as_ref(), rules, &signed.member, &signed.team, &id, &decision, Some(&comment))
@@ -1418,7 +1437,10 @@ async fn decide(
         Ok(Err(Refused::NotFound)) => message(&s, &v, StatusCode::NOT_FOUND, v.tr.not_found),
         Ok(Err(Refused::NotALead)) => message(&s, &v, StatusCode::FORBIDDEN, v.tr.forbidden),
         Ok(Err(Refused::Rule(_))) => Redirect::to(&format!("{back}?msg=refused")).into_response(),
-        Ok(Ok(())) => Redirect::to(&format!("{back}?msg=saved")).into_response(),
+        Ok(Ok(())) => {
+            let msg = if redacted { "saved_redacted" } else { "saved" };
+            Redirect::to(&format!("{back}?msg={msg}")).into_response()
+        }
     }
 }
 

@@ -847,6 +847,43 @@ fn only_the_teams_administrators_change_its_settings() {
     assert_eq!((after.version, &after.tag), (before.version, &before.tag), "this team's settings are as they were");
 }
 
+/// A lead's question and comment are checked for personal data as the walker's notes are: what
+/// the core finds is replaced by placeholders (the page says so) unless the lead sends it as
+/// typed.
+#[test]
+fn personal_data_in_a_leads_question_is_replaced_unless_kept() {
+    let s = sqlite_scene();
+    let storage = s.storage.as_ref();
+    let (mut lead, _) = signed_in(&s.server, storage, &s.t.lead, "lead");
+    let csrf = lead.csrf();
+    let obs = s.observation.to_string();
+    let back = format!("/records/{obs}");
+    let page = lead.post(
+        &format!("/decide/{obs}"),
+        &[("csrf", &csrf), ("action", "ask"), ("question", "Heb je mevrouw gebeld op 06-12345678?"), ("back", &back)],
+    );
+    assert_eq!(page.location, format!("{back}?msg=saved_redacted"));
+    assert!(lead.get(&page.location).body.contains("[telefoonnummer]"), "the page says what happened");
+    s.phone.sync().unwrap();
+    let asked = s.phone.store.record(&s.observation).unwrap().review.question.unwrap();
+    assert_eq!(asked, "Heb je mevrouw gebeld op [telefoonnummer]?");
+    let sig = s.signal.to_string();
+    let page = lead.post(
+        &format!("/decide/{sig}"),
+        &[
+            ("csrf", &csrf),
+            ("action", "status"),
+            ("status", "in_review"),
+            ("comment", "Kenteken 12-ABC-3 doorgeven"),
+            ("keep_personal", "1"),
+            ("back", &format!("/records/{sig}")),
+        ],
+    );
+    assert_eq!(page.location, format!("/records/{sig}?msg=saved"));
+    let history = storage.history(&s.t.team.id, &sig).unwrap();
+    assert_eq!(history.last().unwrap().comment.as_deref(), Some("Kenteken 12-ABC-3 doorgeven"), "kept as typed");
+}
+
 /// The team's privacy policy in the browser: the grid for shared places and the retention
 /// terms, bounded, reaching the phones with the settings.
 #[test]
