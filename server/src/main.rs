@@ -682,7 +682,28 @@ fn execute(
             }
         }
         Command::EntityDelete { team, id } => {
+            // An erasure (a resident's request, a note that should never have been made): the
+            // content and the leads' comments go, a line in the deletion log says what and
+            // why, and the bytes leave the files, as with a retention purge.
+            let mut row = None;
+            s.transaction(&mut |tx| {
+                row = tx.get_row(&team, &id)?;
+                Ok(())
+            })?;
+            let kind = row
+                .and_then(|r| serde_json::from_str::<serde_json::Value>(&r.doc).ok())
+                .and_then(|d| d.get("kind").and_then(|k| k.as_str()).map(str::to_string))
+                .unwrap_or_default();
             found(sync::delete_entity(s, &team, &id)?, "no such entity in this team")?;
+            s.forget_history(&team, &id)?;
+            s.log_deletion(&wijkverkenner_server::storage::Deletion {
+                team_id: team.clone(),
+                at_ms: admin::now_ms(),
+                entity_id: id.clone(),
+                kind,
+                reason: "erased by an operator".into(),
+            })?;
+            s.compact()?;
             tracing::warn!(target: "security", team = %team, entity = %id, "entity deleted by an operator");
             println!("deleted {id}: every phone removes it at its next sync");
         }

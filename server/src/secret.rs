@@ -208,6 +208,20 @@ pub fn private_file(path: &Path) -> Result<()> {
         .map_err(|e| Error::Other(format!("cannot restrict {}: {e}", path.display())))
 }
 
+/// The purpose the leads' comments in the review history are sealed for.
+const COMMENT: &str = "review comment";
+
+/// A lead's comment as the database keeps it: sealed (free text about a case, often about a
+/// sensitive signal).
+pub fn comment_for_storage(comment: Option<&str>) -> Option<String> {
+    comment.map(|c| seal(COMMENT, c))
+}
+
+/// A stored comment, opened (one from before sealing comes back as it is).
+pub fn comment_from_storage(stored: Option<String>) -> Result<Option<String>> {
+    stored.map(|c| unseal(COMMENT, &c)).transpose()
+}
+
 /// The purpose sensitive entities are sealed for.
 const SENSITIVE_ENTITY: &str = "sensitive entity";
 

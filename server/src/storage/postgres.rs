@@ -101,8 +101,12 @@ CREATE OR REPLACE FUNCTION audit_log_kept() RETURNS trigger AS $$
     END $$ LANGUAGE plpgsql;
 CREATE OR REPLACE FUNCTION audit_cutoff_forward() RETURNS trigger AS $$
     BEGIN
-        IF TG_OP = 'DELETE' OR NEW.cutoff_ms < OLD.cutoff_ms THEN
+        IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND NEW.cutoff_ms < OLD.cutoff_ms) THEN
             RAISE EXCEPTION 'the audit trail''s cutoff only moves forward';
+        END IF;
+        -- Nothing of the last 180 days can go, whoever writes the cutoff.
+        IF NEW.cutoff_ms > extract(epoch FROM now()) * 1000 - 180 * 86400000::bigint THEN
+            RAISE EXCEPTION 'the audit trail keeps its last 180 days';
         END IF;
         RETURN NEW;
     END $$ LANGUAGE plpgsql;
@@ -113,7 +117,7 @@ DO $$ BEGIN
             FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
         CREATE TRIGGER audit_log_kept BEFORE DELETE ON audit_log
             FOR EACH ROW EXECUTE FUNCTION audit_log_kept();
-        CREATE TRIGGER audit_cutoff_forward BEFORE UPDATE OR DELETE ON audit_cutoff
+        CREATE TRIGGER audit_cutoff_forward BEFORE INSERT OR UPDATE OR DELETE ON audit_cutoff
             FOR EACH ROW EXECUTE FUNCTION audit_cutoff_forward();
     END IF;
 END $$;
@@ -419,7 +423,15 @@ impl Tx for PgTx<'_, '_> {
         self.0.execute(
             "INSERT INTO review_history (team_id, entity_id, at_ms, member_id, field, value, comment)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &[&team_id, &h.entity_id, &h.at_ms, &h.member_id, &h.field, &h.value, &h.comment],
+            &[
+                &team_id,
+                &h.entity_id,
+                &h.at_ms,
+                &h.member_id,
+                &h.field,
+                &h.value,
+                &crate::secret::comment_for_storage(h.comment.as_deref()),
+            ],
         )?;
         Ok(())
     }
@@ -796,17 +808,18 @@ impl Storage for PostgresStorage {
              WHERE team_id = $1 AND entity_id = $2 ORDER BY at_ms, n",
             &[&team_id, &entity_id],
         )?;
-        Ok(rows
-            .iter()
-            .map(|r| HistoryEntry {
-                entity_id: r.get(0),
-                at_ms: r.get(1),
-                member_id: r.get(2),
-                field: r.get(3),
-                value: r.get(4),
-                comment: r.get(5),
+        rows.iter()
+            .map(|r| {
+                Ok(HistoryEntry {
+                    entity_id: r.get(0),
+                    at_ms: r.get(1),
+                    member_id: r.get(2),
+                    field: r.get(3),
+                    value: r.get(4),
+                    comment: crate::secret::comment_from_storage(r.get(5))?,
+                })
             })
-            .collect())
+            .collect()
     }
 
     fn web_account(&self, member_id: &str) -> Result<Option<WebAccount>> {

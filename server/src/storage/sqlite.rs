@@ -71,6 +71,13 @@ CREATE TABLE IF NOT EXISTS audit_cutoff (id INTEGER PRIMARY KEY CHECK (id = 1), 
 CREATE TRIGGER IF NOT EXISTS audit_cutoff_forward BEFORE UPDATE ON audit_cutoff
     WHEN NEW.cutoff_ms < OLD.cutoff_ms
     BEGIN SELECT RAISE(ABORT, 'the audit cutoff only moves forward'); END;
+-- Nothing of the last 180 days can go, whoever writes the cutoff.
+CREATE TRIGGER IF NOT EXISTS audit_cutoff_old_insert BEFORE INSERT ON audit_cutoff
+    WHEN NEW.cutoff_ms > unixepoch('now') * 1000 - 180 * 86400000
+    BEGIN SELECT RAISE(ABORT, 'the audit trail keeps its last 180 days'); END;
+CREATE TRIGGER IF NOT EXISTS audit_cutoff_old_update BEFORE UPDATE ON audit_cutoff
+    WHEN NEW.cutoff_ms > unixepoch('now') * 1000 - 180 * 86400000
+    BEGIN SELECT RAISE(ABORT, 'the audit trail keeps its last 180 days'); END;
 CREATE TRIGGER IF NOT EXISTS audit_cutoff_kept BEFORE DELETE ON audit_cutoff
     BEGIN SELECT RAISE(ABORT, 'the audit cutoff only moves forward'); END;
 DROP TRIGGER IF EXISTS audit_log_no_delete;
@@ -316,7 +323,15 @@ impl Tx for SqliteTx<'_> {
                 "INSERT INTO review_history (team_id, entity_id, at_ms, member_id, field, value, comment)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
-            .execute(params![team_id, h.entity_id, h.at_ms, h.member_id, h.field, h.value, h.comment])?;
+            .execute(params![
+                team_id,
+                h.entity_id,
+                h.at_ms,
+                h.member_id,
+                h.field,
+                h.value,
+                crate::secret::comment_for_storage(h.comment.as_deref())
+            ])?;
         Ok(())
     }
     fn settings_version(&mut self, team_id: &str) -> Result<i64> {
@@ -776,7 +791,9 @@ impl Storage for SqliteStorage {
                     member_id: r.get(2)?,
                     field: r.get(3)?,
                     value: r.get(4)?,
-                    comment: r.get(5)?,
+                    comment: crate::secret::comment_from_storage(r.get(5)?).map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, Box::new(e))
+                    })?,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -66,6 +66,19 @@ fn no_secret_a_member_could_be_impersonated_with_is_in_the_servers_files() {
         browsers.push(b);
     }
     planted.insert(PASSWORD.to_string());
+    // A lead's comment in the review history (free text about a case): sealed too.
+    let comment = "PLANTED-COMMENT-zq83 gesproken met de wijkagent".to_string();
+    let entry = wijkverkenner_server::storage::HistoryEntry {
+        entity_id: uuid::Uuid::now_v7().to_string(),
+        at_ms: 1,
+        member_id: t.lead.id.clone(),
+        field: "review_status".into(),
+        value: "in_review".into(),
+        comment: Some(comment.clone()),
+    };
+    storage.transaction(&mut |tx| tx.add_history(&t.team.id, &entry)).unwrap();
+    assert_eq!(storage.history(&t.team.id, &entry.entity_id).unwrap()[0].comment.as_ref(), Some(&comment));
+    planted.insert(comment);
 
     let files = files(dir.path());
     assert!(files.iter().any(|(n, _)| n.ends_with("-wal")), "the WAL is scanned too");

@@ -84,6 +84,10 @@ fn administer_a_team_and_serve_it_without_logging_content() {
     let record = store.latest_records(&PageRequest::first(1)).unwrap().items[0].id.to_string();
     assert!(admin(&data, &["entity-quarantine", "--team", &team, &walk.id.to_string()]).starts_with("quarantined"));
     assert!(admin(&data, &["entity-delete", "--team", &team, &record]).starts_with("deleted"));
+    // An erasure leaves a line in the deletion log (what, when, why; never the content).
+    let log = admin(&data, &["deletions", "--team", &team]);
+    assert!(log.contains(&record) && log.contains("signal") && log.contains("erased by an operator"), "{log}");
+    assert!(!log.contains("PLANTED"), "{log}");
 
     let devices = admin(&data, &["devices", "--team", &team]);
     assert!(devices.contains("Sanne") && devices.contains("active"), "{devices}");

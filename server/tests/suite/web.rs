@@ -1013,22 +1013,40 @@ fn every_view_export_and_change_is_in_the_audit_trail_and_only_administrators_re
         assert!(!storage.audit(Some(&s.t.team.id), 0, 10).unwrap().is_empty(), "{raw}: still there");
         assert_eq!(refused, [true, true], "{raw}");
 
-        // Its own term: two years on, the purge deletes what is older and says so in the trail;
-        // the cutoff only moves forward, and nothing younger can be deleted.
-        let later = admin::now_ms() + 800 * 86_400_000;
+        // Its own term: entries older than it go, the purge says so in the trail; the cutoff
+        // only moves forward and never into the last 180 days, whoever writes it, and nothing
+        // younger can be deleted.
         use wijkverkenner_server::retention;
-        assert!(retention::purge_audit(storage, later, 10).is_err(), "{raw}: a term below 180 days");
-        let gone = retention::purge_audit(storage, later, retention::AUDIT_DAYS).unwrap();
-        assert!(gone > 5, "{raw}: {gone}");
-        assert!(storage.audit(Some(&s.t.team.id), 0, 10).unwrap().is_empty(), "{raw}: the team's old entries went");
-        let left = storage.audit(None, 0, 10).unwrap();
-        assert_eq!(left.len(), 1, "{raw}: {left:?}");
-        assert_eq!((left[0].action.as_str(), left[0].result.clone()), ("purge", format!("{gone} entries deleted")));
+        let now = admin::now_ms();
+        let kept = storage.audit(Some(&s.t.team.id), 0, 100_000).unwrap().len();
+        for i in 0..5 {
+            storage
+                .append_audit(&wijkverkenner_server::storage::AuditEvent {
+                    team_id: s.t.team.id.clone(),
+                    at_ms: now - 800 * 86_400_000 + i,
+                    actor: s.t.lead.id.clone(),
+                    action: "view".into(),
+                    object: "/dashboard".into(),
+                    result: "200".into(),
+                    origin: "127.0.0.1".into(),
+                })
+                .unwrap();
+        }
+        assert!(retention::purge_audit(storage, now, 10).is_err(), "{raw}: a term below 180 days");
+        assert_eq!(
+            retention::purge_audit(storage, now, retention::AUDIT_DAYS).unwrap(),
+            5,
+            "{raw}: exactly the old ones"
+        );
+        assert_eq!(storage.audit(Some(&s.t.team.id), 0, 100_000).unwrap().len(), kept, "{raw}: the rest stays");
+        let purge = storage.audit(None, 0, 100_000).unwrap().into_iter().find(|e| e.action == "purge").unwrap();
+        assert_eq!(purge.result, "5 entries deleted");
         let refused = match raw {
             "sqlite" => {
                 let c = rusqlite::Connection::open(s._dir.path().join("wijkverkenner-server.db")).unwrap();
                 [
                     c.execute("UPDATE audit_cutoff SET cutoff_ms = 0", []).is_err(),
+                    c.execute("UPDATE audit_cutoff SET cutoff_ms = ?1", [now]).is_err(),
                     c.execute("DELETE FROM audit_log", []).is_err(),
                 ]
             }
@@ -1036,10 +1054,11 @@ fn every_view_export_and_change_is_in_the_audit_trail_and_only_administrators_re
                 let mut c = postgres::Client::connect(&pg, postgres::NoTls).unwrap();
                 [
                     c.execute("UPDATE audit_cutoff SET cutoff_ms = 0", &[]).is_err(),
+                    c.execute("UPDATE audit_cutoff SET cutoff_ms = $1", &[&now]).is_err(),
                     c.execute("DELETE FROM audit_log", &[]).is_err(),
                 ]
             }
         };
-        assert_eq!(refused, [true, true], "{raw}: the cutoff moved back or a young entry went");
+        assert_eq!(refused, [true, true, true], "{raw}: the cutoff moved back or too far, or a young entry went");
     }
 }
