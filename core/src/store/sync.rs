@@ -458,6 +458,19 @@ impl Store {
             let mut new_rows: Vec<Vec<Value>> = Vec::new();
             for (id, e, row) in keyed {
                 c.observe(e.hlc);
+                // A walk the team deleted (its retention term, or an operator's erasure): gone
+                // here too with its records, fixes and route — but not what this phone has
+                // not pushed yet.
+                if e.kind == EntityKind::Walk && e.deleted {
+                    c.tx.prepare_cached("DELETE FROM records WHERE walk_id = ?1 AND pending = 0")?.execute([&id])?;
+                    c.tx.prepare_cached(
+                        "DELETE FROM walks WHERE id = ?1 AND pending = 0
+                           AND NOT EXISTS (SELECT 1 FROM records WHERE walk_id = ?1)",
+                    )?
+                    .execute([&id])?;
+                    report.applied += 1;
+                    continue;
+                }
                 // A record new here goes into a multi-row insert (an initial sync is mostly these).
                 if let Some(row) = row.take().filter(|_| !existing.contains(&id)) {
                     let Some(row) = row else {

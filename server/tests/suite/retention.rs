@@ -125,6 +125,22 @@ fn the_purge_removes_exactly_what_expired_everywhere_and_logs_it() {
             }
             assert!(!holds(&now, "CANARY-OPEN-4714").is_empty(), "the scan can find what is there");
         }
+
+        // The open signal closed: 30 days after that it goes, and with it the walk (730 days,
+        // none of its records kept any more).
+        lead.sync().unwrap();
+        lead.store
+            .review_record(&open.id, Review { status: Some(SignalStatus::Closed), ..Default::default() })
+            .unwrap();
+        lead.sync().unwrap();
+        let third = retention::purge(storage.as_ref(), &team_id, admin_now().max(made) + 800 * DAY_MS).unwrap();
+        let logged: Vec<(String, String)> = third.iter().map(|d| (d.entity_id.clone(), d.kind.clone())).collect();
+        assert_eq!(logged, vec![(open.id.to_string(), "signal".into()), (walk.id.to_string(), "walk".into())]);
+        sanne.sync().unwrap();
+        assert!(matches!(sanne.store.walk(&walk.id), Err(Error::NotFound(_))), "the walk left the phone too");
+        if let Some(at) = files_at {
+            assert_eq!(holds(&files(at), "CANARY-OPEN-4714"), Vec::<String>::new());
+        }
     }
 }
 

@@ -38,6 +38,7 @@ impl Page {
         assert_eq!(h("cache-control"), "no-store", "{what}");
         assert!(h("strict-transport-security").starts_with("max-age="), "{what}: no HSTS");
         assert_eq!(h("referrer-policy"), "same-origin", "{what}");
+        assert!(h("permissions-policy").contains("geolocation=()"), "{what}: no Permissions-Policy");
     }
 }
 
