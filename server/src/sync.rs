@@ -366,8 +366,10 @@ pub fn apply_push_commented(
     // Validation needs no storage: done before the transaction (again inside it, if the
     // team's categories changed meanwhile).
     let validated_before = validate_push(push, rules.taxonomy, now);
-    // Walk participants given as members must be members of this team.
-    let members: HashSet<String> = storage.members(&caller.team.id)?.into_iter().map(|m| m.id).collect();
+    // Walk participants given as members must be members of this team who walk (never an
+    // administrator or a partner organisation's viewer).
+    let members: HashSet<String> =
+        storage.members(&caller.team.id)?.into_iter().filter(|m| m.role.syncs()).map(|m| m.id).collect();
     let mut out = Pushed::default();
     storage.transaction(&mut |tx| {
         out = Pushed::default();
@@ -476,8 +478,8 @@ pub fn apply_push_commented(
     Ok(out)
 }
 
-/// A walk's participants may name members of the team only (by id; the names are the walker's
-/// words). A list naming anyone else stays as the team had it (empty for a new walk).
+/// A walk's participants may name members of the team who walk only (by id; the names are the
+/// walker's words). A list naming anyone else stays as the team had it (empty for a new walk).
 fn check_participants(
     result: &mut Entity,
     stored: Option<&Entity>,

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use wijkverkenner_core::sync::wire::PROTOCOL_VERSION;
 use wijkverkenner_core::*;
 use wijkverkenner_server::admin;
-use wijkverkenner_server::storage::Member as ServerMember;
+use wijkverkenner_server::storage::{Member as ServerMember, Role};
 
 /// A device driven by hand: a real credential, raw JSON.
 struct Raw {
@@ -379,6 +379,19 @@ fn walk_participants_name_members_of_the_team_only() {
     // Changing them to an invented member id: the team's list stays.
     let made_up = json!([member(&uuid::Uuid::now_v7().to_string())]);
     assert_eq!(joost.sync(vec![walk(made_up, now_ms() + 2)]).codes(), ["not_a_member"]);
+    assert_eq!(stored_entity(s.storage.as_ref(), &s.t.team.id, &walk_id).fields["participants"], ok);
+    // Members of the team who do not walk — an administrator, a partner organisation's viewer:
+    // refused too.
+    let admin_member =
+        wijkverkenner_server::admin::add_member(s.storage.as_ref(), &s.t.team.id, "Beheer", Role::Admin, "ICT")
+            .unwrap();
+    let partner =
+        wijkverkenner_server::admin::add_partner(s.storage.as_ref(), &s.t.team.id, "Agent", "Politie", "ref.police")
+            .unwrap();
+    for (i, who) in [&admin_member.id, &partner.id].into_iter().enumerate() {
+        let named = json!([member(who)]);
+        assert_eq!(joost.sync(vec![walk(named, now_ms() + 3 + i as i64)]).codes(), ["not_a_member"]);
+    }
     assert_eq!(stored_entity(s.storage.as_ref(), &s.t.team.id, &walk_id).fields["participants"], ok);
     s.honest_phones_still_work();
 }
