@@ -118,6 +118,10 @@ const RECORD_INSERT_ARITY: usize = 22;
 const INSERT_BATCH: usize = 40;
 
 /// `(?n+1, ?n+2, …)` for one row.
+/// Pushed versions acknowledged per statement (two parameters each, well within SQLite's
+/// limit of 32,766).
+const ACK_CHUNK: usize = 500;
+
 fn placeholders(from: usize, count: usize) -> String {
     (from + 1..=from + count).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
 }
@@ -435,12 +439,28 @@ impl Store {
         let me = self.identity().map(|i| i.member.id);
         self.write_with(Durability::Replayable, |c| {
             let mut report = ApplyReport { unreadable, ..ApplyReport::default() };
-            for e in pushed {
-                let table = if e.kind == EntityKind::Walk { "walks" } else { "records" };
-                let n =
-                    c.tx.prepare_cached(&format!("UPDATE {table} SET pending = 0 WHERE id = ?1 AND hlc = ?2"))?
-                        .execute((id_bytes(&e.id, "id")?, e.hlc.to_string()))?;
-                report.acknowledged += n as u32;
+            // The acknowledgements: one statement per table per ACK_CHUNK pushed versions (a
+            // page of 500 was 500 single-row updates).
+            for (table, walks) in [("walks", true), ("records", false)] {
+                let versions: Vec<Value> = pushed
+                    .iter()
+                    .filter(|e| (e.kind == EntityKind::Walk) == walks)
+                    .map(|e| Ok([Value::Blob(id_bytes(&e.id, "id")?.to_vec()), Value::Text(e.hlc.to_string())]))
+                    .collect::<Result<Vec<_>>>()?
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                for chunk in versions.chunks(2 * ACK_CHUNK) {
+                    let pairs: Vec<String> =
+                        (0..chunk.len() / 2).map(|i| format!("(?{}, ?{})", 2 * i + 1, 2 * i + 2)).collect();
+                    let n =
+                        c.tx.prepare_cached(&format!(
+                            "UPDATE {table} SET pending = 0 WHERE (id, hlc) IN (VALUES {})",
+                            pairs.join(", ")
+                        ))?
+                        .execute(rusqlite::params_from_iter(chunk))?;
+                    report.acknowledged += n as u32;
+                }
             }
             report.corrected = take_refusals(c, pushed, &rejected)?;
             // Each incoming entity with its id as stored; one whose id is not a UUID is not
