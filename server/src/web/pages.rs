@@ -2495,9 +2495,10 @@ async fn settings_boundaries(
     State(s): State<AppState>,
     v: Visitor,
     headers: HeaderMap,
-    mut form: axum::extract::Multipart,
+    form: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Response {
-    // Who and from where first, before a byte of the upload is read; the form's token after.
+    // Who and from where first, before a byte of the upload is read (or its form judged); the
+    // form's token after.
     let signed = match admin(&s, &v) {
         Ok(x) => x.clone(),
         Err(r) => return r,
@@ -2506,6 +2507,13 @@ async fn settings_boundaries(
         tracing::warn!(target: "security", member = %signed.member.id, reason = "origin", "an upload from elsewhere");
         return message(&s, &v, StatusCode::FORBIDDEN, v.tr.forbidden);
     }
+    let Ok(mut form) = form else {
+        return render(
+            &s,
+            StatusCode::BAD_REQUEST,
+            &settings_view(&v, &signed.config, None, Some(v.tr.upload_unreadable.into())),
+        );
+    };
     let tr = v.tr;
     let (mut csrf, mut buurten, mut wijken) = (String::new(), None, None);
     let refuse =

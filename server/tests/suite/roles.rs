@@ -371,6 +371,15 @@ fn every_role_sees_and_does_exactly_what_its_table_line_says() {
                     secrets.check(*who, path, &page, &Want::Refused);
                 }
             }
+            // An upload that is not a multipart form at all: judged by who sends it first.
+            if !pass {
+                let page = b.post("/settings/boundaries", &[("csrf", csrf.as_str())]);
+                if *who == Admin {
+                    assert_eq!(page.status, 400, "the administrator's malformed upload");
+                } else {
+                    secrets.check(*who, "/settings/boundaries (not multipart)", &page, &Want::Refused);
+                }
+            }
             let upload = [("csrf", None, csrf.as_str()), ("buurten", Some("b.geojson"), "{}")];
             if (*who == Admin) == pass {
                 let page = multipart(b, "/settings/boundaries", &upload);
