@@ -7,6 +7,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use wijkverkenner_core::{CategoryKind, OfficeHours, Taxonomy};
 use wijkverkenner_server::admin::printable;
+use wijkverkenner_server::retention::Retention;
 use wijkverkenner_server::storage::Role;
 use wijkverkenner_server::{admin, open_storage, secret, settings, sync, AppState};
 
@@ -36,6 +37,48 @@ struct Cli {
     secret_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The retention terms a `retention` command sets (each one it names; the rest stay).
+#[derive(clap::Args)]
+struct TermArgs {
+    #[arg(long)]
+    conversation_days: Option<u32>,
+    #[arg(long)]
+    observation_days: Option<u32>,
+    #[arg(long)]
+    closed_signal_days: Option<u32>,
+    #[arg(long)]
+    walk_days: Option<u32>,
+    #[arg(long)]
+    raw_fixes_after_review_days: Option<u32>,
+    #[arg(long)]
+    lock_after_days: Option<u32>,
+}
+
+impl TermArgs {
+    fn given(&self) -> [Option<u32>; 6] {
+        [
+            self.conversation_days,
+            self.observation_days,
+            self.closed_signal_days,
+            self.walk_days,
+            self.raw_fixes_after_review_days,
+            self.lock_after_days,
+        ]
+    }
+
+    /// `before` with the terms given here in its place.
+    fn over(&self, before: Retention) -> Retention {
+        Retention {
+            conversation_days: self.conversation_days.unwrap_or(before.conversation_days),
+            observation_days: self.observation_days.unwrap_or(before.observation_days),
+            closed_signal_days: self.closed_signal_days.unwrap_or(before.closed_signal_days),
+            walk_days: self.walk_days.unwrap_or(before.walk_days),
+            raw_fixes_after_review_days: self.raw_fixes_after_review_days.unwrap_or(before.raw_fixes_after_review_days),
+            lock_after_days: self.lock_after_days.unwrap_or(before.lock_after_days),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -263,18 +306,8 @@ enum Command {
     Retention {
         #[arg(long)]
         team: String,
-        #[arg(long)]
-        conversation_days: Option<u32>,
-        #[arg(long)]
-        observation_days: Option<u32>,
-        #[arg(long)]
-        closed_signal_days: Option<u32>,
-        #[arg(long)]
-        walk_days: Option<u32>,
-        #[arg(long)]
-        raw_fixes_after_review_days: Option<u32>,
-        #[arg(long)]
-        lock_after_days: Option<u32>,
+        #[command(flatten)]
+        terms: TermArgs,
     },
     /// Show or set the grid, in metres, to which the team's places are coarsened for everyone
     /// but their author (conversations for all, signals for colleagues, colleagues' routes;
@@ -449,24 +482,8 @@ fn audit_of(command: &Command, s: &dyn wijkverkenner_server::Storage) -> Option<
         Command::OfficeHours { team, .. } => (team.clone(), "office-hours".into()),
         Command::Boundaries { team, .. } => (team.clone(), "boundaries".into()),
         Command::Audit { team, .. } => (team.clone().unwrap_or_default(), "audit".into()),
-        Command::Retention {
-            team,
-            conversation_days,
-            observation_days,
-            closed_signal_days,
-            walk_days,
-            raw_fixes_after_review_days,
-            lock_after_days,
-        } => {
-            let terms = [
-                conversation_days,
-                observation_days,
-                closed_signal_days,
-                walk_days,
-                raw_fixes_after_review_days,
-                lock_after_days,
-            ];
-            let set = terms.iter().map(|d| d.map(|d| d.to_string()).unwrap_or("-".into())).collect::<Vec<_>>();
+        Command::Retention { team, terms } => {
+            let set = terms.given().map(|d| d.map(|d| d.to_string()).unwrap_or("-".into()));
             (team.clone(), format!("retention {}", set.join(" ")))
         }
         Command::Purge { team } => (team.clone(), "purge".into()),
@@ -787,25 +804,10 @@ fn execute(
             let c = change_settings(s, &team, settings::Change::Boundaries(Arc::new(parsed)))?;
             println!("{n} buurten set (settings version {})", c.version);
         }
-        Command::Retention {
-            team,
-            conversation_days,
-            observation_days,
-            closed_signal_days,
-            walk_days,
-            raw_fixes_after_review_days,
-            lock_after_days,
-        } => {
+        Command::Retention { team, terms: given } => {
             found(s.team(&team)?.is_some(), "no such team")?;
             let before = wijkverkenner_server::retention::terms(s, &team)?;
-            let terms = wijkverkenner_server::retention::Retention {
-                conversation_days: conversation_days.unwrap_or(before.conversation_days),
-                observation_days: observation_days.unwrap_or(before.observation_days),
-                closed_signal_days: closed_signal_days.unwrap_or(before.closed_signal_days),
-                walk_days: walk_days.unwrap_or(before.walk_days),
-                raw_fixes_after_review_days: raw_fixes_after_review_days.unwrap_or(before.raw_fixes_after_review_days),
-                lock_after_days: lock_after_days.unwrap_or(before.lock_after_days),
-            };
+            let terms = given.over(before);
             if terms != before {
                 wijkverkenner_server::retention::set_terms(s, &team, &terms, admin::now_ms())?;
             }
@@ -825,7 +827,7 @@ fn execute(
             if let Some(m) = metres {
                 wijkverkenner_server::sync::set_location_grid(s, &team, m, admin::now_ms())?;
             }
-            let m = s.location_cell(&team)?.map_or(wijkverkenner_server::sync::SHARED_CELL_M, f64::from);
+            let m = wijkverkenner_server::sync::location_grid(s, &team)?;
             println!("places shared on a {m} m grid");
         }
         Command::Purge { team } => {

@@ -49,7 +49,7 @@ pub struct TeamData {
 }
 
 /// A record as the review pages show it: a conversation's place coarsened to the grid the
-/// team shares (`cell_m`: [`cell_of`]), as the leads' phones get it too — whom a walker
+/// team shares (`cell_m`: `sync::location_grid`), as the leads' phones get it too — whom a walker
 /// talked with, and exactly where, stays on the walker's phone.
 fn shared_record(e: &Entity, cell_m: f64) -> wijkverkenner_core::Result<Record> {
     let mut r = record_of(e)?;
@@ -57,11 +57,6 @@ fn shared_record(e: &Entity, cell_m: f64) -> wijkverkenner_core::Result<Record> 
         r.location = r.location.coarsened(cell_m);
     }
     Ok(r)
-}
-
-/// The team's grid for shared places.
-fn cell_of(storage: &dyn Storage, team_id: &str) -> Result<f64> {
-    Ok(storage.location_cell(team_id)?.map_or(crate::sync::SHARED_CELL_M, f64::from))
 }
 
 fn parse_row<T>(doc: &str, read: impl Fn(&Entity) -> wijkverkenner_core::Result<T>) -> Option<(Entity, T)> {
@@ -96,7 +91,7 @@ pub fn load_walk(storage: &dyn Storage, team_id: &str, walk_id: &str) -> Result<
     })?;
     let Some(row) = row.filter(|w| !w.quarantined) else { return Ok(None) };
     let Some((_, (walk, track))) = parse_row(&row.doc, walk_of) else { return Ok(None) };
-    let cell_m = cell_of(storage, team_id)?;
+    let cell_m = crate::sync::location_grid(storage, team_id)?;
     let records = storage
         .walk_records(team_id, walk_id)?
         .iter()
@@ -111,7 +106,7 @@ impl TeamData {
     /// Takes in what changed in the team since this data was read.
     fn refresh(&mut self, storage: &dyn Storage, team_id: &str) -> Result<()> {
         // A new grid changes every shared place: read the team again from the start.
-        let cell_m = cell_of(storage, team_id)?;
+        let cell_m = crate::sync::location_grid(storage, team_id)?;
         if cell_m != self.cell_m {
             *self = TeamData { cell_m, ..TeamData::default() };
         }

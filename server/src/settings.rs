@@ -275,7 +275,7 @@ impl Teams {
         let row = storage.team_settings(&team.id)?;
         let members = storage.members(&team.id)?;
         let retention = crate::retention::terms(storage, &team.id)?;
-        let cell_m = storage.location_cell(&team.id)?.map_or(crate::sync::SHARED_CELL_M, f64::from);
+        let cell_m = crate::sync::location_grid(storage, &team.id)?;
         let config = Arc::new(TeamConfig::new(version, row.as_ref(), &members, retention, cell_m, &self.defaults)?);
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(team.id.clone(), config.clone());
         Ok(config)

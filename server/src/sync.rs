@@ -658,6 +658,11 @@ pub fn set_location_grid(storage: &dyn Storage, team_id: &str, metres: u32, now_
     storage.set_location_cell(team_id, metres, now_ms)
 }
 
+/// The team's grid for shared places, in metres ([`SHARED_CELL_M`] unless it set one).
+pub fn location_grid(storage: &dyn Storage, team_id: &str) -> Result<f64> {
+    Ok(storage.location_cell(team_id)?.map_or(SHARED_CELL_M, f64::from))
+}
+
 /// The finest grid a team may set: below it a cell tells the house.
 pub const MIN_CELL_M: u32 = 50;
 /// The coarsest: a few buurten.
