@@ -96,11 +96,14 @@ android_resource_apk=$PWD/$out/app.ap_
 android_custom_package=nl.wijkverkenner.app
 PROPS
 echo "sdk=34" > "$out/config/robolectric.properties"
+# The library as a phone gets it (scripts/phone-lib.sh) when test.sh built it; else this build's.
+jna_dir="${WV_PHONE_LIB_DIR:-$PWD/target/release}"
+echo "== Robolectric against $jna_dir/libwijkverkenner.so"
 tests=$(cd "$out/test" && find . -name '*Test.class' | sed 's|^\./||; s|\.class$||; s|/|.|g' | sort)
 log=$(mktemp)
 set +e
 java -Xmx2g -Drobolectric.offline=true -Drobolectric.dependency.dir="$robo/sdk" \
-    -Djna.library.path="$PWD/target/release" -Dwv.server="$PWD/target/release/wijkverkenner-server" \
+    -Djna.library.path="$jna_dir" -Dwv.server="$PWD/target/release/wijkverkenner-server" \
     -cp "$out/test:$out/app:$out/r-classes:$out/config:$cp_lib:$kotlin/lib/kotlin-stdlib.jar:$jars:$android_all" \
     org.junit.runner.JUnitCore $tests 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

@@ -62,11 +62,13 @@ cp_main="$out/ffi:$cp_main"
 # The Android app itself (resources, compile against the framework, Robolectric) is
 # scripts/android-test.sh, which builds on what this script compiled.
 
-echo "== JUnit on the JVM against the real library"
+# The library as a phone gets it (scripts/phone-lib.sh) when test.sh built it; else this build's.
+jna_dir="${WV_PHONE_LIB_DIR:-$PWD/target/release}"
+echo "== JUnit on the JVM against the real library ($jna_dir/libwijkverkenner.so)"
 tests=$(cd "$out/test" && find . -name '*Test.class' | sed 's|^\./||; s|\.class$||; s|/|.|g' | sort)
 log=$(mktemp)
 set +e
-java -Djna.library.path="$PWD/target/release" -Dwv.server="$PWD/target/release/wijkverkenner-server" \
+java -Djna.library.path="$jna_dir" -Dwv.server="$PWD/target/release/wijkverkenner-server" \
     -cp "$out/test:$out/main:$cp_main:$kotlin/lib/kotlin-stdlib.jar:$junit:$hamcrest" \
     org.junit.runner.JUnitCore $tests 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
@@ -83,7 +85,7 @@ if [ -n "${WV_KOTLIN_BENCH:-}" ]; then
     mkdir -p "$out/bench"
     "$kotlin/bin/kotlinc" -Werror -jvm-target 17 -cp "$out/main:$cp_main" -d "$out/bench" \
         $(find android/wijkverkenner/src/bench/kotlin -name '*.kt')
-    java -Djna.library.path="$PWD/target/release" -cp "$out/bench:$out/main:$cp_main:$kotlin/lib/kotlin-stdlib.jar" \
+    java -Djna.library.path="$jna_dir" -cp "$out/bench:$out/main:$cp_main:$kotlin/lib/kotlin-stdlib.jar" \
         nl.wijkverkenner.android.BindingsBenchKt "$PWD/target/release/wijkverkenner-server"
 fi
 echo "kotlin: ${kotlin_passed:-0} passed, ${kotlin_failed:-1} failed"

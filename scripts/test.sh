@@ -23,6 +23,10 @@ echo "== cargo test"
 export CARGO_PROFILE_RELEASE_OPT_LEVEL=1
 log=$(mktemp)
 cargo test --workspace --release 2>&1 | tee "$log"
+echo "== the phone library: size budget, no OpenSSL, the core's tests on LibTomCrypt (scripts/phone-lib.sh)"
+WV_SETUP_DONE=1 bash scripts/phone-lib.sh 2>&1 | tee -a "$log"
+# The JVM and Robolectric tests load the library a phone gets, not the workspace's build.
+export WV_PHONE_LIB_DIR="$PWD/target/phone/phone-lib"
 echo "== Kotlin library and bindings on the JVM (scripts/kotlin-test.sh)"
 WV_SETUP_DONE=1 bash scripts/kotlin-test.sh 2>&1 | tee -a "$log"
 echo "== the Android app with Robolectric (scripts/android-test.sh)"

@@ -15,7 +15,6 @@ use std::time::SystemTime;
 
 pub use types::*;
 use wijkverkenner_core as core;
-use wijkverkenner_core::sync::http::HttpTransport as RustHttp;
 
 uniffi::setup_scaffolding!();
 
@@ -130,13 +129,26 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for TransportFailure {
     }
 }
 
-/// A shell's own HTTP client (OkHttp, a background URLSession). Contract: POST `body` to
-/// `path` under the server's base URL with `Content-Type: application/json`,
-/// `Content-Encoding: zstd`, `Accept-Encoding: zstd` and, if given, `Authorization: Bearer
-/// <credential>`; return status and raw body.
+/// The shell's HTTP client: the platform's own stack (`HttpURLConnection` on Android,
+/// `URLSession` on iOS), with its TLS, proxies and certificate pinning; the phone library has
+/// no HTTP client of its own. Contract: POST `body` to `path` under the team server's base
+/// URL with exactly these `headers`; follow no redirect; return the status and the raw body
+/// (at most [`max_response_bytes`]; a longer one is a failure). A connection that fails or is
+/// cut is a `TransportFailure` whose reason carries no personal data.
 #[uniffi::export(foreign)]
 pub trait HttpTransport: Send + Sync {
-    fn post(&self, path: String, credential: Option<String>, body: Vec<u8>) -> Result<HttpResponse, TransportFailure>;
+    fn post(
+        &self,
+        path: String,
+        headers: std::collections::HashMap<String, String>,
+        body: Vec<u8>,
+    ) -> Result<HttpResponse, TransportFailure>;
+}
+
+/// The longest answer a transport should read (the protocol's bound on a message).
+#[uniffi::export]
+pub fn max_response_bytes() -> u64 {
+    core::sync::wire::MAX_WIRE_BYTES as u64
 }
 
 struct ForeignTransport(Arc<dyn HttpTransport>);
@@ -148,10 +160,15 @@ impl core::sync::Transport for ForeignTransport {
         credential: Option<&str>,
         body: Vec<u8>,
     ) -> Result<core::sync::HttpResponse, core::sync::TransportError> {
-        self.0
-            .post(path.to_string(), credential.map(str::to_string), body)
-            .map(|r| core::sync::HttpResponse { status: r.status, body: r.body })
-            .map_err(|e| core::sync::TransportError(e.to_string()))
+        let headers = core::sync::engine::request_headers(credential)
+            .into_iter()
+            .map(|(name, value)| (name.to_string(), value))
+            .collect();
+        let r = self.0.post(path.to_string(), headers, body).map_err(|e| core::sync::TransportError(e.to_string()))?;
+        if r.body.len() > core::sync::wire::MAX_WIRE_BYTES {
+            return Err(core::sync::TransportError("the answer is longer than the protocol allows".into()));
+        }
+        Ok(core::sync::HttpResponse { status: r.status, body: r.body })
     }
 }
 
@@ -185,10 +202,18 @@ pub fn set_log_sink(sink: Arc<dyn LogSink>, max_level: LogLevel) {
 }
 
 /// Whether the phone may talk to a team server at `url`: `https://`, or `http://` only to the
-/// device itself (tests). The enrolment screen asks before trying; `enrol` and `sync` refuse.
+/// device itself (tests). The enrolment screen asks before trying; the
+/// transport refuses ([`check_server_url`]).
 #[uniffi::export]
 pub fn server_url_is_allowed(url: String) -> bool {
     wijkverkenner_core::sync::server_url_is_allowed(&url)
+}
+
+/// [`server_url_is_allowed`] as an error (`InvalidInput`, with the rule): the shell's
+/// transport calls it before it sends anything to an address.
+#[uniffi::export]
+pub fn check_server_url(url: String) -> Result<()> {
+    Ok(wijkverkenner_core::sync::check_server_url(&url)?)
 }
 
 /// Looks for personal data in a note before it is saved (phone numbers, e-mail addresses,
@@ -264,13 +289,8 @@ impl WijkStore {
         Ok(self.store()?.identity().map(Into::into))
     }
 
-    /// Trades a one-time code for this phone's credential at `server_url`.
-    /// Refused (`InvalidInput`) unless the address is `https://`, or `http://` to this device.
-    pub fn enrol(&self, server_url: String, code: String, device_name: String) -> Result<Identity> {
-        wijkverkenner_core::sync::check_server_url(&server_url)?;
-        Ok(self.store()?.enrol(&RustHttp::new(&server_url), &code, &device_name)?.into())
-    }
-
+    /// Trades a one-time code for this phone's credential, through the shell's transport
+    /// (which checked its address with [`check_server_url`]).
     pub fn enrol_with(&self, transport: Arc<dyn HttpTransport>, code: String, device_name: String) -> Result<Identity> {
         Ok(self.store()?.enrol(&ForeignTransport(transport), &code, &device_name)?.into())
     }
@@ -475,14 +495,8 @@ impl WijkStore {
         Ok(records(p))
     }
 
-    /// Syncs with the team server over the core's HTTPS client. Blocking: call off the UI
+    /// Syncs with the team server through the shell's transport. Blocking: call off the UI
     /// thread. Listeners hear the new status afterwards, success or not.
-    pub fn sync(&self, server_url: String, cancel: Arc<CancelToken>) -> Result<SyncOutcome> {
-        wijkverkenner_core::sync::check_server_url(&server_url)?;
-        self.run_sync(&RustHttp::new(&server_url), &cancel)
-    }
-
-    /// Syncs through the shell's own transport.
     pub fn sync_with(&self, transport: Arc<dyn HttpTransport>, cancel: Arc<CancelToken>) -> Result<SyncOutcome> {
         self.run_sync(&ForeignTransport(transport), &cancel)
     }

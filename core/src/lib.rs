@@ -25,6 +25,10 @@ pub mod walk;
 pub mod store;
 pub mod sync;
 
+// SQLCipher's crypto in the phone configuration: named so that the linker keeps it.
+#[cfg(feature = "libtomcrypt")]
+use wijkverkenner_libtomcrypt as _;
+
 pub use error::{Error, Result};
 
 pub use hlc::Hlc;

@@ -205,7 +205,11 @@ struct ParsedOfficeHours {
 
 impl OfficeHours {
     fn parse(&self) -> Result<ParsedOfficeHours> {
-        let tz: Tz = self.time_zone.parse().map_err(|_| Error::invalid("office hours", "unknown time zone"))?;
+        let tz: Tz = self.time_zone.parse().map_err(|_| {
+            // The build keeps only the zones in .cargo/config.toml (the phone library's size).
+            let known: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect();
+            Error::invalid("office hours", format!("the time zone must be one of {}", known.join(", ")))
+        })?;
         let mut days = [false; 7];
         for d in &self.days {
             if !(1..=7).contains(d) {

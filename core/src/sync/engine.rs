@@ -45,6 +45,21 @@ pub trait Transport: Send + Sync {
     fn post(&self, path: &str, credential: Option<&str>, body: Vec<u8>) -> Result<HttpResponse, TransportError>;
 }
 
+/// The headers of every request to the team server, for any transport (the built-in one and
+/// the shells' platform clients): one list, so a platform client cannot forget one.
+pub fn request_headers(credential: Option<&str>) -> Vec<(&'static str, String)> {
+    let mut headers = vec![
+        ("Content-Type", "application/json".to_string()),
+        ("Content-Encoding", "zstd".to_string()),
+        ("Accept-Encoding", "zstd".to_string()),
+        ("Wijkverkenner-Protocol", crate::sync::wire::PROTOCOL_VERSION.to_string()),
+    ];
+    if let Some(c) = credential {
+        headers.push(("Authorization", format!("Bearer {c}")));
+    }
+    headers
+}
+
 /// Where sync stands, for the sync status screen.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

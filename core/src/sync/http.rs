@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::sync::engine::{HttpResponse, Transport, TransportError};
-use crate::sync::wire::{MAX_WIRE_BYTES, PROTOCOL_VERSION};
+use crate::sync::wire::MAX_WIRE_BYTES;
 
 /// HTTP(S) to one team server, e.g. `https://wijkteam.example.nl`.
 pub struct HttpTransport {
@@ -48,15 +48,9 @@ impl HttpTransport {
 
 impl Transport for HttpTransport {
     fn post(&self, path: &str, credential: Option<&str>, body: Vec<u8>) -> Result<HttpResponse, TransportError> {
-        let mut req = self
-            .agent
-            .post(format!("{}{path}", self.base))
-            .header("Content-Type", "application/json")
-            .header("Content-Encoding", "zstd")
-            .header("Accept-Encoding", "zstd")
-            .header("Wijkverkenner-Protocol", PROTOCOL_VERSION.to_string());
-        if let Some(c) = credential {
-            req = req.header("Authorization", format!("Bearer {c}"));
+        let mut req = self.agent.post(format!("{}{path}", self.base));
+        for (name, value) in crate::sync::engine::request_headers(credential) {
+            req = req.header(name, value);
         }
         let mut resp = req.send(&body[..]).map_err(|e| TransportError(e.to_string()))?;
         let status = resp.status().as_u16();

@@ -7,6 +7,7 @@
 
 pub mod codec;
 pub mod engine;
+#[cfg(feature = "http")]
 pub mod http;
 pub mod merge;
 pub mod wire;

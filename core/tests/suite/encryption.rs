@@ -132,3 +132,55 @@ fn keys_must_be_32_bytes() {
     assert!(StoreKey::from_slice(&[1; 32]).is_ok());
     assert_eq!(format!("{:?}", key(9)), "StoreKey(..)");
 }
+
+/// SQLCipher's crypto provider of this build: LibTomCrypt in the phone configuration
+/// (docs/adr/0010), OpenSSL in the workspace's.
+#[test]
+fn the_build_uses_the_crypto_provider_of_its_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(db_path(dir.path()), Encryption::Key(key(7))).unwrap());
+    let conn = rusqlite::Connection::open(db_path(dir.path())).unwrap();
+    conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", "07".repeat(32))).unwrap();
+    let provider: String = conn.query_row("PRAGMA cipher_provider", [], |r| r.get(0)).unwrap();
+    let expected = if cfg!(feature = "libtomcrypt") { "libtomcrypt" } else { "openssl" };
+    assert_eq!(provider, expected);
+    // And the key is really needed with this provider too.
+    let wrong = rusqlite::Connection::open(db_path(dir.path())).unwrap();
+    wrong.execute_batch(&format!("PRAGMA key = \"x'{}'\";", "08".repeat(32))).unwrap();
+    assert!(wrong.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)).is_err());
+}
+
+/// A store written by one provider opens with the other: a phone's file does not depend on
+/// which crypto library the app was built with (the phone configuration changed it from
+/// OpenSSL to LibTomCrypt). `data/sqlcipher/` holds a store written by each; both
+/// configurations read both. `WV_FREEZE_CIPHER_FIXTURE=1` rewrites this build's one.
+#[test]
+fn a_store_written_by_either_crypto_provider_opens_with_this_one() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sqlcipher");
+    let mine = fixtures.join(if cfg!(feature = "libtomcrypt") { "libtomcrypt.store" } else { "openssl.store" });
+    let note = "Geschreven door de andere cryptobibliotheek";
+    if std::env::var_os("WV_FREEZE_CIPHER_FIXTURE").is_some() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(db_path(dir.path()), Encryption::Key(key(9))).unwrap();
+        store.set_identity(&identity()).unwrap();
+        let walk = store.start_walk(new_walk(0)).unwrap();
+        store
+            .add_record(NewRecord { walk_id: walk.id, body: observation(note), created: at(1), location: None })
+            .unwrap();
+        drop(store);
+        std::fs::create_dir_all(&fixtures).unwrap();
+        std::fs::copy(db_path(dir.path()), &mine).unwrap();
+    }
+    for name in ["openssl.store", "libtomcrypt.store"] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(fixtures.join(name), db_path(dir.path())).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let store = Store::open(db_path(dir.path()), Encryption::Key(key(9))).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let walks = store.recent_walks(&PageRequest::first(10)).unwrap().items;
+        assert_eq!(walks.len(), 1, "{name}");
+        let records = store.walk_timeline(&walks[0].id, &PageRequest::first(10)).unwrap().items;
+        assert!(matches!(&records[0].body, RecordBody::Observation(o) if o.note == note), "{name}");
+        assert_eq!(store.integrity_check().unwrap(), "ok", "{name}");
+        drop(store);
+        assert!(matches!(Store::open(db_path(dir.path()), Encryption::Key(key(8))), Err(Error::WrongKey)), "{name}");
+    }
+}

@@ -218,6 +218,20 @@ fn settings_and_taxonomy_survive_reopening() {
         let mut bad = s.clone();
         bad.office_hours.time_zone = "Mars/Olympus".into();
         assert!(store.set_settings(&bad).is_err());
+        // A real zone the build leaves out (the phone library carries only the zones it
+        // needs) is refused with the list of those it knows, not taken for another.
+        bad.office_hours.time_zone = "America/New_York".into();
+        let e = store.set_settings(&bad).unwrap_err().to_string();
+        assert!(e.contains("Europe/Amsterdam") && e.contains("UTC"), "{e}");
+        // A deliberate list, not IANA's ~600: the zones that share rules with the two named in
+        // .cargo/config.toml come along (Amsterdam is Brussels' link since tzdata 2022b; UTC's
+        // fixed-offset aliases), nothing from another continent.
+        let known: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect();
+        assert!(known.contains(&"Europe/Amsterdam") && known.contains(&"UTC"), "{known:?}");
+        assert!(
+            known.len() < 60 && known.iter().all(|z| !z.contains("America") && !z.starts_with("Asia")),
+            "{known:?}"
+        );
     }
     let store = Store::open(db_path(dir.path()), Encryption::Key(key(7))).unwrap();
     assert_eq!(store.settings().office_hours.end, "18:00");

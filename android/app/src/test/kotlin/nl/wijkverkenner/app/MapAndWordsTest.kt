@@ -31,12 +31,11 @@ import org.osmdroid.views.overlay.Marker
 import org.osmdroid.views.overlay.Polygon
 import org.osmdroid.views.overlay.Polyline
 import org.robolectric.Robolectric
-import org.robolectric.RobolectricTestRunner
 import org.robolectric.Shadows.shadowOf
 import org.robolectric.annotation.Config
 
 /** The map (osmdroid, no network needed) and the app's words in Dutch and English. */
-@RunWith(RobolectricTestRunner::class)
+@RunWith(WvTestRunner::class)
 @Config(sdk = [34], application = TestApp::class, qualifiers = "nl")
 class MapAndWordsTest {
     private lateinit var team: Team

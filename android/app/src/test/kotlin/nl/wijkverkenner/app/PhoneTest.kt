@@ -22,7 +22,6 @@ import org.junit.Before
 import org.junit.Test
 import org.junit.runner.RunWith
 import org.robolectric.Robolectric
-import org.robolectric.RobolectricTestRunner
 import org.robolectric.Shadows.shadowOf
 import org.robolectric.annotation.Config
 import org.robolectric.shadows.ShadowAlertDialog
@@ -33,7 +32,7 @@ import org.robolectric.shadows.ShadowToast
  * walker expects (a note, a returning connection, the periodic job, a reboot), and a revoked
  * phone wiped to nothing from whichever path learnt it.
  */
-@RunWith(RobolectricTestRunner::class)
+@RunWith(WvTestRunner::class)
 @Config(sdk = [34], application = TestApp::class, qualifiers = "nl")
 class PhoneTest {
     private lateinit var team: Team
@@ -366,7 +365,7 @@ class PhoneTest {
 }
 
 /** The oldest Android the app supports (API 26): the foreground service's two-argument start. */
-@RunWith(RobolectricTestRunner::class)
+@RunWith(WvTestRunner::class)
 @Config(sdk = [26], application = TestApp::class, qualifiers = "nl")
 class OldestAndroidTest {
     @Test

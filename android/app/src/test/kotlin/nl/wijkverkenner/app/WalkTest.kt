@@ -36,7 +36,6 @@ import org.junit.Before
 import org.junit.Test
 import org.junit.runner.RunWith
 import org.robolectric.Robolectric
-import org.robolectric.RobolectricTestRunner
 import org.robolectric.Shadows.shadowOf
 import org.robolectric.annotation.Config
 import org.robolectric.shadows.ShadowAlertDialog
@@ -47,7 +46,7 @@ import org.robolectric.shadows.ShadowAlertDialog
  * service, one note of each kind with every field, edit and delete, end with the summary and the
  * debrief, submit, sync, and the lead's questions seen and answered.
  */
-@RunWith(RobolectricTestRunner::class)
+@RunWith(WvTestRunner::class)
 @Config(sdk = [34], application = TestApp::class, qualifiers = "nl")
 class WalkTest {
     private lateinit var team: Team

@@ -39,7 +39,7 @@ fun main(args: Array<String>) {
         fun store(name: String): WijkStore {
             val s = WijkStore.open(File(dir, "$name.db").path, ByteArray(32) { 4 })
             val member = admin("member-add", "--team", team, "--name", name)
-            s.enrol(url, admin("enrol-code", "--member", member), "bench")
+            s.enrolWith(PlatformTransport(url), admin("enrol-code", "--member", member), "bench")
             return s
         }
         val start = Instant.now().minusSeconds(3 * 24 * 3600)
@@ -84,7 +84,7 @@ fun main(args: Array<String>) {
         }
         refresh.sort()
         cheapest.sort()
-        big.sync(url, CancelToken()) // keeps the server honest: the store is a real, syncable one
+        big.syncWith(PlatformTransport(url), CancelToken()) // keeps the server honest: the store is a real, syncable one
         println("| bindings on the JVM (Kotlin → JNA → Rust), 10,000 observations | µs per record | vs one batch |")
         println("| --- | --- | --- |")
         println("| one call per record | %.1f | %.1f× |".format(oneByOne, oneByOne / oneBatch))

@@ -108,7 +108,7 @@ class Wijkverkenner private constructor(
     suspend fun identity(): Identity? = call { it.identity() }
 
     suspend fun enrol(serverUrl: String, code: String, deviceName: String): Identity =
-        call { it.enrol(serverUrl, code, deviceName) }
+        call { it.enrolWith(PlatformTransport(serverUrl), code, deviceName) }
 
     suspend fun loadNeighbourhoods(buurten: String, wijken: String?): Int =
         call { it.loadNeighbourhoods(buurten, wijken).toInt() }
@@ -237,7 +237,7 @@ class Wijkverkenner private constructor(
         val job = kotlin.coroutines.coroutineContext[kotlinx.coroutines.Job]
         val handle = job?.invokeOnCompletion { if (it != null) token.cancel() }
         try {
-            store.sync(serverUrl, token)
+            store.syncWith(PlatformTransport(serverUrl), token)
         } catch (e: WvException.Revoked) {
             // The core wiped the store; the shell deletes the file and the key at once, from
             // whichever sync path found out.

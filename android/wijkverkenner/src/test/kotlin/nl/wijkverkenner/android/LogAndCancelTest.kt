@@ -55,8 +55,11 @@ class LogAndCancelTest {
             val store = WijkStore.open(File(dir, "a.db").path, ByteArray(32) { 3 })
             val calls = CopyOnWriteArrayList<String>()
             val refusing = object : HttpTransport {
-                override fun post(path: String, credential: String?, body: ByteArray): HttpResponse {
+                override fun post(path: String, headers: Map<String, String>, body: ByteArray): HttpResponse {
                     calls += path
+                    // The core names every header; before enrolment there is no credential.
+                    assertEquals("zstd", headers["Content-Encoding"])
+                    assertEquals(null, headers["Authorization"])
                     throw TransportFailure.Failed("geen netwerk")
                 }
             }

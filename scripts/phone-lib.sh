@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Builds the phone library the way a phone gets it and checks its size budget; then runs the
+# core's tests (encryption, wrong key, migrations, crash, properties) in the same configuration.
+#
+# The phone configuration: the bindings without the built-in HTTP client (the shells use the
+# platform's), SQLCipher on LibTomCrypt compiled from its released source (no OpenSSL), the
+# SQLite extensions the core does not use left out, only the time zones in .cargo/config.toml,
+# one crate type, the `dist` profile (LTO, opt-level s, stripped), packed relative relocations.
+# x86-64 Linux stands in for an Android ABI (no NDK can be fetched here); `cargo ndk` builds
+# the same with these variables (android/README.md).
+#
+# WV_PHONE_LIB_MAX (bytes, default 4000000) is the budget; the build fails above it.
+# --no-undefined as in the NDK: a symbol missing from the library fails the link, not the phone.
+# Run by test.sh (it then runs the JVM tests against this library); on its own:
+# `bash scripts/phone-lib.sh` (--no-tests skips the core's tests; `-- FILTER` passes a filter;
+# --variants builds it with each lever undone, for docs/benchmarks.md).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+[ -n "${WV_SETUP_DONE:-}" ] || . scripts/setup.sh
+
+tools="${WV_TOOLS:-$HOME/.cache/wijkverkenner}"
+ltc_version=1.18.2
+ltc_sha256=96ad4c3b8336050993c5bc2cf6c057484f2b0f9f763448151567fbab5e767b84
+ltc="$tools/libtomcrypt-$ltc_version"
+if [ ! -f "$ltc/src/headers/tomcrypt.h" ]; then
+    # The released tarball, as Debian's archive carries it (its original, unpatched).
+    mkdir -p "$tools"
+    tarball="$tools/libtomcrypt_$ltc_version.orig.tar.xz"
+    curl -fsSL "http://deb.debian.org/debian/pool/main/libt/libtomcrypt/libtomcrypt_$ltc_version.orig.tar.xz" -o "$tarball.part"
+    [ "$(sha256sum "$tarball.part" | cut -c1-64)" = "$ltc_sha256" ] || { echo "phone-lib: LibTomCrypt checksum mismatch" >&2; exit 1; }
+    mv "$tarball.part" "$tarball"
+    rm -rf "$ltc.part" && mkdir -p "$ltc.part" && tar -xJf "$tarball" -C "$ltc.part" --strip-components=1
+    mv "$ltc.part" "$ltc"
+fi
+
+triple=x86_64-unknown-linux-gnu
+triple_env=${triple//-/_}
+export WV_LIBTOMCRYPT_SRC="$ltc"
+# SQLCipher's LibTomCrypt provider finds the headers through the C compiler's flags.
+export "CFLAGS_$triple_env=-I$ltc/src/headers"
+# SQLCipher on LibTomCrypt; the SQLite extensions libsqlite3-sys enables that the core does not
+# use (full-text search, R*Tree, dbstat, soundex, extension loading) left out.
+export LIBSQLITE3_FLAGS="-DSQLCIPHER_CRYPTO_LIBTOMCRYPT -USQLITE_ENABLE_FTS3 -USQLITE_ENABLE_FTS3_PARENTHESIS \
+-USQLITE_ENABLE_FTS5 -USQLITE_ENABLE_RTREE -USQLITE_ENABLE_DBSTAT_VTAB -USQLITE_SOUNDEX \
+-USQLITE_ENABLE_LOAD_EXTENSION -DSQLITE_OMIT_LOAD_EXTENSION -DSQLITE_OMIT_DEPRECATED -DSQLITE_OMIT_SHARED_CACHE"
+# Its own target directory: these variables change how libsqlite3-sys is built, and the
+# workspace's build (system OpenSSL, every extension) should not be rebuilt each time.
+export CARGO_TARGET_DIR="$PWD/target/phone"
+
+phone_flags="-C link-arg=-Wl,-z,pack-relative-relocs -C link-arg=-Wl,--no-undefined"
+if [ "${1:-}" = "--variants" ]; then
+    # What each lever is worth: the phone library with one of them undone at a time, each in
+    # its own target directory (a benchmark: several minutes; docs/benchmarks.md).
+    variant() {  # name, then env assignments and extra cargo arguments
+        local name=$1; shift
+        local envs=() args=()
+        for a in "$@"; do if [[ $a == *=* && $a != -* ]]; then envs+=("$a"); else args+=("$a"); fi; done
+        env CARGO_TARGET_DIR="$PWD/target/phone-variants/$name" RUSTFLAGS="$phone_flags" "${envs[@]}" \
+            cargo rustc --quiet -p wijkverkenner-bindings --features phone --profile dist --target "$triple" --crate-type cdylib "${args[@]}"
+        printf "%-52s %10d bytes\n" "$name" "$(stat -c %s "$PWD/target/phone-variants/$name/$triple/dist/libwijkverkenner.so")"
+    }
+    variant "phone library (as shipped)"
+    variant "+ the built-in HTTP client (ureq, rustls, ring)" --features wijkverkenner-core/http
+    variant "+ every IANA time zone" CHRONO_TZ_TIMEZONE_FILTER=.
+    variant "+ SQLite's unused extensions" LIBSQLITE3_FLAGS=-DSQLCIPHER_CRYPTO_LIBTOMCRYPT
+    exit 0
+fi
+
+echo "== phone library: cargo rustc --profile dist --features phone --crate-type cdylib ($triple)"
+# Unstripped first, to attribute its bytes; the budget is checked on the stripped file.
+CARGO_PROFILE_DIST_STRIP=false RUSTFLAGS="$phone_flags" \
+    cargo rustc --quiet -p wijkverkenner-bindings --features phone --profile dist --target "$triple" --crate-type cdylib
+built="$CARGO_TARGET_DIR/$triple/dist/libwijkverkenner.so"
+export WV_PHONE_LIB_DIR="$CARGO_TARGET_DIR/phone-lib"
+mkdir -p "$WV_PHONE_LIB_DIR"
+lib="$WV_PHONE_LIB_DIR/libwijkverkenner.so"
+strip --strip-all -o "$lib" "$built"
+
+# Nothing of OpenSSL, linked or loaded.
+if readelf -d "$lib" | grep -E 'NEEDED.*(libcrypto|libssl)'; then
+    echo "phone-lib: the phone library needs OpenSSL" >&2; exit 1
+fi
+if nm -D "$built" | grep -qE ' (EVP_|OPENSSL_|SSL_)'; then
+    echo "phone-lib: OpenSSL symbols in the phone library" >&2; exit 1
+fi
+
+size=$(stat -c %s "$lib")
+max=${WV_PHONE_LIB_MAX:-4000000}
+echo "phone library: $size bytes (budget $max), $(readelf -d "$lib" | grep -c NEEDED) shared libraries needed: $(readelf -d "$lib" | sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p' | tr '\n' ' ')"
+# Where the bytes are: the unstripped library's symbol sizes, by the C library that defines
+# them (its static archive's symbols) or the Rust crate in the symbol's path. Tables, the
+# dynamic symbol table and relocations are not symbols: they are the "not attributed" line.
+table=$(mktemp)
+for a in sqlcipher:"SQLite + SQLCipher (C)" tomcrypt:"LibTomCrypt (C)" zstd:"zstd (C)" mimalloc:"mimalloc (C)"; do
+    f=$(ls -t "$CARGO_TARGET_DIR/$triple/dist/build/"*/out/lib"${a%%:*}".a 2>/dev/null | head -1 || true)
+    [ -n "$f" ] || { echo "phone-lib: no lib${a%%:*}.a in the build" >&2; exit 1; }
+    nm --defined-only "$f" 2>/dev/null | awk -v owner="${a#*:}" 'NF == 3 { print owner "\t" $3 }'
+done > "$table"
+nm -S --size-sort --radix=d -C "$built" | awk -v total="$size" '
+    FILENAME == ARGV[1] { split($0, p, "\t"); c[p[2]] = p[1]; next }
+    NF >= 4 {
+        sz = $2 + 0; name = $4; for (i = 5; i <= NF; i++) name = name " " $i
+        if (name in c) o = c[name]
+        else {
+            d = name; sub(/^<+/, "", d); sub(/^(impl |dyn |&mut |&)/, "", d)
+            if (d ~ /^[a-z_][a-z0-9_]*::/) { o = d; sub(/::.*/, "", o) } else o = "other"
+        }
+        by[o] += sz; sum += sz
+    }
+    END {
+        for (k in by) if (by[k] >= 20000) printf "%d\t%s\n", by[k], k; else small += by[k]
+        printf "%d\t%s\n", small, "(crates under 20 kB together)"
+        printf "%d\t%s\n", total - sum, "not attributed (tables, relocations, headers)"
+    }' "$table" - | sort -rn | awk -F'\t' 'BEGIN { printf "%-46s %10s\n", "component", "bytes" } { printf "%-46s %10d\n", $2, $1 }'
+rm -f "$table"
+if [ "$size" -gt "$max" ]; then
+    echo "phone-lib: the phone library is $size bytes, over its budget of $max" >&2
+    exit 1
+fi
+echo "phone library within budget"
+
+if [ "${1:-}" != "--no-tests" ]; then
+    echo "== the core's tests in the phone configuration (LibTomCrypt, no HTTP client)"
+    [ "${1:-}" != "--" ] || shift
+    cargo test --release -p wijkverkenner-core --no-default-features --features libtomcrypt -- "$@"
+fi
