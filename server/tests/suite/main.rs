@@ -10,6 +10,7 @@ mod conformance;
 mod convergence;
 mod e2e;
 mod faults;
+mod instances;
 mod integrity;
 mod retention;
 mod roles;
