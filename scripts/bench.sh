@@ -9,10 +9,16 @@ command -v node >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -q
 (cd server/benches/pouchdb && npm install --no-audit --no-fund --silent)
 export WV_POUCHDB_DIR="$PWD/server/benches/pouchdb"
 . scripts/postgres.sh
-cargo bench -p wijkverkenner-core --bench store
-cargo bench -p wijkverkenner-server --bench sync
+command -v strace >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq strace; }
+# The store and the phones' side of sync as they ship: the phone configuration (SQLCipher on
+# LibTomCrypt, docs/adr/0010); the store benchmark also in the phone's profile (dist: LTO,
+# opt-level s). In subshells: the configuration has its own target directory.
+(. scripts/phone-env.sh && cargo bench -p wijkverkenner-core --no-default-features --features libtomcrypt \
+    --profile dist --target "$triple" --bench store)
+(. scripts/phone-env.sh && cargo bench -p wijkverkenner-server --features wijkverkenner-core/libtomcrypt \
+    --target "$triple" --bench sync)
 cargo bench -p wijkverkenner-server --bench dashboard
 WV_KOTLIN_BENCH=1 WV_SETUP_DONE=1 bash scripts/kotlin-test.sh
-echo "library size per profile:"
-cargo build -q --release -p wijkverkenner-bindings && cargo build -q --profile dist -p wijkverkenner-bindings
-ls -l target/release/libwijkverkenner.so target/dist/libwijkverkenner.so target/release/libwijkverkenner.a target/dist/libwijkverkenner.a
+echo "the phone library's size, and what each lever is worth:"
+WV_SETUP_DONE=1 bash scripts/phone-lib.sh --no-tests
+WV_SETUP_DONE=1 bash scripts/phone-lib.sh --variants

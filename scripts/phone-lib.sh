@@ -18,34 +18,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 [ -n "${WV_SETUP_DONE:-}" ] || . scripts/setup.sh
 
-tools="${WV_TOOLS:-$HOME/.cache/wijkverkenner}"
-ltc_version=1.18.2
-ltc_sha256=96ad4c3b8336050993c5bc2cf6c057484f2b0f9f763448151567fbab5e767b84
-ltc="$tools/libtomcrypt-$ltc_version"
-if [ ! -f "$ltc/src/headers/tomcrypt.h" ]; then
-    # The released tarball, as Debian's archive carries it (its original, unpatched).
-    mkdir -p "$tools"
-    tarball="$tools/libtomcrypt_$ltc_version.orig.tar.xz"
-    curl -fsSL "http://deb.debian.org/debian/pool/main/libt/libtomcrypt/libtomcrypt_$ltc_version.orig.tar.xz" -o "$tarball.part"
-    [ "$(sha256sum "$tarball.part" | cut -c1-64)" = "$ltc_sha256" ] || { echo "phone-lib: LibTomCrypt checksum mismatch" >&2; exit 1; }
-    mv "$tarball.part" "$tarball"
-    rm -rf "$ltc.part" && mkdir -p "$ltc.part" && tar -xJf "$tarball" -C "$ltc.part" --strip-components=1
-    mv "$ltc.part" "$ltc"
-fi
-
-triple=x86_64-unknown-linux-gnu
-triple_env=${triple//-/_}
-export WV_LIBTOMCRYPT_SRC="$ltc"
-# SQLCipher's LibTomCrypt provider finds the headers through the C compiler's flags.
-export "CFLAGS_$triple_env=-I$ltc/src/headers"
-# SQLCipher on LibTomCrypt; the SQLite extensions libsqlite3-sys enables that the core does not
-# use (full-text search, R*Tree, dbstat, soundex, extension loading) left out.
-export LIBSQLITE3_FLAGS="-DSQLCIPHER_CRYPTO_LIBTOMCRYPT -USQLITE_ENABLE_FTS3 -USQLITE_ENABLE_FTS3_PARENTHESIS \
--USQLITE_ENABLE_FTS5 -USQLITE_ENABLE_RTREE -USQLITE_ENABLE_DBSTAT_VTAB -USQLITE_SOUNDEX \
--USQLITE_ENABLE_LOAD_EXTENSION -DSQLITE_OMIT_LOAD_EXTENSION -DSQLITE_OMIT_DEPRECATED -DSQLITE_OMIT_SHARED_CACHE"
-# Its own target directory: these variables change how libsqlite3-sys is built, and the
-# workspace's build (system OpenSSL, every extension) should not be rebuilt each time.
-export CARGO_TARGET_DIR="$PWD/target/phone"
+. scripts/phone-env.sh
 
 phone_flags="-C link-arg=-Wl,-z,pack-relative-relocs -C link-arg=-Wl,--no-undefined"
 if [ "${1:-}" = "--variants" ]; then

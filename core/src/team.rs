@@ -43,7 +43,7 @@ pub struct TeamSettings {
     pub retention: Option<Retention>,
 }
 
-const DAY_MS: i64 = 86_400_000;
+pub(crate) const DAY_MS: i64 = 86_400_000;
 
 /// A team's retention terms, the same on the team server (its purge) and on every phone (its
 /// own purge and lock). Counted from when the record was made; for a closed signal from when

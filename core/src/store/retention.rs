@@ -116,11 +116,16 @@ impl Store {
                 id: uuid::Uuid::from_slice(id).map(|u| u.to_string()).unwrap_or_default(),
                 reason,
             };
+            // Only records older than the shortest term can have expired (a signal is closed
+            // after it was made): a range of the time index, not every record at every sync.
+            let shortest = terms.conversation_days.min(terms.observation_days).min(terms.closed_signal_days);
+            let candidates_before = now_ms.saturating_sub(i64::from(shortest) * crate::team::DAY_MS);
             let expired: Vec<(Vec<u8>, String, String)> = {
                 let mut st = c.tx.prepare(
-                    "SELECT id, kind, created_ms, review FROM records WHERE deleted = 0 AND pending = 0",
+                    "SELECT id, kind, created_ms, review FROM records
+                     WHERE created_ms < ?1 AND deleted = 0 AND pending = 0",
                 )?;
-                let rows = st.query_map([], |r| {
+                let rows = st.query_map([candidates_before], |r| {
                     Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?))
                 })?;
                 let mut out = Vec::new();
@@ -129,7 +134,11 @@ impl Store {
                     let kept = match kind.as_str() {
                         "conversation" => Kept::Conversation { created_ms },
                         "observation" => Kept::Observation { created_ms },
-                        _ => Kept::Signal { created_ms, closed_ms: closed_ms(&review, created_ms) },
+                        // Closed no earlier than made, whatever a skewed clock wrote.
+                        _ => Kept::Signal {
+                            created_ms,
+                            closed_ms: closed_ms(&review, created_ms).map(|c| c.max(created_ms)),
+                        },
                     };
                     if let Some(reason) = terms.expired(kept, now_ms) {
                         out.push((id, kind, reason));
