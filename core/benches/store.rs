@@ -643,9 +643,11 @@ fn main() {
     println!();
     println!("| benchmark | ours | baseline (same run) | ratio | goal |");
     println!("| --- | --- | --- | --- | --- |");
-    // `WV_BENCH_ONLY=report` runs the walk report alone.
+    // `WV_BENCH_ONLY=report` runs the walk report alone; `=durability` the encrypted field day
+    // with its limit and fsync count alone.
     let only_report = std::env::var("WV_BENCH_ONLY").is_ok_and(|v| v == "report");
-    for enc in [true, false].into_iter().filter(|_| !only_report) {
+    let only_durability = std::env::var("WV_BENCH_ONLY").is_ok_and(|v| v == "durability");
+    for enc in [true, false].into_iter().filter(|&e| !only_report && (e || !only_durability)) {
         let (p50, p99, b50, b99) = field_day(enc);
         let label = if enc { "encrypted" } else { "plaintext" };
         println!(
@@ -665,6 +667,9 @@ fn main() {
                 ),
             }
         }
+    }
+    if only_durability {
+        return;
     }
     if only_report {
         let (ours, base, n) = walk_report();
