@@ -418,6 +418,17 @@ fn main() {
     println!();
     println!("| initial sync | ours (records/s, bytes on the wire, round trips) | PouchDB replication, best batch_size | zstd-19 (zstd-3) of the NDJSON | the store's insert limit (raw, same rows and schema) | goals |");
     println!("| --- | --- | --- | --- | --- | --- |");
+    // WV_BENCH_ONLY=load: the load test alone, with WV_LOAD_PHONES phones (default 200).
+    if std::env::var("WV_BENCH_ONLY").is_ok_and(|v| v == "load") {
+        let phones = std::env::var("WV_LOAD_PHONES").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+        let dir = tempfile::tempdir().unwrap();
+        let storage: Arc<dyn Storage> =
+            Arc::new(wijkverkenner_server::storage::sqlite::SqliteStorage::open(dir.path()).unwrap());
+        for (i, (p50, p99, errors)) in load(storage, phones).into_iter().enumerate() {
+            println!("| SQLite, {phones} phones, sync {} | {:.0} ms | {:.0} ms | {errors} |", i + 1, ms(p50), ms(p99));
+        }
+        return;
+    }
     let mut kept = None;
     // WV_BENCH_QUICK=1: only the 100,000-record initial sync (for profiling); =10000: only that.
     let quick_n = std::env::var("WV_BENCH_QUICK").ok().map(|v| v.parse::<usize>().unwrap_or(100_000).max(10_000));

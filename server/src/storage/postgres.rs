@@ -17,7 +17,10 @@ use crate::error::Result;
 use wijkverkenner_core::sync::wire::EntityKind;
 use wijkverkenner_core::sync::wire::MAX_PULL_BYTES;
 
+/// Sent as one simple query: one implicit transaction, which the advisory lock makes wait for
+/// another instance starting at the same moment (concurrent `CREATE … IF NOT EXISTS` can fail).
 const SCHEMA: &str = "
+SELECT pg_advisory_xact_lock(7471001);
 CREATE TABLE IF NOT EXISTS teams (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, seq BIGINT NOT NULL DEFAULT 0, created_ms BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS members (
@@ -51,7 +54,8 @@ DO $$ BEGIN
         UPDATE entities SET walk_id = doc::jsonb ->> 'walk_id' WHERE kind <> 'walk';
     END IF;
 END $$;
-CREATE INDEX IF NOT EXISTS entities_walk ON entities (team_id, walk_id);
+DROP INDEX IF EXISTS entities_walk;
+CREATE INDEX IF NOT EXISTS entities_walk_seq ON entities (team_id, walk_id, seq);
 CREATE TABLE IF NOT EXISTS review_history (
     n BIGSERIAL PRIMARY KEY, team_id TEXT NOT NULL, entity_id TEXT NOT NULL, at_ms BIGINT NOT NULL,
     member_id TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL, comment TEXT);

@@ -92,8 +92,22 @@ CREATE TRIGGER IF NOT EXISTS audit_log_no_replace BEFORE INSERT ON audit_log
 pub struct SqliteStorage {
     path: std::path::PathBuf,
     writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<Readers>,
+    /// Signalled when a reader connection is returned.
+    reader_back: std::sync::Condvar,
 }
+
+/// At most [`MAX_READERS`] reader connections; a read waits for one rather than open another.
+/// (Opening one per read when all were busy made a burst of 200 syncs open thousands of
+/// connections, each with a cold cache, all contending on SQLite's global page-cache mutex:
+/// the server stalled for a minute. Found by the load benchmark.)
+#[derive(Default)]
+struct Readers {
+    idle: Vec<Connection>,
+    open: usize,
+}
+
+const MAX_READERS: usize = 8;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -184,7 +198,12 @@ impl SqliteStorage {
                 other => break other?,
             }
         };
-        Ok(Self { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) })
+        Ok(Self {
+            path,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Readers::default()),
+            reader_back: std::sync::Condvar::new(),
+        })
     }
 
     /// The writer connection, with the schema and its upgrades applied.
@@ -221,21 +240,41 @@ impl SqliteStorage {
                 }
             }
         }
-        tx.execute_batch("CREATE INDEX IF NOT EXISTS entities_walk ON entities (team_id, walk_id);")?;
+        // A walk's records in feed order from one index: with (team_id, walk_id) alone the
+        // planner walked the team's whole feed index to avoid a sort, for every walk of every
+        // pull (a burst of 200 syncs stalled for a minute).
+        tx.execute_batch(
+            "DROP INDEX IF EXISTS entities_walk;
+             CREATE INDEX IF NOT EXISTS entities_walk_seq ON entities (team_id, walk_id, seq);",
+        )?;
         tx.commit()?;
         Ok(writer)
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let conn = match lock(&self.readers).pop() {
+        let conn = {
+            let mut pool = lock(&self.readers);
+            loop {
+                if let Some(c) = pool.idle.pop() {
+                    break Some(c);
+                }
+                if pool.open < MAX_READERS {
+                    pool.open += 1;
+                    break None;
+                }
+                pool = self.reader_back.wait(pool).unwrap_or_else(|p| p.into_inner());
+            }
+        };
+        let conn = match conn {
             Some(c) => c,
-            None => connect(&self.path)?,
+            None => connect(&self.path).inspect_err(|_| {
+                lock(&self.readers).open -= 1;
+                self.reader_back.notify_one();
+            })?,
         };
         let out = f(&conn);
-        let mut pool = lock(&self.readers);
-        if pool.len() < 8 {
-            pool.push(conn);
-        }
+        lock(&self.readers).idle.push(conn);
+        self.reader_back.notify_one();
         out
     }
 
@@ -1121,7 +1160,11 @@ impl Storage for SqliteStorage {
         // readers closed so none holds an old snapshot: the WAL into the file, the file
         // rebuilt without free pages, the WAL emptied.
         let c = lock(&self.writer);
-        lock(&self.readers).clear();
+        {
+            let mut pool = lock(&self.readers);
+            pool.open -= pool.idle.len();
+            pool.idle.clear();
+        }
         c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?;
         Ok(())
     }

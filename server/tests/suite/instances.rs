@@ -62,7 +62,8 @@ impl Region {
         };
         let mut backends = Vec::new();
         for i in 0..n {
-            // One after the other: the first start of the database makes the secret.
+            // One after the other: the first start of the database makes the secret (the
+            // schema itself is safe to set up from several at once: an advisory lock).
             let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
             let log = std::fs::File::create(region.dir.path().join(format!("server{i}.log"))).unwrap();
             let child = region
