@@ -8,16 +8,17 @@ tools="${WV_TOOLS:-$HOME/.cache/wijkverkenner}"
 ltc_version=1.18.2
 ltc_sha256=96ad4c3b8336050993c5bc2cf6c057484f2b0f9f763448151567fbab5e767b84
 ltc="$tools/libtomcrypt-$ltc_version"
-if [ ! -f "$ltc/src/headers/tomcrypt.h" ]; then
-    # The released tarball, as Debian's archive carries it (its original, unpatched).
-    mkdir -p "$tools"
-    tarball="$tools/libtomcrypt_$ltc_version.orig.tar.xz"
+# The released tarball, as Debian's archive carries it (its original, unpatched): fetched once,
+# its checksum checked on every run, and the tree compiled from it unpacked afresh each time
+# (a second, with the archive's file times, so nothing rebuilds when nothing changed).
+mkdir -p "$tools"
+tarball="$tools/libtomcrypt_$ltc_version.orig.tar.xz"
+if [ ! -f "$tarball" ]; then
     curl -fsSL "http://deb.debian.org/debian/pool/main/libt/libtomcrypt/libtomcrypt_$ltc_version.orig.tar.xz" -o "$tarball.part"
-    [ "$(sha256sum "$tarball.part" | cut -c1-64)" = "$ltc_sha256" ] || { echo "phone-env: LibTomCrypt checksum mismatch" >&2; exit 1; }
     mv "$tarball.part" "$tarball"
-    rm -rf "$ltc.part" && mkdir -p "$ltc.part" && tar -xJf "$tarball" -C "$ltc.part" --strip-components=1
-    mv "$ltc.part" "$ltc"
 fi
+[ "$(sha256sum "$tarball" | cut -c1-64)" = "$ltc_sha256" ] || { rm -f "$tarball"; echo "phone-env: LibTomCrypt checksum mismatch (the tarball was removed)" >&2; exit 1; }
+rm -rf "$ltc" && mkdir -p "$ltc" && tar -xJf "$tarball" -C "$ltc" --strip-components=1
 
 triple=x86_64-unknown-linux-gnu
 triple_env=${triple//-/_}

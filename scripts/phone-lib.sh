@@ -49,16 +49,24 @@ mkdir -p "$WV_PHONE_LIB_DIR"
 lib="$WV_PHONE_LIB_DIR/libwijkverkenner.so"
 strip --strip-all -o "$lib" "$built"
 
-# Nothing of OpenSSL, linked or loaded.
-if readelf -d "$lib" | grep -E 'NEEDED.*(libcrypto|libssl)'; then
+# Nothing of OpenSSL, linked or loaded: no libcrypto/libssl needed, and in the unstripped
+# library's whole symbol table (static code too) SQLCipher's LibTomCrypt provider and none of
+# its OpenSSL one. The tools' output is captured first, so a failing tool fails the script.
+dynamic=$(readelf -d "$lib")
+symbols=$(nm "$built")
+if grep -E 'NEEDED.*(libcrypto|libssl)' <<<"$dynamic"; then
     echo "phone-lib: the phone library needs OpenSSL" >&2; exit 1
 fi
-if nm -D "$built" | grep -qE ' (EVP_|OPENSSL_|SSL_)'; then
-    echo "phone-lib: OpenSSL symbols in the phone library" >&2; exit 1
+if ! grep -q ' sqlcipher_ltc_activate$' <<<"$symbols"; then
+    echo "phone-lib: SQLCipher's LibTomCrypt provider is not in the phone library" >&2; exit 1
+fi
+if grep -E ' (sqlcipher_openssl_[a-z_]+|EVP_[A-Za-z_]+|OPENSSL_[a-z_]+)$' <<<"$symbols" | head -3 | grep .; then
+    echo "phone-lib: OpenSSL code in the phone library" >&2; exit 1
 fi
 
 size=$(stat -c %s "$lib")
 max=${WV_PHONE_LIB_MAX:-4000000}
+[[ $max =~ ^[0-9]+$ ]] || { echo "phone-lib: WV_PHONE_LIB_MAX must be a number of bytes, not '$max'" >&2; exit 1; }
 echo "phone library: $size bytes (budget $max), $(readelf -d "$lib" | grep -c NEEDED) shared libraries needed: $(readelf -d "$lib" | sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p' | tr '\n' ' ')"
 # Where the bytes are: the unstripped library's symbol sizes, by the C library that defines
 # them (its static archive's symbols) or the Rust crate in the symbol's path. Tables, the

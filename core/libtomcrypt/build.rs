@@ -42,6 +42,7 @@ fn main() {
     let headers = src.join("headers");
     assert!(headers.join("tomcrypt.h").is_file(), "no LibTomCrypt source at {}", root.display());
 
+    println!("cargo:rerun-if-changed={}", headers.display());
     let mut build = cc::Build::new();
     build.include(&headers).define("LTC_SOURCE", None).define("LTC_NO_ROLC", None).warnings(false);
     // Speed over size for the ciphers: every page written and read goes through them.

@@ -139,7 +139,11 @@ impl Retention {
             Kept::Observation { created_ms } if older(self.observation_days, created_ms) => {
                 Some(format!("observation older than {} days", self.observation_days))
             }
-            Kept::Signal { closed_ms: Some(closed), .. } if older(self.closed_signal_days, closed) => {
+            // Closed no earlier than made, whatever a skewed clock wrote (server and phones
+            // alike; a phone's purge looks only at records older than the shortest term).
+            Kept::Signal { created_ms, closed_ms: Some(closed) }
+                if older(self.closed_signal_days, closed.max(created_ms)) =>
+            {
                 Some(format!("signal closed more than {} days ago", self.closed_signal_days))
             }
             _ => None,

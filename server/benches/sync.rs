@@ -142,7 +142,9 @@ fn codec_options(ndjson: &str) {
     println!();
     println!("| the 90,000 records not trained on, in pages of 5,000 (`[`…`]`) | bytes | vs zstd-19 of them as one NDJSON stream ({rest_whole}) | compress time |");
     println!("| --- | --- | --- | --- |");
-    for (level, with_dict) in [(3, false), (9, false), (19, false), (3, true), (9, true), (19, true)] {
+    for (level, with_dict) in
+        [(3, false), (9, false), (12, false), (15, false), (19, false), (3, true), (9, true), (19, true)]
+    {
         let start = Instant::now();
         let mut total = 0usize;
         for page in rest.chunks(5_000) {

@@ -134,11 +134,7 @@ impl Store {
                     let kept = match kind.as_str() {
                         "conversation" => Kept::Conversation { created_ms },
                         "observation" => Kept::Observation { created_ms },
-                        // Closed no earlier than made, whatever a skewed clock wrote.
-                        _ => Kept::Signal {
-                            created_ms,
-                            closed_ms: closed_ms(&review, created_ms).map(|c| c.max(created_ms)),
-                        },
+                        _ => Kept::Signal { created_ms, closed_ms: closed_ms(&review, created_ms) },
                     };
                     if let Some(reason) = terms.expired(kept, now_ms) {
                         out.push((id, kind, reason));

@@ -53,6 +53,9 @@ pub fn request_headers(credential: Option<&str>) -> Vec<(&'static str, String)> 
         ("Content-Encoding", "zstd".to_string()),
         ("Accept-Encoding", "zstd".to_string()),
         ("Wijkverkenner-Protocol", crate::sync::wire::PROTOCOL_VERSION.to_string()),
+        // Our own, so a platform client does not send its default (Android's names the
+        // device model and build).
+        ("User-Agent", format!("Wijkverkenner/{}", env!("CARGO_PKG_VERSION"))),
     ];
     if let Some(c) = credential {
         headers.push(("Authorization", format!("Bearer {c}")));

@@ -97,7 +97,8 @@ pub struct SqliteStorage {
     reader_back: std::sync::Condvar,
 }
 
-/// At most [`MAX_READERS`] reader connections; a read waits for one rather than open another.
+/// At most [`MAX_READERS`] reader connections; a read waits for one rather than open another
+/// (reads must not nest: a read inside a read could wait for itself).
 /// (Opening one per read when all were busy made a burst of 200 syncs open thousands of
 /// connections, each with a cold cache, all contending on SQLite's global page-cache mutex:
 /// the server stalled for a minute. Found by the load benchmark.)
@@ -265,17 +266,25 @@ impl SqliteStorage {
                 pool = self.reader_back.wait(pool).unwrap_or_else(|p| p.into_inner());
             }
         };
-        let conn = match conn {
-            Some(c) => c,
-            None => connect(&self.path).inspect_err(|_| {
-                lock(&self.readers).open -= 1;
-                self.reader_back.notify_one();
-            })?,
-        };
-        let out = f(&conn);
-        lock(&self.readers).idle.push(conn);
-        self.reader_back.notify_one();
-        out
+        // Returns the connection, or its slot if there is none (failed to open, or `f`
+        // panicked), whatever happens in between: a lost slot would starve every later read.
+        struct Slot<'a>(&'a SqliteStorage, Option<Connection>);
+        impl Drop for Slot<'_> {
+            fn drop(&mut self) {
+                let mut pool = lock(&self.0.readers);
+                match self.1.take() {
+                    Some(c) if !std::thread::panicking() => pool.idle.push(c),
+                    _ => pool.open -= 1,
+                }
+                drop(pool);
+                self.0.reader_back.notify_one();
+            }
+        }
+        let mut slot = Slot(self, conn);
+        if slot.1.is_none() {
+            slot.1 = Some(connect(&self.path)?);
+        }
+        f(slot.1.as_ref().expect("a reader connection"))
     }
 
     fn write<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {

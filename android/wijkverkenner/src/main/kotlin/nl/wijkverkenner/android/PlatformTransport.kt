@@ -5,6 +5,9 @@ import java.io.InputStream
 import java.net.HttpURLConnection
 import java.net.Proxy
 import java.net.URL
+import java.util.concurrent.Executors
+import java.util.concurrent.ScheduledExecutorService
+import java.util.concurrent.TimeUnit
 import nl.wijkverkenner.ffi.HttpResponse
 import nl.wijkverkenner.ffi.HttpTransport
 import nl.wijkverkenner.ffi.TransportFailure
@@ -22,7 +25,7 @@ import nl.wijkverkenner.ffi.maxResponseBytes
  * the request. A platform client may resend a request whose answer it lost: the protocol is
  * idempotent (every push is applied once).
  */
-class PlatformTransport(serverUrl: String) : HttpTransport {
+class PlatformTransport(serverUrl: String, private val roundTripMs: Long = ROUND_TRIP_MS) : HttpTransport {
     private val base: String
 
     init {
@@ -35,9 +38,14 @@ class PlatformTransport(serverUrl: String) : HttpTransport {
             val url = URL(base + path)
             // The device's proxy for the team server; none for this device itself (tests).
             (if (isLoopback()) url.openConnection(Proxy.NO_PROXY) else url.openConnection()) as HttpURLConnection
-        } catch (e: IOException) {
+        } catch (e: Exception) {
+            // Any exception, not only I/O (a malformed port is an IllegalArgumentException):
+            // what escapes to the core would carry a stack trace into the sync status.
             throw TransportFailure.Failed("could not reach the team server (${e.javaClass.simpleName})")
         }
+        // One round trip gets roundTripMs (two minutes) in all: the connection's timeouts bound each wait,
+        // not a server that trickles its answer, nor writing the body.
+        val deadline = watchdog.schedule({ connection.disconnect() }, roundTripMs, TimeUnit.MILLISECONDS)
         try {
             connection.requestMethod = "POST"
             connection.instanceFollowRedirects = false
@@ -53,9 +61,14 @@ class PlatformTransport(serverUrl: String) : HttpTransport {
             val stream = if (status >= 400) connection.errorStream else connection.inputStream
             val answer = stream?.use { readBounded(it, maxResponseBytes()) } ?: ByteArray(0)
             return HttpResponse(status.toUShort(), answer)
-        } catch (e: IOException) {
-            throw TransportFailure.Failed("the connection to the team server failed (${e.javaClass.simpleName})")
+        } catch (e: TransportFailure) {
+            throw e
+        } catch (e: Exception) {
+            // The kind of failure only: a message could hold a header's value (the credential).
+            val kind = if (deadline.isDone) "took longer than $roundTripMs ms" else "failed (${e.javaClass.simpleName})"
+            throw TransportFailure.Failed("the connection to the team server $kind")
         } finally {
+            deadline.cancel(false)
             connection.disconnect()
         }
     }
@@ -66,6 +79,12 @@ class PlatformTransport(serverUrl: String) : HttpTransport {
     private companion object {
         const val CONNECT_TIMEOUT_MS = 15_000
         const val READ_TIMEOUT_MS = 60_000
+        const val ROUND_TRIP_MS = 120_000L
+
+        /** Ends a round trip that outlives its deadline (one daemon thread for all). */
+        val watchdog: ScheduledExecutorService = Executors.newSingleThreadScheduledExecutor { r ->
+            Thread(r, "wijkverkenner-http-deadline").apply { isDaemon = true }
+        }
 
         fun readBounded(input: InputStream, limit: ULong): ByteArray {
             val out = java.io.ByteArrayOutputStream()
@@ -75,7 +94,7 @@ class PlatformTransport(serverUrl: String) : HttpTransport {
                 val n = input.read(buffer)
                 if (n < 0) break
                 total += n
-                if (total.toULong() > limit) throw IOException("answer too long")
+                if (total.toULong() > limit) throw TransportFailure.Failed("the team server's answer is longer than the protocol allows")
                 out.write(buffer, 0, n)
             }
             return out.toByteArray()

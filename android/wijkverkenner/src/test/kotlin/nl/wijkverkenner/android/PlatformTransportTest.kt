@@ -94,9 +94,38 @@ class PlatformTransportTest {
             PlatformTransport(server.url).post("/v1/sync", emptyMap(), ByteArray(0))
             fail("expected a failure")
         } catch (e: TransportFailure.Failed) {
-            assertTrue(e.reason, e.reason.contains("failed"))
+            assertTrue(e.reason, e.reason.contains("longer than the protocol allows"))
         } finally {
             server.stop(0)
+        }
+    }
+
+    @Test
+    fun aServerThatTricklesItsAnswerIsCutAtTheRoundTripsDeadline() {
+        val server = serve { ex ->
+            ex.sendResponseHeaders(200, 1000)
+            try {
+                repeat(1000) { ex.responseBody.write(0); ex.responseBody.flush(); Thread.sleep(100) }
+            } catch (e: java.io.IOException) { /* cut: expected */ }
+        }
+        try {
+            PlatformTransport(server.url, roundTripMs = 1_000).post("/v1/sync", emptyMap(), ByteArray(1))
+            fail("expected a failure")
+        } catch (e: TransportFailure.Failed) {
+            assertTrue(e.reason, e.reason.contains("took longer than 1000 ms"))
+        } finally {
+            server.stop(0)
+        }
+    }
+
+    @Test
+    fun anyExceptionBecomesATransportFailureWithoutDetail() {
+        // The core accepts the address (its rule is the scheme); the JDK refuses the port.
+        try {
+            PlatformTransport("https://127.0.0.1:700000").post("/v1/sync", mapOf("Authorization" to "Bearer geheim"), ByteArray(1))
+            fail("expected a failure")
+        } catch (e: TransportFailure.Failed) {
+            assertTrue(e.reason, !e.reason.contains("geheim") && !e.reason.contains("\tat "))
         }
     }
 
