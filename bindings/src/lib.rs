@@ -137,6 +137,11 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for TransportFailure {
 /// cut is a `TransportFailure` whose reason carries no personal data.
 #[uniffi::export(foreign)]
 pub trait HttpTransport: Send + Sync {
+    /// The team server's base URL this transport sends to: the core refuses to send anything
+    /// unless it is `https://`, or `http://` to the device itself ([`check_server_url`]),
+    /// whichever shell wrote the transport.
+    fn server_url(&self) -> String;
+
     fn post(
         &self,
         path: String,
@@ -160,6 +165,9 @@ impl core::sync::Transport for ForeignTransport {
         credential: Option<&str>,
         body: Vec<u8>,
     ) -> Result<core::sync::HttpResponse, core::sync::TransportError> {
+        // The address rule holds for every shell's transport, not only for those that check.
+        core::sync::check_server_url(&self.0.server_url())
+            .map_err(|_| core::sync::TransportError("the team server's address must be https://".into()))?;
         let headers = core::sync::engine::request_headers(credential)
             .into_iter()
             .map(|(name, value)| (name.to_string(), value))

@@ -33,6 +33,8 @@ class PlatformTransport(serverUrl: String, private val roundTripMs: Long = ROUND
         base = serverUrl.trim().trimEnd('/')
     }
 
+    override fun serverUrl(): String = base
+
     override fun post(path: String, headers: Map<String, String>, body: ByteArray): HttpResponse {
         val connection = try {
             val url = URL(base + path)

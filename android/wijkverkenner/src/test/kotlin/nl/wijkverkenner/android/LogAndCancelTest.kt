@@ -55,6 +55,8 @@ class LogAndCancelTest {
             val store = WijkStore.open(File(dir, "a.db").path, ByteArray(32) { 3 })
             val calls = CopyOnWriteArrayList<String>()
             val refusing = object : HttpTransport {
+                override fun serverUrl() = "https://wijkteam.example.nl"
+
                 override fun post(path: String, headers: Map<String, String>, body: ByteArray): HttpResponse {
                     calls += path
                     // The core names every header; before enrolment there is no credential.
@@ -76,6 +78,23 @@ class LogAndCancelTest {
                 store.syncWith(refusing, CancelToken())
                 fail("expected NotEnrolled")
             } catch (e: WvException.NotEnrolled) {
+            }
+            assertEquals(1, calls.size)
+            // A shell's transport to a plain-http address elsewhere is refused by the core
+            // before anything is sent: the rule does not depend on the shell checking it.
+            val careless = object : HttpTransport {
+                override fun serverUrl() = "http://wijkteam.example.nl"
+
+                override fun post(path: String, headers: Map<String, String>, body: ByteArray): HttpResponse {
+                    calls += "careless $path"
+                    return HttpResponse(200u, ByteArray(0))
+                }
+            }
+            try {
+                store.enrolWith(careless, "ABCD-1234", "Pixel")
+                fail("expected Network")
+            } catch (e: WvException.Network) {
+                assertTrue(e.message, e.message.contains("https://"))
             }
             assertEquals(1, calls.size)
             store.close()
