@@ -341,7 +341,6 @@ fn three_instances_behind_a_round_robin_lose_nothing_and_duplicate_nothing() {
     assert_eq!((records, walks, distinct, deleted), (120, 5, 125, 0));
     // The last edits won everywhere.
     assert!(lead_view.values().any(|d| d.contains("bijgewerkt in ronde 7")));
-
 }
 
 fn region_check_lead(lead: &RegionPhone, all: &BTreeSet<String>) -> BTreeMap<String, String> {
