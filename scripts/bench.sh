@@ -18,6 +18,8 @@ command -v strace >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y 
 (. scripts/phone-env.sh && cargo bench -p wijkverkenner-server --features wijkverkenner-core/libtomcrypt \
     --target "$triple" --bench sync)
 cargo bench -p wijkverkenner-server --bench dashboard
+# The release server alone on one core against pouchdb-server under the same burst (taskset).
+cargo bench -p wijkverkenner-server --bench load
 WV_KOTLIN_BENCH=1 WV_SETUP_DONE=1 bash scripts/kotlin-test.sh
 echo "the phone library's size, and what each lever is worth:"
 WV_SETUP_DONE=1 bash scripts/phone-lib.sh --no-tests
