@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Fuzzes with libFuzzer: `bash scripts/fuzz.sh [boundaries|personal_data|payload|all] [seconds]`
+# Fuzzes with libFuzzer: `bash scripts/fuzz.sh [boundaries|personal_data|jpeg|payload|all] [seconds]`
 # (defaults: all, 300 s each). boundaries = the core's GeoJSON loader; personal_data = the
-# core's personal-data detector and redaction; payload = the server's
+# core's personal-data detector and redaction; jpeg = the core's photo cleaner; payload = the server's
 # sync payload decoder and validator. Needs a nightly Rust toolchain; installs cargo-fuzz from
 # crates.io if it is missing. Crashes land in <crate>/fuzz/artifacts/.
 set -euo pipefail
@@ -18,7 +18,8 @@ run() {  # crate-dir target
 case "$target" in
     boundaries) run core boundaries ;;
     personal_data) run core personal_data ;;
+    jpeg) run core jpeg ;;
     payload) run server payload ;;
-    all) run core boundaries && run core personal_data && run server payload ;;
-    *) echo "fuzz: unknown target $target (boundaries, personal_data, payload, all)" >&2; exit 2 ;;
+    all) run core boundaries && run core personal_data && run core jpeg && run server payload ;;
+    *) echo "fuzz: unknown target $target (boundaries, personal_data, jpeg, payload, all)" >&2; exit 2 ;;
 esac

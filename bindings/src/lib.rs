@@ -69,7 +69,7 @@ impl From<core::Error> for WvError {
             _ => tracing::debug!("core call refused"),
         }
         match e {
-            E::Invalid { .. } | E::Boundaries(_) | E::Taxonomy(_) => WvError::InvalidInput { reason },
+            E::Invalid { .. } | E::Boundaries(_) | E::Taxonomy(_) | E::Photo(_) => WvError::InvalidInput { reason },
             E::NotFound(_) => WvError::NotFound { reason },
             E::WalkState { .. } => WvError::WalkState { reason },
             E::Reviewed | E::NotAuthor => WvError::NotAllowed { reason },

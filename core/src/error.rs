@@ -73,6 +73,11 @@ pub enum Error {
     #[error("cancelled")]
     Cancelled,
 
+    /// A photo was refused: not a JPEG the core can clean of its metadata, or beyond the
+    /// limits. The message names the problem, never the photo's content.
+    #[error(transparent)]
+    Photo(#[from] crate::photo::PhotoError),
+
     /// SQLite reported an error. SQLite's messages name tables and constraints, not values.
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),

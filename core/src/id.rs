@@ -111,3 +111,8 @@ id_type!(
     RecordId,
     "record id"
 );
+id_type!(
+    /// A photo attached to an observation or a signal.
+    PhotoId,
+    "photo id"
+);

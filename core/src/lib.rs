@@ -12,6 +12,7 @@ pub mod location;
 pub mod member;
 pub mod neighbourhood;
 pub mod personal_data;
+pub mod photo;
 pub mod record;
 pub mod report;
 pub mod review;
@@ -32,10 +33,11 @@ use wijkverkenner_libtomcrypt as _;
 pub use error::{Error, Result};
 
 pub use hlc::Hlc;
-pub use id::{DeviceId, MemberId, RecordId, WalkId};
+pub use id::{DeviceId, MemberId, PhotoId, RecordId, WalkId};
 pub use location::{Location, LocationSource, RecordLocation};
 pub use member::{Identity, Member, MemberRole};
 pub use neighbourhood::{Neighbourhoods, Place};
+pub use photo::{Photo, PhotoError, PhotoLimits};
 pub use record::{
     Conversation, Mood, NewRecord, Observation, Record, RecordBody, RecordKind, Severity, Signal, Tone, Trust,
 };

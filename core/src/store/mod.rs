@@ -5,6 +5,7 @@
 //! the walk screen can query while the GPS batch is written. Sync metadata (`hlc`,
 //! `field_clocks`, `pending`, tombstones) is written by the same code that changes a row.
 
+mod photos;
 mod queries;
 mod records;
 mod retention;
@@ -209,8 +210,11 @@ fn connect(path: &Path, encryption: &Encryption, reader: bool) -> Result<Connect
     }
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.execute_batch(
+        // secure_delete: what is deleted or purged (a record, a photo's bytes) is overwritten
+        // in the file, not left in free pages for whoever later holds the key.
         "PRAGMA foreign_keys = ON;
          PRAGMA temp_store = MEMORY;
+         PRAGMA secure_delete = ON;
          PRAGMA synchronous = FULL;",
     )?;
     if reader {

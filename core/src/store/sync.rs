@@ -574,7 +574,7 @@ impl Store {
     pub fn wipe_data(&self) -> Result<()> {
         self.write(|c| {
             c.tx.execute_batch(
-                "DELETE FROM records; DELETE FROM fixes; DELETE FROM walk_tracks; DELETE FROM walks;
+                "DELETE FROM photos; DELETE FROM records; DELETE FROM fixes; DELETE FROM walk_tracks; DELETE FROM walks;
                  DELETE FROM boundaries; DELETE FROM meta;",
             )?;
             Ok(())

@@ -8,6 +8,7 @@ mod encryption;
 mod migrations;
 mod neighbourhoods;
 mod personal_data;
+mod photos;
 mod properties;
 mod report;
 mod walk_lifecycle;

@@ -94,12 +94,20 @@ fn populated_store(dir: &std::path::Path) -> PathBuf {
         .add_record(NewRecord { walk_id: walk.id, body: signal("signaal"), created: at(3), location: None })
         .unwrap();
     store.edit_record(&o.id, observation("leegstand, al maanden"), None).unwrap();
+    store.attach_photo(&o.id, &tiny_jpeg()).unwrap();
     store.delete_record(&s.id).unwrap();
     store.pause_walk(&walk.id, at(4)).unwrap();
     store.resume_walk(&walk.id, at(5)).unwrap();
     store.end_walk(&walk.id, at(6)).unwrap();
     store.debrief_walk(&walk.id, Debrief { dominant: Some(Logic::Situational), note: "veel contact".into() }).unwrap();
     path
+}
+
+/// An 8×8 grey JPEG, the smallest photo worth keeping in a fixture.
+fn tiny_jpeg() -> Vec<u8> {
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 80).encode(&[128u8; 64], 8, 8, jpeg_encoder::ColorType::Luma).unwrap();
+    out
 }
 
 /// Every id in the walks, fixes, tracks and records tables as 32 hex digits, whether stored

@@ -1,0 +1,133 @@
+//! Photos in the store: cleaned of their metadata first (`crate::photo`), kept as blobs in the
+//! encrypted database, removed with their record (schema v6's foreign key and trigger).
+
+use rusqlite::{params, Connection, OptionalExtension};
+use sha2::{Digest, Sha256};
+
+use super::records::load_record;
+use super::{hex, Store};
+use crate::error::{Error, Result};
+use crate::id::{PhotoId, RecordId};
+use crate::photo::{clean_jpeg, CleanPhoto, Photo, PhotoLimits, MAX_PHOTOS_PER_RECORD};
+use crate::record::RecordKind;
+
+const PHOTO_COLUMNS: &str =
+    "id, record_id, position, width, height, size, sha256, added_ms, bytes IS NOT NULL, uploaded";
+
+fn photo_from_row(r: &rusqlite::Row) -> rusqlite::Result<Photo> {
+    let sha: Vec<u8> = r.get(6)?;
+    Ok(Photo {
+        id: r.get(0)?,
+        record_id: r.get(1)?,
+        position: r.get(2)?,
+        width: r.get(3)?,
+        height: r.get(4)?,
+        size: r.get::<_, i64>(5)? as u64,
+        sha256: hex(&sha),
+        added_ms: r.get(7)?,
+        on_phone: r.get(8)?,
+        uploaded_bytes: r.get::<_, i64>(9)? as u64,
+    })
+}
+
+fn load_photos(conn: &Connection, record: &RecordId) -> Result<Vec<Photo>> {
+    let mut st =
+        conn.prepare_cached(&format!("SELECT {PHOTO_COLUMNS} FROM photos WHERE record_id = ?1 ORDER BY position"))?;
+    let photos = st.query_map([record], photo_from_row)?.collect::<rusqlite::Result<_>>()?;
+    Ok(photos)
+}
+
+impl Store {
+    /// Attaches a photo to one of this member's own observations or signals: `jpeg` as the
+    /// shell encoded it (scaled, JPEG), cleaned of every metadata segment before anything is
+    /// stored; refused with [`Error::Photo`] when it cannot be cleaned. A conversation carries
+    /// no photos (the people in it are the residents a photo would show), a reviewed record's
+    /// content is frozen, and a record carries at most [`MAX_PHOTOS_PER_RECORD`].
+    pub fn attach_photo(&self, record: &RecordId, jpeg: &[u8]) -> Result<Photo> {
+        self.guard()?;
+        let me = self.require_identity()?;
+        // Cleaned outside the writer's lock: a photo takes milliseconds, a user action waits.
+        let CleanPhoto { bytes, width, height, .. } = clean_jpeg(jpeg, PhotoLimits::default())?;
+        let sha256: [u8; 32] = Sha256::digest(&bytes).into();
+        self.write(|c| {
+            let r = load_record(&c.tx, record)?;
+            if r.author_id != me.member.id {
+                return Err(Error::NotAuthor);
+            }
+            if r.body.kind() == RecordKind::Conversation {
+                return Err(Error::invalid("photo", "a conversation carries no photos"));
+            }
+            if r.review.freezes_content(r.reviewed_ms) {
+                return Err(Error::Reviewed);
+            }
+            let (count, next): (u32, u32) = c.tx.query_row(
+                "SELECT count(*), coalesce(max(position) + 1, 0) FROM photos WHERE record_id = ?1",
+                [record],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?;
+            if count >= MAX_PHOTOS_PER_RECORD {
+                return Err(Error::invalid(
+                    "photo",
+                    format!("a record carries at most {MAX_PHOTOS_PER_RECORD} photos"),
+                ));
+            }
+            let id = PhotoId::new();
+            let now = c.now_ms();
+            c.tx.prepare_cached(
+                "INSERT INTO photos (id, record_id, position, sha256, size, width, height, added_ms, bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                id,
+                record,
+                next,
+                &sha256[..],
+                bytes.len() as i64,
+                width,
+                height,
+                now,
+                bytes
+            ])?;
+            let photo =
+                c.tx.query_row(&format!("SELECT {PHOTO_COLUMNS} FROM photos WHERE id = ?1"), [id], photo_from_row)?;
+            Ok(photo)
+        })
+    }
+
+    /// A record's photos, in order (without their bytes).
+    pub fn photos(&self, record: &RecordId) -> Result<Vec<Photo>> {
+        self.guard()?;
+        self.read(|c| load_photos(c, record))
+    }
+
+    /// The cleaned JPEG of a photo this phone holds.
+    pub fn photo_bytes(&self, id: &PhotoId) -> Result<Vec<u8>> {
+        self.guard()?;
+        self.read(|c| {
+            c.query_row("SELECT bytes FROM photos WHERE id = ?1 AND bytes IS NOT NULL", [id], |r| r.get(0))
+                .optional()?
+                .ok_or(Error::NotFound("photo"))
+        })
+    }
+
+    /// Removes one of the member's own photos, bytes and all.
+    pub fn remove_photo(&self, id: &PhotoId) -> Result<()> {
+        self.guard()?;
+        let me = self.require_identity()?;
+        self.write(|c| {
+            let record: RecordId =
+                c.tx.query_row("SELECT record_id FROM photos WHERE id = ?1", [id], |r| r.get(0))
+                    .optional()?
+                    .ok_or(Error::NotFound("photo"))?;
+            let r = load_record(&c.tx, &record)?;
+            if r.author_id != me.member.id {
+                return Err(Error::NotAuthor);
+            }
+            if r.review.freezes_content(r.reviewed_ms) {
+                return Err(Error::Reviewed);
+            }
+            c.tx.execute("DELETE FROM photos WHERE id = ?1", [id])?;
+            Ok(())
+        })
+    }
+}
