@@ -15,6 +15,9 @@ CREATE TABLE photos (
     added_ms  INTEGER NOT NULL,
     bytes     BLOB CHECK (bytes IS NULL OR length(bytes) = size),
     uploaded  INTEGER NOT NULL DEFAULT 0 CHECK (uploaded BETWEEN 0 AND size),
+    -- Why the team server refused the photo (its error code), after which this phone stops
+    -- offering it; NULL while it may still go.
+    refused   TEXT,
     UNIQUE (record_id, position)
 );
 CREATE TRIGGER photos_go_with_their_record AFTER UPDATE OF deleted ON records WHEN NEW.deleted = 1

@@ -49,6 +49,28 @@ pub struct Photo {
     pub on_phone: bool,
     /// Bytes the team server has confirmed; `size` when it holds the whole photo.
     pub uploaded_bytes: u64,
+    /// The team server refused it (its reason's code): it stays on this phone, unsent.
+    pub upload_refused: Option<String>,
+}
+
+impl Photo {
+    /// The team holds it whole.
+    pub fn uploaded(&self) -> bool {
+        self.uploaded_bytes == self.size
+    }
+
+    /// How it travels (`crate::sync::wire::PhotoRef`).
+    pub fn to_ref(&self) -> crate::sync::wire::PhotoRef {
+        crate::sync::wire::PhotoRef {
+            id: self.id.to_string(),
+            record_id: self.record_id.to_string(),
+            position: self.position,
+            sha256: self.sha256.clone(),
+            size: self.size,
+            width: self.width,
+            height: self.height,
+        }
+    }
 }
 
 /// What the core accepts from a shell.

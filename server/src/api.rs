@@ -25,8 +25,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use wijkverkenner_core::sync::wire::{
-    EnrolRequest, EnrolResponse, SettingsRequest, SyncRequest, MAX_PULL, MAX_REQUEST_BYTES, MAX_WIRE_BYTES,
-    PROTOCOL_VERSION,
+    EnrolRequest, EnrolResponse, PhotoFetch, PhotoList, PhotoListRequest, PhotoOffer, SettingsRequest, SyncRequest,
+    MAX_PULL, MAX_REQUEST_BYTES, MAX_WIRE_BYTES, PHOTO_CHUNK_BYTES, PROTOCOL_VERSION,
 };
 
 use crate::admin;
@@ -98,6 +98,12 @@ pub struct AppState {
     pub read_model: Arc<crate::reports::ReadModel>,
     /// When each device's last sync was written to the audit trail.
     pub audited_syncs: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
+    /// How many bytes of photos a team and each member may keep.
+    pub photo_quota: crate::storage::PhotoQuota,
+    /// Photo bytes each device sent this hour.
+    pub photo_uploads: Arc<PushLimits>,
+    /// Photos each device fetched this hour.
+    pub photo_fetches: Arc<PushLimits>,
 }
 
 impl AppState {
@@ -114,6 +120,9 @@ impl AppState {
             web: Arc::new(crate::web::WebConfig { secure_cookies: true, ..Default::default() }),
             read_model: Arc::new(crate::reports::ReadModel::default()),
             audited_syncs: Default::default(),
+            photo_quota: Default::default(),
+            photo_uploads: Arc::new(PushLimits::default()),
+            photo_fetches: Arc::new(PushLimits::default()),
         }
     }
 }
@@ -126,6 +135,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sync", post(sync_handler))
         .route("/v1/settings", post(settings))
         .route("/v1/taxonomy", get(taxonomy))
+        .route("/v1/photos/offer", post(photo_offer))
+        .route("/v1/photos/{id}/bytes", post(photo_chunk))
+        .route("/v1/photos/list", post(photo_list))
+        .route("/v1/photos/fetch", post(photo_fetch))
         .merge(crate::web::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
         .method_not_allowed_fallback(|| async {
@@ -263,13 +276,12 @@ pub fn decode_json<T: DeserializeOwned>(encoding: &str, raw: &[u8]) -> Result<T,
     decode_json_sized(encoding, raw, MAX_REQUEST_BYTES).map(|(t, _)| t)
 }
 
-/// [`decode_json`] within `limit` unpacked bytes; also says how many bytes the JSON had.
-fn decode_json_sized<T: DeserializeOwned>(encoding: &str, raw: &[u8], limit: usize) -> Result<(T, usize), ApiError> {
-    if raw.len() > MAX_WIRE_BYTES.min(limit) {
+/// A body as sent (`zstd` or `identity`), unpacked within `limit` bytes.
+fn unpack<'a>(encoding: &str, raw: &'a [u8], limit: usize) -> Result<std::borrow::Cow<'a, [u8]>, ApiError> {
+    if raw.len() > MAX_WIRE_BYTES.min(zstd::zstd_safe::compress_bound(limit)) {
         return Err(too_large(MAX_WIRE_BYTES.min(limit)));
     }
-    let inflated;
-    let json: &[u8] = match encoding {
+    match encoding {
         "zstd" => {
             let bad = || ApiError::bad_request("bad_encoding", "the body is not valid zstd");
             let inflates_too_far = || {
@@ -293,20 +305,22 @@ fn decode_json_sized<T: DeserializeOwned>(encoding: &str, raw: &[u8], limit: usi
             if out.len() > limit {
                 return Err(inflates_too_far());
             }
-            inflated = out;
-            &inflated
+            Ok(std::borrow::Cow::Owned(out))
         }
-        "identity" => raw,
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "bad_encoding",
-                "use zstd or no content encoding",
-            ))
-        }
-    };
+        "identity" if raw.len() <= limit => Ok(std::borrow::Cow::Borrowed(raw)),
+        "identity" => Err(too_large(limit)),
+        _ => Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "bad_encoding", "use zstd or no content encoding")),
+    }
+}
+
+/// [`decode_json`] within `limit` unpacked bytes; also says how many bytes the JSON had.
+fn decode_json_sized<T: DeserializeOwned>(encoding: &str, raw: &[u8], limit: usize) -> Result<(T, usize), ApiError> {
+    if raw.len() > MAX_WIRE_BYTES.min(limit) {
+        return Err(too_large(MAX_WIRE_BYTES.min(limit)));
+    }
+    let json = unpack(encoding, raw, limit)?;
     let size = json.len();
-    serde_json::from_slice(json).map(|t| (t, size)).map_err(|e| {
+    serde_json::from_slice(&json).map(|t| (t, size)).map_err(|e| {
         // serde's message may quote a value; say where and what kind of error instead.
         let what = match e.classify() {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "is not valid JSON",
@@ -691,6 +705,8 @@ async fn sync_for(s: &AppState, caller: Caller, headers: &HeaderMap, body: Body)
         {
             sync::share(storage.as_ref(), &caller, req.protocol, config.shared_cell_m, e)?;
         }
+        // A record deleted by this push takes its photos' bytes with it.
+        crate::photos::after_push(storage.as_ref(), &caller.team.id, &req.push)?;
         let page =
             sync::pull(storage.as_ref(), &caller, req.protocol, req.cursor, req.pull_limit, config.shared_cell_m)?;
         // "Last seen" to the minute: one write per phone per minute, not one per page (a
@@ -735,4 +751,114 @@ async fn sync_for(s: &AppState, caller: Caller, headers: &HeaderMap, body: Body)
         },
     )?;
     Ok((response, pushed_result))
+}
+
+/// Photo bytes one device may send in an hour: requests and bytes (a day's photos of a busy
+/// walk are a few hundred MB at most).
+const PHOTO_UPLOADS_PER_HOUR: (u64, u64) = (20_000, 1 << 30);
+/// Photos one device may fetch in an hour, and their bytes.
+const PHOTO_FETCHES_PER_HOUR: (u64, u64) = (2_000, 1 << 30);
+
+/// `POST /v1/photos/offer`: a phone announces a photo of one of its member's records.
+async fn photo_offer(State(s): State<AppState>, addr: ClientAddr, headers: HeaderMap, body: Body) -> Result<Response> {
+    let caller = authenticate(&s, addr, &headers).await?;
+    let (req, _): (PhotoOffer, _) =
+        read_json(&s, &headers, body, MAX_ENROL_BYTES, MAX_ENROL_BYTES, s.clients.enrol_body_total).await?;
+    check_protocol(req.protocol)?;
+    let (storage, quota) = (s.storage.clone(), s.photo_quota);
+    let answer =
+        blocking(move || crate::photos::offer(storage.as_ref(), &caller, &req.photo, quota, admin::now_ms())).await?;
+    reply(&headers, &answer)
+}
+
+/// `POST /v1/photos/{id}/bytes?offset=N`: one chunk of a photo's bytes, the body the chunk
+/// (zstd-framed like every body, or as it is).
+async fn photo_chunk(
+    State(s): State<AppState>,
+    addr: ClientAddr,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    body: Body,
+) -> Result<Response> {
+    let caller = authenticate(&s, addr, &headers).await?;
+    let offset = query
+        .as_deref()
+        .and_then(|q| q.strip_prefix("offset="))
+        .filter(|n| !n.is_empty() && n.len() <= 10 && n.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|n| n.parse::<u64>().ok())
+        .ok_or_else(|| ApiError::bad_request("invalid_request", "the chunk's offset is missing or not a number"))?;
+    let raw =
+        read_body(&headers, body, zstd::zstd_safe::compress_bound(PHOTO_CHUNK_BYTES), s.clients, s.clients.body_total)
+            .await?;
+    let encoding =
+        headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("identity").to_string();
+    if let Err(wait) =
+        s.photo_uploads.charge(&caller.device.id, 1, raw.len() as u64, PHOTO_UPLOADS_PER_HOUR, Instant::now())
+    {
+        tracing::warn!(target: "security", addr = %addr.0, device = %caller.device.id, reason = "photo bytes", "rate limited");
+        return Err(ApiError::too_many(wait).into());
+    }
+    let storage = s.storage.clone();
+    let answer = blocking(move || {
+        let chunk = unpack(&encoding, &raw, PHOTO_CHUNK_BYTES)?;
+        crate::photos::receive(storage.as_ref(), &caller, &id, offset, &chunk)
+    })
+    .await;
+    if let Err(Error::Api(e)) = &answer {
+        if e.status == StatusCode::UNPROCESSABLE_ENTITY {
+            tracing::warn!(target: "security", addr = %addr.0, reason = e.code, "photo refused");
+        }
+    }
+    reply(&headers, &answer?)
+}
+
+/// `POST /v1/photos/list`: the stored photos of records the phone names, as far as its
+/// member may see them.
+async fn photo_list(State(s): State<AppState>, addr: ClientAddr, headers: HeaderMap, body: Body) -> Result<Response> {
+    let caller = authenticate(&s, addr, &headers).await?;
+    let (req, _): (PhotoListRequest, _) =
+        read_json(&s, &headers, body, MAX_ENROL_BYTES * 2, MAX_ENROL_BYTES * 2, s.clients.enrol_body_total).await?;
+    check_protocol(req.protocol)?;
+    let storage = s.storage.clone();
+    let photos = blocking(move || crate::photos::list(storage.as_ref(), &caller, &req.record_ids)).await?;
+    reply(&headers, &PhotoList { photos })
+}
+
+/// `POST /v1/photos/fetch`: one photo's cleaned JPEG, for whom may see its record. Every
+/// fetch is in the audit trail.
+async fn photo_fetch(State(s): State<AppState>, addr: ClientAddr, headers: HeaderMap, body: Body) -> Result<Response> {
+    let caller = authenticate(&s, addr, &headers).await?;
+    let (req, _): (PhotoFetch, _) =
+        read_json(&s, &headers, body, MAX_ENROL_BYTES, MAX_ENROL_BYTES, s.clients.enrol_body_total).await?;
+    check_protocol(req.protocol)?;
+    let storage = s.storage.clone();
+    let (team_id, actor, id, device) =
+        (caller.team.id.clone(), caller.member.id.clone(), req.id.clone(), caller.device.id.clone());
+    let answer = blocking(move || crate::photos::fetch(storage.as_ref(), &caller, &req.id)).await;
+    let event = crate::storage::AuditEvent {
+        team_id,
+        at_ms: admin::now_ms(),
+        actor,
+        action: "photo".into(),
+        object: format!("photo {}", if id.len() <= 36 { id.as_str() } else { "(invalid id)" }),
+        result: match &answer {
+            Ok(_) => "200".into(),
+            Err(Error::Api(e)) => format!("refused {}", e.code),
+            Err(_) => "failed".into(),
+        },
+        origin: addr.0.to_string(),
+    };
+    let storage = s.storage.clone();
+    if blocking(move || crate::web::record_audit(storage.as_ref(), &event)).await.is_err() {
+        tracing::error!(target: "security", "an audit entry could not be written");
+    }
+    let bytes = answer?;
+    // Charged after: a refused fetch costs nothing but its audit line.
+    if let Err(wait) = s.photo_fetches.charge(&device, 1, bytes.len() as u64, PHOTO_FETCHES_PER_HOUR, Instant::now()) {
+        return Err(ApiError::too_many(wait).into());
+    }
+    let mut resp = Response::new(Body::from(bytes));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+    Ok(resp)
 }

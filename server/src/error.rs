@@ -15,6 +15,9 @@ pub enum Error {
     Json(#[from] serde_json::Error),
     #[error("{0}")]
     Core(#[from] wijkverkenner_core::Error),
+    /// A file of the data directory (photos' bytes).
+    #[error("file: {0}")]
+    Io(#[from] std::io::Error),
     #[error("{0}")]
     Other(String),
     /// A refusal meant for the client (bad input, forbidden, unknown).

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod error;
 pub mod limits;
 pub mod openapi;
+pub mod photos;
 pub mod reports;
 pub mod retention;
 pub mod review;

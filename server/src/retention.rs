@@ -91,7 +91,8 @@ pub fn purge(storage: &dyn Storage, team_id: &str, now_ms: i64) -> Result<Vec<De
             log.push(d);
         }
     }
-    if !log.is_empty() {
+    let photos_gone = crate::photos::sweep(storage, team_id, now_ms)?;
+    if !log.is_empty() || photos_gone > 0 {
         storage.compact()?;
         tracing::info!(team = %team_id, purged = log.len(), "retention purge");
     }

@@ -107,7 +107,7 @@ fn is_set(e: &Entity, field: &str) -> bool {
 }
 
 /// Out of the author's hands: reviewed, or a referred signal ([`wijkverkenner_core::Review::freezes_content`]).
-fn record_frozen(e: &Entity) -> bool {
+pub(crate) fn record_frozen(e: &Entity) -> bool {
     e.kind != EntityKind::Walk && (is_set(e, "reviewed_ms") || status_of(e) == SignalStatus::Referred)
 }
 
@@ -305,7 +305,7 @@ pub struct Pushed {
 }
 
 /// May the caller see this entity in its feed?
-fn visible_to(caller: &Caller, e: &Entity) -> bool {
+pub(crate) fn visible_to(caller: &Caller, e: &Entity) -> bool {
     !e.sensitive || e.author_id == caller.member.id || caller.member.role == Role::Lead
 }
 
@@ -798,6 +798,10 @@ pub fn delete_entity(storage: &dyn Storage, team_id: &str, id: &str) -> Result<b
         found = true;
         Ok(())
     })?;
+    if found {
+        // Its photos' bytes go with it (the retention sweep catches a crash between the two).
+        storage.delete_photos(team_id, id)?;
+    }
     Ok(found)
 }
 

@@ -63,6 +63,24 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The inverse of [`hex`] for 32 bytes (a SHA-256), lowercase only.
+pub(crate) fn unhex(text: &str) -> std::result::Result<[u8; 32], ()> {
+    let digit = |b: u8| match b {
+        b'0'..=b'9' => Ok(b - b'0'),
+        b'a'..=b'f' => Ok(b - b'a' + 10),
+        _ => Err(()),
+    };
+    let t = text.as_bytes();
+    if t.len() != 64 {
+        return Err(());
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = digit(t[2 * i])? << 4 | digit(t[2 * i + 1])?;
+    }
+    Ok(out)
+}
+
 impl std::fmt::Debug for StoreKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("StoreKey(..)")

@@ -12,7 +12,7 @@ use crate::photo::{clean_jpeg, CleanPhoto, Photo, PhotoLimits, MAX_PHOTOS_PER_RE
 use crate::record::RecordKind;
 
 const PHOTO_COLUMNS: &str =
-    "id, record_id, position, width, height, size, sha256, added_ms, bytes IS NOT NULL, uploaded";
+    "id, record_id, position, width, height, size, sha256, added_ms, bytes IS NOT NULL, uploaded, refused";
 
 fn photo_from_row(r: &rusqlite::Row) -> rusqlite::Result<Photo> {
     let sha: Vec<u8> = r.get(6)?;
@@ -27,6 +27,7 @@ fn photo_from_row(r: &rusqlite::Row) -> rusqlite::Result<Photo> {
         added_ms: r.get(7)?,
         on_phone: r.get(8)?,
         uploaded_bytes: r.get::<_, i64>(9)? as u64,
+        upload_refused: r.get(10)?,
     })
 }
 
@@ -127,6 +128,90 @@ impl Store {
                 return Err(Error::Reviewed);
             }
             c.tx.execute("DELETE FROM photos WHERE id = ?1", [id])?;
+            Ok(())
+        })
+    }
+
+    /// This phone's photos the team server does not hold whole yet and has not refused, oldest
+    /// first (the sync's last stage sends them).
+    pub(crate) fn photos_to_upload(&self) -> Result<Vec<Photo>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {PHOTO_COLUMNS} FROM photos
+                 WHERE bytes IS NOT NULL AND uploaded < size AND refused IS NULL ORDER BY added_ms, id"
+            ))?;
+            let photos = st.query_map([], photo_from_row)?.collect::<rusqlite::Result<_>>()?;
+            Ok(photos)
+        })
+    }
+
+    /// This phone's photos still to reach the team server (for the sync status screen).
+    pub fn photos_waiting(&self) -> Result<u32> {
+        self.guard()?;
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM photos WHERE bytes IS NOT NULL AND uploaded < size AND refused IS NULL",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    /// Where the team server says a photo's upload stands.
+    pub(crate) fn set_photo_uploaded(&self, id: &PhotoId, received: u64) -> Result<()> {
+        self.write(|c| {
+            c.tx.execute(
+                "UPDATE photos SET uploaded = min(?2, size) WHERE id = ?1",
+                params![id, received.min(i64::MAX as u64) as i64],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The team server refused a photo for good (`code`): kept here, no longer offered.
+    pub(crate) fn refuse_photo_upload(&self, id: &PhotoId, code: &str) -> Result<()> {
+        let code: String = code.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(40).collect();
+        self.write(|c| {
+            c.tx.execute("UPDATE photos SET refused = ?2, uploaded = 0 WHERE id = ?1", params![id, code])?;
+            Ok(())
+        })
+    }
+
+    /// Takes the team server's listing of a record's photos: each one this phone does not know
+    /// is kept as known but not held (its bytes come with [`Store::fetch_photo`]).
+    pub(crate) fn take_photo_listing(&self, record: &RecordId, listed: &[crate::sync::wire::PhotoRef]) -> Result<()> {
+        self.write(|c| {
+            if load_record(&c.tx, record).is_err() {
+                return Ok(());
+            }
+            let now = c.now_ms();
+            for p in listed.iter().filter(|p| p.record_id == record.to_string()) {
+                let (Ok(id), Ok(sha)) = (p.id.parse::<PhotoId>(), super::unhex(&p.sha256)) else { continue };
+                c.tx.prepare_cached(
+                    "INSERT OR IGNORE INTO photos (id, record_id, position, sha256, size, width, height, added_ms, uploaded)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?5)",
+                )?
+                .execute(params![id, record, p.position, sha, p.size as i64, p.width, p.height, now])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Keeps the bytes of a photo fetched from the team server, once they proved to be the
+    /// photo this phone was told of (its size and hash) and clean (the core's own cleaner
+    /// leaves them as they are).
+    pub(crate) fn keep_fetched_photo(&self, id: &PhotoId, bytes: &[u8]) -> Result<()> {
+        let clean = clean_jpeg(bytes, PhotoLimits::default())?;
+        let sha256: [u8; 32] = Sha256::digest(bytes).into();
+        self.write(|c| {
+            let (size, sha): (i64, Vec<u8>) =
+                c.tx.query_row("SELECT size, sha256 FROM photos WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?
+                    .ok_or(Error::NotFound("photo"))?;
+            if size as usize != bytes.len() || sha != sha256 || clean.bytes != bytes {
+                return Err(Error::invalid("server answer", "a photo that is not the one asked for"));
+            }
+            c.tx.execute("UPDATE photos SET bytes = ?2 WHERE id = ?1", params![id, bytes])?;
             Ok(())
         })
     }

@@ -326,6 +326,28 @@ fn check_uuid(s: &str, field: &'static str) -> Result<()> {
     }
 }
 
+/// The one gate for a photo's description from elsewhere (a phone's offer on the server, a
+/// listing on a phone): ids in their one spelling, a hash in lowercase hex, sizes within
+/// [`PhotoLimits`](crate::photo::PhotoLimits) and a place among a record's photos.
+pub fn validate_photo_ref(p: &crate::sync::wire::PhotoRef) -> Result<()> {
+    let limits = crate::photo::PhotoLimits::default();
+    check_uuid(&p.id, "photo id")?;
+    check_uuid(&p.record_id, "record id")?;
+    if p.position >= crate::photo::MAX_PHOTOS_PER_RECORD {
+        return Err(Error::invalid("photo position", "a record carries at most five photos"));
+    }
+    if p.sha256.len() != 64 || !p.sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return Err(Error::invalid("photo hash", "not 64 lowercase hexadecimal digits"));
+    }
+    if p.size == 0 || p.size > limits.max_bytes as u64 {
+        return Err(Error::invalid("photo size", format!("lies within 1..={} bytes", limits.max_bytes)));
+    }
+    if p.width == 0 || p.height == 0 || p.width.max(p.height) > limits.max_long_edge {
+        return Err(Error::invalid("photo dimensions", format!("a long edge of 1..={} pixels", limits.max_long_edge)));
+    }
+    Ok(())
+}
+
 /// A time a phone stamped (pause, end, fix, review): after 2000, at most two days ahead of
 /// `now_ms` (a phone's clock may be a day off), offset within ±18 h.
 fn check_moment(m: &Moment, field: &'static str, now_ms: i64) -> Result<()> {

@@ -13,12 +13,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::hlc::Hlc;
-use crate::id::{DeviceId, MemberId};
+use crate::id::{DeviceId, MemberId, PhotoId, RecordId};
 use crate::member::{Identity, Member, MemberRole};
 use crate::store::{IncomingPage, Store};
 use crate::sync::wire::{
-    EnrolRequest, EnrolResponse, Entity, ErrorBody, SettingsRequest, SyncRequest, SyncResponse, MAX_BODY_BYTES,
-    MAX_PUSH, PROTOCOL_VERSION,
+    EnrolRequest, EnrolResponse, Entity, ErrorBody, PhotoFetch, PhotoList, PhotoListRequest, PhotoOffer, PhotoUpload,
+    SettingsRequest, SyncRequest, SyncResponse, MAX_BODY_BYTES, MAX_PUSH, PHOTO_CHUNK_BYTES, PROTOCOL_VERSION,
 };
 use crate::team::TeamSettings;
 
@@ -153,6 +153,10 @@ pub struct SyncOutcome {
     pub settings_taken: bool,
     /// Records and walks this phone forgot after the sync, by the team's retention terms.
     pub purged: u32,
+    /// Photos whose upload finished in this sync (the team can see them now).
+    pub photos_uploaded: u32,
+    /// Photos the team server refused in this sync (kept on this phone: `Photo::upload_refused`).
+    pub photos_refused: u32,
 }
 
 /// A sync answer as the phone reads it: entities kept as raw JSON until each is parsed on its
@@ -206,6 +210,34 @@ pub fn decode_body(body: &[u8]) -> Result<Vec<u8>> {
             .map_err(|_| Error::invalid("response", "not valid zstd or too large"))
     } else {
         Ok(body.to_vec())
+    }
+}
+
+/// What the team server said to a photo's offer or chunk.
+enum PhotoAnswer {
+    State(PhotoUpload),
+    /// Not now (its record has not reached the team yet, or the team is at its quota).
+    Later,
+    /// Not ever, as it is (the server's code: a conflict, a frozen record, a photo that does
+    /// not pass the server's check).
+    Refused(String),
+}
+
+fn photo_answer(photo: &crate::photo::Photo, resp: HttpResponse) -> Result<PhotoAnswer> {
+    if resp.status == 200 {
+        let state: PhotoUpload = serde_json::from_slice(&decode_body(&resp.body)?)
+            .map_err(|_| Error::invalid("server answer", "not a photo's upload state"))?;
+        if state.id != photo.id.to_string() || state.received > photo.size {
+            return Err(Error::invalid("server answer", "names another photo or more bytes than it has"));
+        }
+        return Ok(PhotoAnswer::State(state));
+    }
+    match server_error(resp.status, &resp.body) {
+        Error::Server { code, .. } if code == "record_unknown" || code == "photo_quota" => Ok(PhotoAnswer::Later),
+        Error::Server { status: 400 | 403 | 409 | 422, code, .. } if code != "protocol_unsupported" => {
+            Ok(PhotoAnswer::Refused(code))
+        }
+        e => Err(e),
     }
 }
 
@@ -420,9 +452,113 @@ impl Store {
         self.set_autocheckpoint(false)?;
         let outcome = self.sync_pages(transport, cancel, &credential);
         let resumed = self.set_autocheckpoint(true);
-        let outcome = outcome?;
+        let mut outcome = outcome?;
         resumed?;
+        // Last, the photos: their records are with the team now, and a slow upload holds up
+        // no record (the team sees a record at once, its photos when they have arrived).
+        let (uploaded, refused) = self.upload_photos(transport, cancel, &credential)?;
+        outcome.photos_uploaded = uploaded;
+        outcome.photos_refused = refused;
         Ok(outcome)
+    }
+
+    /// The photos of a record as the team server lists them for this member (need-to-know:
+    /// none of a record it may not see), taken into the store; returns all the record's photos
+    /// this phone knows of. Another member's photos are known without their bytes until
+    /// [`Store::fetch_photo`].
+    pub fn refresh_photos(&self, transport: &dyn Transport, record: &RecordId) -> Result<Vec<crate::photo::Photo>> {
+        let credential = self.credential()?;
+        let req = PhotoListRequest { protocol: PROTOCOL_VERSION, record_ids: vec![record.to_string()] };
+        let resp =
+            transport.post("/v1/photos/list", Some(&credential), encode(&req)?).map_err(|e| Error::Transport(e.0))?;
+        if resp.status != 200 {
+            return Err(server_error(resp.status, &resp.body));
+        }
+        let list: PhotoList = serde_json::from_slice(&decode_body(&resp.body)?)
+            .map_err(|_| Error::invalid("server answer", "not a photo listing"))?;
+        let listed: Vec<_> =
+            list.photos.into_iter().filter(|p| crate::sync::codec::validate_photo_ref(p).is_ok()).collect();
+        self.take_photo_listing(record, &listed)?;
+        self.photos(record)
+    }
+
+    /// A photo's cleaned JPEG: from this phone when it holds it, otherwise fetched from the
+    /// team server (which writes the view into its audit trail), checked against what the
+    /// phone was told of it, and kept.
+    pub fn fetch_photo(&self, transport: &dyn Transport, id: &PhotoId) -> Result<Vec<u8>> {
+        match self.photo_bytes(id) {
+            Err(Error::NotFound(_)) => {}
+            held => return held,
+        }
+        let credential = self.credential()?;
+        let req = PhotoFetch { protocol: PROTOCOL_VERSION, id: id.to_string() };
+        let resp =
+            transport.post("/v1/photos/fetch", Some(&credential), encode(&req)?).map_err(|e| Error::Transport(e.0))?;
+        if resp.status != 200 {
+            return Err(server_error(resp.status, &resp.body));
+        }
+        self.keep_fetched_photo(id, &resp.body)?;
+        Ok(resp.body)
+    }
+
+    /// Sends this phone's photos that the team server does not hold whole: each offered, then
+    /// its bytes in chunks from where the server says it stands, so a cut connection costs at
+    /// most the chunk in flight. A photo the server refuses is kept here and marked; one whose
+    /// record the server does not hold yet waits for the next sync.
+    fn upload_photos(&self, transport: &dyn Transport, cancel: &AtomicBool, credential: &str) -> Result<(u32, u32)> {
+        let (mut uploaded, mut refused) = (0, 0);
+        for photo in self.photos_to_upload()? {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Error::Cancelled);
+            }
+            let offer = PhotoOffer { protocol: PROTOCOL_VERSION, photo: photo.to_ref() };
+            let resp = transport
+                .post("/v1/photos/offer", Some(credential), encode(&offer)?)
+                .map_err(|e| Error::Transport(e.0))?;
+            let mut state = match photo_answer(&photo, resp)? {
+                PhotoAnswer::State(state) => state,
+                PhotoAnswer::Later => continue,
+                PhotoAnswer::Refused(code) => {
+                    self.refuse_photo_upload(&photo.id, &code)?;
+                    refused += 1;
+                    continue;
+                }
+            };
+            let bytes = self.photo_bytes(&photo.id)?;
+            loop {
+                self.set_photo_uploaded(&photo.id, state.received)?;
+                if state.stored {
+                    uploaded += 1;
+                    break;
+                }
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(Error::Cancelled);
+                }
+                let from = state.received as usize;
+                if from >= bytes.len() {
+                    // Whole but not stored: the server checks it again at the next offer.
+                    return Err(Error::invalid("server answer", "holds the photo but did not store it"));
+                }
+                let to = (from + PHOTO_CHUNK_BYTES).min(bytes.len());
+                // zstd-framed like every body; a JPEG does not shrink, level 1 costs nothing.
+                let chunk = zstd::bulk::compress(&bytes[from..to], 1)?;
+                let resp = transport
+                    .post(&format!("/v1/photos/{}/bytes?offset={from}", photo.id), Some(credential), chunk)
+                    .map_err(|e| Error::Transport(e.0))?;
+                match photo_answer(&photo, resp)? {
+                    PhotoAnswer::State(next) if next.stored || next.received > state.received => state = next,
+                    PhotoAnswer::State(_) | PhotoAnswer::Later => {
+                        return Err(Error::invalid("server answer", "did not take a photo's chunk"));
+                    }
+                    PhotoAnswer::Refused(code) => {
+                        self.refuse_photo_upload(&photo.id, &code)?;
+                        refused += 1;
+                        break;
+                    }
+                }
+            }
+        }
+        Ok((uploaded, refused))
     }
 
     fn sync_pages(&self, transport: &dyn Transport, cancel: &AtomicBool, credential: &str) -> Result<SyncOutcome> {

@@ -176,6 +176,92 @@ pub struct SettingsRequest {
     pub protocol: u32,
 }
 
+/// Photos travel apart from their record (`docs/sync-protocol.md`, "Photos"): a phone offers
+/// each photo of a record the team already holds, then sends its bytes in chunks of at most
+/// this many, each at the offset the server last confirmed. A cut connection costs at most
+/// the chunk in flight.
+pub const PHOTO_CHUNK_BYTES: usize = 256 * 1024;
+/// Record ids one photo listing may name.
+pub const MAX_PHOTO_LISTING: usize = 100;
+
+/// A photo as it travels: what the team server needs to check and keep it, never its bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PhotoRef {
+    #[cfg_attr(feature = "schema", schemars(pattern(UUID_PATTERN)))]
+    pub id: String,
+    #[cfg_attr(feature = "schema", schemars(pattern(UUID_PATTERN)))]
+    pub record_id: String,
+    /// Its place among the record's photos, from 0.
+    #[cfg_attr(feature = "schema", schemars(range(max = 4)))]
+    pub position: u32,
+    /// SHA-256 of the cleaned JPEG, lowercase hex.
+    #[cfg_attr(feature = "schema", schemars(pattern(r"^[0-9a-f]{64}$")))]
+    pub sha256: String,
+    /// Bytes of the cleaned JPEG.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 8388608)))]
+    pub size: u64,
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 65535)))]
+    pub width: u32,
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 65535)))]
+    pub height: u32,
+}
+
+/// `POST /v1/photos/offer`: a phone announces a photo it is about to send.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PhotoOffer {
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = PROTOCOL_VERSION)))]
+    pub protocol: u32,
+    pub photo: PhotoRef,
+}
+
+/// Where a photo's upload stands on the team server: the answer to an offer and to every chunk.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PhotoUpload {
+    #[cfg_attr(feature = "schema", schemars(pattern(UUID_PATTERN)))]
+    pub id: String,
+    /// Bytes the server holds, from the start: where the next chunk begins.
+    pub received: u64,
+    /// The whole photo arrived, matched its hash and was checked: the team can see it.
+    pub stored: bool,
+}
+
+/// `POST /v1/photos/list`: the photos of records the phone holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PhotoListRequest {
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = PROTOCOL_VERSION)))]
+    pub protocol: u32,
+    #[cfg_attr(feature = "schema", schemars(length(max = 100)))]
+    pub record_ids: Vec<String>,
+}
+
+/// The photos of the listed records that have arrived and that the asking member may see
+/// (need-to-know: as their record). Records it may not see are left out without a word.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PhotoList {
+    pub photos: Vec<PhotoRef>,
+}
+
+/// `POST /v1/photos/fetch`: one photo's cleaned JPEG (the answer is `image/jpeg`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PhotoFetch {
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = PROTOCOL_VERSION)))]
+    pub protocol: u32,
+    #[cfg_attr(feature = "schema", schemars(pattern(UUID_PATTERN)))]
+    pub id: String,
+}
+
 /// A pushed change the server did not apply — one field of an entity, or the whole entity —
 /// and why. The rest of the push was applied.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -5,8 +5,11 @@
 //! written once in `crate::sync` against the small transactional [`Tx`] interface; the
 //! backends only store and fetch. `tests/conformance.rs` runs the same suite against both.
 
+pub mod photos;
 pub mod postgres;
 pub mod sqlite;
+
+pub use photos::{PhotoOffered, PhotoQuota, PhotoStorage, StoredPhoto};
 
 use serde::{Deserialize, Serialize};
 use wijkverkenner_core::sync::wire::{Entity, EntityKind};
@@ -357,7 +360,7 @@ pub trait Tx {
 }
 
 /// The storage the server runs on. Every method is one transaction.
-pub trait Storage: Send + Sync {
+pub trait Storage: PhotoStorage + Send + Sync {
     /// "sqlite" or "postgres", for /health and logs.
     fn backend(&self) -> &'static str;
 

@@ -9,12 +9,14 @@ use postgres::config::{Host, SslMode};
 use postgres::{Client, Row, Transaction};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::photos::{PhotoOffered, PhotoQuota, PhotoStorage, StoredPhoto};
 use super::{
     AuditEvent, Caller, ChangedRow, CodeInfo, Deletion, Device, FeedPage, HistoryEntry, Member, Redeemed, Role,
     SettingsRow, Storage, Stored, StoredRow, Team, Tx, Viewer, WebAccount, WebSession, WebSetup, ENROL_RETRY_MS,
 };
 use crate::error::Result;
 use wijkverkenner_core::sync::wire::EntityKind;
+use wijkverkenner_core::sync::wire::PhotoRef;
 use wijkverkenner_core::sync::wire::MAX_PULL_BYTES;
 
 /// Sent as one simple query: one implicit transaction, which the advisory lock makes wait for
@@ -92,6 +94,17 @@ CREATE TABLE IF NOT EXISTS audit_log (
     n BIGSERIAL PRIMARY KEY, team_id TEXT NOT NULL, at_ms BIGINT NOT NULL, actor TEXT NOT NULL,
     action TEXT NOT NULL, object TEXT NOT NULL, result TEXT NOT NULL, origin TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_log_team ON audit_log (team_id, at_ms);
+-- Photos (issue 13): their description and their bytes, in chunks as they arrived.
+CREATE TABLE IF NOT EXISTS photos (
+    team_id TEXT NOT NULL, id TEXT NOT NULL, record_id TEXT NOT NULL, author_id TEXT NOT NULL,
+    position INTEGER NOT NULL, sha256 TEXT NOT NULL, size BIGINT NOT NULL, width INTEGER NOT NULL,
+    height INTEGER NOT NULL, received BIGINT NOT NULL DEFAULT 0, stored BOOLEAN NOT NULL DEFAULT FALSE,
+    offered_ms BIGINT NOT NULL,
+    PRIMARY KEY (team_id, id), UNIQUE (team_id, record_id, position));
+CREATE INDEX IF NOT EXISTS photos_author ON photos (team_id, author_id);
+CREATE TABLE IF NOT EXISTS photo_chunks (
+    team_id TEXT NOT NULL, photo_id TEXT NOT NULL, at BIGINT NOT NULL, data BYTEA NOT NULL,
+    PRIMARY KEY (team_id, photo_id, at));
 CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger AS $$
     BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$ LANGUAGE plpgsql;
 -- Entries go only by the trail's own term: older than the cutoff, which only moves forward.
@@ -1123,7 +1136,7 @@ impl Storage for PostgresStorage {
         // WAL segments are recycled by PostgreSQL itself; see docs/privacy.md.)
         // One statement each: several in one query string would run as one transaction block.
         let mut conn = self.conn()?;
-        for table in ["entities", "review_history"] {
+        for table in ["entities", "review_history", "photo_chunks"] {
             conn.client().batch_execute(&format!("VACUUM FULL {table}"))?;
         }
         Ok(())
@@ -1168,5 +1181,180 @@ impl Storage for PostgresStorage {
                 origin: r.get(6),
             })
             .collect())
+    }
+}
+
+const PHOTO_COLS: &str =
+    "team_id, author_id, id, record_id, position, sha256, size, width, height, received, stored, offered_ms";
+
+fn photo_row(r: &Row) -> StoredPhoto {
+    StoredPhoto {
+        team_id: r.get(0),
+        author_id: r.get(1),
+        photo: PhotoRef {
+            id: r.get(2),
+            record_id: r.get(3),
+            position: r.get::<_, i32>(4) as u32,
+            sha256: r.get(5),
+            size: r.get::<_, i64>(6) as u64,
+            width: r.get::<_, i32>(7) as u32,
+            height: r.get::<_, i32>(8) as u32,
+        },
+        received: r.get::<_, i64>(9) as u64,
+        stored: r.get(10),
+        offered_ms: r.get(11),
+    }
+}
+
+impl PhotoStorage for PostgresStorage {
+    fn offer_photo(
+        &self,
+        author_id: &str,
+        team_id: &str,
+        photo: &PhotoRef,
+        quota: PhotoQuota,
+        now_ms: i64,
+    ) -> Result<PhotoOffered> {
+        self.write(|tx| {
+            // The team's row is the lock: two offers of one team (on any instance) count the
+            // quota one after the other.
+            tx.execute("SELECT 1 FROM teams WHERE id = $1 FOR UPDATE", &[&team_id])?;
+            let known =
+                tx.query_opt(&format!("SELECT {PHOTO_COLS} FROM photos WHERE team_id = $1 AND id = $2"), &[&team_id, &photo.id])?;
+            if let Some(known) = known.as_ref().map(photo_row) {
+                let same = known.photo == *photo && known.author_id == author_id;
+                return Ok(if same { PhotoOffered::Taken(known) } else { PhotoOffered::Conflict });
+            }
+            let position = photo.position as i32;
+            let taken = tx.query_opt(
+                "SELECT 1 FROM photos WHERE team_id = $1 AND record_id = $2 AND position = $3",
+                &[&team_id, &photo.record_id, &position],
+            )?;
+            if taken.is_some() {
+                return Ok(PhotoOffered::Conflict);
+            }
+            let row = tx.query_one(
+                "SELECT coalesce(sum(size), 0)::BIGINT, coalesce(sum(CASE WHEN author_id = $2 THEN size END), 0)::BIGINT
+                 FROM photos WHERE team_id = $1",
+                &[&team_id, &author_id],
+            )?;
+            let (team_total, member_total): (i64, i64) = (row.get(0), row.get(1));
+            if team_total as u64 + photo.size > quota.team_bytes || member_total as u64 + photo.size > quota.member_bytes
+            {
+                return Ok(PhotoOffered::OverQuota);
+            }
+            let row = tx.query_one(
+                &format!(
+                    "INSERT INTO photos (team_id, id, record_id, author_id, position, sha256, size, width, height, offered_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {PHOTO_COLS}"
+                ),
+                &[
+                    &team_id,
+                    &photo.id,
+                    &photo.record_id,
+                    &author_id,
+                    &position,
+                    &photo.sha256,
+                    &(photo.size as i64),
+                    &(photo.width as i32),
+                    &(photo.height as i32),
+                    &now_ms,
+                ],
+            )?;
+            Ok(PhotoOffered::Taken(photo_row(&row)))
+        })
+    }
+
+    fn photo(&self, team_id: &str, id: &str) -> Result<Option<StoredPhoto>> {
+        let row = self
+            .conn()?
+            .client()
+            .query_opt(&format!("SELECT {PHOTO_COLS} FROM photos WHERE team_id = $1 AND id = $2"), &[&team_id, &id])?;
+        Ok(row.as_ref().map(photo_row))
+    }
+
+    fn append_photo(&self, team_id: &str, id: &str, offset: u64, bytes: &[u8]) -> Result<Option<StoredPhoto>> {
+        self.write(|tx| {
+            let row = tx.query_opt(
+                &format!("SELECT {PHOTO_COLS} FROM photos WHERE team_id = $1 AND id = $2 FOR UPDATE"),
+                &[&team_id, &id],
+            )?;
+            let Some(p) = row.as_ref().map(photo_row) else { return Ok(None) };
+            if p.stored || offset != p.received || bytes.is_empty() || p.received + bytes.len() as u64 > p.photo.size {
+                return Ok(Some(p));
+            }
+            let at = p.received as i64;
+            tx.execute(
+                "INSERT INTO photo_chunks (team_id, photo_id, at, data) VALUES ($1, $2, $3, $4)",
+                &[&team_id, &id, &at, &bytes],
+            )?;
+            let received = p.received + bytes.len() as u64;
+            tx.execute(
+                "UPDATE photos SET received = $3 WHERE team_id = $1 AND id = $2",
+                &[&team_id, &id, &(received as i64)],
+            )?;
+            Ok(Some(StoredPhoto { received, ..p }))
+        })
+    }
+
+    fn photo_bytes(&self, team_id: &str, id: &str) -> Result<Option<Vec<u8>>> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.client().build_transaction().read_only(true).start()?;
+        if tx.query_opt("SELECT 1 FROM photos WHERE team_id = $1 AND id = $2", &[&team_id, &id])?.is_none() {
+            return Ok(None);
+        }
+        let rows = tx.query(
+            "SELECT data FROM photo_chunks WHERE team_id = $1 AND photo_id = $2 ORDER BY at",
+            &[&team_id, &id],
+        )?;
+        let mut out = Vec::new();
+        for r in &rows {
+            out.extend_from_slice(r.get::<_, &[u8]>(0));
+        }
+        tx.commit()?;
+        Ok(Some(out))
+    }
+
+    fn finish_photo(&self, team_id: &str, id: &str, accepted: bool) -> Result<()> {
+        self.write(|tx| {
+            if accepted {
+                tx.execute("UPDATE photos SET stored = TRUE WHERE team_id = $1 AND id = $2", &[&team_id, &id])?;
+            } else {
+                tx.execute("DELETE FROM photo_chunks WHERE team_id = $1 AND photo_id = $2", &[&team_id, &id])?;
+                tx.execute(
+                    "UPDATE photos SET received = 0 WHERE team_id = $1 AND id = $2 AND NOT stored",
+                    &[&team_id, &id],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    fn photos_of(&self, team_id: &str, record_id: &str) -> Result<Vec<StoredPhoto>> {
+        let rows = self.conn()?.client().query(
+            &format!("SELECT {PHOTO_COLS} FROM photos WHERE team_id = $1 AND record_id = $2 ORDER BY position"),
+            &[&team_id, &record_id],
+        )?;
+        Ok(rows.iter().map(photo_row).collect())
+    }
+
+    fn delete_photos(&self, team_id: &str, record_id: &str) -> Result<u64> {
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM photo_chunks WHERE team_id = $1
+                 AND photo_id IN (SELECT id FROM photos WHERE team_id = $1 AND record_id = $2)",
+                &[&team_id, &record_id],
+            )?;
+            Ok(tx.execute("DELETE FROM photos WHERE team_id = $1 AND record_id = $2", &[&team_id, &record_id])?)
+        })
+    }
+
+    fn photo_records(&self, team_id: &str) -> Result<Vec<(String, Option<i64>)>> {
+        let rows = self.conn()?.client().query(
+            "SELECT record_id, min(CASE WHEN NOT stored THEN offered_ms END) FROM photos
+             WHERE team_id = $1 GROUP BY record_id",
+            &[&team_id],
+        )?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 }

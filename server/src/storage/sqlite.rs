@@ -6,12 +6,14 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
+use super::photos::{PhotoOffered, PhotoQuota, PhotoStorage, StoredPhoto};
 use super::{
     AuditEvent, Caller, ChangedRow, CodeInfo, Deletion, Device, FeedPage, HistoryEntry, Member, Redeemed, Role,
     SettingsRow, Storage, Stored, StoredRow, Team, Tx, Viewer, WebAccount, WebSession, WebSetup, ENROL_RETRY_MS,
 };
 use crate::error::{Error, Result};
 use wijkverkenner_core::sync::wire::EntityKind;
+use wijkverkenner_core::sync::wire::PhotoRef;
 use wijkverkenner_core::sync::wire::MAX_PULL_BYTES;
 
 const SCHEMA: &str = "
@@ -87,6 +89,14 @@ CREATE TRIGGER IF NOT EXISTS audit_log_kept BEFORE DELETE ON audit_log
 CREATE TRIGGER IF NOT EXISTS audit_log_no_replace BEFORE INSERT ON audit_log
     WHEN EXISTS (SELECT 1 FROM audit_log WHERE n = NEW.n)
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+-- Photos (issue 13): their description here, their bytes in files (storage/photos.rs).
+CREATE TABLE IF NOT EXISTS photos (
+    team_id TEXT NOT NULL, id TEXT NOT NULL, record_id TEXT NOT NULL, author_id TEXT NOT NULL,
+    position INTEGER NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL, width INTEGER NOT NULL,
+    height INTEGER NOT NULL, received INTEGER NOT NULL DEFAULT 0, stored INTEGER NOT NULL DEFAULT 0,
+    offered_ms INTEGER NOT NULL,
+    PRIMARY KEY (team_id, id), UNIQUE (team_id, record_id, position));
+CREATE INDEX IF NOT EXISTS photos_author ON photos (team_id, author_id);
 ";
 
 pub struct SqliteStorage {
@@ -1219,6 +1229,239 @@ impl Storage for SqliteStorage {
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+}
+
+const PHOTO_COLS: &str =
+    "team_id, author_id, id, record_id, position, sha256, size, width, height, received, stored, offered_ms";
+
+fn photo_row(r: &rusqlite::Row) -> rusqlite::Result<StoredPhoto> {
+    Ok(StoredPhoto {
+        team_id: r.get(0)?,
+        author_id: r.get(1)?,
+        photo: PhotoRef {
+            id: r.get(2)?,
+            record_id: r.get(3)?,
+            position: r.get(4)?,
+            sha256: r.get(5)?,
+            size: r.get::<_, i64>(6)? as u64,
+            width: r.get(7)?,
+            height: r.get(8)?,
+        },
+        received: r.get::<_, i64>(9)? as u64,
+        stored: r.get(10)?,
+        offered_ms: r.get(11)?,
+    })
+}
+
+fn get_photo(c: &Connection, team_id: &str, id: &str) -> Result<Option<StoredPhoto>> {
+    Ok(c.prepare_cached(&format!("SELECT {PHOTO_COLS} FROM photos WHERE team_id = ?1 AND id = ?2"))?
+        .query_row([team_id, id], photo_row)
+        .optional()?)
+}
+
+/// Creates `path` for writing, readable by the server's user only, in a directory closed to
+/// others.
+fn private_photo_file(path: &Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(parent) = path.parent() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(parent)?;
+    }
+    Ok(std::fs::OpenOptions::new().create(true).write(true).truncate(false).mode(0o600).open(path)?)
+}
+
+fn sync_dir(path: &Path) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::File::open(parent)?.sync_all()?;
+    }
+    Ok(())
+}
+
+impl SqliteStorage {
+    fn photo_paths(&self, p: &StoredPhoto) -> (std::path::PathBuf, std::path::PathBuf) {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        super::photos::photo_paths(dir, &p.team_id, &p.photo.id, &p.photo.sha256)
+    }
+}
+
+impl PhotoStorage for SqliteStorage {
+    fn offer_photo(
+        &self,
+        author_id: &str,
+        team_id: &str,
+        photo: &PhotoRef,
+        quota: PhotoQuota,
+        now_ms: i64,
+    ) -> Result<PhotoOffered> {
+        self.write(|tx| {
+            if let Some(known) = get_photo(tx, team_id, &photo.id)? {
+                let same = known.photo == *photo && known.author_id == author_id;
+                return Ok(if same { PhotoOffered::Taken(known) } else { PhotoOffered::Conflict });
+            }
+            let place_taken: bool = tx.query_row(
+                "SELECT count(*) > 0 FROM photos WHERE team_id = ?1 AND record_id = ?2 AND position = ?3",
+                params![team_id, photo.record_id, photo.position],
+                |r| r.get(0),
+            )?;
+            if place_taken {
+                return Ok(PhotoOffered::Conflict);
+            }
+            let (team_total, member_total): (i64, i64) = tx.query_row(
+                "SELECT coalesce(sum(size), 0), coalesce(sum(CASE WHEN author_id = ?2 THEN size END), 0)
+                 FROM photos WHERE team_id = ?1",
+                params![team_id, author_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            if team_total as u64 + photo.size > quota.team_bytes || member_total as u64 + photo.size > quota.member_bytes
+            {
+                return Ok(PhotoOffered::OverQuota);
+            }
+            tx.execute(
+                "INSERT INTO photos (team_id, id, record_id, author_id, position, sha256, size, width, height, offered_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    team_id,
+                    photo.id,
+                    photo.record_id,
+                    author_id,
+                    photo.position,
+                    photo.sha256,
+                    photo.size as i64,
+                    photo.width,
+                    photo.height,
+                    now_ms
+                ],
+            )?;
+            Ok(PhotoOffered::Taken(get_photo(tx, team_id, &photo.id)?.expect("inserted in this transaction")))
+        })
+    }
+
+    fn photo(&self, team_id: &str, id: &str) -> Result<Option<StoredPhoto>> {
+        self.read(|c| get_photo(c, team_id, id))
+    }
+
+    fn append_photo(&self, team_id: &str, id: &str, offset: u64, bytes: &[u8]) -> Result<Option<StoredPhoto>> {
+        self.write(|tx| {
+            let Some(p) = get_photo(tx, team_id, id)? else { return Ok(None) };
+            if p.stored || offset != p.received || bytes.is_empty() || p.received + bytes.len() as u64 > p.photo.size {
+                return Ok(Some(p));
+            }
+            // The bytes first, durable, then the count that says they are there: after a crash
+            // between the two, the file is cut back to the count and the chunk comes again.
+            let (_, partial) = self.photo_paths(&p);
+            let mut f = private_photo_file(&partial)?;
+            f.set_len(p.received)?;
+            use std::io::{Seek, Write};
+            f.seek(std::io::SeekFrom::Start(p.received))?;
+            f.write_all(bytes)?;
+            f.sync_data()?;
+            if p.received == 0 {
+                sync_dir(&partial)?;
+            }
+            let received = p.received + bytes.len() as u64;
+            tx.execute(
+                "UPDATE photos SET received = ?3 WHERE team_id = ?1 AND id = ?2",
+                params![team_id, id, received as i64],
+            )?;
+            Ok(Some(StoredPhoto { received, ..p }))
+        })
+    }
+
+    fn photo_bytes(&self, team_id: &str, id: &str) -> Result<Option<Vec<u8>>> {
+        let Some(p) = self.photo(team_id, id)? else { return Ok(None) };
+        let (blob, partial) = self.photo_paths(&p);
+        let path = if p.stored { blob } else { partial };
+        match std::fs::read(&path) {
+            Ok(mut bytes) => {
+                bytes.truncate(p.received as usize);
+                Ok(Some(bytes))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && p.received == 0 => Ok(Some(Vec::new())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn finish_photo(&self, team_id: &str, id: &str, accepted: bool) -> Result<()> {
+        self.write(|tx| {
+            let Some(p) = get_photo(tx, team_id, id)? else { return Ok(()) };
+            if p.stored {
+                return Ok(());
+            }
+            let (blob, partial) = self.photo_paths(&p);
+            if accepted {
+                // Content-addressed: an identical photo of the team already there is the same
+                // bytes (their hash says so), and this upload's copy goes.
+                if blob.exists() {
+                    std::fs::remove_file(&partial)?;
+                } else {
+                    private_photo_file(&blob)?;
+                    std::fs::rename(&partial, &blob)?;
+                    sync_dir(&blob)?;
+                }
+                tx.execute("UPDATE photos SET stored = 1 WHERE team_id = ?1 AND id = ?2", [team_id, id])?;
+            } else {
+                match std::fs::remove_file(&partial) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                    _ => {}
+                }
+                tx.execute("UPDATE photos SET received = 0 WHERE team_id = ?1 AND id = ?2", [team_id, id])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn photos_of(&self, team_id: &str, record_id: &str) -> Result<Vec<StoredPhoto>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {PHOTO_COLS} FROM photos WHERE team_id = ?1 AND record_id = ?2 ORDER BY position"
+            ))?;
+            let rows = st.query_map([team_id, record_id], photo_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn delete_photos(&self, team_id: &str, record_id: &str) -> Result<u64> {
+        self.write(|tx| {
+            let photos: Vec<StoredPhoto> = {
+                let mut st = tx.prepare_cached(&format!(
+                    "SELECT {PHOTO_COLS} FROM photos WHERE team_id = ?1 AND record_id = ?2"
+                ))?;
+                let rows = st.query_map([team_id, record_id], photo_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+                rows
+            };
+            tx.execute("DELETE FROM photos WHERE team_id = ?1 AND record_id = ?2", [team_id, record_id])?;
+            for p in &photos {
+                let (blob, partial) = self.photo_paths(p);
+                let shared: bool = tx.query_row(
+                    "SELECT count(*) > 0 FROM photos WHERE team_id = ?1 AND sha256 = ?2 AND stored = 1",
+                    [team_id, &p.photo.sha256],
+                    |r| r.get(0),
+                )?;
+                let mut gone = vec![partial];
+                if p.stored && !shared {
+                    gone.push(blob);
+                }
+                for path in gone {
+                    match std::fs::remove_file(&path) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                        _ => {}
+                    }
+                }
+            }
+            Ok(photos.len() as u64)
+        })
+    }
+
+    fn photo_records(&self, team_id: &str) -> Result<Vec<(String, Option<i64>)>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT record_id, min(CASE WHEN stored = 0 THEN offered_ms END) FROM photos
+                 WHERE team_id = ?1 GROUP BY record_id",
+            )?;
+            let rows =
+                st.query_map([team_id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
         })
     }
 }

@@ -12,6 +12,7 @@ mod e2e;
 mod faults;
 mod instances;
 mod integrity;
+mod photos;
 mod retention;
 mod roles;
 mod schema;

@@ -466,6 +466,27 @@ fn every_role_sees_and_does_exactly_what_its_table_line_says() {
         let settings = serde_json::to_vec(&json!({"protocol": 3})).unwrap();
         assert_eq!(api(&server, "POST", "/v1/settings", cred, &settings).0, want, "{who:?} on /v1/settings");
         assert_eq!(api(&server, "GET", "/v1/taxonomy", cred, b"").0, want, "{who:?} on /v1/taxonomy");
+        // Photos: a listing of nothing is empty for whom may sync; an unknown photo is unknown.
+        let listing = serde_json::to_vec(&json!({"protocol": 5, "record_ids": []})).unwrap();
+        assert_eq!(api(&server, "POST", "/v1/photos/list", cred, &listing).0, want, "{who:?} on /v1/photos/list");
+        let unknown = uuid::Uuid::now_v7().to_string();
+        let not_found = if want == 200 { 404 } else { want };
+        let fetch = serde_json::to_vec(&json!({"protocol": 5, "id": unknown})).unwrap();
+        assert_eq!(api(&server, "POST", "/v1/photos/fetch", cred, &fetch).0, not_found, "{who:?} on /v1/photos/fetch");
+        let chunk = format!("/v1/photos/{unknown}/bytes?offset=0");
+        assert_eq!(api(&server, "POST", &chunk, cred, b"x").0, not_found, "{who:?} on a photo's bytes");
+        let offer = serde_json::to_vec(&json!({"protocol": 5, "photo": {"id": unknown, "record_id": s,
+            "position": 0, "sha256": "0".repeat(64), "size": 10, "width": 1, "height": 1}}))
+        .unwrap();
+        let offered = api(&server, "POST", "/v1/photos/offer", cred, &offer).0;
+        let may_offer = match who {
+            Author => 200,
+            _ if want != 200 => want,
+            Lead => 403,
+            // The sensitive signal does not exist for a colleague.
+            _ => 409,
+        };
+        assert_eq!(offered, may_offer, "{who:?} on /v1/photos/offer");
         let (status, body) = api(&server, "POST", "/v1/sync", cred, &sync_body(&[]));
         assert_eq!(status, want, "{who:?} on /v1/sync: {body}");
         if status != 200 {
@@ -538,6 +559,10 @@ fn every_role_sees_and_does_exactly_what_its_table_line_says() {
                 "/v1/sync",
                 "/v1/settings",
                 "/v1/taxonomy",
+                "/v1/photos/offer",
+                "/v1/photos/{id}/bytes",
+                "/v1/photos/list",
+                "/v1/photos/fetch",
             ]
             .map(String::from),
         )

@@ -1,0 +1,207 @@
+//! Photos on the team server: who may offer, send and see one, and what a finished upload
+//! must prove before the team sees it. The bytes are kept by the storage
+//! (`storage/photos.rs`); the protocol is in `docs/sync-protocol.md`, "Photos".
+//!
+//! The server trusts no phone: a photo is offered only for a record the team holds, by the
+//! record's author, within the record's five places and the team's and the member's quotas;
+//! its bytes arrive only at the offset the server holds; and the whole photo must match the
+//! hash it was offered with and come out of the core's cleaner unchanged (a photo with any
+//! metadata left, or not a JPEG the cleaner accepts, is refused and its bytes dropped).
+//! A photo is seen exactly by whom may see its record, now: a record withdrawn from a member
+//! (re-categorised as sensitive), deleted, purged or quarantined takes its photos with it.
+
+use axum::http::StatusCode;
+use sha2::{Digest, Sha256};
+use wijkverkenner_core::photo::{clean_jpeg, PhotoLimits};
+use wijkverkenner_core::sync::codec::validate_photo_ref;
+use wijkverkenner_core::sync::wire::{EntityKind, PhotoRef, PhotoUpload, MAX_PHOTO_LISTING};
+
+use crate::error::{ApiError, Result};
+use crate::storage::{Caller, PhotoOffered, PhotoQuota, Storage, Stored, StoredPhoto};
+
+/// An upload not finished within this long is dropped by the sweep (its phone offers it again).
+pub const UNFINISHED_UPLOAD_MS: i64 = 7 * 86_400_000;
+
+fn upload_of(p: &StoredPhoto) -> PhotoUpload {
+    PhotoUpload { id: p.photo.id.clone(), received: p.received, stored: p.stored }
+}
+
+fn refused(code: &'static str, message: &str) -> crate::error::Error {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message).into()
+}
+
+fn unknown_photo() -> crate::error::Error {
+    ApiError::new(StatusCode::NOT_FOUND, "unknown_photo", "no such photo").into()
+}
+
+/// The record as the team holds it, unless it is deleted (or no record).
+fn record(storage: &dyn Storage, team_id: &str, record_id: &str) -> Result<Option<Stored>> {
+    let mut found = None;
+    storage.transaction(&mut |tx| {
+        found = tx.get(team_id, record_id)?;
+        Ok(())
+    })?;
+    Ok(found.filter(|s| !s.entity.deleted && s.entity.kind != EntityKind::Walk))
+}
+
+/// The record, if it exists, is not deleted and not quarantined (an operator's quarantine
+/// hides its photos too, and keeps them should it be lifted).
+fn live_record(storage: &dyn Storage, team_id: &str, record_id: &str) -> Result<Option<Stored>> {
+    Ok(record(storage, team_id, record_id)?.filter(|s| !s.quarantined))
+}
+
+/// A phone offers one of its member's photos. The answer says where the upload stands
+/// (an offer sent again after a lost answer is answered the same way).
+pub fn offer(
+    storage: &dyn Storage,
+    caller: &Caller,
+    photo: &PhotoRef,
+    quota: PhotoQuota,
+    now_ms: i64,
+) -> Result<PhotoUpload> {
+    validate_photo_ref(photo).map_err(|e| ApiError::bad_request("invalid_photo", e.to_string()))?;
+    let team = &caller.team.id;
+    if let Some(known) = storage.photo(team, &photo.id)? {
+        // Known: its state, whatever became of the record since (the bytes go with it).
+        if known.photo == *photo && known.author_id == caller.member.id {
+            return finish_if_complete(storage, known);
+        }
+        return Err(ApiError::new(StatusCode::CONFLICT, "photo_conflict", "another photo has this id").into());
+    }
+    // A record the caller may not see does not exist for it (a sensitive signal's id tells
+    // nothing).
+    let visible = live_record(storage, team, &photo.record_id)?.filter(|r| crate::sync::visible_to(caller, &r.entity));
+    let Some(record) = visible else {
+        // Not (yet) synced: the phone pushes its record first and offers again later.
+        return Err(ApiError::new(StatusCode::CONFLICT, "record_unknown", "the team holds no such record").into());
+    };
+    let e = &record.entity;
+    if e.author_id != caller.member.id {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "not_author", "only a record's author adds its photos").into());
+    }
+    if e.kind == EntityKind::Conversation {
+        return Err(refused("photo_not_allowed", "a conversation carries no photos"));
+    }
+    if crate::sync::record_frozen(e) {
+        return Err(refused("record_frozen", "the record was reviewed or referred; its content is frozen"));
+    }
+    match storage.offer_photo(&caller.member.id, team, photo, quota, now_ms)? {
+        PhotoOffered::Taken(p) => Ok(upload_of(&p)),
+        PhotoOffered::Conflict => {
+            Err(ApiError::new(StatusCode::CONFLICT, "photo_conflict", "the record's place is taken by another photo")
+                .into())
+        }
+        PhotoOffered::OverQuota => Err(ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "photo_quota",
+            "the team's or the member's photos are at their quota",
+        )
+        .into()),
+    }
+}
+
+/// Takes one chunk of a photo's bytes at `offset`. A chunk at any other offset than where the
+/// upload stands changes nothing (a replay, a retry after a lost answer) and is answered with
+/// the state, so the phone goes on from there.
+pub fn receive(storage: &dyn Storage, caller: &Caller, id: &str, offset: u64, bytes: &[u8]) -> Result<PhotoUpload> {
+    let team = &caller.team.id;
+    let Some(p) = storage.photo(team, id)? else { return Err(unknown_photo()) };
+    if p.author_id != caller.member.id {
+        // Not distinguished from an unknown id: a colleague's photo ids tell nothing.
+        return Err(unknown_photo());
+    }
+    if !p.stored && offset == p.received && offset + bytes.len() as u64 > p.photo.size {
+        return Err(ApiError::bad_request("invalid_chunk", "the chunk ends past the photo's size").into());
+    }
+    let p = storage.append_photo(team, id, offset, bytes)?.ok_or_else(unknown_photo)?;
+    finish_if_complete(storage, p)
+}
+
+/// With every byte there: the photo is stored when its bytes match its description and the
+/// core's cleaner finds nothing to take out; otherwise its bytes are dropped and the phone
+/// told (it keeps its photo and shows it as refused).
+fn finish_if_complete(storage: &dyn Storage, p: StoredPhoto) -> Result<PhotoUpload> {
+    if p.stored || p.received < p.photo.size {
+        return Ok(upload_of(&p));
+    }
+    let bytes = storage.photo_bytes(&p.team_id, &p.photo.id)?.unwrap_or_default();
+    let hash: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let verdict = if hash != p.photo.sha256 {
+        Err(refused("photo_hash_mismatch", "the photo's bytes do not match its hash"))
+    } else {
+        match clean_jpeg(&bytes, PhotoLimits::default()) {
+            Ok(clean) if clean.bytes == bytes && (clean.width, clean.height) == (p.photo.width, p.photo.height) => {
+                Ok(())
+            }
+            Ok(_) => Err(refused("photo_not_clean", "the photo carries metadata or other dimensions than offered")),
+            Err(e) => Err(refused("photo_refused", &e.to_string())),
+        }
+    };
+    storage.finish_photo(&p.team_id, &p.photo.id, verdict.is_ok())?;
+    verdict?;
+    Ok(PhotoUpload { id: p.photo.id.clone(), received: p.received, stored: true })
+}
+
+/// Whether `caller` may see the record and so its photos: as the feed decides.
+fn may_see(storage: &dyn Storage, caller: &Caller, record_id: &str) -> Result<bool> {
+    Ok(live_record(storage, &caller.team.id, record_id)?.is_some_and(|r| crate::sync::visible_to(caller, &r.entity)))
+}
+
+/// The stored photos of the listed records that `caller` may see.
+pub fn list(storage: &dyn Storage, caller: &Caller, record_ids: &[String]) -> Result<Vec<PhotoRef>> {
+    if record_ids.len() > MAX_PHOTO_LISTING {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            format!("a listing names at most {MAX_PHOTO_LISTING} records"),
+        )
+        .into());
+    }
+    let mut out = Vec::new();
+    for id in record_ids {
+        let photos = storage.photos_of(&caller.team.id, id)?;
+        if photos.iter().any(|p| p.stored) && may_see(storage, caller, id)? {
+            out.extend(photos.into_iter().filter(|p| p.stored).map(|p| p.photo));
+        }
+    }
+    Ok(out)
+}
+
+/// One stored photo's bytes, for whom may see its record; to anyone else it does not exist.
+pub fn fetch(storage: &dyn Storage, caller: &Caller, id: &str) -> Result<Vec<u8>> {
+    let Some(p) = storage.photo(&caller.team.id, id)? else { return Err(unknown_photo()) };
+    if !p.stored || !may_see(storage, caller, &p.photo.record_id)? {
+        return Err(unknown_photo());
+    }
+    storage.photo_bytes(&p.team_id, id)?.ok_or_else(unknown_photo)
+}
+
+/// Removes the photos of records that are gone (deleted or purged: also when the removal that
+/// should have taken them was cut off) and drops the bytes of uploads left unfinished for a
+/// week (their phone sends them again).
+/// Run with the retention purge; returns how many photos went.
+pub fn sweep(storage: &dyn Storage, team_id: &str, now_ms: i64) -> Result<u64> {
+    let mut gone = 0;
+    for (record_id, oldest_unfinished) in storage.photo_records(team_id)? {
+        if record(storage, team_id, &record_id)?.is_none() {
+            gone += storage.delete_photos(team_id, &record_id)?;
+        } else if oldest_unfinished.is_some_and(|t| now_ms - t > UNFINISHED_UPLOAD_MS) {
+            for p in storage.photos_of(team_id, &record_id)? {
+                if !p.stored && now_ms - p.offered_ms > UNFINISHED_UPLOAD_MS {
+                    storage.finish_photo(team_id, &p.photo.id, false)?;
+                }
+            }
+        }
+    }
+    Ok(gone)
+}
+
+/// After a push: the photos of records it deleted go now (the sweep catches what a crash
+/// left).
+pub fn after_push(storage: &dyn Storage, team_id: &str, push: &[wijkverkenner_core::sync::wire::Entity]) -> Result<()> {
+    for e in push.iter().filter(|e| e.deleted && e.kind != EntityKind::Walk) {
+        if !storage.photos_of(team_id, &e.id)?.is_empty() && record(storage, team_id, &e.id)?.is_none() {
+            storage.delete_photos(team_id, &e.id)?;
+        }
+    }
+    Ok(())
+}
