@@ -420,6 +420,49 @@ impl WijkStore {
         Ok(self.store()?.delete_record(&record_id.parse()?)?)
     }
 
+    /// Attaches a photo to one of the member's own observations or signals: a JPEG the shell
+    /// already scaled (long edge ≤ 2048 px) and encoded with the platform's codec. The core
+    /// removes every metadata segment (EXIF with GPS and device, XMP, IPTC, comments,
+    /// thumbnails) before anything is stored, and refuses what it cannot clean
+    /// (`InvalidInput`). Blocking: off the UI thread.
+    pub fn attach_photo(&self, record_id: String, jpeg: Vec<u8>) -> Result<Photo> {
+        Ok(self.store()?.attach_photo(&record_id.parse()?, &jpeg)?.into())
+    }
+
+    /// A record's photos this phone knows of, in order.
+    pub fn photos(&self, record_id: String) -> Result<Vec<Photo>> {
+        Ok(self.store()?.photos(&record_id.parse()?)?.into_iter().map(Into::into).collect())
+    }
+
+    /// A photo's cleaned JPEG, when this phone holds it (`NotFound` otherwise: `fetch_photo`).
+    pub fn photo_bytes(&self, photo_id: String) -> Result<Vec<u8>> {
+        Ok(self.store()?.photo_bytes(&photo_id.parse()?)?)
+    }
+
+    /// Removes one of the member's own photos (before its record is reviewed).
+    pub fn remove_photo(&self, photo_id: String) -> Result<()> {
+        Ok(self.store()?.remove_photo(&photo_id.parse()?)?)
+    }
+
+    /// Photos still to reach the team server (for the sync status screen).
+    pub fn photos_waiting(&self) -> Result<u32> {
+        Ok(self.store()?.photos_waiting()?)
+    }
+
+    /// Asks the team server which photos of a record this member may see, and returns all the
+    /// record's photos this phone knows of. Blocking (network): off the UI thread.
+    pub fn refresh_photos(&self, transport: Arc<dyn HttpTransport>, record_id: String) -> Result<Vec<Photo>> {
+        let store = self.store()?;
+        let photos = store.refresh_photos(&ForeignTransport(transport), &record_id.parse()?)?;
+        Ok(photos.into_iter().map(Into::into).collect())
+    }
+
+    /// A photo's cleaned JPEG: from this phone, or fetched from the team server (which
+    /// writes the view into its audit trail), checked and kept. Blocking (network).
+    pub fn fetch_photo(&self, transport: Arc<dyn HttpTransport>, photo_id: String) -> Result<Vec<u8>> {
+        Ok(self.store()?.fetch_photo(&ForeignTransport(transport), &photo_id.parse()?)?)
+    }
+
     pub fn record(&self, record_id: String) -> Result<Record> {
         Ok(self.store()?.record(&record_id.parse()?)?.into())
     }

@@ -583,6 +583,48 @@ pub struct SyncOutcome {
     pub settings_taken: bool,
     /// Records and walks this phone forgot after the sync, by the team's retention terms.
     pub purged: u32,
+    /// Photos whose upload finished in this sync (the team sees them now).
+    pub photos_uploaded: u32,
+    /// Photos the team server refused in this sync (kept on the phone, marked refused).
+    pub photos_refused: u32,
+}
+
+/// A photo of an observation or a signal, as the phone knows it (never its bytes: those come
+/// with `photo_bytes`).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Photo {
+    pub id: String,
+    pub record_id: String,
+    /// Its place among the record's photos, from 0.
+    pub position: u32,
+    pub width: u32,
+    pub height: u32,
+    pub size: u64,
+    /// Whether this phone holds its bytes (another member's photo: after `fetch_photo`).
+    pub on_phone: bool,
+    /// The team server holds it whole.
+    pub uploaded: bool,
+    /// Bytes the team server has confirmed, for a progress bar.
+    pub uploaded_bytes: u64,
+    /// Why the team server refused it (its code); the photo stays on the phone, unsent.
+    pub upload_refused: Option<String>,
+}
+
+impl From<core::Photo> for Photo {
+    fn from(p: core::Photo) -> Self {
+        Photo {
+            id: p.id.to_string(),
+            record_id: p.record_id.to_string(),
+            position: p.position,
+            width: p.width,
+            height: p.height,
+            size: p.size,
+            on_phone: p.on_phone,
+            uploaded: p.uploaded(),
+            uploaded_bytes: p.uploaded_bytes,
+            upload_refused: p.upload_refused,
+        }
+    }
 }
 
 /// What a retention purge removed from this phone.
@@ -611,6 +653,8 @@ impl From<core::sync::SyncOutcome> for SyncOutcome {
             withdrawn: o.withdrawn,
             settings_taken: o.settings_taken,
             purged: o.purged,
+            photos_uploaded: o.photos_uploaded,
+            photos_refused: o.photos_refused,
         }
     }
 }

@@ -11,8 +11,8 @@ use schemars::JsonSchema;
 use serde_json::{json, Map, Value};
 use wijkverkenner_core::sync::codec::{PlaceField, WalkFields};
 use wijkverkenner_core::sync::wire::{
-    EnrolRequest, EnrolResponse, Entity, ErrorBody, SettingsRequest, SyncRequest, SyncResponse, MAX_PULL,
-    PROTOCOL_VERSION,
+    EnrolRequest, EnrolResponse, Entity, ErrorBody, PhotoFetch, PhotoList, PhotoListRequest, PhotoOffer, PhotoUpload,
+    SettingsRequest, SyncRequest, SyncResponse, MAX_PULL, PHOTO_CHUNK_BYTES, PROTOCOL_VERSION,
 };
 use wijkverkenner_core::{Conversation, Observation, Signal, SignalStatus, Taxonomy, TeamSettings};
 
@@ -37,6 +37,18 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("bad_encoding", 415, "a content encoding other than zstd"),
     ("protocol_unsupported", 426, "a protocol version outside the server's range; the message says which side to update"),
     ("rate_limited", 429, "too many wrong enrolment codes, or a device over its push budget; wait `Retry-After` seconds"),
+    ("invalid_photo", 400, "a photo's description breaks a rule: ids, a hash of 64 lowercase hex digits, 1..8 MiB, a long edge of 1..2048 px, a place 0..4"),
+    ("invalid_chunk", 400, "a photo's chunk that ends past the photo's size"),
+    ("not_author", 403, "a photo offered for a record of another member"),
+    ("unknown_photo", 404, "no such photo, or one of a record the caller may not see (indistinguishable)"),
+    ("record_unknown", 409, "a photo offered for a record the team does not hold (yet), or the caller may not see: push the record first"),
+    ("photo_conflict", 409, "a photo id or a record's place taken by another photo"),
+    ("photo_not_allowed", 422, "a photo offered for a conversation"),
+    ("record_frozen", 422, "a photo offered for a reviewed or referred record"),
+    ("photo_hash_mismatch", 422, "a photo's bytes, all arrived, do not match its hash: they were dropped"),
+    ("photo_not_clean", 422, "a photo that carries metadata, or other dimensions than offered: its bytes were dropped"),
+    ("photo_refused", 422, "a photo the JPEG cleaner refuses (not a baseline or progressive Huffman JPEG within limits): its bytes were dropped"),
+    ("photo_quota", 507, "the team's or the member's photos are at their quota"),
     ("internal", 500, "the server failed; try again later"),
 ];
 
@@ -150,9 +162,14 @@ fn build() -> Value {
     add::<PlaceField>(&mut gen);
     add::<WalkFields>(&mut gen);
     add::<Entity>(&mut gen);
+    add::<PhotoOffer>(&mut gen);
+    add::<PhotoUpload>(&mut gen);
+    add::<PhotoListRequest>(&mut gen);
+    add::<PhotoList>(&mut gen);
+    add::<PhotoFetch>(&mut gen);
     let mut defs = gen.take_definitions(true);
     // The protocol range is the server's (the types only know the newest version).
-    for request in ["SyncRequest", "EnrolRequest", "SettingsRequest"] {
+    for request in ["SyncRequest", "EnrolRequest", "SettingsRequest", "PhotoOffer", "PhotoListRequest", "PhotoFetch"] {
         defs[request]["properties"]["protocol"]["minimum"] = json!(MIN_PROTOCOL);
     }
 
@@ -247,6 +264,41 @@ fn build() -> Value {
                 "security": [{"device": []}],
                 "responses": with(json!({"200": {"description": "the taxonomy", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Taxonomy"}}}}}),
                                   error(&[401, 403]))
+            }},
+            "/v1/photos/offer": {"post": {
+                "summary": "Announce a photo of one of the member's observations or signals, before sending its bytes",
+                "description": "The record must be with the team already (push it first: `record_unknown` means try again after the next sync). An offer sent again is answered with where the upload stands; `received` is where the next chunk starts. An offer reserves the photo's size against the team's and the member's quota.",
+                "security": [{"device": []}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PhotoOffer"}}}},
+                "responses": with(json!({"200": {"description": "where the upload stands", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PhotoUpload"}}}}}),
+                                  error(&[400, 401, 403, 408, 409, 413, 415, 422, 426, 507]))
+            }},
+            "/v1/photos/{id}/bytes": {"post": {
+                "summary": "One chunk of a photo's bytes, at the offset the server holds",
+                "description": format!("The body is the chunk, at most {PHOTO_CHUNK_BYTES} bytes, zstd-framed like every body (or as it is); the query is `offset=<bytes>`. A chunk at another offset than `received` changes nothing and is answered with the state (a retry after a lost answer, a replay). When the last byte arrives the server checks the whole photo — its SHA-256 and that the core's JPEG cleaner leaves it unchanged — and answers `stored`, or refuses it with 422 and drops its bytes."),
+                "security": [{"device": []}],
+                "parameters": [
+                    {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}},
+                    {"name": "offset", "in": "query", "required": true, "schema": {"type": "integer", "minimum": 0}}
+                ],
+                "requestBody": {"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                "responses": with(json!({"200": {"description": "where the upload stands", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PhotoUpload"}}}}}),
+                                  error(&[400, 401, 403, 404, 408, 413, 415, 422, 429]))
+            }},
+            "/v1/photos/list": {"post": {
+                "summary": "The stored photos of records the phone holds, as far as its member may see them",
+                "description": "Records the member may not see (need-to-know: a colleague's sensitive signal, a record withdrawn or deleted) are left out without a word.",
+                "security": [{"device": []}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PhotoListRequest"}}}},
+                "responses": with(json!({"200": {"description": "the photos", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PhotoList"}}}}}),
+                                  error(&[400, 401, 403, 408, 413, 415, 426]))
+            }},
+            "/v1/photos/fetch": {"post": {
+                "summary": "One photo's cleaned JPEG, for whom may see its record; every fetch is written to the audit trail",
+                "security": [{"device": []}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PhotoFetch"}}}},
+                "responses": with(json!({"200": {"description": "the photo", "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}}),
+                                  error(&[400, 401, 403, 404, 408, 413, 415, 426, 429]))
             }}
         },
         "components": {

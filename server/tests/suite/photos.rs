@@ -24,7 +24,7 @@ const CANARY: &[u8] = b"CANARY-EXIF-Kanaleneiland-06-12345678";
 
 /// A photo-like picture of `width`×`height` (noise over gradients: it does not compress),
 /// encoded as a phone's camera app would, with an EXIF segment holding the canary.
-fn camera_jpeg(width: u16, height: u16, seed: u32) -> Vec<u8> {
+pub(crate) fn camera_jpeg(width: u16, height: u16, seed: u32) -> Vec<u8> {
     let mut state = seed.wrapping_mul(2_654_435_761) | 1;
     let mut pixels = Vec::with_capacity(usize::from(width) * usize::from(height) * 3);
     for y in 0..height {

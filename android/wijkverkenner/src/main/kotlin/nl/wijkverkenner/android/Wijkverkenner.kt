@@ -18,6 +18,7 @@ import nl.wijkverkenner.ffi.Fix
 import nl.wijkverkenner.ffi.FixReport
 import nl.wijkverkenner.ffi.Identity
 import nl.wijkverkenner.ffi.Location
+import nl.wijkverkenner.ffi.Photo
 import nl.wijkverkenner.ffi.Moment
 import nl.wijkverkenner.ffi.NewRecord
 import nl.wijkverkenner.ffi.NewWalk
@@ -191,6 +192,29 @@ class Wijkverkenner private constructor(
     suspend fun delete(recordId: String) = call { it.deleteRecord(recordId) }
 
     suspend fun answer(recordId: String, answer: String) = call { it.answerReview(recordId, answer) }
+
+    // Photos of observations and signals. The shell scales and encodes first (long edge at
+    // most 2048 px, JPEG, the platform's codec); the core removes every metadata segment (GPS,
+    // device, thumbnails) before anything is stored, and refuses what it cannot clean
+    // (WvException.InvalidInput). They reach the team with the next sync, after their record.
+
+    /** Attaches a photo to one of the member's own observations or signals. */
+    suspend fun attachPhoto(recordId: String, jpeg: ByteArray): Photo = call { it.attachPhoto(recordId, jpeg) }
+
+    suspend fun photos(recordId: String): List<Photo> = call { it.photos(recordId) }
+
+    suspend fun removePhoto(photoId: String) = call { it.removePhoto(photoId) }
+
+    /** Photos still to reach the team server, for the sync screen. */
+    suspend fun photosWaiting(): Int = call { it.photosWaiting().toInt() }
+
+    /** Asks the team server which photos of a record this member may see (need-to-know). */
+    suspend fun refreshPhotos(serverUrl: String, recordId: String): List<Photo> =
+        call { it.refreshPhotos(PlatformTransport(serverUrl), recordId) }
+
+    /** A photo's JPEG: from the phone, or fetched (the server audits the view) and kept. */
+    suspend fun photo(serverUrl: String, photoId: String): ByteArray =
+        call { it.fetchPhoto(PlatformTransport(serverUrl), photoId) }
 
     /** The author answers a lead's question about a whole walk. */
     suspend fun answerWalk(walkId: String, answer: String) = call { it.answerWalkQuestion(walkId, answer) }

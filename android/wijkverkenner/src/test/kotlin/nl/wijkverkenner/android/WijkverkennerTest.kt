@@ -82,6 +82,18 @@ class WijkverkennerTest {
         }
     }
 
+    /** A JPEG as a phone's camera writes one: JFIF from ImageIO, then an EXIF segment with a GPS note. */
+    private fun cameraJpeg(): ByteArray {
+        val image = java.awt.image.BufferedImage(320, 240, java.awt.image.BufferedImage.TYPE_INT_RGB)
+        for (x in 0 until 320) for (y in 0 until 240) image.setRGB(x, y, (x * 0x010203 + y * 0x030201) and 0xFFFFFF)
+        val out = java.io.ByteArrayOutputStream()
+        javax.imageio.ImageIO.write(image, "jpg", out)
+        val jfif = out.toByteArray()
+        val exif = "Exif\u0000\u0000GPS 52.0907 N 5.1214 E".toByteArray(Charsets.ISO_8859_1)
+        val segment = byteArrayOf(0xFF.toByte(), 0xE1.toByte(), ((exif.size + 2) shr 8).toByte(), ((exif.size + 2) and 0xFF).toByte()) + exif
+        return jfif.copyOfRange(0, 2) + segment + jfif.copyOfRange(2, jfif.size)
+    }
+
     private fun observation(note: String) = RecordBody.Observation(Observation(listOf("obs.vacancy"), Tone.CONCERN, note))
 
     private fun here(lat: Double = 52.0907, lon: Double = 5.1214) =
@@ -180,6 +192,16 @@ class WijkverkennerTest {
             val near = a.near(52.0907, 5.1214, 100.0, Instant.now().minusSeconds(3600), Instant.now().plusSeconds(60))
             assertTrue(near.items.any { it.id == obs.id })
 
+            // A photo of the vacant shop, as a camera app writes it: the core keeps it clean.
+            val shot = cameraJpeg()
+            val photo = a.attachPhoto(obs.id, shot)
+            assertEquals(listOf(photo.id), a.photos(obs.id).map { it.id })
+            assertEquals(1, a.photosWaiting())
+            val onPhone = a.photos(obs.id).single()
+            assertTrue(onPhone.onPhone && !onPhone.uploaded)
+            val notAJpeg = runCatching { a.attachPhoto(obs.id, "geen foto".toByteArray()) }.exceptionOrNull()
+            assertTrue("$notAJpeg", notAJpeg is WvException.InvalidInput)
+
             val ended = a.endWalk(walk.id)
             assertNull(a.activeWalk.value)
             assertNotNull(ended.summary)
@@ -188,6 +210,9 @@ class WijkverkennerTest {
             assertEquals(4uL, a.refreshSyncStatus().pending)
             val out = a.sync(url)
             assertEquals(4u, out.acknowledged)
+            assertEquals(1u, out.photosUploaded)
+            assertEquals(0, a.photosWaiting())
+            assertTrue(a.photos(obs.id).single().uploaded)
             val status = a.syncStatus.value!!
             assertEquals(SyncState.IDLE, status.state)
             assertEquals(0uL, status.pending)
@@ -197,6 +222,13 @@ class WijkverkennerTest {
             b.sync(url)
             val theirs = b.latest(50).items.map { it.id }.toSet()
             assertEquals(setOf(obs.id, talk.id), theirs)
+            // The colleague learns of the photo and fetches it on demand: the same clean bytes.
+            val known = b.refreshPhotos(url, obs.id).single()
+            assertFalse(known.onPhone)
+            val fetched = b.photo(url, known.id)
+            assertTrue(fetched.contentEquals(a.photo(url, photo.id)))
+            assertFalse("no metadata left", String(fetched, Charsets.ISO_8859_1).contains("Exif"))
+            assertNotNull(javax.imageio.ImageIO.read(java.io.ByteArrayInputStream(fetched)))
         } finally {
             a.close()
             b.close()
