@@ -17,6 +17,9 @@ command -v strace >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y 
     --profile dist --target "$triple" --bench store)
 (. scripts/phone-env.sh && cargo bench -p wijkverkenner-server --features wijkverkenner-core/libtomcrypt \
     --target "$triple" --bench sync)
+# Photos: the phone's cost per photo in the phone configuration, upload against raw HTTP.
+(. scripts/phone-env.sh && cargo bench -p wijkverkenner-server --features wijkverkenner-core/libtomcrypt \
+    --target "$triple" --bench photos)
 cargo bench -p wijkverkenner-server --bench dashboard
 # The release server alone on one core against pouchdb-server under the same burst (taskset).
 cargo bench -p wijkverkenner-server --bench load

@@ -353,6 +353,17 @@ pub fn fuzz_payload(data: &[u8]) {
             Err(e) => assert!(e.status.is_client_error()),
         }
         let _ = decode_json_sized::<EnrolRequest>(encoding, data, MAX_ENROL_BYTES);
+        // Photos: an offer decodes and is checked, or is a 4xx; a chunk unpacks within its limit.
+        match decode_json_sized::<PhotoOffer>(encoding, data, MAX_ENROL_BYTES) {
+            Ok((offer, _)) => {
+                let _ = wijkverkenner_core::sync::codec::validate_photo_ref(&offer.photo);
+            }
+            Err(e) => assert!(e.status.is_client_error()),
+        }
+        match unpack(encoding, data, PHOTO_CHUNK_BYTES) {
+            Ok(chunk) => assert!(chunk.len() <= PHOTO_CHUNK_BYTES),
+            Err(e) => assert!(e.status.is_client_error()),
+        }
     }
 }
 

@@ -11,8 +11,11 @@ use crate::id::{PhotoId, RecordId};
 use crate::photo::{clean_jpeg, CleanPhoto, Photo, PhotoLimits, MAX_PHOTOS_PER_RECORD};
 use crate::record::RecordKind;
 
-const PHOTO_COLUMNS: &str =
-    "id, record_id, position, width, height, size, sha256, added_ms, bytes IS NOT NULL, uploaded, refused";
+const PHOTO_COLUMNS: &str = "id, record_id, position, width, height, size, sha256, added_ms,
+     EXISTS (SELECT 1 FROM photo_bytes b WHERE b.photo_id = photos.id), uploaded, refused";
+/// The photos this phone holds and the team server does not hold whole, and has not refused.
+const TO_UPLOAD: &str = "uploaded < size AND refused IS NULL
+     AND EXISTS (SELECT 1 FROM photo_bytes b WHERE b.photo_id = photos.id)";
 
 fn photo_from_row(r: &rusqlite::Row) -> rusqlite::Result<Photo> {
     let sha: Vec<u8> = r.get(6)?;
@@ -75,20 +78,12 @@ impl Store {
             let id = PhotoId::new();
             let now = c.now_ms();
             c.tx.prepare_cached(
-                "INSERT INTO photos (id, record_id, position, sha256, size, width, height, added_ms, bytes)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO photos (id, record_id, position, sha256, size, width, height, added_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
-            .execute(params![
-                id,
-                record,
-                next,
-                &sha256[..],
-                bytes.len() as i64,
-                width,
-                height,
-                now,
-                bytes
-            ])?;
+            .execute(params![id, record, next, &sha256[..], bytes.len() as i64, width, height, now])?;
+            c.tx.prepare_cached("INSERT INTO photo_bytes (photo_id, bytes) VALUES (?1, ?2)")?
+                .execute(params![id, bytes])?;
             let photo =
                 c.tx.query_row(&format!("SELECT {PHOTO_COLUMNS} FROM photos WHERE id = ?1"), [id], photo_from_row)?;
             Ok(photo)
@@ -105,7 +100,7 @@ impl Store {
     pub fn photo_bytes(&self, id: &PhotoId) -> Result<Vec<u8>> {
         self.guard()?;
         self.read(|c| {
-            c.query_row("SELECT bytes FROM photos WHERE id = ?1 AND bytes IS NOT NULL", [id], |r| r.get(0))
+            c.query_row("SELECT bytes FROM photo_bytes WHERE photo_id = ?1", [id], |r| r.get(0))
                 .optional()?
                 .ok_or(Error::NotFound("photo"))
         })
@@ -137,8 +132,7 @@ impl Store {
     pub(crate) fn photos_to_upload(&self) -> Result<Vec<Photo>> {
         self.read(|c| {
             let mut st = c.prepare_cached(&format!(
-                "SELECT {PHOTO_COLUMNS} FROM photos
-                 WHERE bytes IS NOT NULL AND uploaded < size AND refused IS NULL ORDER BY added_ms, id"
+                "SELECT {PHOTO_COLUMNS} FROM photos WHERE {TO_UPLOAD} ORDER BY added_ms, id"
             ))?;
             let photos = st.query_map([], photo_from_row)?.collect::<rusqlite::Result<_>>()?;
             Ok(photos)
@@ -148,18 +142,14 @@ impl Store {
     /// This phone's photos still to reach the team server (for the sync status screen).
     pub fn photos_waiting(&self) -> Result<u32> {
         self.guard()?;
-        self.read(|c| {
-            Ok(c.query_row(
-                "SELECT count(*) FROM photos WHERE bytes IS NOT NULL AND uploaded < size AND refused IS NULL",
-                [],
-                |r| r.get(0),
-            )?)
-        })
+        self.read(|c| Ok(c.query_row(&format!("SELECT count(*) FROM photos WHERE {TO_UPLOAD}"), [], |r| r.get(0))?))
     }
 
-    /// Where the team server says a photo's upload stands.
+    /// Where the team server says a photo's upload stands. Not made durable on its own (a
+    /// power loss may forget a few chunks' progress: the server's answer to the next offer
+    /// says where it stands), so a chunk costs the phone no fsync.
     pub(crate) fn set_photo_uploaded(&self, id: &PhotoId, received: u64) -> Result<()> {
-        self.write(|c| {
+        self.write_with(super::Durability::Replayable, |c| {
             c.tx.execute(
                 "UPDATE photos SET uploaded = min(?2, size) WHERE id = ?1",
                 params![id, received.min(i64::MAX as u64) as i64],
@@ -211,7 +201,7 @@ impl Store {
             if size as usize != bytes.len() || sha != sha256 || clean.bytes != bytes {
                 return Err(Error::invalid("server answer", "a photo that is not the one asked for"));
             }
-            c.tx.execute("UPDATE photos SET bytes = ?2 WHERE id = ?1", params![id, bytes])?;
+            c.tx.execute("INSERT OR REPLACE INTO photo_bytes (photo_id, bytes) VALUES (?1, ?2)", params![id, bytes])?;
             Ok(())
         })
     }
