@@ -21,7 +21,12 @@ pub fn now_ms() -> i64 {
 }
 
 pub fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    sha256_hex_of(s.as_bytes())
+}
+
+/// SHA-256 of any bytes, lowercase hex (a photo's name on the team server).
+pub fn sha256_hex_of(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A code as typed: upper case, separators dropped, look-alike letters mapped (O→0, I/L→1).

@@ -11,7 +11,6 @@
 //! (re-categorised as sensitive), deleted, purged or quarantined takes its photos with it.
 
 use axum::http::StatusCode;
-use sha2::{Digest, Sha256};
 use wijkverkenner_core::photo::{clean_jpeg, PhotoLimits};
 use wijkverkenner_core::sync::codec::validate_photo_ref;
 use wijkverkenner_core::sync::wire::{EntityKind, PhotoRef, PhotoUpload, MAX_PHOTO_LISTING};
@@ -125,7 +124,7 @@ fn finish_if_complete(storage: &dyn Storage, p: StoredPhoto) -> Result<PhotoUplo
         return Ok(upload_of(&p));
     }
     let bytes = storage.photo_bytes(&p.team_id, &p.photo.id)?.unwrap_or_default();
-    let hash: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let hash = crate::admin::sha256_hex_of(&bytes);
     let verdict = if hash != p.photo.sha256 {
         Err(refused("photo_hash_mismatch", "the photo's bytes do not match its hash"))
     } else {

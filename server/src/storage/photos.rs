@@ -93,8 +93,7 @@ pub(crate) fn photo_paths(
     id: &str,
     sha256: &str,
 ) -> (std::path::PathBuf, std::path::PathBuf) {
-    use sha2::Digest;
-    let team: String = sha2::Sha256::digest(team_id.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let team = &crate::admin::sha256_hex(team_id)[..16];
     let root = dir.join("photos");
-    (root.join(&team).join(sha256), root.join("partial").join(format!("{team}-{id}")))
+    (root.join(team).join(sha256), root.join("partial").join(format!("{team}-{id}")))
 }
