@@ -102,7 +102,9 @@ echo "== Robolectric against $jna_dir/libwijkverkenner.so"
 tests=$(cd "$out/test" && find . -name '*Test.class' | sed 's|^\./||; s|\.class$||; s|/|.|g' | sort)
 log=$(mktemp)
 set +e
-java -Xmx2g -Drobolectric.offline=true -Drobolectric.dependency.dir="$robo/sdk" \
+# --add-opens: android-all's libcore closes a ParcelFileDescriptor (a content provider's file)
+# through FileDescriptor's private field, as the platform may and a JDK module does not.
+java -Xmx2g --add-opens java.base/java.io=ALL-UNNAMED -Drobolectric.offline=true -Drobolectric.dependency.dir="$robo/sdk" \
     -Djna.library.path="$jna_dir" -Dwv.server="$PWD/target/release/wijkverkenner-server" \
     -cp "$out/test:$out/app:$out/r-classes:$out/config:$cp_lib:$kotlin/lib/kotlin-stdlib.jar:$jars:$android_all" \
     org.junit.runner.JUnitCore $tests 2>&1 | tee "$log"

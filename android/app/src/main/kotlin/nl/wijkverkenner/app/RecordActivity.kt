@@ -53,7 +53,7 @@ class RecordActivity : Activity() {
         }
     }
 
-    private fun show(record: Record, view: RecordView, labels: Labels, buurt: String?) {
+    private suspend fun show(record: Record, view: RecordView, labels: Labels, buurt: String?) {
         val c = this
         val lines = buildList {
             add("${Words.kind(c, view.kind)} · ${view.what}")
@@ -78,12 +78,94 @@ class RecordActivity : Activity() {
             if (view.canAnswer) answerField { text -> wijk.store().answer(record.id, text) }
         }
         val frozen = view.frozen
+        if (view.kind != nl.wijkverkenner.android.Kind.CONVERSATION) photos(record, canAdd = frozen == null)
         if (frozen == null) {
             col.button(getString(R.string.record_edit), R.id.record_edit) {
                 startActivity(Intent(c, CaptureActivity::class.java).putExtra(CaptureActivity.RECORD, record.id))
             }
         } else {
             col.text(16f, Words.frozen(c, frozen), R.id.record_frozen)
+        }
+    }
+
+    /**
+     * The note's photos: how many, which still wait for a connection, and — for the author's
+     * own, unreviewed observation or signal — a button for the platform camera. Before the
+     * first photo ever, a notice: no recognisable people or plates.
+     */
+    private suspend fun photos(record: Record, canAdd: Boolean) {
+        val photos = wijk.store().photos(record.id)
+        if (photos.isEmpty() && !canAdd) return
+        col.heading(getString(R.string.photo_title))
+        val waiting = photos.count { !it.uploaded && it.uploadRefused == null && it.onPhone }
+        val refused = photos.count { it.uploadRefused != null }
+        val lines = buildList {
+            add(resources.getQuantityString(R.plurals.photo_count, photos.size, photos.size))
+            if (waiting > 0) add(getString(R.string.photo_waiting, waiting))
+            if (refused > 0) add(getString(R.string.photo_refused, refused))
+        }
+        col.text(18f, lines.joinToString("\n"), R.id.photo_summary)
+        if (canAdd && photos.size < 5) {
+            col.button(getString(R.string.photo_take), R.id.photo_take) { takePhoto(record.id) }
+        }
+    }
+
+    private fun takePhoto(recordId: String) {
+        val prefs = getSharedPreferences("wv", MODE_PRIVATE)
+        val open = {
+            pendingPhoto = recordId
+            try {
+                startActivityForResult(Camera.intent(this), Camera.REQUEST)
+            } catch (e: android.content.ActivityNotFoundException) {
+                problem.text = getString(R.string.photo_no_camera)
+            }
+        }
+        if (prefs.getBoolean("photo_notice_seen", false)) return open()
+        android.app.AlertDialog.Builder(this)
+            .setTitle(R.string.photo_notice_title)
+            .setMessage(R.string.photo_notice)
+            .setPositiveButton(R.string.photo_notice_ok) { _, _ ->
+                prefs.edit().putBoolean("photo_notice_seen", true).apply()
+                open()
+            }
+            .setNegativeButton(R.string.photo_notice_cancel, null)
+            .show()
+    }
+
+    /** The record the camera is taking a photo for (one at a time). */
+    private var pendingPhoto: String? = null
+
+    override fun onSaveInstanceState(outState: Bundle) {
+        super.onSaveInstanceState(outState)
+        pendingPhoto?.let { outState.putString("pending_photo", it) }
+    }
+
+    override fun onRestoreInstanceState(state: Bundle) {
+        super.onRestoreInstanceState(state)
+        pendingPhoto = state.getString("pending_photo")
+    }
+
+    @Deprecated("The framework's own result path; no AndroidX here.")
+    override fun onActivityResult(requestCode: Int, resultCode: Int, data: Intent?) {
+        super.onActivityResult(requestCode, resultCode, data)
+        if (requestCode != Camera.REQUEST) return
+        val recordId = pendingPhoto ?: intent.getStringExtra(RECORD)
+        pendingPhoto = null
+        if (resultCode != RESULT_OK || recordId == null) {
+            Camera.discard(this)
+            return
+        }
+        val app = wijk
+        work(app.scope, problem) {
+            val jpeg = kotlinx.coroutines.withContext(kotlinx.coroutines.Dispatchers.IO) { Camera.take(this@RecordActivity) }
+            if (jpeg == null) {
+                problem.text = getString(R.string.photo_none)
+                return@work
+            }
+            app.store().attachPhoto(recordId, jpeg)
+            refresh()
+            // "1 waiting for a connection" until the sync has taken it; then the screen says so.
+            app.requestSync(Trigger.CAPTURE)?.invokeOnCompletion { runOnUiThread { if (!isDestroyed) refresh() } }
         }
     }
 
