@@ -463,6 +463,18 @@ impl WijkStore {
         Ok(self.store()?.fetch_photo(&ForeignTransport(transport), &photo_id.parse()?)?)
     }
 
+    /// A photo's thumbnail (long edge at most 320 px), when this phone holds one: the team's
+    /// recent photos come with the sync. `None` for this phone's own photos (it has them).
+    pub fn photo_thumbnail(&self, photo_id: String) -> Result<Option<Vec<u8>>> {
+        Ok(self.store()?.photo_thumbnail(&photo_id.parse()?)?)
+    }
+
+    /// A photo's thumbnail: from this phone, or fetched from the team server (need-to-know as
+    /// for the photo), checked and kept within the phone's cap. Blocking (network).
+    pub fn fetch_thumbnail(&self, transport: Arc<dyn HttpTransport>, photo_id: String) -> Result<Vec<u8>> {
+        Ok(self.store()?.fetch_thumbnail(&ForeignTransport(transport), &photo_id.parse()?)?)
+    }
+
     pub fn record(&self, record_id: String) -> Result<Record> {
         Ok(self.store()?.record(&record_id.parse()?)?.into())
     }

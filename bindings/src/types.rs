@@ -587,6 +587,8 @@ pub struct SyncOutcome {
     pub photos_uploaded: u32,
     /// Photos the team server refused in this sync (kept on the phone, marked refused).
     pub photos_refused: u32,
+    /// Thumbnails of the team's recent photos that came with this sync.
+    pub thumbnails_pulled: u32,
 }
 
 /// A photo of an observation or a signal, as the phone knows it (never its bytes: those come
@@ -655,6 +657,7 @@ impl From<core::sync::SyncOutcome> for SyncOutcome {
             purged: o.purged,
             photos_uploaded: o.photos_uploaded,
             photos_refused: o.photos_refused,
+            thumbnails_pulled: o.thumbnails_pulled,
         }
     }
 }

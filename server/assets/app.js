@@ -20,6 +20,23 @@
     return span;
   }
 
+  /** A marker's tooltip: what it is, and the thumbnails of its photos (the page knows their ids). */
+  function tooltip(label, photos, alt) {
+    var box = text(label);
+    var row = document.createElement("span");
+    row.className = "photos";
+    (photos || []).slice(0, 5).forEach(function (id) {
+      if (!/^[0-9a-f-]{36}$/.test(id)) { return; }
+      var img = document.createElement("img");
+      img.src = "/photos/" + id + "/thumb";
+      img.alt = alt || "";
+      img.className = "thumb";
+      row.appendChild(img);
+    });
+    if (row.childNodes.length) { box.appendChild(row); }
+    return box;
+  }
+
   /** The words a map needs, from the page (`data-words`, JSON), in the reader's language. */
   function words(el) {
     try { return JSON.parse(el.getAttribute("data-words") || "{}"); } catch (e) { return {}; }
@@ -85,7 +102,7 @@
           if (f.properties.id && f.properties.kind !== "track") {
             var codes = String(f.properties.codes || "").split(";").filter(Boolean).map(function (c) { return labels[c] || c; }).join(", ");
             var label = (kinds[f.properties.kind] || f.properties.kind) + (codes ? ": " + codes : "");
-            l.bindTooltip(text(label));
+            l.bindTooltip(tooltip(label, (w.photos || {})[f.properties.id], w.photo_alt));
             linkMarker(l, "/records/" + f.properties.id, label);
           }
         }

@@ -846,7 +846,8 @@ async fn photo_fetch(State(s): State<AppState>, addr: ClientAddr, headers: Heade
     let storage = s.storage.clone();
     let (team_id, actor, id, device) =
         (caller.team.id.clone(), caller.member.id.clone(), req.id.clone(), caller.device.id.clone());
-    let answer = blocking(move || crate::photos::fetch(storage.as_ref(), &caller, &req.id)).await;
+    let size = if req.thumbnail { crate::photos::PhotoSize::Thumbnail } else { crate::photos::PhotoSize::Full };
+    let answer = blocking(move || crate::photos::fetch(storage.as_ref(), &caller, &req.id, size)).await;
     let event = crate::storage::AuditEvent {
         team_id,
         at_ms: admin::now_ms(),
@@ -861,8 +862,12 @@ async fn photo_fetch(State(s): State<AppState>, addr: ClientAddr, headers: Heade
         origin: addr.0.to_string(),
     };
     let storage = s.storage.clone();
-    if blocking(move || crate::web::record_audit(storage.as_ref(), &event)).await.is_err() {
-        tracing::error!(target: "security", "an audit entry could not be written");
+    if size == crate::photos::PhotoSize::Full
+        && blocking(move || crate::web::record_audit(storage.as_ref(), &event)).await.is_err()
+    {
+        // Nothing is shown unaudited (as on the pages).
+        tracing::error!(target: "security", "an audit entry could not be written; the photo is withheld");
+        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again later").into());
     }
     let bytes = answer?;
     // Charged after: a refused fetch costs nothing but its audit line.

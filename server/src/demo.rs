@@ -133,6 +133,41 @@ fn record_walk(
     Ok(walk.id)
 }
 
+/// The demo's photo: a shop front with its shutter half down, drawn (no one in it), encoded
+/// as a phone's camera would before the core cleans it.
+fn demo_shopfront() -> Result<Vec<u8>> {
+    let (w, h) = (1024usize, 768usize);
+    let mut px = Vec::with_capacity(w * h * 3);
+    for y in 0..h {
+        for x in 0..w {
+            let brick = if (y / 24 + (x / 64) % 2) % 2 == 0 { [150, 72, 52] } else { [138, 64, 46] };
+            let rgb: [u8; 3] = match (x, y) {
+                (_, y) if y < 120 => [186, 204, 222],                          // sky
+                (x, y) if y < 200 && (160..864).contains(&x) => [30, 60, 130], // the sign
+                (x, y) if (200..700).contains(&y) && (160..864).contains(&x) => {
+                    if y < 460 {
+                        // The shutter, half down: grey slats.
+                        let v = if (y - 200) % 16 < 2 { 120 } else { 178 };
+                        [v, v, v + 6]
+                    } else if (420..604).contains(&x) {
+                        [28, 26, 30] // the dark doorway under it
+                    } else {
+                        [70, 88, 96] // the window
+                    }
+                }
+                (_, y) if y >= 700 => [96, 96, 100], // the pavement
+                _ => brick,
+            };
+            px.extend_from_slice(&rgb);
+        }
+    }
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 85)
+        .encode(&px, w as u16, h as u16, jpeg_encoder::ColorType::Rgb)
+        .map_err(|e| Error::Other(format!("the demo photo: {e}")))?;
+    Ok(out)
+}
+
 fn obs(theme: &str, tone: Tone, note: &str) -> RecordBody {
     RecordBody::Observation(Observation { themes: vec![theme.into()], tone, note: note.into() })
 }
@@ -338,6 +373,12 @@ pub fn run(storage: &dyn Storage, url: &str, dir: &Path, buurten: &str, wijken: 
         ],
         false,
     )?;
+
+    // Sanne's photo of the phone shop (the place, no people: as the app asks).
+    let first = phone_s.store.walk_timeline(&sanne_walk, &PageRequest::first(1))?.items;
+    if let Some(shop) = first.first() {
+        phone_s.store.attach_photo(&shop.id, &demo_shopfront()?)?;
+    }
 
     // Sanne looks back on her evening (the four logics of the practice guide).
     phone_s.store.debrief_walk(

@@ -130,13 +130,13 @@ fn finish_if_complete(storage: &dyn Storage, p: StoredPhoto) -> Result<PhotoUplo
     } else {
         match clean_jpeg(&bytes, PhotoLimits::default()) {
             Ok(clean) if clean.bytes == bytes && (clean.width, clean.height) == (p.photo.width, p.photo.height) => {
-                Ok(())
+                thumbnail(&bytes).ok_or_else(|| refused("photo_refused", "the photo cannot be decoded"))
             }
             Ok(_) => Err(refused("photo_not_clean", "the photo carries metadata or other dimensions than offered")),
             Err(e) => Err(refused("photo_refused", &e.to_string())),
         }
     };
-    storage.finish_photo(&p.team_id, &p.photo.id, verdict.is_ok())?;
+    storage.finish_photo(&p.team_id, &p.photo.id, verdict.as_ref().ok().map(Vec::as_slice))?;
     verdict?;
     Ok(PhotoUpload { id: p.photo.id.clone(), received: p.received, stored: true })
 }
@@ -165,13 +165,91 @@ pub fn list(storage: &dyn Storage, caller: &Caller, record_ids: &[String]) -> Re
     Ok(out)
 }
 
-/// One stored photo's bytes, for whom may see its record; to anyone else it does not exist.
-pub fn fetch(storage: &dyn Storage, caller: &Caller, id: &str) -> Result<Vec<u8>> {
+/// One stored photo's bytes (or its thumbnail), for whom may see its record; to anyone else
+/// it does not exist.
+pub fn fetch(storage: &dyn Storage, caller: &Caller, id: &str, size: PhotoSize) -> Result<Vec<u8>> {
     let Some(p) = storage.photo(&caller.team.id, id)? else { return Err(unknown_photo()) };
     if !p.stored || !may_see(storage, caller, &p.photo.record_id)? {
         return Err(unknown_photo());
     }
-    storage.photo_bytes(&p.team_id, id)?.ok_or_else(unknown_photo)
+    bytes_of(storage, &p, size)?.ok_or_else(unknown_photo)
+}
+
+/// The whole photo, or the thumbnail the server made of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PhotoSize {
+    Full,
+    Thumbnail,
+}
+
+fn bytes_of(storage: &dyn Storage, p: &StoredPhoto, size: PhotoSize) -> Result<Option<Vec<u8>>> {
+    match size {
+        PhotoSize::Full => storage.photo_bytes(&p.team_id, &p.photo.id),
+        PhotoSize::Thumbnail => storage.photo_thumbnail(&p.team_id, &p.photo.id),
+    }
+}
+
+/// A stored photo for the review pages, whose leads see every live record of their team
+/// (the page checked the lead): `None` when it is unknown, still arriving, or its record is
+/// deleted or quarantined.
+pub fn for_lead(storage: &dyn Storage, team_id: &str, id: &str, size: PhotoSize) -> Result<Option<Vec<u8>>> {
+    let Some(p) = storage.photo(team_id, id)? else { return Ok(None) };
+    if !p.stored || live_record(storage, team_id, &p.photo.record_id)?.is_none() {
+        return Ok(None);
+    }
+    bytes_of(storage, &p, size)
+}
+
+/// The long edge of a thumbnail: a timeline's row, a map's tooltip, a phone's list.
+pub use wijkverkenner_core::sync::wire::THUMBNAIL_EDGE;
+
+/// A thumbnail of a cleaned photo: decoded at the smallest scale the decoder offers that is
+/// still at least [`THUMBNAIL_EDGE`], shrunk by averaging, encoded again — a new file that
+/// carries nothing but its pixels. `None` if the photo cannot be decoded (it is refused).
+pub fn thumbnail(jpeg: &[u8]) -> Option<Vec<u8>> {
+    let mut d = jpeg_decoder::Decoder::new(jpeg);
+    d.read_info().ok()?;
+    let info = d.info()?;
+    let (w0, h0) = (u32::from(info.width), u32::from(info.height));
+    let long = w0.max(h0).max(1);
+    let fit = |v: u32| if long <= THUMBNAIL_EDGE { v } else { (v * THUMBNAIL_EDGE / long).max(1) };
+    let (tw, th) = (fit(w0) as usize, fit(h0) as usize);
+    d.scale(tw as u16, th as u16).ok()?;
+    let pixels = d.decode().ok()?;
+    let info = d.info()?;
+    let (w, h) = (usize::from(info.width), usize::from(info.height));
+    let rgb: Vec<u8> = match info.pixel_format {
+        jpeg_decoder::PixelFormat::RGB24 => pixels,
+        jpeg_decoder::PixelFormat::L8 => pixels.iter().flat_map(|&l| [l, l, l]).collect(),
+        _ => return None,
+    };
+    if rgb.len() != w * h * 3 || w < tw || h < th {
+        return None;
+    }
+    let mut small = vec![0u8; tw * th * 3];
+    for ty in 0..th {
+        let (y0, y1) = (ty * h / th, ((ty + 1) * h / th).max(ty * h / th + 1));
+        for tx in 0..tw {
+            let (x0, x1) = (tx * w / tw, ((tx + 1) * w / tw).max(tx * w / tw + 1));
+            let mut sum = [0u32; 3];
+            for y in y0..y1 {
+                for px in rgb[(y * w + x0) * 3..(y * w + x1) * 3].chunks_exact(3) {
+                    for c in 0..3 {
+                        sum[c] += u32::from(px[c]);
+                    }
+                }
+            }
+            let n = ((y1 - y0) * (x1 - x0)) as u32;
+            for c in 0..3 {
+                small[(ty * tw + tx) * 3 + c] = ((sum[c] + n / 2) / n) as u8;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 75).encode(&small, tw as u16, th as u16, jpeg_encoder::ColorType::Rgb).ok()?;
+    // Through the core's cleaner too (the encoder's own header goes), so that a phone's check
+    // of what it is sent (the same cleaner) finds it clean.
+    Some(clean_jpeg(&out, PhotoLimits { max_bytes: 256 << 10, max_long_edge: THUMBNAIL_EDGE }).ok()?.bytes)
 }
 
 /// Removes the photos of records that are gone (deleted or purged: also when the removal that
@@ -186,7 +264,7 @@ pub fn sweep(storage: &dyn Storage, team_id: &str, now_ms: i64) -> Result<u64> {
         } else if oldest_unfinished.is_some_and(|t| now_ms - t > UNFINISHED_UPLOAD_MS) {
             for p in storage.photos_of(team_id, &record_id)? {
                 if !p.stored && now_ms - p.offered_ms > UNFINISHED_UPLOAD_MS {
-                    storage.finish_photo(team_id, &p.photo.id, false)?;
+                    storage.finish_photo(team_id, &p.photo.id, None)?;
                 }
             }
         }

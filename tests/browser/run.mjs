@@ -154,6 +154,50 @@ const tests = [
     await axe(page, "walk report");
     await shot(page, "03-walk-report");
   }],
+  ["the walk's photo shows as a thumbnail in the timeline and on the map, whole on click", async () => {
+    await page.goto(demo.url + state.walk);
+    await page.waitForSelector("#map[data-drawn]");
+    const thumbs = page.locator("#timeline img.thumb");
+    check(await thumbs.count() === 1, `one thumbnail in the timeline: ${await thumbs.count()}`);
+    const size = async (img) => img.evaluate(async (i) => {
+      if (!i.complete) await new Promise((r) => { i.onload = r; i.onerror = r; });
+      return [i.naturalWidth, i.naturalHeight];
+    });
+    const [tw, th] = await size(thumbs.first());
+    check(Math.max(tw, th) === 320, `a 320-pixel thumbnail, not ${tw}×${th}`);
+    check((await thumbs.first().getAttribute("alt")).length > 0, "the thumbnail says what it is");
+    // The map: the observation's marker shows the same thumbnail in its tooltip.
+    const markers = page.locator("#map path.wv-observation");
+    let shown = false;
+    for (let i = 0; i < await markers.count() && !shown; i++) {
+      await markers.nth(i).hover({ force: true });
+      const inTip = page.locator(".leaflet-tooltip img.thumb");
+      if (await inTip.count() > 0) {
+        const [mw] = await size(inTip.first());
+        shown = mw > 0;
+      }
+    }
+    check(shown, "a marker's tooltip shows the photo's thumbnail");
+    await shot(page, "03b-walk-photo-tooltip");
+    // A click on the thumbnail opens the whole photo.
+    const [response] = await Promise.all([page.waitForNavigation(), thumbs.first().click()]);
+    check(/\/photos\/[0-9a-f-]{36}$/.test(new URL(page.url()).pathname), `the photo's own address: ${page.url()}`);
+    check(response.headers()["content-type"] === "image/jpeg", `a JPEG: ${response.headers()["content-type"]}`);
+    const [fw, fh] = await size(page.locator("img").first());
+    check(fw === 1024 && fh === 768, `the whole photo, not ${fw}×${fh}`);
+    const bytes = await response.body();
+    check(!bytes.includes(Buffer.from("Exif")), "no EXIF in what the lead sees");
+    await page.goBack();
+    // The record's own page shows it too, and passes the accessibility checks.
+    const row = page.locator("#timeline tr", { has: page.locator("img.thumb") }).locator("a").first();
+    await row.click();
+    await page.waitForSelector("#photos img.thumb");
+    const [rw] = await size(page.locator("#photos img.thumb").first());
+    check(rw > 0, "the record's page shows the photo");
+    await axe(page, "record with photo");
+    await shot(page, "03c-record-photo");
+    await page.goto(demo.url + state.walk);
+  }],
   ["a signal is triaged through referral with a comment at each step", async () => {
     const link = page.locator("#timeline tr.k-signal a").first();
     await link.click();

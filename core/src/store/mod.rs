@@ -6,6 +6,7 @@
 //! `field_clocks`, `pending`, tombstones) is written by the same code that changes a row.
 
 mod photos;
+pub use photos::FETCHED_PHOTOS_CAP_BYTES;
 mod queries;
 mod records;
 mod retention;

@@ -187,10 +187,81 @@ impl Store {
         })
     }
 
+    /// A photo's thumbnail, when this phone holds one (another member's photo, pulled with the
+    /// feed or by [`Store::fetch_thumbnail`]; for its own photos the phone has the photo).
+    pub fn photo_thumbnail(&self, id: &PhotoId) -> Result<Option<Vec<u8>>> {
+        self.guard()?;
+        self.read(|c| {
+            Ok(c.query_row("SELECT bytes FROM photo_thumbnails WHERE photo_id = ?1", [id], |r| r.get(0)).optional()?)
+        })
+    }
+
+    /// Other members' live observations and signals created since `since_ms`, newest first:
+    /// the records whose photos' thumbnails come with the feed.
+    pub(crate) fn recent_team_records(&self, since_ms: i64, limit: u32) -> Result<Vec<RecordId>> {
+        let me = self.require_identity()?;
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id FROM records WHERE created_ms >= ?1 AND author_id <> ?2 AND deleted = 0
+                 AND kind <> 'conversation' ORDER BY created_ms DESC, id LIMIT ?3",
+            )?;
+            let ids =
+                st.query_map(params![since_ms, me.member.id, limit], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            Ok(ids)
+        })
+    }
+
+    /// The photos of `records` this phone holds neither whole nor as a thumbnail, at most
+    /// `limit`, in the records' order.
+    pub(crate) fn thumbnails_wanted(&self, records: &[RecordId], limit: usize) -> Result<Vec<PhotoId>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id FROM photos WHERE record_id = ?1
+                 AND NOT EXISTS (SELECT 1 FROM photo_bytes b WHERE b.photo_id = photos.id)
+                 AND NOT EXISTS (SELECT 1 FROM photo_thumbnails t WHERE t.photo_id = photos.id)
+                 ORDER BY position",
+            )?;
+            let mut out = Vec::new();
+            for r in records {
+                for id in st.query_map([r], |row| row.get(0))? {
+                    if out.len() >= limit {
+                        return Ok(out);
+                    }
+                    out.push(id?);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Keeps a thumbnail fetched from the team server, once it proved to be a clean JPEG (the
+    /// core's own cleaner leaves it as it is) no larger than a thumbnail; then drops the oldest
+    /// fetched photos and thumbnails past the phone's cap.
+    pub(crate) fn keep_thumbnail(&self, id: &PhotoId, bytes: &[u8], cap: u64) -> Result<()> {
+        let limits = PhotoLimits { max_bytes: 256 << 10, max_long_edge: crate::sync::wire::THUMBNAIL_EDGE };
+        let clean = clean_jpeg(bytes, limits)?;
+        if clean.bytes != bytes {
+            return Err(Error::invalid("server answer", "a thumbnail that carries metadata"));
+        }
+        self.write(|c| {
+            let known: bool = c.tx.query_row("SELECT count(*) > 0 FROM photos WHERE id = ?1", [id], |r| r.get(0))?;
+            if !known {
+                return Err(Error::NotFound("photo"));
+            }
+            let now = c.now_ms();
+            c.tx.execute(
+                "INSERT OR REPLACE INTO photo_thumbnails (photo_id, bytes, kept_ms) VALUES (?1, ?2, ?3)",
+                params![id, bytes, now],
+            )?;
+            evict_fetched(&c.tx, cap)
+        })
+    }
+
     /// Keeps the bytes of a photo fetched from the team server, once they proved to be the
     /// photo this phone was told of (its size and hash) and clean (the core's own cleaner
-    /// leaves them as they are).
-    pub(crate) fn keep_fetched_photo(&self, id: &PhotoId, bytes: &[u8]) -> Result<()> {
+    /// leaves them as they are); then drops the oldest fetched photos and thumbnails past the
+    /// phone's cap (`cap`: [`FETCHED_PHOTOS_CAP_BYTES`]).
+    pub(crate) fn keep_fetched_photo(&self, id: &PhotoId, bytes: &[u8], cap: u64) -> Result<()> {
         let clean = clean_jpeg(bytes, PhotoLimits::default())?;
         let sha256: [u8; 32] = Sha256::digest(bytes).into();
         self.write(|c| {
@@ -201,8 +272,104 @@ impl Store {
             if size as usize != bytes.len() || sha != sha256 || clean.bytes != bytes {
                 return Err(Error::invalid("server answer", "a photo that is not the one asked for"));
             }
-            c.tx.execute("INSERT OR REPLACE INTO photo_bytes (photo_id, bytes) VALUES (?1, ?2)", params![id, bytes])?;
-            Ok(())
+            let now = c.now_ms();
+            c.tx.execute(
+                "INSERT OR REPLACE INTO photo_bytes (photo_id, bytes, fetched_ms) VALUES (?1, ?2, ?3)",
+                params![id, bytes, now],
+            )?;
+            evict_fetched(&c.tx, cap)
         })
+    }
+}
+
+/// What a phone keeps at most of other members' photos, fetched whole or as thumbnails (its
+/// own photos are not counted and never dropped): past it the oldest fetched go first, and
+/// are fetched again when asked for.
+pub const FETCHED_PHOTOS_CAP_BYTES: u64 = 200 << 20;
+
+/// Drops the oldest fetched photos and thumbnails until the rest fit in `cap` bytes (the
+/// newest is always kept).
+fn evict_fetched(tx: &Connection, cap: u64) -> Result<()> {
+    let kept: Vec<(bool, PhotoId, i64)> = tx
+        .prepare_cached(
+            "SELECT 1, photo_id, length(bytes), fetched_ms AS at FROM photo_bytes WHERE fetched_ms IS NOT NULL
+             UNION ALL SELECT 0, photo_id, length(bytes), kept_ms AS at FROM photo_thumbnails
+             ORDER BY at DESC",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut total = 0u64;
+    for (i, (whole, id, size)) in kept.iter().enumerate() {
+        total += *size as u64;
+        if total > cap && i > 0 {
+            let sql = if *whole {
+                "DELETE FROM photo_bytes WHERE photo_id = ?1"
+            } else {
+                "DELETE FROM photo_thumbnails WHERE photo_id = ?1"
+            };
+            tx.execute(sql, [id])?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Past the cap, the oldest fetched photos and thumbnails go, the newest stays even when it
+    /// alone passes the cap, and the phone's own photos are neither counted nor dropped.
+    #[test]
+    fn fetched_photos_past_the_cap_go_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("s.db"), crate::store::Encryption::PlaintextForTestsOnly).unwrap();
+        let ids: Vec<PhotoId> = (0..6).map(|_| PhotoId::new()).collect();
+        let left = |c: &Connection| -> Result<(Vec<PhotoId>, Vec<PhotoId>)> {
+            let ids = |sql: &str| -> Result<Vec<PhotoId>> {
+                let mut st = c.prepare(sql)?;
+                let rows = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+                Ok(rows)
+            };
+            Ok((
+                ids("SELECT photo_id FROM photo_bytes ORDER BY photo_id")?,
+                ids("SELECT photo_id FROM photo_thumbnails ORDER BY photo_id")?,
+            ))
+        };
+        let (whole, thumbs) = store
+            .write(|c| {
+                // No records in this store: the rows alone, foreign keys off for the test.
+                c.tx.execute_batch("PRAGMA defer_foreign_keys = ON;")?;
+                let kb = vec![7u8; 1000];
+                // Own photo (never dropped), then fetched photos and thumbnails, oldest first.
+                c.tx.execute(
+                    "INSERT INTO photo_bytes (photo_id, bytes) VALUES (?1, ?2)",
+                    params![ids[0], vec![1u8; 5000]],
+                )?;
+                for (i, id) in ids.iter().enumerate().skip(1) {
+                    let sql = if i % 2 == 1 {
+                        "INSERT INTO photo_bytes (photo_id, bytes, fetched_ms) VALUES (?1, ?2, ?3)"
+                    } else {
+                        "INSERT INTO photo_thumbnails (photo_id, bytes, kept_ms) VALUES (?1, ?2, ?3)"
+                    };
+                    c.tx.execute(sql, params![id, kb, i as i64 * 10])?;
+                }
+                // 5 × 1000 bytes kept, a cap of 2500: the two newest stay.
+                evict_fetched(&c.tx, 2500)?;
+                let first = left(&c.tx)?;
+                // A cap below the newest alone: it stays all the same.
+                evict_fetched(&c.tx, 10)?;
+                let second = left(&c.tx)?;
+                c.tx.execute_batch("DELETE FROM photo_bytes; DELETE FROM photo_thumbnails;")?;
+                Ok((first, second))
+            })
+            .unwrap();
+        let sorted = |mut v: Vec<PhotoId>| {
+            v.sort();
+            v
+        };
+        assert_eq!(whole.0, sorted(vec![ids[0], ids[5]]), "the own photo and the newest fetched photo");
+        assert_eq!(whole.1, sorted(vec![ids[4]]), "the newest thumbnail");
+        assert_eq!(thumbs.0, sorted(vec![ids[0], ids[5]]));
+        assert!(thumbs.1.is_empty());
     }
 }

@@ -15,10 +15,11 @@ use crate::error::{Error, Result};
 use crate::hlc::Hlc;
 use crate::id::{DeviceId, MemberId, PhotoId, RecordId};
 use crate::member::{Identity, Member, MemberRole};
-use crate::store::{IncomingPage, Store};
+use crate::store::{IncomingPage, Store, FETCHED_PHOTOS_CAP_BYTES};
 use crate::sync::wire::{
-    EnrolRequest, EnrolResponse, Entity, ErrorBody, PhotoFetch, PhotoList, PhotoListRequest, PhotoOffer, PhotoUpload,
-    SettingsRequest, SyncRequest, SyncResponse, MAX_BODY_BYTES, MAX_PUSH, PHOTO_CHUNK_BYTES, PROTOCOL_VERSION,
+    EnrolRequest, EnrolResponse, Entity, ErrorBody, PhotoFetch, PhotoList, PhotoListRequest, PhotoOffer, PhotoRef,
+    PhotoUpload, SettingsRequest, SyncRequest, SyncResponse, MAX_BODY_BYTES, MAX_PHOTO_LISTING, MAX_PUSH,
+    PHOTO_CHUNK_BYTES, PROTOCOL_VERSION,
 };
 use crate::team::TeamSettings;
 
@@ -157,7 +158,17 @@ pub struct SyncOutcome {
     pub photos_uploaded: u32,
     /// Photos the team server refused in this sync (kept on this phone: `Photo::upload_refused`).
     pub photos_refused: u32,
+    /// Thumbnails of the team's recent photos that came with this sync.
+    pub thumbnails_pulled: u32,
 }
+
+/// Thumbnails come with the feed for the team's records of this many last days (older ones
+/// on demand: [`Store::fetch_thumbnail`]).
+pub const THUMBNAIL_DAYS: i64 = 7;
+/// Recent records whose photos a sync lists, newest first.
+const THUMBNAIL_RECORDS_PER_SYNC: u32 = 500;
+/// Thumbnails one sync fetches at most (about 15 KB each); the rest come with the next.
+const THUMBNAILS_PER_SYNC: usize = 200;
 
 /// A sync answer as the phone reads it: entities kept as raw JSON until each is parsed on its
 /// own, and fields a newer server may add ignored (`SyncResponse` is the strict form).
@@ -459,6 +470,7 @@ impl Store {
         let (uploaded, refused) = self.upload_photos(transport, cancel, &credential)?;
         outcome.photos_uploaded = uploaded;
         outcome.photos_refused = refused;
+        outcome.thumbnails_pulled = self.pull_thumbnails(transport, cancel, &credential)?;
         Ok(outcome)
     }
 
@@ -467,17 +479,7 @@ impl Store {
     /// this phone knows of. Another member's photos are known without their bytes until
     /// [`Store::fetch_photo`].
     pub fn refresh_photos(&self, transport: &dyn Transport, record: &RecordId) -> Result<Vec<crate::photo::Photo>> {
-        let credential = self.credential()?;
-        let req = PhotoListRequest { protocol: PROTOCOL_VERSION, record_ids: vec![record.to_string()] };
-        let resp =
-            transport.post("/v1/photos/list", Some(&credential), encode(&req)?).map_err(|e| Error::Transport(e.0))?;
-        if resp.status != 200 {
-            return Err(server_error(resp.status, &resp.body));
-        }
-        let list: PhotoList = serde_json::from_slice(&decode_body(&resp.body)?)
-            .map_err(|_| Error::invalid("server answer", "not a photo listing"))?;
-        let listed: Vec<_> =
-            list.photos.into_iter().filter(|p| crate::sync::codec::validate_photo_ref(p).is_ok()).collect();
+        let listed = self.list_photos(transport, &self.credential()?, std::slice::from_ref(record))?;
         self.take_photo_listing(record, &listed)?;
         self.photos(record)
     }
@@ -490,15 +492,94 @@ impl Store {
             Err(Error::NotFound(_)) => {}
             held => return held,
         }
-        let credential = self.credential()?;
-        let req = PhotoFetch { protocol: PROTOCOL_VERSION, id: id.to_string() };
+        let bytes = self.fetch_from_server(transport, &self.credential()?, id, false)?;
+        self.keep_fetched_photo(id, &bytes, FETCHED_PHOTOS_CAP_BYTES)?;
+        Ok(bytes)
+    }
+
+    /// A photo's thumbnail (long edge at most [`crate::sync::wire::THUMBNAIL_EDGE`]): from this phone when it
+    /// holds one, otherwise fetched from the team server (a thumbnail's fetch is not audited;
+    /// need-to-know applies as to the photo), checked to be a clean JPEG, and kept within the
+    /// phone's cap.
+    pub fn fetch_thumbnail(&self, transport: &dyn Transport, id: &PhotoId) -> Result<Vec<u8>> {
+        if let Some(held) = self.photo_thumbnail(id)? {
+            return Ok(held);
+        }
+        let bytes = self.fetch_from_server(transport, &self.credential()?, id, true)?;
+        self.keep_thumbnail(id, &bytes, FETCHED_PHOTOS_CAP_BYTES)?;
+        Ok(bytes)
+    }
+
+    fn fetch_from_server(
+        &self,
+        transport: &dyn Transport,
+        credential: &str,
+        id: &PhotoId,
+        thumbnail: bool,
+    ) -> Result<Vec<u8>> {
+        let req = PhotoFetch { protocol: PROTOCOL_VERSION, id: id.to_string(), thumbnail };
         let resp =
-            transport.post("/v1/photos/fetch", Some(&credential), encode(&req)?).map_err(|e| Error::Transport(e.0))?;
+            transport.post("/v1/photos/fetch", Some(credential), encode(&req)?).map_err(|e| Error::Transport(e.0))?;
         if resp.status != 200 {
             return Err(server_error(resp.status, &resp.body));
         }
-        self.keep_fetched_photo(id, &resp.body)?;
         Ok(resp.body)
+    }
+
+    /// With the feed: the photos of the team's last [`THUMBNAIL_DAYS`] of records (other
+    /// members' observations and signals this phone may see), listed, and the thumbnails of
+    /// those it holds neither whole nor as a thumbnail fetched — at most
+    /// [`THUMBNAILS_PER_SYNC`] a sync, newest records first; the rest come with the next
+    /// sync, older ones on demand. A thumbnail that is not a clean JPEG is left out (and
+    /// asked for again next time); a failed connection fails the sync like any other stage.
+    fn pull_thumbnails(&self, transport: &dyn Transport, cancel: &AtomicBool, credential: &str) -> Result<u32> {
+        let since = now_ms() - THUMBNAIL_DAYS * 86_400_000;
+        let records = self.recent_team_records(since, THUMBNAIL_RECORDS_PER_SYNC)?;
+        for batch in records.chunks(MAX_PHOTO_LISTING) {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Error::Cancelled);
+            }
+            let listed = self.list_photos(transport, credential, batch)?;
+            for record in batch {
+                self.take_photo_listing(record, &listed)?;
+            }
+        }
+        let mut pulled = 0;
+        for id in self.thumbnails_wanted(&records, THUMBNAILS_PER_SYNC)? {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Error::Cancelled);
+            }
+            let bytes = match self.fetch_from_server(transport, credential, &id, true) {
+                // Withdrawn or deleted meanwhile: the next sync's feed says so.
+                Err(Error::Server { status: 404, .. }) => continue,
+                other => other?,
+            };
+            match self.keep_thumbnail(&id, &bytes, FETCHED_PHOTOS_CAP_BYTES) {
+                Ok(()) => pulled += 1,
+                Err(e @ (Error::Photo(_) | Error::Invalid { .. })) => {
+                    tracing::warn!(error = %e, "a thumbnail from the team server was not taken");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(pulled)
+    }
+
+    /// The team server's listing of `records`' stored photos (only of those this member may
+    /// see), each one checked.
+    fn list_photos(&self, transport: &dyn Transport, credential: &str, records: &[RecordId]) -> Result<Vec<PhotoRef>> {
+        let req = PhotoListRequest {
+            protocol: PROTOCOL_VERSION,
+            record_ids: records.iter().map(ToString::to_string).collect(),
+        };
+        let resp =
+            transport.post("/v1/photos/list", Some(credential), encode(&req)?).map_err(|e| Error::Transport(e.0))?;
+        if resp.status != 200 {
+            return Err(server_error(resp.status, &resp.body));
+        }
+        let list: PhotoList = serde_json::from_slice(&decode_body(&resp.body)?)
+            .map_err(|_| Error::invalid("server answer", "not a photo listing"))?;
+        Ok(list.photos.into_iter().filter(|p| crate::sync::codec::validate_photo_ref(p).is_ok()).collect())
     }
 
     /// Sends this phone's photos that the team server does not hold whole: each offered, then

@@ -183,6 +183,8 @@ pub struct SettingsRequest {
 pub const PHOTO_CHUNK_BYTES: usize = 256 * 1024;
 /// Record ids one photo listing may name.
 pub const MAX_PHOTO_LISTING: usize = 100;
+/// The long edge of the thumbnails the team server makes of stored photos, in pixels.
+pub const THUMBNAIL_EDGE: u32 = 320;
 
 /// A photo as it travels: what the team server needs to check and keep it, never its bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,7 +253,8 @@ pub struct PhotoList {
     pub photos: Vec<PhotoRef>,
 }
 
-/// `POST /v1/photos/fetch`: one photo's cleaned JPEG (the answer is `image/jpeg`).
+/// `POST /v1/photos/fetch`: one photo's cleaned JPEG, or the thumbnail the server made of it
+/// (long edge at most 320 px); the answer is `image/jpeg`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
@@ -260,6 +263,10 @@ pub struct PhotoFetch {
     pub protocol: u32,
     #[cfg_attr(feature = "schema", schemars(pattern(UUID_PATTERN)))]
     pub id: String,
+    /// The thumbnail rather than the photo (a full photo's fetch is audited, a thumbnail's,
+    /// pulled with the feed, is not).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub thumbnail: bool,
 }
 
 /// A pushed change the server did not apply — one field of an entity, or the whole entity —

@@ -102,6 +102,7 @@ CREATE TABLE IF NOT EXISTS photos (
     offered_ms BIGINT NOT NULL,
     PRIMARY KEY (team_id, id), UNIQUE (team_id, record_id, position));
 CREATE INDEX IF NOT EXISTS photos_author ON photos (team_id, author_id);
+ALTER TABLE photos ADD COLUMN IF NOT EXISTS thumbnail BYTEA;
 CREATE TABLE IF NOT EXISTS photo_chunks (
     team_id TEXT NOT NULL, photo_id TEXT NOT NULL, at BIGINT NOT NULL, data BYTEA NOT NULL,
     PRIMARY KEY (team_id, photo_id, at));
@@ -1315,10 +1316,13 @@ impl PhotoStorage for PostgresStorage {
         Ok(Some(out))
     }
 
-    fn finish_photo(&self, team_id: &str, id: &str, accepted: bool) -> Result<()> {
+    fn finish_photo(&self, team_id: &str, id: &str, accepted: Option<&[u8]>) -> Result<()> {
         self.write(|tx| {
-            if accepted {
-                tx.execute("UPDATE photos SET stored = TRUE WHERE team_id = $1 AND id = $2", &[&team_id, &id])?;
+            if let Some(thumbnail) = accepted {
+                tx.execute(
+                    "UPDATE photos SET stored = TRUE, thumbnail = $3 WHERE team_id = $1 AND id = $2",
+                    &[&team_id, &id, &thumbnail],
+                )?;
             } else {
                 tx.execute("DELETE FROM photo_chunks WHERE team_id = $1 AND photo_id = $2", &[&team_id, &id])?;
                 tx.execute(
@@ -1328,6 +1332,14 @@ impl PhotoStorage for PostgresStorage {
             }
             Ok(())
         })
+    }
+
+    fn photo_thumbnail(&self, team_id: &str, id: &str) -> Result<Option<Vec<u8>>> {
+        let row = self
+            .conn()?
+            .client()
+            .query_opt("SELECT thumbnail FROM photos WHERE team_id = $1 AND id = $2 AND stored", &[&team_id, &id])?;
+        Ok(row.and_then(|r| r.get::<_, Option<Vec<u8>>>(0)))
     }
 
     fn photos_of(&self, team_id: &str, record_id: &str) -> Result<Vec<StoredPhoto>> {

@@ -94,7 +94,7 @@ CREATE TABLE IF NOT EXISTS photos (
     team_id TEXT NOT NULL, id TEXT NOT NULL, record_id TEXT NOT NULL, author_id TEXT NOT NULL,
     position INTEGER NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL, width INTEGER NOT NULL,
     height INTEGER NOT NULL, received INTEGER NOT NULL DEFAULT 0, stored INTEGER NOT NULL DEFAULT 0,
-    offered_ms INTEGER NOT NULL,
+    offered_ms INTEGER NOT NULL, thumbnail BLOB,
     PRIMARY KEY (team_id, id), UNIQUE (team_id, record_id, position));
 CREATE INDEX IF NOT EXISTS photos_author ON photos (team_id, author_id);
 ";
@@ -237,6 +237,7 @@ impl SqliteStorage {
             ("entities", "walk_id", "TEXT"),
             ("teams", "settings_version", "INTEGER NOT NULL DEFAULT 0"),
             ("members", "referral", "TEXT"),
+            ("photos", "thumbnail", "BLOB"),
         ] {
             let present: bool =
                 tx.query_row("SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2", [table, column], |r| {
@@ -1382,14 +1383,14 @@ impl PhotoStorage for SqliteStorage {
         }
     }
 
-    fn finish_photo(&self, team_id: &str, id: &str, accepted: bool) -> Result<()> {
+    fn finish_photo(&self, team_id: &str, id: &str, accepted: Option<&[u8]>) -> Result<()> {
         self.write(|tx| {
             let Some(p) = get_photo(tx, team_id, id)? else { return Ok(()) };
             if p.stored {
                 return Ok(());
             }
             let (blob, partial) = self.photo_paths(&p);
-            if accepted {
+            if let Some(thumbnail) = accepted {
                 // Content-addressed: an identical photo of the team already there is the same
                 // bytes (their hash says so), and this upload's copy goes.
                 if blob.exists() {
@@ -1399,7 +1400,10 @@ impl PhotoStorage for SqliteStorage {
                     std::fs::rename(&partial, &blob)?;
                     sync_dir(&blob)?;
                 }
-                tx.execute("UPDATE photos SET stored = 1 WHERE team_id = ?1 AND id = ?2", [team_id, id])?;
+                tx.execute(
+                    "UPDATE photos SET stored = 1, thumbnail = ?3 WHERE team_id = ?1 AND id = ?2",
+                    rusqlite::params![team_id, id, thumbnail],
+                )?;
             } else {
                 match std::fs::remove_file(&partial) {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
@@ -1408,6 +1412,15 @@ impl PhotoStorage for SqliteStorage {
                 tx.execute("UPDATE photos SET received = 0 WHERE team_id = ?1 AND id = ?2", [team_id, id])?;
             }
             Ok(())
+        })
+    }
+
+    fn photo_thumbnail(&self, team_id: &str, id: &str) -> Result<Option<Vec<u8>>> {
+        self.read(|c| {
+            Ok(c.prepare_cached("SELECT thumbnail FROM photos WHERE team_id = ?1 AND id = ?2 AND stored = 1")?
+                .query_row([team_id, id], |r| r.get::<_, Option<Vec<u8>>>(0))
+                .optional()?
+                .flatten())
         })
     }
 

@@ -54,7 +54,9 @@ pub async fn audit(
 ) -> Response {
     let path = req.uri().path().to_string();
     let skip = ["/v1/", "/health", "/openapi.json", "/assets/", "/favicon.ico", "/setup/", "/lang/", "/sign-in"];
-    if skip.iter().any(|p| path.starts_with(p)) {
+    // A thumbnail is part of the page that shows it (audited); the whole photo is audited.
+    let thumbnail = path.starts_with("/photos/") && path.ends_with("/thumb");
+    if thumbnail || skip.iter().any(|p| path.starts_with(p)) {
         return next.run(req).await;
     }
     let slot = AuditSlot::default();

@@ -42,6 +42,8 @@ pub fn routes() -> Router<AppState> {
         .route("/export.geojson", get(selection_geojson))
         .route("/export.csv", get(selection_csv))
         .route("/records/{id}", get(record_page))
+        .route("/photos/{id}", get(photo_full))
+        .route("/photos/{id}/thumb", get(photo_thumb))
         .route("/decide/{id}", post(decide))
         .route("/signals", get(signals_page))
         .route("/referrals", get(referrals_page))
@@ -868,6 +870,8 @@ struct TimelineView {
     status: String,
     reviewed: bool,
     open_question: bool,
+    /// The record's stored photos (their thumbnails in the row).
+    photos: Vec<String>,
 }
 
 struct CountView {
@@ -1078,6 +1082,7 @@ fn report_view(
             reviewed: e.reviewed,
             open_question: e.open_question,
             text: String::new(),
+            photos: Vec::new(),
         })
         .collect();
     let counts = r
@@ -1138,10 +1143,17 @@ async fn walk_page(
         // What each record says, for the timeline (the report itself carries no free text).
         let texts: std::collections::HashMap<String, String> =
             data.records.iter().map(|r| (r.id.to_string(), snippet(record_text(&r.body)))).collect();
-        Ok(Some((report, history, data.author, texts)))
+        let mut photos = BTreeMap::new();
+        for r in &data.records {
+            let ids = stored_photos(storage.as_ref(), &team_id, &r.id.to_string())?.0;
+            if !ids.is_empty() {
+                photos.insert(r.id.to_string(), ids);
+            }
+        }
+        Ok(Some((report, history, data.author, texts, photos)))
     })
     .await;
-    let (r, history, author, texts) = match found {
+    let (r, history, author, texts, photos) = match found {
         Err(resp) => return resp,
         Ok(None) => return message(&s, &v, StatusCode::NOT_FOUND, v.tr.not_found),
         Ok(Some(x)) => x,
@@ -1150,6 +1162,7 @@ async fn walk_page(
     let (mut timeline, counts, conversations, signals) = report_view(&signed.config, tr, &r);
     for line in timeline.iter_mut() {
         line.text = texts.get(&line.id).cloned().unwrap_or_default();
+        line.photos = photos.get(&line.id).cloned().unwrap_or_default();
     }
     let page = WalkPage {
         c: Chrome::new(&v, &format!("{} – {}", tr.walk_report, date_time(r.started, tr)), "dashboard"),
@@ -1203,6 +1216,8 @@ async fn walk_page(
             "labels": r.timeline.iter().flat_map(|e| e.codes.iter()).map(|c| (c.clone(), label(&signed.config.taxonomy, tr, c))).collect::<BTreeMap<_, _>>(),
             "kinds": {"observation": tr.observation, "conversation": tr.conversation, "signal": tr.signal},
             "zoom_in": tr.zoom_in, "zoom_out": tr.zoom_out,
+            // A record's photos, by its id: thumbnails in the marker's tooltip.
+            "photos": photos, "photo_alt": tr.photo_alt,
         })
         .to_string(),
     };
@@ -1234,6 +1249,20 @@ struct RecordPage {
     referrals: Vec<Opt>,
     review: ReviewView,
     notice: Option<&'static str>,
+    /// The stored photos' ids, and how many are still arriving.
+    photos: Vec<String>,
+    photos_arriving: usize,
+}
+
+/// A record's stored photos (ids, in order) and how many more are still being uploaded.
+fn stored_photos(
+    storage: &dyn crate::storage::Storage,
+    team_id: &str,
+    record_id: &str,
+) -> crate::Result<(Vec<String>, usize)> {
+    let all = storage.photos_of(team_id, record_id)?;
+    let arriving = all.iter().filter(|p| !p.stored).count();
+    Ok((all.into_iter().filter(|p| p.stored).map(|p| p.photo.id).collect(), arriving))
 }
 
 async fn record_page(
@@ -1263,10 +1292,11 @@ async fn record_page(
         let Ok(record) = wijkverkenner_core::sync::codec::record_of(&e) else { return Ok(None) };
         let author = storage.member(&e.author_id)?.map(|m| m.display_name).unwrap_or_else(|| "?".into());
         let history = reports::history(storage.as_ref(), &team_id, &record_id)?;
-        Ok(Some((record, author, history)))
+        let photos = stored_photos(storage.as_ref(), &team_id, &record_id)?;
+        Ok(Some((record, author, history, photos)))
     })
     .await;
-    let (record, author, history) = match found {
+    let (record, author, history, (photos, photos_arriving)) = match found {
         Err(resp) => return resp,
         Ok(None) => return message(&s, &v, StatusCode::NOT_FOUND, v.tr.not_found),
         Ok(Some(x)) => x,
@@ -1354,8 +1384,55 @@ async fn record_page(
             history: history_view(tr, tx, history),
         },
         notice: notice(tr, &q),
+        photos,
+        photos_arriving,
     };
     render(&s, StatusCode::OK, &page)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Photos: for the team's leads, as the record they belong to (a full photo's view is in the
+// audit trail through the pages' middleware; a thumbnail is part of the page that shows it)
+
+async fn photo_full(s: State<AppState>, v: Visitor, id: Path<String>) -> Response {
+    photo(s, v, id, crate::photos::PhotoSize::Full).await
+}
+
+async fn photo_thumb(s: State<AppState>, v: Visitor, id: Path<String>) -> Response {
+    photo(s, v, id, crate::photos::PhotoSize::Thumbnail).await
+}
+
+async fn photo(
+    State(s): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    size: crate::photos::PhotoSize,
+) -> Response {
+    let signed = match lead(&s, &v) {
+        Ok(l) => l.clone(),
+        Err(r) => return r,
+    };
+    let storage = s.storage.clone();
+    let team_id = signed.team.id.clone();
+    let found = blocking(move || crate::photos::for_lead(storage.as_ref(), &team_id, &id, size)).await;
+    match found {
+        Err(resp) => resp,
+        Ok(None) => message(&s, &v, StatusCode::NOT_FOUND, v.tr.not_found),
+        Ok(Some(bytes)) => {
+            let mut r = ([(header::CONTENT_TYPE, "image/jpeg")], bytes).into_response();
+            secure_headers(r.headers_mut(), s.web.tile_url.as_deref());
+            // Opened on its own, the browser shows the photo in a document of its own making
+            // that styles itself inline; nothing in a JPEG (nosniff) can run.
+            r.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                header::HeaderValue::from_static(
+                    "default-src 'self'; img-src 'self'; style-src 'unsafe-inline'; script-src 'none'; \
+                     object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+                ),
+            );
+            r
+        }
+    }
 }
 
 #[derive(Deserialize)]

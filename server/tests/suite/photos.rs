@@ -88,14 +88,16 @@ fn photo_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     found
 }
 
+/// A record of today's walk (thumbnails come with the feed for the last week's records).
 fn add(phone: &Phone, body: RecordBody) -> Record {
     let walk = match phone.store.active_walk().unwrap() {
         Some(w) => w,
-        None => phone.store.start_walk(new_walk(0)).unwrap(),
+        None => phone.store.start_walk(NewWalk { started: Moment::now(), ..new_walk(0) }).unwrap(),
     };
+    let created = Moment::now();
     phone
         .store
-        .add_record(NewRecord { walk_id: walk.id, body, created: at(5), location: Some(location(52.07, 5.10)) })
+        .add_record(NewRecord { walk_id: walk.id, body, created, location: Some(location(52.07, 5.10)) })
         .unwrap()
 }
 
@@ -123,7 +125,29 @@ fn photos_reach_the_team_clean_and_once(storage: Arc<dyn Storage>, data_dir: Opt
 
     // A colleague and the lead see the record, learn of its photo, and fetch it on demand.
     for phone in [&joost, &lead] {
-        phone.sync().unwrap();
+        // The thumbnail comes with the feed: made by the server, small, clean, the same picture.
+        assert_eq!(phone.sync().unwrap().thumbnails_pulled, 1);
+        let thumb = phone.store.photo_thumbnail(&photo.id).unwrap().expect("a thumbnail");
+        assert_eq!(thumb, storage.photo_thumbnail(&t.team.id, &photo.id.to_string()).unwrap().unwrap());
+        let mut d = jpeg_decoder::Decoder::new(&thumb[..]);
+        let pixels = d.decode().unwrap();
+        let info = d.info().unwrap();
+        assert_eq!((info.width, info.height), (320, 240), "long edge 320, the aspect kept");
+        let full = jpeg_decoder::Decoder::new(&clean[..]).decode().unwrap();
+        // The same picture: the mean of each channel over a block is the photo's there.
+        let mean = |px: &[u8], width: usize, x0: usize, y0: usize, side: usize, c: usize| {
+            let sum: u32 = (y0..y0 + side)
+                .flat_map(|y| (x0..x0 + side).map(move |x| u32::from(px[(y * width + x) * 3 + c])))
+                .sum();
+            sum / (side * side) as u32
+        };
+        for (x, y) in [(8, 8), (150, 110)] {
+            for c in 0..3 {
+                let (got, want) = (mean(&pixels, 320, x, y, 16, c), mean(&full, 640, x * 2, y * 2, 32, c));
+                assert!(got.abs_diff(want) <= 8, "channel {c} at {x},{y}: {got} against {want}");
+            }
+        }
+        assert_eq!(phone.sync().unwrap().thumbnails_pulled, 0, "pulled once");
         let known = phone.store.refresh_photos(phone.transport.as_ref(), &shop.id).unwrap();
         assert_eq!(known.len(), 1);
         assert!(!known[0].on_phone, "known, not yet held");
@@ -132,7 +156,7 @@ fn photos_reach_the_team_clean_and_once(storage: Arc<dyn Storage>, data_dir: Opt
         assert_eq!(bytes, clean);
         assert!(phone.store.photos(&shop.id).unwrap()[0].on_phone);
     }
-    // Every view of a full photo is in the audit trail.
+    // Every view of a full photo is in the audit trail (a thumbnail is not a view).
     let audit = storage.audit(Some(&t.team.id), 0, 100).unwrap();
     let views = audit.iter().filter(|e| e.action == "photo" && e.result == "200").count();
     assert_eq!(views, 2, "{audit:?}");
@@ -161,6 +185,7 @@ fn photos_reach_the_team_clean_and_once(storage: Arc<dyn Storage>, data_dir: Opt
     }
     joost.sync().unwrap();
     assert!(matches!(joost.store.photo_bytes(&photo.id), Err(Error::NotFound(_))), "gone from a colleague's phone");
+    assert!(matches!(joost.store.photo_thumbnail(&photo.id), Err(_) | Ok(None)), "its thumbnail too");
 }
 
 #[test]
@@ -185,9 +210,13 @@ fn need_to_know(storage: Arc<dyn Storage>) {
     let dumped = add(&sanne, signal("Jongeren bij de snackbar", "sig.other"));
     let open = sanne.store.attach_photo(&dumped.id, &camera_jpeg(320, 240, 3)).unwrap();
     assert_eq!(sanne.sync().unwrap().photos_uploaded, 2);
-    for phone in [&joost, &lead] {
-        phone.sync().unwrap();
-    }
+    // With the feed: the lead gets both thumbnails, the colleague the open signal's only.
+    assert_eq!(lead.sync().unwrap().thumbnails_pulled, 2);
+    assert_eq!(joost.sync().unwrap().thumbnails_pulled, 1);
+    assert_eq!(joost.store.photo_thumbnail(&hidden.id).unwrap(), None);
+    assert!(joost.store.photo_thumbnail(&open.id).unwrap().is_some());
+    let refused = joost.store.fetch_thumbnail(joost.transport.as_ref(), &hidden.id);
+    assert!(matches!(refused, Err(Error::Server { status: 404, .. })), "{refused:?}");
 
     // The sensitive signal's photo: the lead sees it, a colleague does not even learn of it.
     assert_eq!(lead.store.refresh_photos(lead.transport.as_ref(), &stash.id).unwrap().len(), 1);
@@ -204,6 +233,9 @@ fn need_to_know(storage: Arc<dyn Storage>) {
     sanne.sync().unwrap();
     assert_eq!(joost.sync().unwrap().withdrawn, 1);
     assert!(matches!(joost.store.photo_bytes(&open.id), Err(Error::NotFound(_))), "withdrawn with its record");
+    assert!(matches!(joost.store.photo_thumbnail(&open.id), Err(_) | Ok(None)), "its thumbnail too");
+    let refused = joost.store.fetch_thumbnail(joost.transport.as_ref(), &open.id);
+    assert!(matches!(refused, Err(Error::Server { status: 404, .. })), "{refused:?}");
     assert!(files_containing(joost.dir.path(), &sanne.store.photo_bytes(&open.id).unwrap()[600..680]).is_empty());
     let refused = joost.store.fetch_photo(joost.transport.as_ref(), &open.id);
     assert!(matches!(refused, Err(Error::Server { status: 404, .. })), "{refused:?}");

@@ -182,7 +182,9 @@ fn every_role_sees_and_does_exactly_what_its_table_line_says() {
     let sig = add(signal("Man in auto spreekt jongeren aan", "sig.youth_recruitment"), 10, 52.11252, 5.11104);
     let plain = add(signal("Scooters zonder kenteken bij de flat", "sig.other"), 12, 52.11277, 5.11158);
     phone.store.end_walk(&walk.id, at(40)).unwrap();
-    phone.sync().unwrap();
+    // A photo of the sensitive signal: the whole photo and its thumbnail are the lead's alone.
+    let shot = phone.store.attach_photo(&sig, &crate::photos::camera_jpeg(160, 120, 9)).unwrap();
+    assert_eq!(phone.sync().unwrap().photos_uploaded, 1);
     let precise: Vec<(String, Location)> = [obs, conv, sig, plain]
         .iter()
         .map(|id| match phone.store.record(id).unwrap().location {
@@ -266,6 +268,8 @@ fn every_role_sees_and_does_exactly_what_its_table_line_says() {
         ("/records/{id}", format!("/records/{p}"), Box::new(|who| lead_only(who, &["plain signal"], false))),
         ("/records/{id}", format!("/records/{o}"), Box::new(|who| lead_only(who, &["observation"], false))),
         ("/records/{id}", format!("/records/{c}"), Box::new(|who| lead_only(who, &["conversation"], false))),
+        ("/photos/{id}", format!("/photos/{}", shot.id), Box::new(|who| lead_only(who, &[], false))),
+        ("/photos/{id}/thumb", format!("/photos/{}/thumb", shot.id), Box::new(|who| lead_only(who, &[], false))),
         ("/signals", "/signals".into(), Box::new(|who| lead_only(who, &["sensitive signal's id"], true))),
         (
             "/referrals",
@@ -301,6 +305,17 @@ fn every_role_sees_and_does_exactly_what_its_table_line_says() {
             secrets.check(*who, path, &page, &want(*who));
         }
     }
+    // The lead's view of the whole photo is in the audit trail; a thumbnail is part of the
+    // page that shows it.
+    let trail = storage.audit(Some(&t.team.id), 0, 10_000).unwrap();
+    let photo_views: Vec<_> = trail.iter().filter(|e| e.object.starts_with("/photos/")).collect();
+    assert!(
+        photo_views
+            .iter()
+            .any(|e| e.object == format!("/photos/{}", shot.id) && e.result == "200" && e.action == "view"),
+        "{photo_views:?}"
+    );
+    assert!(!photo_views.iter().any(|e| e.object.ends_with("/thumb")), "{photo_views:?}");
 
     // ------------------------------------------------------------------------------------
     // Forms. Refused ones first (nothing may change), then each allowed one.
@@ -476,7 +491,7 @@ fn every_role_sees_and_does_exactly_what_its_table_line_says() {
         let chunk = format!("/v1/photos/{unknown}/bytes?offset=0");
         assert_eq!(api(&server, "POST", &chunk, cred, b"x").0, not_found, "{who:?} on a photo's bytes");
         let offer = serde_json::to_vec(&json!({"protocol": 5, "photo": {"id": unknown, "record_id": s,
-            "position": 0, "sha256": "0".repeat(64), "size": 10, "width": 1, "height": 1}}))
+            "position": 1, "sha256": "0".repeat(64), "size": 10, "width": 1, "height": 1}}))
         .unwrap();
         let offered = api(&server, "POST", "/v1/photos/offer", cred, &offer).0;
         let may_offer = match who {
