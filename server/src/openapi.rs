@@ -294,11 +294,11 @@ fn build() -> Value {
                                   error(&[400, 401, 403, 408, 413, 415, 426]))
             }},
             "/v1/photos/fetch": {"post": {
-                "summary": "One photo's cleaned JPEG, for whom may see its record; every fetch is written to the audit trail",
+                "summary": "One photo's cleaned JPEG, or with `thumbnail` the server's thumbnail of it (long edge 320 px), for whom may see its record; every fetch of a whole photo is written to the audit trail (503 when it cannot be)",
                 "security": [{"device": []}],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PhotoFetch"}}}},
                 "responses": with(json!({"200": {"description": "the photo", "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}}),
-                                  error(&[400, 401, 403, 404, 408, 413, 415, 426, 429]))
+                                  error(&[400, 401, 403, 404, 408, 413, 415, 426, 429, 503]))
             }}
         },
         "components": {
