@@ -216,6 +216,14 @@ class Wijkverkenner private constructor(
     suspend fun photo(serverUrl: String, photoId: String): ByteArray =
         call { it.fetchPhoto(PlatformTransport(serverUrl), photoId) }
 
+    /**
+     * A colleague's photo as a thumbnail (long edge 320 px) for lists: the team's photos of the
+     * last week come with the sync; older ones are fetched here (not audited, need-to-know as
+     * for the photo) and kept within the phone's cap. For the member's own photos use [photo].
+     */
+    suspend fun thumbnail(serverUrl: String, photoId: String): ByteArray =
+        call { it.fetchThumbnail(PlatformTransport(serverUrl), photoId) }
+
     /** The author answers a lead's question about a whole walk. */
     suspend fun answerWalk(walkId: String, answer: String) = call { it.answerWalkQuestion(walkId, answer) }
 

@@ -219,9 +219,12 @@ class WijkverkennerTest {
             assertNotNull(status.lastSuccess)
 
             // The other phone sees the observation and the conversation, not the sensitive signal.
-            b.sync(url)
+            // …with the photo's thumbnail, made by the server, small and clean.
+            assertEquals(1u, b.sync(url).thumbnailsPulled)
             val theirs = b.latest(50).items.map { it.id }.toSet()
             assertEquals(setOf(obs.id, talk.id), theirs)
+            val thumb = javax.imageio.ImageIO.read(java.io.ByteArrayInputStream(b.thumbnail(url, photo.id)))
+            assertEquals(320, maxOf(thumb.width, thumb.height))
             // The colleague learns of the photo and fetches it on demand: the same clean bytes.
             val known = b.refreshPhotos(url, obs.id).single()
             assertFalse(known.onPhone)
