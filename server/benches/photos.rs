@@ -159,7 +159,7 @@ fn main() {
 
     let (mut clean_s, mut attach_s, mut raw_s, mut ours_mbs, mut raw_mbs, mut durable_mbs) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
-    let (mut chunked_mbs, mut read_mbs) = (vec![], vec![]);
+    let (mut chunked_mbs, mut read_mbs, mut thumb_s) = (vec![], vec![], vec![]);
     let (raw_url, _raw_rt) = raw_server(None);
     let files = dir.path().join("raw-files");
     std::fs::create_dir_all(&files).unwrap();
@@ -180,6 +180,12 @@ fn main() {
             std::hint::black_box(wijkverkenner_core::photo::clean_jpeg(s, Default::default()).unwrap());
         }
         clean_s.push(t.elapsed().as_secs_f64() / PHOTOS as f64);
+        // The server's part at the end of each upload: the thumbnail of the cleaned photo.
+        let t = Instant::now();
+        for c in &cleaned {
+            std::hint::black_box(wijkverkenner_server::photos::thumbnail(c).unwrap());
+        }
+        thumb_s.push(t.elapsed().as_secs_f64() / PHOTOS as f64);
         let mut records = vec![record];
         let t = Instant::now();
         for (i, s) in shots.iter().enumerate() {
@@ -256,4 +262,8 @@ fn main() {
     let (chunked, read) = (median(chunked_mbs), median(read_mbs));
     println!("| read from the encrypted store, 256 KiB chunks each fsynced | {chunked:.1} | {:.2} |", ours / chunked);
     println!("| (reading the photos from the phone's encrypted store alone) | {read:.1} | |");
+    println!(
+        "| (the server making each photo's thumbnail alone: {:.1} ms a photo) | | |",
+        median(thumb_s) * 1e3
+    );
 }

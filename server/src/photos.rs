@@ -130,13 +130,13 @@ fn finish_if_complete(storage: &dyn Storage, p: StoredPhoto) -> Result<PhotoUplo
     } else {
         match clean_jpeg(&bytes, PhotoLimits::default()) {
             Ok(clean) if clean.bytes == bytes && (clean.width, clean.height) == (p.photo.width, p.photo.height) => {
-                thumbnail(&bytes).ok_or_else(|| refused("photo_refused", "the photo cannot be decoded"))
+                Ok(())
             }
             Ok(_) => Err(refused("photo_not_clean", "the photo carries metadata or other dimensions than offered")),
             Err(e) => Err(refused("photo_refused", &e.to_string())),
         }
     };
-    storage.finish_photo(&p.team_id, &p.photo.id, verdict.as_ref().ok().map(Vec::as_slice))?;
+    storage.finish_photo(&p.team_id, &p.photo.id, verdict.is_ok())?;
     verdict?;
     Ok(PhotoUpload { id: p.photo.id.clone(), received: p.received, stored: true })
 }
@@ -182,10 +182,24 @@ pub enum PhotoSize {
     Thumbnail,
 }
 
+/// A stored photo's bytes, or its thumbnail — made when it is first asked for (a photo's
+/// upload does not wait for it: decoding takes 15–20 ms a photo) and kept. `None` for a photo
+/// the decoder cannot read (it has no thumbnail; the whole photo is still there).
 fn bytes_of(storage: &dyn Storage, p: &StoredPhoto, size: PhotoSize) -> Result<Option<Vec<u8>>> {
     match size {
         PhotoSize::Full => storage.photo_bytes(&p.team_id, &p.photo.id),
-        PhotoSize::Thumbnail => storage.photo_thumbnail(&p.team_id, &p.photo.id),
+        PhotoSize::Thumbnail => {
+            if let Some(made) = storage.photo_thumbnail(&p.team_id, &p.photo.id)? {
+                return Ok(Some(made));
+            }
+            let Some(bytes) = storage.photo_bytes(&p.team_id, &p.photo.id)? else { return Ok(None) };
+            let Some(made) = thumbnail(&bytes) else {
+                tracing::warn!(photo = %p.photo.id, "a stored photo could not be decoded for its thumbnail");
+                return Ok(None);
+            };
+            storage.set_photo_thumbnail(&p.team_id, &p.photo.id, &made)?;
+            Ok(Some(made))
+        }
     }
 }
 
@@ -264,7 +278,7 @@ pub fn sweep(storage: &dyn Storage, team_id: &str, now_ms: i64) -> Result<u64> {
         } else if oldest_unfinished.is_some_and(|t| now_ms - t > UNFINISHED_UPLOAD_MS) {
             for p in storage.photos_of(team_id, &record_id)? {
                 if !p.stored && now_ms - p.offered_ms > UNFINISHED_UPLOAD_MS {
-                    storage.finish_photo(team_id, &p.photo.id, None)?;
+                    storage.finish_photo(team_id, &p.photo.id, false)?;
                 }
             }
         }

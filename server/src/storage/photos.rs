@@ -71,11 +71,14 @@ pub trait PhotoStorage {
     fn append_photo(&self, team_id: &str, id: &str, offset: u64, bytes: &[u8]) -> Result<Option<StoredPhoto>>;
     /// Everything received of a photo (the whole photo once stored).
     fn photo_bytes(&self, team_id: &str, id: &str) -> Result<Option<Vec<u8>>>;
-    /// Ends an upload that has all its bytes: `Some(thumbnail)` marks it stored, with the
-    /// thumbnail the server made of it; `None` drops its bytes and it starts again from nothing.
-    fn finish_photo(&self, team_id: &str, id: &str, accepted: Option<&[u8]>) -> Result<()>;
-    /// A stored photo's thumbnail (`None` for an unknown or unfinished photo).
+    /// Ends an upload that has all its bytes: `accepted` marks it stored; otherwise its bytes
+    /// are dropped and it starts again from nothing.
+    fn finish_photo(&self, team_id: &str, id: &str, accepted: bool) -> Result<()>;
+    /// A stored photo's thumbnail, once made (`None` before, and for an unknown or unfinished
+    /// photo).
     fn photo_thumbnail(&self, team_id: &str, id: &str) -> Result<Option<Vec<u8>>>;
+    /// Keeps the thumbnail made of a stored photo (the same bytes whoever makes it).
+    fn set_photo_thumbnail(&self, team_id: &str, id: &str, thumbnail: &[u8]) -> Result<()>;
     /// A record's photos, stored or not, in their order.
     fn photos_of(&self, team_id: &str, record_id: &str) -> Result<Vec<StoredPhoto>>;
     /// Removes a record's photos, bytes and all (a file shared by an identical photo of the

@@ -1316,13 +1316,10 @@ impl PhotoStorage for PostgresStorage {
         Ok(Some(out))
     }
 
-    fn finish_photo(&self, team_id: &str, id: &str, accepted: Option<&[u8]>) -> Result<()> {
+    fn finish_photo(&self, team_id: &str, id: &str, accepted: bool) -> Result<()> {
         self.write(|tx| {
-            if let Some(thumbnail) = accepted {
-                tx.execute(
-                    "UPDATE photos SET stored = TRUE, thumbnail = $3 WHERE team_id = $1 AND id = $2",
-                    &[&team_id, &id, &thumbnail],
-                )?;
+            if accepted {
+                tx.execute("UPDATE photos SET stored = TRUE WHERE team_id = $1 AND id = $2", &[&team_id, &id])?;
             } else {
                 tx.execute("DELETE FROM photo_chunks WHERE team_id = $1 AND photo_id = $2", &[&team_id, &id])?;
                 tx.execute(
@@ -1340,6 +1337,16 @@ impl PhotoStorage for PostgresStorage {
             .client()
             .query_opt("SELECT thumbnail FROM photos WHERE team_id = $1 AND id = $2 AND stored", &[&team_id, &id])?;
         Ok(row.and_then(|r| r.get::<_, Option<Vec<u8>>>(0)))
+    }
+
+    fn set_photo_thumbnail(&self, team_id: &str, id: &str, thumbnail: &[u8]) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE photos SET thumbnail = $3 WHERE team_id = $1 AND id = $2 AND stored",
+                &[&team_id, &id, &thumbnail],
+            )?;
+            Ok(())
+        })
     }
 
     fn photos_of(&self, team_id: &str, record_id: &str) -> Result<Vec<StoredPhoto>> {

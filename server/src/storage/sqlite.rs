@@ -305,6 +305,26 @@ impl SqliteStorage {
         tx.commit()?;
         Ok(out)
     }
+
+    /// As [`Self::write`], but the commit is not made durable on its own (WAL with
+    /// `synchronous = NORMAL`: durable with the next full commit or checkpoint). Only for a
+    /// count that may fall behind what it counts after a power loss and never run ahead: a
+    /// photo's upload progress, written after its bytes are durable (a lagging count only
+    /// makes the phone send a chunk again, written over the same place).
+    fn write_replayable<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+        let mut c = lock(&self.writer);
+        c.execute_batch("PRAGMA synchronous = NORMAL;")?;
+        let out = (|| -> Result<T> {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })();
+        let restored = c.execute_batch("PRAGMA synchronous = FULL;");
+        let out = out?;
+        restored?;
+        Ok(out)
+    }
 }
 
 /// A member's role changed or it was disabled: what its browser may see changed too.
@@ -1343,13 +1363,15 @@ impl PhotoStorage for SqliteStorage {
     }
 
     fn append_photo(&self, team_id: &str, id: &str, offset: u64, bytes: &[u8]) -> Result<Option<StoredPhoto>> {
-        self.write(|tx| {
+        // One fsync a chunk (the bytes'), not two: the count may lag after a power loss.
+        self.write_replayable(|tx| {
             let Some(p) = get_photo(tx, team_id, id)? else { return Ok(None) };
             if p.stored || offset != p.received || bytes.is_empty() || p.received + bytes.len() as u64 > p.photo.size {
                 return Ok(Some(p));
             }
             // The bytes first, durable, then the count that says they are there: after a crash
-            // between the two, the file is cut back to the count and the chunk comes again.
+            // before the count is durable, the file is cut back to the count and the chunk (or
+            // a few: the count is not fsynced on its own) comes again.
             let (_, partial) = self.photo_paths(&p);
             let mut f = private_photo_file(&partial)?;
             f.set_len(p.received)?;
@@ -1383,14 +1405,14 @@ impl PhotoStorage for SqliteStorage {
         }
     }
 
-    fn finish_photo(&self, team_id: &str, id: &str, accepted: Option<&[u8]>) -> Result<()> {
+    fn finish_photo(&self, team_id: &str, id: &str, accepted: bool) -> Result<()> {
         self.write(|tx| {
             let Some(p) = get_photo(tx, team_id, id)? else { return Ok(()) };
             if p.stored {
                 return Ok(());
             }
             let (blob, partial) = self.photo_paths(&p);
-            if let Some(thumbnail) = accepted {
+            if accepted {
                 // Content-addressed: an identical photo of the team already there is the same
                 // bytes (their hash says so), and this upload's copy goes.
                 if blob.exists() {
@@ -1400,10 +1422,7 @@ impl PhotoStorage for SqliteStorage {
                     std::fs::rename(&partial, &blob)?;
                     sync_dir(&blob)?;
                 }
-                tx.execute(
-                    "UPDATE photos SET stored = 1, thumbnail = ?3 WHERE team_id = ?1 AND id = ?2",
-                    rusqlite::params![team_id, id, thumbnail],
-                )?;
+                tx.execute("UPDATE photos SET stored = 1 WHERE team_id = ?1 AND id = ?2", [team_id, id])?;
             } else {
                 match std::fs::remove_file(&partial) {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
@@ -1421,6 +1440,16 @@ impl PhotoStorage for SqliteStorage {
                 .query_row([team_id, id], |r| r.get::<_, Option<Vec<u8>>>(0))
                 .optional()?
                 .flatten())
+        })
+    }
+
+    fn set_photo_thumbnail(&self, team_id: &str, id: &str, thumbnail: &[u8]) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE photos SET thumbnail = ?3 WHERE team_id = ?1 AND id = ?2 AND stored = 1",
+                params![team_id, id, thumbnail],
+            )?;
+            Ok(())
         })
     }
 
