@@ -158,6 +158,10 @@ const SOI: u8 = 0xD8;
 const EOI: u8 = 0xD9;
 const SOS: u8 = 0xDA;
 
+/// Scans a photo may have: a sequential photo has one (or one a component), platforms'
+/// progressive encoders write about ten.
+pub const MAX_SCANS: u32 = 32;
+
 fn be16(b: &[u8], at: usize) -> u32 {
     u32::from(b[at]) << 8 | u32::from(b[at + 1])
 }
@@ -289,6 +293,12 @@ pub fn clean_jpeg(input: &[u8], limits: PhotoLimits) -> Result<CleanPhoto, Photo
                 }
                 out.extend_from_slice(&input[start..p]);
                 scans += 1;
+                if scans > MAX_SCANS {
+                    // Every scan of a progressive photo is a pass over all its pixels for
+                    // whoever decodes it (the server's thumbnail, a lead's browser): a photo of
+                    // thousands of tiny scans would hold a core for minutes.
+                    return Err(PhotoError::Unsupported("more scans than any camera writes"));
+                }
                 pos = p;
                 continue;
             }

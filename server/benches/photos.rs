@@ -262,8 +262,5 @@ fn main() {
     let (chunked, read) = (median(chunked_mbs), median(read_mbs));
     println!("| read from the encrypted store, 256 KiB chunks each fsynced | {chunked:.1} | {:.2} |", ours / chunked);
     println!("| (reading the photos from the phone's encrypted store alone) | {read:.1} | |");
-    println!(
-        "| (the server making each photo's thumbnail alone: {:.1} ms a photo) | | |",
-        median(thumb_s) * 1e3
-    );
+    println!("| (the server making each photo's thumbnail alone: {:.1} ms a photo) | | |", median(thumb_s) * 1e3);
 }

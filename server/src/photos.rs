@@ -18,6 +18,10 @@ use wijkverkenner_core::sync::wire::{EntityKind, PhotoRef, PhotoUpload, MAX_PHOT
 use crate::error::{ApiError, Result};
 use crate::storage::{Caller, PhotoOffered, PhotoQuota, Storage, Stored, StoredPhoto};
 
+/// One answer for an id and a place taken by another photo (a colleague's photo ids tell
+/// nothing of whether they exist).
+const PHOTO_CONFLICT: &str = "the photo's id or its place is taken by another photo";
+
 /// An upload not finished within this long is dropped by the sweep (its phone offers it again).
 pub const UNFINISHED_UPLOAD_MS: i64 = 7 * 86_400_000;
 
@@ -65,7 +69,7 @@ pub fn offer(
         if known.photo == *photo && known.author_id == caller.member.id {
             return finish_if_complete(storage, known);
         }
-        return Err(ApiError::new(StatusCode::CONFLICT, "photo_conflict", "another photo has this id").into());
+        return Err(ApiError::new(StatusCode::CONFLICT, "photo_conflict", PHOTO_CONFLICT).into());
     }
     // A record the caller may not see does not exist for it (a sensitive signal's id tells
     // nothing).
@@ -86,10 +90,7 @@ pub fn offer(
     }
     match storage.offer_photo(&caller.member.id, team, photo, quota, now_ms)? {
         PhotoOffered::Taken(p) => Ok(upload_of(&p)),
-        PhotoOffered::Conflict => {
-            Err(ApiError::new(StatusCode::CONFLICT, "photo_conflict", "the record's place is taken by another photo")
-                .into())
-        }
+        PhotoOffered::Conflict => Err(ApiError::new(StatusCode::CONFLICT, "photo_conflict", PHOTO_CONFLICT).into()),
         PhotoOffered::OverQuota => Err(ApiError::new(
             StatusCode::INSUFFICIENT_STORAGE,
             "photo_quota",
@@ -122,6 +123,13 @@ pub fn receive(storage: &dyn Storage, caller: &Caller, id: &str, offset: u64, by
 fn finish_if_complete(storage: &dyn Storage, p: StoredPhoto) -> Result<PhotoUpload> {
     if p.stored || p.received < p.photo.size {
         return Ok(upload_of(&p));
+    }
+    // Reviewed or referred while it was on its way: the record's content is frozen, its
+    // photos too (an offer made before cannot be filled in after).
+    let frozen = record(storage, &p.team_id, &p.photo.record_id)?.is_none_or(|r| crate::sync::record_frozen(&r.entity));
+    if frozen {
+        storage.finish_photo(&p.team_id, &p.photo.id, false)?;
+        return Err(refused("record_frozen", "the record was reviewed or referred; its content is frozen"));
     }
     let bytes = storage.photo_bytes(&p.team_id, &p.photo.id)?.unwrap_or_default();
     let hash = crate::admin::sha256_hex_of(&bytes);

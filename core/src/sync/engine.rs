@@ -550,8 +550,12 @@ impl Store {
                 return Err(Error::Cancelled);
             }
             let bytes = match self.fetch_from_server(transport, credential, &id, true) {
-                // Withdrawn or deleted meanwhile: the next sync's feed says so.
+                // Withdrawn or deleted meanwhile (the next sync's feed says so), or a photo
+                // without a thumbnail.
                 Err(Error::Server { status: 404, .. }) => continue,
+                // The device's hourly budget of fetches is spent: the rest come later, and the
+                // sync (its records and uploads done) does not fail for it.
+                Err(Error::Server { status: 429, .. }) => break,
                 other => other?,
             };
             match self.keep_thumbnail(&id, &bytes, FETCHED_PHOTOS_CAP_BYTES) {

@@ -299,6 +299,19 @@ fn what_cannot_be_cleaned_is_refused() {
     let mut no_scan = jpeg[..segments(&jpeg).last().unwrap().1].to_vec();
     no_scan.extend_from_slice(&[0xFF, 0xD9]);
     assert!(matches!(clean_jpeg(&no_scan, limits), Err(PhotoError::Malformed(_))));
+    // Thousands of tiny scans (each a pass over every pixel for a decoder): refused past
+    // what a camera writes; as many as that are fine.
+    let sos = segments(&jpeg).last().unwrap().1;
+    let scans = |n: usize| {
+        let mut j = jpeg[..sos].to_vec();
+        for _ in 0..n {
+            j.extend_from_slice(&jpeg[sos..jpeg.len() - 2]);
+        }
+        j.extend_from_slice(&[0xFF, 0xD9]);
+        clean_jpeg(&j, limits)
+    };
+    assert!(scans(wijkverkenner_core::photo::MAX_SCANS as usize).is_ok());
+    assert!(matches!(scans(wijkverkenner_core::photo::MAX_SCANS as usize + 1), Err(PhotoError::Unsupported(_))));
     // The messages name the problem, not the photo.
     for e in [PhotoError::Malformed("x"), PhotoError::Unsupported("y"), PhotoError::NotJpeg] {
         assert!(!e.to_string().contains("WV-"));

@@ -476,7 +476,7 @@ fn a_hostile_phone_stores_nothing_the_cleaner_would_not_and_touches_no_colleague
     let dir = tempfile::tempdir().unwrap();
     let storage = sqlite_storage(dir.path());
     let server = TestServer::start_configured(storage.clone(), "127.0.0.1:0".parse().unwrap(), |s| {
-        s.photo_quota = PhotoQuota { team_bytes: 1 << 30, member_bytes: 400_000 }
+        s.photo_quota = PhotoQuota { team_bytes: 1 << 30, member_bytes: 600_000 }
     });
     let t = team(storage.as_ref(), "Zuilen", 2);
     let sanne = Phone::enrol(&server, storage.as_ref(), &t.workers[0]);
@@ -556,10 +556,41 @@ fn a_hostile_phone_stores_nothing_the_cleaner_would_not_and_touches_no_colleague
     assert_eq!((s, state(&b)["stored"].as_bool()), (200, Some(true)));
     assert_eq!(storage.photo_bytes(&t.team.id, &good).unwrap().unwrap(), clean);
 
+    // An offer made before the lead's review cannot be filled in after it: the content is
+    // frozen, the photo refused and its bytes dropped.
+    let late = add(&mallory, observation("Scooter zonder kenteken"));
+    mallory.sync().unwrap();
+    let parked = id();
+    let (s, _) = api(&server, "/v1/photos/offer", &cred, &offer_body(&parked, &late.id, 0, &clean, &sha(&clean)), None);
+    assert_eq!(s, 200);
+    api(&server, &format!("/v1/photos/{parked}/bytes?offset=0"), &cred, &clean[..1000], None);
+    let rules = wijkverkenner_server::sync::Rules { taxonomy: &Taxonomy::default_taxonomy(), settings_version: 0 };
+    let reviewed = wijkverkenner_server::review::decide(
+        storage.as_ref(),
+        rules,
+        &t.lead,
+        &t.team,
+        &late.id.to_string(),
+        &wijkverkenner_server::review::Decision::Reviewed,
+        None,
+    )
+    .unwrap();
+    assert_eq!(reviewed, Ok(()));
+    let (s, b) = api(&server, &format!("/v1/photos/{parked}/bytes?offset=1000"), &cred, &clean[1000..], None);
+    assert_eq!((s, code_of(&b).as_str()), (422, "record_frozen"));
+    let held = storage.photo(&t.team.id, &parked).unwrap().unwrap();
+    assert!(!held.stored && held.received == 0, "{held:?}");
+    // Another photo's id and a taken place are answered alike (ids tell nothing).
+    let (_, by_id) =
+        api(&server, "/v1/photos/offer", &cred, &offer_body(&theirs, &own.id, 3, &clean, &sha(&clean)), None);
+    let (_, by_place) =
+        api(&server, "/v1/photos/offer", &cred, &offer_body(&id(), &own.id, 1, &clean, &sha(&clean)), None);
+    assert_eq!(by_id, by_place);
+
     // Her record's photos stay hers: a delete by the hostile phone changes nothing.
     assert_eq!(storage.photos_of(&t.team.id, &hers.id.to_string()).unwrap().len(), 1);
     // The member's quota: the next offers fail once it is reached, and nobody else's do.
-    let big = vec![0u8; 300_000];
+    let big = vec![0u8; 500_000];
     let (s, b) = api(&server, "/v1/photos/offer", &cred, &offer_body(&id(), &own.id, 2, &big, &sha(&big)), None);
     assert_eq!((s, code_of(&b).as_str()), (507, "photo_quota"));
     let next = add(&sanne, observation("Nog een tag"));
