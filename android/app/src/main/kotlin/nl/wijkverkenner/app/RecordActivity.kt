@@ -20,6 +20,8 @@ import nl.wijkverkenner.ffi.RecordBody
  */
 class RecordActivity : Activity() {
     companion object {
+        /** The long edge a photo is decoded at for the screen's row (not the whole photo). */
+        private const val THUMB_PX = 320
         const val RECORD = "record"
     }
 
@@ -105,8 +107,45 @@ class RecordActivity : Activity() {
             if (refused > 0) add(getString(R.string.photo_refused, refused))
         }
         col.text(18f, lines.joinToString("\n"), R.id.photo_summary)
+        thumbnails(photos)
         if (canAdd && photos.size < 5) {
             col.button(getString(R.string.photo_take), R.id.photo_take) { takePhoto(record.id) }
+        }
+    }
+
+    /**
+     * The photos themselves, small: the member's own from the phone, a colleague's as the
+     * thumbnail that came with the sync (or is fetched now; none while offline).
+     */
+    private suspend fun thumbnails(photos: List<nl.wijkverkenner.ffi.Photo>) {
+        val app = wijk
+        val row = LinearLayout(this).apply {
+            orientation = LinearLayout.HORIZONTAL
+            id = R.id.photo_thumbs
+        }
+        col.addView(row)
+        for (p in photos) {
+            val bytes = runCatching {
+                if (p.onPhone) app.store().photo(app.serverUrl, p.id) else app.store().thumbnail(app.serverUrl, p.id)
+            }.getOrNull() ?: continue
+            val bitmap = kotlinx.coroutines.withContext(kotlinx.coroutines.Dispatchers.IO) {
+                val bounds = android.graphics.BitmapFactory.Options().apply { inJustDecodeBounds = true }
+                android.graphics.BitmapFactory.decodeByteArray(bytes, 0, bytes.size, bounds)
+                val sample = nl.wijkverkenner.android.PhotoScale.sampleSize(bounds.outWidth, bounds.outHeight, THUMB_PX)
+                android.graphics.BitmapFactory.decodeByteArray(
+                    bytes, 0, bytes.size, android.graphics.BitmapFactory.Options().apply { inSampleSize = sample },
+                )
+            } ?: continue
+            row.addView(
+                android.widget.ImageView(this).apply {
+                    setImageBitmap(bitmap)
+                    contentDescription = getString(R.string.photo_alt)
+                    adjustViewBounds = true
+                    maxHeight = dp(120)
+                    maxWidth = dp(160)
+                    setPadding(0, 0, dp(8), 0)
+                },
+            )
         }
     }
 
