@@ -115,7 +115,7 @@ class RecordActivity : Activity() {
 
     /**
      * The photos themselves, small: the member's own from the phone, a colleague's as the
-     * thumbnail that came with the sync (or is fetched now; none while offline).
+     * thumbnail that came with the sync (no network while the screen opens).
      */
     private suspend fun thumbnails(photos: List<nl.wijkverkenner.ffi.Photo>) {
         val app = wijk
@@ -126,7 +126,7 @@ class RecordActivity : Activity() {
         col.addView(row)
         for (p in photos) {
             val bytes = runCatching {
-                if (p.onPhone) app.store().photo(app.serverUrl, p.id) else app.store().thumbnail(app.serverUrl, p.id)
+                if (p.onPhone) app.store().photo(app.serverUrl, p.id) else app.store().heldThumbnail(p.id)
             }.getOrNull() ?: continue
             val bitmap = kotlinx.coroutines.withContext(kotlinx.coroutines.Dispatchers.IO) {
                 val bounds = android.graphics.BitmapFactory.Options().apply { inJustDecodeBounds = true }

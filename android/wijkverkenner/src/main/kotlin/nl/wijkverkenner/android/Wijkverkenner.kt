@@ -224,6 +224,9 @@ class Wijkverkenner private constructor(
     suspend fun thumbnail(serverUrl: String, photoId: String): ByteArray =
         call { it.fetchThumbnail(PlatformTransport(serverUrl), photoId) }
 
+    /** A colleague's photo's thumbnail if the phone holds it (no network: for a screen). */
+    suspend fun heldThumbnail(photoId: String): ByteArray? = call { it.photoThumbnail(photoId) }
+
     /** The author answers a lead's question about a whole walk. */
     suspend fun answerWalk(walkId: String, answer: String) = call { it.answerWalkQuestion(walkId, answer) }
 

@@ -223,7 +223,10 @@ class WijkverkennerTest {
             assertEquals(1u, b.sync(url).thumbnailsPulled)
             val theirs = b.latest(50).items.map { it.id }.toSet()
             assertEquals(setOf(obs.id, talk.id), theirs)
-            val thumb = javax.imageio.ImageIO.read(java.io.ByteArrayInputStream(b.thumbnail(url, photo.id)))
+            val held = b.heldThumbnail(photo.id)!!
+            assertTrue(held.contentEquals(b.thumbnail(url, photo.id)))
+            assertNull("the author's own photo has no thumbnail: the phone has the photo", a.heldThumbnail(photo.id))
+            val thumb = javax.imageio.ImageIO.read(java.io.ByteArrayInputStream(held))
             assertEquals(320, maxOf(thumb.width, thumb.height))
             // The colleague learns of the photo and fetches it on demand: the same clean bytes.
             val known = b.refreshPhotos(url, obs.id).single()
