@@ -283,7 +283,12 @@ fn unpack<'a>(encoding: &str, raw: &'a [u8], limit: usize) -> Result<std::borrow
     }
     match encoding {
         "zstd" => {
-            let bad = || ApiError::bad_request("bad_encoding", "the body is not valid zstd");
+            let bad = || {
+                ApiError::bad_request(
+                    "bad_encoding",
+                    "the body is not valid zstd, or its frame needs a larger window than this request may have",
+                )
+            };
             let inflates_too_far = || {
                 ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
