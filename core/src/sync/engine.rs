@@ -169,6 +169,10 @@ pub const THUMBNAIL_DAYS: i64 = 7;
 const THUMBNAIL_RECORDS_PER_SYNC: u32 = 500;
 /// Thumbnails one sync fetches at most (about 15 KB each); the rest come with the next.
 const THUMBNAILS_PER_SYNC: usize = 200;
+/// A sync that pulled nothing lists the week's photos again after this long.
+const RELIST_PHOTOS_MS: i64 = 3 * 3_600_000;
+/// `meta`: when the week's photos were last listed.
+const THUMBNAILS_LISTED: &str = "thumbnails_listed_ms";
 
 /// A sync answer as the phone reads it: entities kept as raw JSON until each is parsed on its
 /// own, and fields a newer server may add ignored (`SyncResponse` is the strict form).
@@ -470,7 +474,16 @@ impl Store {
         let (uploaded, refused) = self.upload_photos(transport, cancel, &credential)?;
         outcome.photos_uploaded = uploaded;
         outcome.photos_refused = refused;
-        outcome.thumbnails_pulled = self.pull_thumbnails(transport, cancel, &credential)?;
+        // The week's photos are listed again when the team's records changed (a photo comes
+        // right after its record), and at least every few hours (one that came later): an idle
+        // sync costs the server nothing more.
+        let listed: Option<i64> = self.read(|c| crate::store::read_meta(c, THUMBNAILS_LISTED))?;
+        if outcome.pulled > 0 || listed.is_none_or(|at| now_ms() - at > RELIST_PHOTOS_MS) {
+            outcome.thumbnails_pulled = self.pull_thumbnails(transport, cancel, &credential)?;
+            self.write_with(crate::store::Durability::Replayable, |c| {
+                crate::store::write_meta(&c.tx, THUMBNAILS_LISTED, &now_ms())
+            })?;
+        }
         Ok(outcome)
     }
 

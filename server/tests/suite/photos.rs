@@ -188,6 +188,30 @@ fn photos_reach_the_team_clean_and_once(storage: Arc<dyn Storage>, data_dir: Opt
     assert!(matches!(joost.store.photo_thumbnail(&photo.id), Err(_) | Ok(None)), "its thumbnail too");
 }
 
+/// A photo that arrives after its record reached a colleague comes with the colleague's next
+/// sync that brings anything from the team; a sync that brings nothing lists nothing.
+#[test]
+fn a_late_photo_comes_with_the_next_sync_that_brings_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = sqlite_storage(dir.path());
+    let server = TestServer::start(storage.clone());
+    let t = team(storage.as_ref(), "Lunetten", 2);
+    let sanne = Phone::enrol(&server, storage.as_ref(), &t.workers[0]);
+    let joost = Phone::enrol(&server, storage.as_ref(), &t.workers[1]);
+    let dumped = add(&sanne, observation("Grofvuil naast de container"));
+    sanne.sync().unwrap();
+    assert_eq!(joost.sync().unwrap().thumbnails_pulled, 0, "no photo yet");
+    let photo = sanne.store.attach_photo(&dumped.id, &camera_jpeg(320, 240, 11)).unwrap();
+    assert_eq!(sanne.sync().unwrap().photos_uploaded, 1);
+    let idle = joost.sync().unwrap();
+    assert_eq!((idle.pulled, idle.thumbnails_pulled), (0, 0), "an idle sync lists nothing");
+    add(&sanne, observation("Nog meer grofvuil"));
+    sanne.sync().unwrap();
+    let next = joost.sync().unwrap();
+    assert_eq!((next.pulled, next.thumbnails_pulled), (1, 1));
+    assert!(joost.store.photo_thumbnail(&photo.id).unwrap().is_some());
+}
+
 #[test]
 fn photos_reach_the_team_clean_and_once_sqlite() {
     let dir = tempfile::tempdir().unwrap();
