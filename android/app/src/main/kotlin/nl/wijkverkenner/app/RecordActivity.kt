@@ -6,6 +6,7 @@ import android.os.Bundle
 import android.widget.LinearLayout
 import android.widget.TextView
 import java.time.Instant
+import kotlinx.coroutines.launch
 import nl.wijkverkenner.android.Labels
 import nl.wijkverkenner.android.RecordView
 import nl.wijkverkenner.android.Trigger
@@ -57,6 +58,8 @@ class RecordActivity : Activity() {
 
     private suspend fun show(record: Record, view: RecordView, labels: Labels, buurt: String?) {
         val c = this
+        // Read before the first view goes in: the screen appears whole, in one step.
+        val photos = if (view.kind != nl.wijkverkenner.android.Kind.CONVERSATION) wijk.store().photos(record.id) else null
         val lines = buildList {
             add("${Words.kind(c, view.kind)} · ${view.what}")
             add(localTime(view.at, Instant.now()) + (buurt?.let { " · $it" } ?: ""))
@@ -80,7 +83,7 @@ class RecordActivity : Activity() {
             if (view.canAnswer) answerField { text -> wijk.store().answer(record.id, text) }
         }
         val frozen = view.frozen
-        if (view.kind != nl.wijkverkenner.android.Kind.CONVERSATION) photos(record, canAdd = frozen == null)
+        if (photos != null) photos(record, photos, canAdd = frozen == null)
         if (frozen == null) {
             col.button(getString(R.string.record_edit), R.id.record_edit) {
                 startActivity(Intent(c, CaptureActivity::class.java).putExtra(CaptureActivity.RECORD, record.id))
@@ -95,8 +98,7 @@ class RecordActivity : Activity() {
      * own, unreviewed observation or signal — a button for the platform camera. Before the
      * first photo ever, a notice: no recognisable people or plates.
      */
-    private suspend fun photos(record: Record, canAdd: Boolean) {
-        val photos = wijk.store().photos(record.id)
+    private fun photos(record: Record, photos: List<nl.wijkverkenner.ffi.Photo>, canAdd: Boolean) {
         if (photos.isEmpty() && !canAdd) return
         col.heading(getString(R.string.photo_title))
         val waiting = photos.count { !it.uploaded && it.uploadRefused == null && it.onPhone }
@@ -107,7 +109,13 @@ class RecordActivity : Activity() {
             if (refused > 0) add(getString(R.string.photo_refused, refused))
         }
         col.text(18f, lines.joinToString("\n"), R.id.photo_summary)
-        thumbnails(photos)
+        // The row fills in after the screen is there (decoding takes a moment).
+        val row = LinearLayout(this).apply {
+            orientation = LinearLayout.HORIZONTAL
+            id = R.id.photo_thumbs
+        }
+        col.addView(row)
+        wijk.scope.launch { thumbnails(row, photos) }
         if (canAdd && photos.size < 5) {
             col.button(getString(R.string.photo_take), R.id.photo_take) { takePhoto(record.id) }
         }
@@ -117,14 +125,10 @@ class RecordActivity : Activity() {
      * The photos themselves, small: the member's own from the phone, a colleague's as the
      * thumbnail that came with the sync (no network while the screen opens).
      */
-    private suspend fun thumbnails(photos: List<nl.wijkverkenner.ffi.Photo>) {
+    private suspend fun thumbnails(row: LinearLayout, photos: List<nl.wijkverkenner.ffi.Photo>) {
         val app = wijk
-        val row = LinearLayout(this).apply {
-            orientation = LinearLayout.HORIZONTAL
-            id = R.id.photo_thumbs
-        }
-        col.addView(row)
         for (p in photos) {
+            if (isDestroyed) return
             val bytes = runCatching {
                 if (p.onPhone) app.store().photo(app.serverUrl, p.id) else app.store().heldThumbnail(p.id)
             }.getOrNull() ?: continue

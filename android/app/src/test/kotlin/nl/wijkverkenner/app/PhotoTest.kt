@@ -136,8 +136,8 @@ class PhotoTest {
         // The next photo goes straight to the camera; a cancelled one leaves nothing behind.
         waitUntil("the screen shows it") { screen.findViewById<View>(R.id.photo_summary)?.let { screen.text(R.id.photo_summary) == "1 foto" } == true }
         // The photo itself, small, under the count.
+        waitUntil("the photo's row") { screen.findViewById<android.widget.LinearLayout>(R.id.photo_thumbs)?.childCount == 1 }
         val row = screen.findViewById<android.widget.LinearLayout>(R.id.photo_thumbs)
-        assertEquals(1, row.childCount)
         val shown = ((row.getChildAt(0) as android.widget.ImageView).drawable as android.graphics.drawable.BitmapDrawable).bitmap
         assertTrue("decoded small: ${shown.width}×${shown.height}", shown.height in 320..1024 && shown.height > shown.width)
         assertEquals("Foto bij deze notitie", row.getChildAt(0).contentDescription)
