@@ -167,21 +167,32 @@ impl Store {
         })
     }
 
-    /// Takes the team server's listing of a record's photos: each one this phone does not know
-    /// is kept as known but not held (its bytes come with [`Store::fetch_photo`]).
-    pub(crate) fn take_photo_listing(&self, record: &RecordId, listed: &[crate::sync::wire::PhotoRef]) -> Result<()> {
+    /// Takes the team server's listing of `records`' photos, in one transaction: each one this
+    /// phone does not know, of a record it holds, is kept as known but not held (its bytes come
+    /// with [`Store::fetch_photo`]). An empty listing writes nothing.
+    pub(crate) fn take_photo_listing(
+        &self,
+        records: &[RecordId],
+        listed: &[crate::sync::wire::PhotoRef],
+    ) -> Result<()> {
+        if listed.is_empty() {
+            return Ok(());
+        }
         self.write(|c| {
-            if load_record(&c.tx, record).is_err() {
-                return Ok(());
-            }
             let now = c.now_ms();
-            for p in listed.iter().filter(|p| p.record_id == record.to_string()) {
+            for record in records {
+                if load_record(&c.tx, record).is_err() {
+                    continue;
+                }
+                let record_id = record.to_string();
+                for p in listed.iter().filter(|p| p.record_id == record_id) {
                 let (Ok(id), Ok(sha)) = (p.id.parse::<PhotoId>(), super::unhex(&p.sha256)) else { continue };
                 c.tx.prepare_cached(
                     "INSERT OR IGNORE INTO photos (id, record_id, position, sha256, size, width, height, added_ms, uploaded)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?5)",
                 )?
                 .execute(params![id, record, p.position, sha, p.size as i64, p.width, p.height, now])?;
+                }
             }
             Ok(())
         })

@@ -493,7 +493,7 @@ impl Store {
     /// [`Store::fetch_photo`].
     pub fn refresh_photos(&self, transport: &dyn Transport, record: &RecordId) -> Result<Vec<crate::photo::Photo>> {
         let listed = self.list_photos(transport, &self.credential()?, std::slice::from_ref(record))?;
-        self.take_photo_listing(record, &listed)?;
+        self.take_photo_listing(std::slice::from_ref(record), &listed)?;
         self.photos(record)
     }
 
@@ -553,9 +553,7 @@ impl Store {
                 return Err(Error::Cancelled);
             }
             let listed = self.list_photos(transport, credential, batch)?;
-            for record in batch {
-                self.take_photo_listing(record, &listed)?;
-            }
+            self.take_photo_listing(batch, &listed)?;
         }
         let mut pulled = 0;
         for id in self.thumbnails_wanted(&records, THUMBNAILS_PER_SYNC)? {
